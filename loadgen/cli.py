@@ -1,0 +1,87 @@
+"""The `loadgen` command line: flags -> options -> exit code. No logic of its own."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from loadgen.errors import ExitCode, LoadgenError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loadgen")
+def cli() -> None:
+    """loadgen: native-Python load testing with k6-compatible thresholds and results."""
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-u", "--vus", type=int, help="Number of VUs (k6 shortcut).")
+@click.option("-d", "--duration", help="Test duration, e.g. 30s, 5m (k6 shortcut).")
+@click.option("-i", "--iterations", type=int, help="Total iterations (shared-iterations).")
+@click.option("-s", "--stage", "stages", multiple=True, metavar="DURATION:TARGET",
+              help="A ramping-vus stage; repeat for several.")
+@click.option("--rps", type=float,
+              help="Open model: run the selected scenarios at N iterations/s for --duration.")
+@click.option("--max-vus", type=int, help="With --rps: the most VUs the arrival rate may use.")
+@click.option("--rps-limit", type=float, help="k6's --rps: a global cap on requests per second.")
+@click.option("--scenario", "scenarios", multiple=True, help="Run only this scenario (repeat).")
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE",
+              help="Environment variable for the scenarios (repeat).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="A tag added to every sample (repeat).")
+@click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A threshold file (YAML or JSON) added to the scenarios' own (repeat).")
+@click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
+@click.option("--summary-export", type=click.Path(dir_okay=False),
+              help="Write k6's legacy JSON summary export here.")
+@click.option("--summary-json", type=click.Path(dir_okay=False),
+              help="Write the handleSummary() data object as JSON here.")
+@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
+@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
+              help="Time unit for the text summary.")
+@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
+              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
+@click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None,
+              help="HTTP transport (default: fast when available).")
+@click.option("--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS certificates.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+def run(**kw: Any) -> None:
+    """Run the scenarios in FILE and exit with k6's exit codes."""
+    from loadgen.run import RunConfig, run_file
+
+    sys.exit(run_file(RunConfig.from_cli(kw)))
+
+
+@cli.command("demo-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo_server(host: str, port: int) -> None:
+    """Start the reference messaging service (loopback by default)."""
+    from loadgen.demo.server import serve
+
+    serve(host, port)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(ExitCode.EXTERNAL_ABORT)
+    except click.UsageError as e:
+        e.show()
+        sys.exit(ExitCode.CLI_USAGE)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(ExitCode.CLI_USAGE)
+    except LoadgenError as e:
+        click.echo(f"loadgen: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

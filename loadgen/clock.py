@@ -1,0 +1,113 @@
+"""Time: a real clock on perf_counter_ns, and a fake clock that makes executor tests exact.
+
+uvloop's loop.time() has millisecond resolution and its timers may fire early, so latency and
+schedules use perf_counter_ns; `sleep_until` re-checks after waking and never returns early.
+
+The fake clock jumps to the next timer whenever every task is blocked (trio's "autojump"), so a
+one-minute schedule runs in milliseconds and start times are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int: ...
+
+    async def sleep_until(self, t_ns: int) -> None: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """perf_counter_ns with sleeps that never wake early."""
+
+    def now_ns(self) -> int:
+        return time.perf_counter_ns()
+
+    async def sleep_until(self, t_ns: int) -> None:
+        while True:
+            delta = t_ns - time.perf_counter_ns()
+            if delta <= 0:
+                return
+            if delta > 1_500_000:
+                # The loop's timers are millisecond-grained: wake a little early, then finish
+                # with short yields so the wake-up lands within microseconds.
+                await asyncio.sleep((delta - 1_000_000) / 1e9)
+            else:
+                await asyncio.sleep(0)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        await self.sleep_until(time.perf_counter_ns() + round(seconds * 1e9))
+
+
+class FakeClock:
+    """Virtual time. Drive a coroutine with `run(coro)`: time advances only when all is idle."""
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self._now = start_ns
+        self._timers: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def now_ns(self) -> int:
+        return self._now
+
+    async def sleep_until(self, t_ns: int) -> None:
+        if t_ns <= self._now:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._timers, (t_ns, next(self._seq), fut))
+        await fut
+
+    async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self._now + round(seconds * 1e9))
+
+    def _advance(self) -> bool:
+        """Jump to the earliest live timer and wake everything due then. False if none."""
+        while self._timers and self._timers[0][2].done():  # cancelled sleepers
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return False
+        self._now = max(self._now, self._timers[0][0])
+        while self._timers and self._timers[0][0] <= self._now:
+            _, _, fut = heapq.heappop(self._timers)
+            if not fut.done():
+                fut.set_result(None)
+        return True
+
+    async def _idle(self) -> bool:
+        """Yield until no other callback is ready; False if progress never stalls."""
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)
+        for _ in range(10_000):
+            await asyncio.sleep(0)
+            if ready is not None and len(ready) == 0:
+                return True
+        return ready is None
+
+    async def run(self, aw: Awaitable[T], *, max_jumps: int = 10_000_000) -> T:
+        """Run `aw` to completion under virtual time (needs the default asyncio loop)."""
+        task = asyncio.ensure_future(aw)
+        for _ in range(max_jumps):
+            if task.done():
+                return task.result()
+            await self._idle()
+            if task.done():
+                return task.result()
+            if not self._advance():
+                # Nothing scheduled on the fake clock: the task waits on something real.
+                await asyncio.sleep(0.001)
+        task.cancel()
+        raise RuntimeError("FakeClock.run: too many time jumps (a loop that never ends?)")

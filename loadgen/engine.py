@@ -1,0 +1,197 @@
+"""One run: setup -> executors (each at its start_time) -> stop -> teardown, with a ticker.
+
+The ticker drains the hot-path records into the metrics every ~50 ms, samples `vus` and
+`vus_max` every second, evaluates thresholds every 2 s (k6's cadence) and refreshes the
+progress display. A stop request (Ctrl-C, abortOnFail, vu.abort()) interrupts running
+iterations and still runs teardown, so results are never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen.context import current_vu
+from loadgen.errors import ExitCode, ScriptError
+from loadgen.executors import Executor
+from loadgen.metrics.model import tagset
+from loadgen.runtime import RunContext, ScenarioRuntime
+
+INGEST_NS = 50_000_000
+VUS_NS = 1_000_000_000
+THRESHOLD_NS = 2_000_000_000
+
+
+@dataclass
+class ScenarioSpec:
+    """A scenario ready to run: its class, resolved executor and options."""
+
+    name: str
+    cls: type
+    executor: Executor
+    tags: dict[str, str] = field(default_factory=dict)
+    base_url: str | None = None
+    expected: Any = ((200, 399),)
+
+
+@dataclass
+class Hooks:
+    """What the engine calls back; all optional, all synchronous and quick."""
+
+    ingest: Callable[[list[tuple[object, ...]]], None] | None = None
+    thresholds: Callable[[float], bool] | None = None  # elapsed s -> True to abort
+    progress: Callable[[Engine, bool], None] | None = None  # (engine, final)
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    duration_ns: int  # test-run duration: from before setup to after teardown (k6's)
+    reason: str = ""
+    setup_data: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, run: RunContext, specs: list[ScenarioSpec], hooks: Hooks | None = None):
+        self.run = run
+        self.specs = specs
+        self.hooks = hooks or Hooks()
+        self.clock = run.clock
+        self.runtimes: list[ScenarioRuntime] = []
+        self.start_ns = 0
+        self.exec_start_ns = 0
+        self._stop = asyncio.Event()
+        self._exit = ExitCode.OK
+        self._reason = ""
+        run.on_abort = lambda reason: self.stop(reason, ExitCode.SCRIPT_ABORTED)
+
+    # -- control ------------------------------------------------------------------------
+    def stop(self, reason: str, exit_code: int) -> None:
+        """Stop the test now (interrupting iterations); the first reason wins."""
+        if not self._stop.is_set():
+            self._reason = reason
+            self._exit = exit_code
+            self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def elapsed_s(self) -> float:
+        return (self.clock.now_ns() - self.start_ns) / 1e9
+
+    # -- the run ------------------------------------------------------------------------
+    async def execute(self) -> Outcome:
+        clock = self.clock
+        self.start_ns = clock.now_ns()
+        ticker = asyncio.ensure_future(self._ticker())
+        setup_data: dict[str, Any] = {}
+        try:
+            for spec in self.specs:
+                setup_data[spec.name] = await self._hook(spec, "setup")
+            self.exec_start_ns = clock.now_ns()
+            for spec in self.specs:
+                self.runtimes.append(ScenarioRuntime(
+                    self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
+                    tags=spec.tags, expected=spec.expected, setup_data=setup_data[spec.name]))
+            await self._run_executors()
+            for spec in self.specs:
+                await self._hook(spec, "teardown", setup_data[spec.name])
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self._flush()
+            if self.hooks.progress:
+                self.hooks.progress(self, True)
+            await self.run.close()
+        return Outcome(self._exit, clock.now_ns() - self.start_ns, self._reason, setup_data)
+
+    async def _run_executors(self) -> None:
+        async def one(rt: ScenarioRuntime) -> None:
+            assert rt.executor is not None
+            start = self.exec_start_ns + rt.executor.start_time_ns
+            await self.clock.sleep_until(start)
+            try:
+                await rt.executor.run(rt, start)
+            finally:
+                rt.done = True
+
+        tasks = [asyncio.ensure_future(one(rt)) for rt in self.runtimes]
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            pending: set[asyncio.Future[Any]] = set(tasks)
+            while pending and not self._stop.is_set():
+                done, pending = await asyncio.wait(pending | {stop},
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(stop)
+                for t in done:
+                    if t is not stop and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+        finally:
+            stop.cancel()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _hook(self, spec: ScenarioSpec, which: str, data: Any = None) -> Any:
+        """Run setup() or teardown() once, in group ::setup/::teardown without a scenario tag
+        (k6's tagging); an exception there is a script error (exit 107)."""
+        has = spec.cls.has_setup() if which == "setup" else spec.cls.has_teardown()  # type: ignore[attr-defined]
+        if not has:
+            return None
+        rt = ScenarioRuntime(self.run, spec.name, spec.cls, None, base_url=spec.base_url,
+                             tags={}, expected=spec.expected, scenario_tag=False,
+                             group=f"::{which}")
+        vu = rt.new_vu()
+        current_vu.set(vu)
+        try:
+            if which == "setup":
+                return await vu.instance.setup()
+            await vu.instance.teardown(data)
+            return None
+        except Exception as e:
+            tb = "".join(traceback.format_exception(e))
+            raise ScriptError(f"scenario {spec.name}: {which}() raised {type(e).__name__}: {e}\n"
+                              f"{tb}") from e
+        finally:
+            rt._emit_data(vu, self.clock.now_ns())
+
+    # -- the ticker ---------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        clock = self.clock
+        reg = self.run.registry
+        vus_m, vus_max_m = reg["vus"], reg["vus_max"]
+        run_tags = tagset(self.run.run_tags)
+        t0 = clock.now_ns()
+        next_vus, next_thr, next_prog = t0 + VUS_NS, t0 + THRESHOLD_NS, t0 + VUS_NS
+        tick = t0
+        while True:
+            tick += INGEST_NS
+            await clock.sleep_until(tick)
+            now = clock.now_ns()
+            if now >= next_vus:
+                next_vus += VUS_NS
+                active = sum(rt.active for rt in self.runtimes)
+                allocated = sum(rt.allocated for rt in self.runtimes)
+                self.run.recorder.sample(vus_m, float(active), run_tags, now)
+                self.run.recorder.sample(vus_max_m, float(allocated), run_tags, now)
+            self._flush()
+            if now >= next_thr:
+                next_thr += THRESHOLD_NS
+                if self.hooks.thresholds and self.hooks.thresholds(self.elapsed_s()):
+                    self.stop("thresholds were crossed and at least one has abortOnFail enabled",
+                              ExitCode.THRESHOLDS_FAILED)
+            if now >= next_prog:
+                next_prog += VUS_NS
+                if self.hooks.progress:
+                    self.hooks.progress(self, False)
+
+    def _flush(self) -> None:
+        records = self.run.recorder.drain()
+        if records and self.hooks.ingest:
+            self.hooks.ingest(records)

@@ -1,0 +1,82 @@
+"""The open model shared by both arrival-rate executors: start iterations at intended times.
+
+Intended start times are absolute offsets computed from the schedule (no drift). Each
+iteration is handed its intended time, so the context records the schedule lag and the
+latency from the intended start (no coordinated omission). When no VU is free and the pool
+is at max_vus, the iteration is dropped (k6's dropped_iterations). Unlike k6, a VU below
+max_vus is initialised on the spot rather than in the background: a coroutine VU is cheap,
+and dropping work while a VU initialises would be a measurement artefact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from loadgen.executors.base import ExecContext, TaskSet
+
+log = logging.getLogger("loadgen")
+
+
+def validate_pool(ex: Any, problems: list[str]) -> None:
+    """pre_allocated_vus (required) and max_vus (>= pre_allocated_vus) of an arrival executor."""
+    pre = ex._int("pre_allocated_vus", problems, minimum=0, required=True)
+    if ex.max_vus is not None:
+        mx = ex._int("max_vus", problems, minimum=0)
+        if mx and mx < pre:
+            problems.append(
+                f"max_vus ({mx}) must be greater than or equal to pre_allocated_vus ({pre})")
+    if ex.pre_allocated_vus == 0 and not ex.max_vus:
+        problems.append("pre_allocated_vus or max_vus must be more than 0")
+
+
+def pool_info(pre: int, peak: int) -> str:
+    return f"maxVUs: {peak}" if pre == peak else f"maxVUs: {pre}-{peak}"
+
+
+async def run_arrivals(
+    ctx: ExecContext,
+    start_ns: int,
+    offsets_ns: Iterable[int],
+    end_ns: int,
+    pre_allocated: int,
+    max_vus: int,
+    graceful_stop_ns: int,
+) -> None:
+    clock = ctx.clock
+    idle: list[Any] = [ctx.new_vu() for _ in range(pre_allocated)]
+    ctx.allocated = len(idle)
+    warned = False
+
+    async def one(vu: Any, intended: int) -> None:
+        ctx.active += 1
+        try:
+            await ctx.iteration(vu, intended)
+        finally:
+            ctx.active -= 1
+            idle.append(vu)
+
+    async with TaskSet(clock) as tasks:
+        for off in offsets_ns:
+            t = start_ns + off
+            if t >= end_ns:
+                break
+            if t > clock.now_ns():
+                await clock.sleep_until(t)
+            if idle:
+                vu = idle.pop()
+            elif ctx.allocated < max_vus:
+                vu = ctx.new_vu()
+                ctx.allocated += 1
+            else:
+                ctx.dropped(1)
+                if not warned:
+                    warned = True
+                    log.warning(
+                        "Insufficient VUs, reached %d active VUs and cannot initialize more "
+                        "(scenario %s); iterations are being dropped", ctx.allocated, ctx.name)
+                continue
+            tasks.spawn(one(vu, t))
+        await clock.sleep_until(end_ns)
+        await tasks.finish(end_ns + graceful_stop_ns)

@@ -1,0 +1,1 @@
+"""Metrics: the model, the registry and hot-path recorder, sinks, ingest and time series."""

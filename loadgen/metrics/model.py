@@ -1,0 +1,117 @@
+"""The metric model shared by every part of loadgen: types, value kinds, tag sets, records.
+
+This module is the contract between the hot path (VUs append records), the ingest loop
+(records -> sinks), thresholds and the summary writers. It holds no aggregation maths.
+
+Records are plain tuples appended to a list on the hot path (no await, no histogram work);
+the ingest loop expands them into samples every ~50 ms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class MetricType(str, Enum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    RATE = "rate"
+    TREND = "trend"
+
+
+class Contains(str, Enum):
+    DEFAULT = "default"
+    TIME = "time"  # values in milliseconds (float), humanised as durations
+    DATA = "data"  # bytes, humanised as kB/MB
+
+
+NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{1,128}$")
+
+# A tag set is a tuple of (key, value) pairs sorted by key: hashable, cheap to intern, and
+# ordered the way NDJSON wants it. Build them with `tagset()`.
+TagSet = tuple[tuple[str, str], ...]
+
+_INTERN: dict[TagSet, TagSet] = {}
+
+
+def tagset(tags: dict[str, str] | None = None, **more: str) -> TagSet:
+    """Return the interned, sorted tag tuple for these tags (values become strings)."""
+    merged: dict[str, str] = {}
+    if tags:
+        merged.update(tags)
+    if more:
+        merged.update(more)
+    key = tuple(sorted((str(k), str(v)) for k, v in merged.items()))
+    got = _INTERN.get(key)
+    if got is None:
+        if len(_INTERN) > 200_000:  # cardinality guard: never let interning grow unbounded
+            _INTERN.clear()
+        _INTERN[key] = key
+        got = key
+    return got
+
+
+def merge_tags(base: TagSet, extra: dict[str, str]) -> TagSet:
+    """`base` with `extra` laid over it (extra wins), interned."""
+    if not extra:
+        return base
+    d = dict(base)
+    d.update({str(k): str(v) for k, v in extra.items()})
+    return tagset(d)
+
+
+@dataclass(eq=False)
+class Metric:
+    """A named metric. Identity matters: records point at Metric objects, not names."""
+
+    name: str
+    type: MetricType
+    contains: Contains = Contains.DEFAULT
+    # Sub-metric selectors asked for (by thresholds, or automatically) - filled by the registry.
+    submetrics: list[SubMetric] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Metric({self.name!r}, {self.type.value})"
+
+
+@dataclass(eq=False)
+class SubMetric:
+    """`parent{k:v,...}`: receives every sample of the parent whose tags include all of `tags`."""
+
+    parent: Metric
+    suffix: str  # the selector text between the braces, outer whitespace trimmed
+    tags: tuple[tuple[str, str], ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name}{{{self.suffix}}}"
+
+    def matches(self, tags: TagSet) -> bool:
+        have = dict(tags)
+        return all(have.get(k) == v for k, v in self.tags)
+
+
+# ---- records (hot path) ---------------------------------------------------------------
+# Every record is a tuple whose first item is its kind.
+#   (SAMPLE, t_ns, metric, value, tags)                          one sample of one metric
+#   (HTTP, t_ns, tags, duration, blocked, connecting, tls, sending, waiting, receiving,
+#    failed)                                                      one HTTP request; all timings
+#                                                                 in ms; failed is 1/0, or None
+#                                                                 when no response callback
+# t_ns is the clock's perf_counter_ns-based time of the sample (request end for HTTP).
+SAMPLE = 0
+HTTP = 1
+
+
+@dataclass
+class Snapshot:
+    """What thresholds and summaries read: one metric's (or sub-metric's) aggregates."""
+
+    name: str
+    type: MetricType
+    contains: Contains
+    values: dict[str, Any]
+    observed: bool

@@ -1,0 +1,215 @@
+"""Aggregates kept per metric and sub-metric ("sinks"), with k6's exact maths and quirks.
+
+k6-compat.md §0.1. Every sink answers two questions, the same way for thresholds and for
+summaries: `aggregate(method, elapsed_s)` (one threshold aggregation, e.g. "p(95)", "rate";
+None means "absent", which makes a threshold pass) and `summary_values(trend_stats,
+elapsed_s)` (the handleSummary `values` object).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from loadgen.metrics.model import MetricType
+
+
+class Sink(Protocol):
+    type: MetricType
+
+    @property
+    def empty(self) -> bool: ...
+
+    def add(self, value: float) -> None: ...
+
+    def add_many(self, values: np.ndarray) -> None: ...
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None: ...
+
+    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]: ...
+
+
+def parse_percentile(method: str) -> float | None:
+    """'p(99.9)' -> 99.9; anything else -> None."""
+    if method.startswith("p(") and method.endswith(")"):
+        try:
+            return float(method[2:-1])
+        except ValueError:
+            return None
+    return None
+
+
+class CounterSink:
+    type = MetricType.COUNTER
+
+    def __init__(self) -> None:
+        self.count = 0.0
+        self.n = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.n == 0
+
+    def add(self, value: float) -> None:
+        self.count += value
+        self.n += 1
+
+    def add_many(self, values: np.ndarray) -> None:
+        self.count += float(values.sum())
+        self.n += len(values)
+
+    def rate(self, elapsed_s: float) -> float:
+        return self.count / elapsed_s if elapsed_s > 0 else 0.0
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        if method == "count":
+            return self.count
+        if method == "rate":
+            return self.rate(elapsed_s)
+        raise KeyError(method)
+
+    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
+        return {"count": self.count, "rate": self.rate(elapsed_s)}
+
+
+class GaugeSink:
+    """Last value, min, max. k6 quirk kept on purpose: max starts at 0 (§0.1)."""
+
+    type = MetricType.GAUGE
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.min = 0.0
+        self.max = 0.0
+        self.n = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.n == 0
+
+    def add(self, value: float) -> None:
+        if self.n == 0 or value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+        self.value = value
+        self.n += 1
+
+    def add_many(self, values: np.ndarray) -> None:
+        for v in values.tolist():
+            self.add(v)
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        if method == "value":
+            return self.value
+        raise KeyError(method)
+
+    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
+        return {"value": self.value, "min": self.min, "max": self.max}
+
+
+class RateSink:
+    """Share of non-zero samples. `rate` is absent (None) while empty (§3.3)."""
+
+    type = MetricType.RATE
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self.total = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.total == 0
+
+    def add(self, value: float) -> None:
+        self.total += 1
+        if value:
+            self.passes += 1
+
+    def add_many(self, values: np.ndarray) -> None:
+        self.total += len(values)
+        self.passes += int(np.count_nonzero(values))
+
+    @property
+    def fails(self) -> int:
+        return self.total - self.passes
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        if method == "rate":
+            return self.passes / self.total if self.total else None
+        raise KeyError(method)
+
+    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.total:
+            out["rate"] = self.passes / self.total
+        else:
+            out["rate"] = 0
+        out["passes"] = self.passes
+        out["fails"] = self.fails
+        return out
+
+
+class ExactTrendSink:
+    """Every value kept (k6's way). Exact, unbounded: used for tests as the reference only."""
+
+    type = MetricType.TREND
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    @property
+    def empty(self) -> bool:
+        return not self.values
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+
+    def add_many(self, values: np.ndarray) -> None:
+        self.values.extend(values.tolist())
+
+    def percentile(self, p: float) -> float:
+        if not self.values:
+            return 0.0
+        v = sorted(self.values)
+        if len(v) == 1:
+            return v[0]
+        i = p / 100 * (len(v) - 1)
+        lo, hi = math.floor(i), math.ceil(i)
+        return v[lo] + (v[hi] - v[lo]) * (i - lo)
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        v = self.values
+        if method == "avg":
+            return sum(v) / len(v) if v else 0.0
+        if method == "min":
+            return min(v) if v else 0.0
+        if method == "max":
+            return max(v) if v else 0.0
+        if method == "count":
+            return float(len(v))
+        if method == "med":
+            return self.percentile(50)
+        p = parse_percentile(method)
+        if p is None:
+            raise KeyError(method)
+        return self.percentile(p)
+
+    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for s in trend_stats:
+            val = self.aggregate(s, elapsed_s)
+            out[s] = int(val) if s == "count" and val is not None else (val or 0.0)
+        return out
+
+
+def new_sink(mtype: MetricType) -> Sink:
+    if mtype is MetricType.COUNTER:
+        return CounterSink()
+    if mtype is MetricType.GAUGE:
+        return GaugeSink()
+    if mtype is MetricType.RATE:
+        return RateSink()
+    return ExactTrendSink()

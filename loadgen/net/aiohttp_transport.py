@@ -1,0 +1,148 @@
+"""The compatibility transport: aiohttp's client, one session (pool) per VU, created lazily.
+
+aiohttp's TraceConfig hooks give the k6 phases; redirects and cookies are switched off here
+because net/client.py does them identically for every transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from loadgen.net import errors as neterr
+from loadgen.net.types import Headers, RawResponse, Request, Timings
+
+
+class _Trace:
+    __slots__ = ("t_queue_start", "t_queue_end", "t_conn_start", "t_conn_end", "t_sent")
+
+    def __init__(self) -> None:
+        self.t_queue_start = self.t_queue_end = 0
+        self.t_conn_start = self.t_conn_end = 0
+        self.t_sent = 0
+
+
+def _stamp(attr: str) -> Any:
+    async def hook(session: Any, ctx: SimpleNamespace, params: Any) -> None:
+        tr = ctx.trace_request_ctx
+        if isinstance(tr, _Trace):
+            setattr(tr, attr, time.perf_counter_ns())
+    return hook
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    tc = aiohttp.TraceConfig()
+    tc.on_connection_queued_start.append(_stamp("t_queue_start"))
+    tc.on_connection_queued_end.append(_stamp("t_queue_end"))
+    tc.on_connection_create_start.append(_stamp("t_conn_start"))
+    tc.on_connection_create_end.append(_stamp("t_conn_end"))
+    tc.on_request_headers_sent.append(_stamp("t_sent"))
+    return tc
+
+
+def _ms(a: int, b: int) -> float:
+    return max(0, b - a) / 1e6 if a and b else 0.0
+
+
+def _tls_version(resp: aiohttp.ClientResponse) -> str:
+    """k6's tls_version tag ("tls1.3"), read from the connection's SSL object if any."""
+    conn = resp.connection
+    transport = conn.transport if conn is not None else None
+    obj = transport.get_extra_info("ssl_object") if transport is not None else None
+    version = obj.version() if obj is not None else None
+    return version.lower().replace("tlsv", "tls") if version else ""
+
+
+class AiohttpTransport:
+    """Transport over aiohttp.ClientSession (HTTP/1.1, proxies via env, TLS)."""
+
+    def __init__(self, *, insecure_skip_tls_verify: bool = False, limit: int = 100) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | bool = False if insecure_skip_tls_verify else True
+        self._limit = limit
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl, force_close=False)
+        self._session = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=[_trace_config()], auto_decompress=True,
+            skip_auto_headers=("User-Agent",))
+        return self._session
+
+    async def send(self, request: Request) -> RawResponse:
+        session = self._session or self._open()
+        tr = _Trace()
+        t0 = time.perf_counter_ns()
+        sent = len(request.method) + len(request.url) + 12 + sum(
+            len(k) + len(v) + 4 for k, v in request.headers) + len(request.body or b"")
+        try:
+            async with session.request(
+                request.method, URL(request.url, encoded=True), headers=request.headers,
+                data=request.body, allow_redirects=False, trace_request_ctx=tr,
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+            ) as resp:
+                t_first = time.perf_counter_ns()
+                body = await resp.read()
+                t_end = time.perf_counter_ns()
+                received = len(resp.raw_headers) * 4 + sum(
+                    len(k) + len(v) for k, v in resp.raw_headers) + 17 + len(body)
+                if resp.content_length is not None:
+                    received = received - len(body) + resp.content_length
+                headers = Headers([(k.decode("latin-1"), v.decode("latin-1"))
+                                   for k, v in resp.raw_headers])
+                status = resp.status
+                tls_version = _tls_version(resp)
+                proto = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else ""
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as e:
+            cause = getattr(e, "certificate_error", None) or getattr(e, "os_error", e)
+            code, msg = neterr.classify(cause, connecting=True)
+            return self._error(code, msg, t0, tr, sent=0)
+        except aiohttp.ClientConnectorError as e:
+            code, msg = neterr.classify(e.os_error, connecting=True)
+            return self._error(code, msg, t0, tr, sent=0)
+        except (asyncio.TimeoutError, TimeoutError) as e:
+            code, msg = neterr.classify(e, connecting=not (tr.t_conn_end or tr.t_sent))
+            return self._error(code, msg, t0, tr, sent=sent)
+        except aiohttp.ClientOSError as e:
+            code, msg = neterr.classify(e, connecting=not tr.t_sent)
+            return self._error(code, msg, t0, tr, sent=sent)
+        except aiohttp.ServerDisconnectedError:
+            return self._error(neterr.TCP, "read: server closed the connection (EOF)", t0, tr,
+                               sent=sent)
+        except aiohttp.ClientPayloadError as e:
+            return self._error(neterr.TCP, f"read: incomplete response body: {e}", t0, tr,
+                               sent=sent)
+        except aiohttp.ClientResponseError as e:
+            return self._error(neterr.MALFORMED_RESPONSE, f"malformed HTTP response: {e.message}",
+                               t0, tr, sent=sent)
+        except aiohttp.ClientError as e:
+            return self._error(neterr.DEFAULT, f"{type(e).__name__}: {e}", t0, tr, sent=sent)
+
+        timings = self._phases(t0, tr, t_first, t_end)
+        return RawResponse(status, headers, body, proto, timings, "", 0, sent, received,
+                           tls_version)
+
+    @staticmethod
+    def _phases(t0: int, tr: _Trace, t_first: int, t_end: int) -> Timings:
+        connecting = _ms(tr.t_conn_start, tr.t_conn_end)
+        ready = tr.t_conn_end or tr.t_queue_end or t0
+        sent = tr.t_sent or ready
+        blocked = max(0.0, (ready - t0) / 1e6 - connecting)
+        return Timings(blocked=blocked, connecting=connecting, tls_handshaking=0.0,
+                       sending=_ms(ready, sent), waiting=_ms(sent, t_first),
+                       receiving=_ms(t_first, t_end))
+
+    @staticmethod
+    def _error(code: int, msg: str, t0: int, tr: _Trace, *, sent: int) -> RawResponse:
+        return RawResponse(0, Headers(), b"", "", Timings(), msg, code, sent, 0)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,200 @@
+"""`vu.http`: k6's http module over a one-method transport.
+
+Everything that must behave the same whatever the transport lives here: URL building,
+bodies, cookies, redirects (each hop its own request and its own samples, as k6), the
+response callback (expected statuses), k6's request tags, and one timing record per hop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+
+import orjson
+
+from loadgen.metrics.model import TagSet, tagset
+from loadgen.net import errors as neterr
+from loadgen.net.cookies import CookieJar
+from loadgen.net.types import RawResponse, Request, Response, Transport
+
+if TYPE_CHECKING:
+    from loadgen.vu import VU
+
+USER_AGENT = "loadgen/0.1"
+REDIRECTS = (301, 302, 303, 307, 308)
+_DEFAULT: Any = object()
+ExpectedStatuses = Sequence[int | tuple[int, int]] | None
+
+
+def is_expected(status: int, expected: ExpectedStatuses) -> bool:
+    assert expected is not None
+    for e in expected:
+        if isinstance(e, tuple):
+            if e[0] <= status <= e[1]:
+                return True
+        elif status == e:
+            return True
+    return False
+
+
+def strip_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class HttpClient:
+    """One VU's HTTP client: its own cookie jar and transport (connection pool), as in k6."""
+
+    __slots__ = ("vu", "transport", "base_url", "cookies", "max_redirects", "timeout",
+                 "expected", "_tag_cache")
+
+    def __init__(self, vu: VU, transport: Transport, *, base_url: str | None,
+                 expected: ExpectedStatuses, tag_cache: dict[tuple[Any, ...], TagSet],
+                 max_redirects: int = 10, timeout: float = 60.0) -> None:
+        self.vu = vu
+        self.transport = transport
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.cookies = CookieJar()
+        self.max_redirects = max_redirects
+        self.timeout = timeout
+        self.expected = expected
+        self._tag_cache = tag_cache
+
+    # -- URL and body -------------------------------------------------------------------
+    def url_for(self, url: str, params: Mapping[str, Any] | None = None) -> str:
+        if "://" not in url:
+            if not self.base_url:
+                raise ValueError(
+                    f"relative URL {url!r} but no base URL: set BASE_URL (environment or "
+                    "--env BASE_URL=http://127.0.0.1:8000) or the scenario's base_url")
+            url = self.base_url + ("" if url.startswith("/") else "/") + url
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
+        return url
+
+    @staticmethod
+    def encode_body(headers: dict[str, str], json: Any, data: Any,
+                    body: bytes | str | None) -> bytes | None:
+        lower = {k.lower() for k in headers}
+        if json is not _DEFAULT:
+            if "content-type" not in lower:
+                headers["Content-Type"] = "application/json"
+            return orjson.dumps(json)
+        if data is not None:
+            if isinstance(data, Mapping):
+                if "content-type" not in lower:
+                    headers["Content-Type"] = "application/x-www-form-urlencoded"
+                return urlencode(data, doseq=True).encode()
+            return data.encode() if isinstance(data, str) else bytes(data)
+        if body is not None:
+            return body.encode() if isinstance(body, str) else body
+        return None
+
+    # -- requests -----------------------------------------------------------------------
+    async def request(
+        self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None, json: Any = _DEFAULT, data: Any = None,
+        body: bytes | str | None = None, name: str | None = None,
+        tags: Mapping[str, str] | None = None, timeout: float | None = None,
+        redirects: int | None = None, expected_statuses: Any = _DEFAULT,
+        cookies: Mapping[str, str] | None = None,
+    ) -> Response:
+        method = method.upper()
+        target = self.url_for(url, params)
+        hdrs = {"User-Agent": USER_AGENT}
+        if headers:
+            hdrs.update(headers)
+        payload = self.encode_body(hdrs, json, data, body)
+        expected = self.expected if expected_statuses is _DEFAULT else expected_statuses
+        max_hops = self.max_redirects if redirects is None else redirects
+        limiter = self.vu.rt.limiter
+        if limiter is not None:
+            await limiter.wait()
+        history: list[Response] = []
+        while True:
+            req_headers = list(hdrs.items())
+            cookie = self.cookies.header_for(target, dict(cookies) if cookies else None)
+            if cookie:
+                req_headers.append(("Cookie", cookie))
+            raw = await self.transport.send(
+                Request(method, target, req_headers, payload, timeout or self.timeout))
+            self._record(method, target, name, tags, raw, expected)
+            if raw.status:
+                self.cookies.update_from(target, raw.headers.get_all("set-cookie"))
+            resp = Response(raw.status, raw.headers, raw.body, target, method, raw.proto,
+                            raw.timings, raw.error, raw.error_code, history)
+            location = raw.headers.get("location") if raw.status in REDIRECTS else None
+            if location is None or len(history) >= max_hops:
+                return resp
+            history = [*history, resp]
+            target = urljoin(target, location)
+            if raw.status == 303 or (raw.status in (301, 302) and method == "POST"):
+                method = "GET" if method != "HEAD" else method
+                payload = None
+                hdrs = {k: v for k, v in hdrs.items()
+                        if k.lower() not in ("content-type", "content-length")}
+
+    def _record(self, method: str, url: str, name: str | None, tags: Mapping[str, str] | None,
+                raw: RawResponse, expected: ExpectedStatuses) -> None:
+        vu = self.vu
+        vu.bytes_sent += raw.bytes_sent
+        vu.bytes_received += raw.bytes_received
+        status = raw.status
+        ok = None if expected is None else is_expected(status, expected)
+        base = vu.sample_tags
+        key = (base, method, url, name, status, raw.proto, ok, raw.error, raw.error_code,
+               tuple(tags.items()) if tags else None, raw.tls_version)
+        ts = self._tag_cache.get(key)
+        if ts is None:
+            d = dict(base)
+            url_tag = name or strip_credentials(url)
+            d.update(method=method, url=url_tag, name=url_tag, status=str(status))
+            if raw.proto:
+                d["proto"] = raw.proto
+            if raw.tls_version:
+                d["tls_version"] = raw.tls_version
+            if ok is not None:
+                d["expected_response"] = "true" if ok else "false"
+            code = raw.error_code or neterr.status_error_code(status)
+            if raw.error:
+                d["error"] = raw.error
+            if code:
+                d["error_code"] = str(code)
+            if tags:
+                d.update({k: str(v) for k, v in tags.items()})
+            ts = tagset(d)
+            if len(self._tag_cache) > 50_000:
+                self._tag_cache.clear()
+            self._tag_cache[key] = ts
+        t = raw.timings
+        rt = vu.rt
+        rt.recorder.http(rt.clock.now_ns(), ts, t.sending + t.waiting + t.receiving, t.blocked,
+                         t.connecting, t.tls_handshaking, t.sending, t.waiting, t.receiving,
+                         None if ok is None else (0 if ok else 1))
+
+    async def get(self, url: str, **kw: Any) -> Response:
+        return await self.request("GET", url, **kw)
+
+    async def head(self, url: str, **kw: Any) -> Response:
+        return await self.request("HEAD", url, **kw)
+
+    async def options(self, url: str, **kw: Any) -> Response:
+        return await self.request("OPTIONS", url, **kw)
+
+    async def post(self, url: str, **kw: Any) -> Response:
+        return await self.request("POST", url, **kw)
+
+    async def put(self, url: str, **kw: Any) -> Response:
+        return await self.request("PUT", url, **kw)
+
+    async def patch(self, url: str, **kw: Any) -> Response:
+        return await self.request("PATCH", url, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> Response:
+        return await self.request("DELETE", url, **kw)

@@ -1,0 +1,173 @@
+"""From Scenario classes + command-line overrides to runnable ScenarioSpecs.
+
+k6's shortcut rules (k6-compat.md §4.3) decide the executor: `--vus/--duration` make
+constant-vus, `--iterations` shared-iterations, `--stage` ramping-vus; beyond k6, `--rps N`
+makes every selected scenario an open-model constant-arrival-rate (N iterations/s shared by
+weight) - the user's meaning of "500 rps sustained". Every problem is collected and raised
+at once (exit 104).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen.engine import ScenarioSpec
+from loadgen.errors import ConfigError
+from loadgen.executors import (
+    ConstantArrivalRate,
+    ConstantVUs,
+    Executor,
+    PerVUIterations,
+    RampingVUs,
+    SharedIterations,
+)
+from loadgen.options import Stage, parse_duration
+from loadgen.scenario import SCENARIO_NAME_RE, Scenario
+
+log = logging.getLogger("loadgen")
+
+
+@dataclass
+class Overrides:
+    """The execution flags of `loadgen run` (None = not given)."""
+
+    vus: int | None = None
+    duration: str | None = None
+    iterations: int | None = None
+    stages: list[Stage] = field(default_factory=list)
+    rps: float | None = None
+    max_vus: int | None = None
+    scenarios: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def shortcut_executor(o: Overrides, problems: list[str]) -> Executor | None:
+    """The executor the shortcut flags ask for, or None when they ask for none."""
+    if o.iterations is not None and o.stages:
+        problems.append("using `iterations` and `stages` options simultaneously is not allowed")
+    if o.duration is not None and o.stages:
+        problems.append("using `duration` and `stages` options simultaneously is not allowed")
+    if o.rps is not None and (o.stages or o.iterations is not None):
+        problems.append("--rps runs an open-model constant arrival rate for --duration; it "
+                        "cannot be combined with --stage or --iterations")
+    if o.duration is not None:
+        try:
+            if parse_duration(o.duration, what="duration") == 0:
+                problems.append("duration must be more than 0")
+        except ValueError as e:
+            problems.append(str(e))
+    if problems:
+        return None
+    if o.stages:
+        return RampingVUs(stages=list(o.stages), start_vus=o.vus if o.vus is not None else 1)
+    if o.iterations is not None:
+        return SharedIterations(vus=o.vus if o.vus is not None else 1, iterations=o.iterations,
+                                max_duration=o.duration or "10m")
+    if o.duration is not None and o.rps is None:
+        return ConstantVUs(vus=o.vus if o.vus is not None else 1, duration=o.duration)
+    return None
+
+
+def rps_executor(o: Overrides, rate: float, problems: list[str]) -> Executor | None:
+    if o.duration is None:
+        problems.append("--rps needs --duration (how long to sustain the rate)")
+        return None
+    if rate <= 0:
+        problems.append(f"--rps must be more than 0, got {o.rps}")
+        return None
+    pre = o.vus if o.vus is not None else max(1, min(math.ceil(rate / 10), 1000))
+    peak = o.max_vus if o.max_vus is not None else max(pre, 100, 2 * math.ceil(rate))
+    return ConstantArrivalRate(rate=rate, duration=o.duration, pre_allocated_vus=pre,
+                               max_vus=max(peak, pre))
+
+
+def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec]:
+    problems: list[str] = []
+    by_name: dict[str, type[Scenario]] = {}
+    for cls in classes:
+        name = cls.scenario_name()
+        if not SCENARIO_NAME_RE.match(name):
+            problems.append(f"scenario name {name!r} (class {cls.__name__}) must match "
+                            f"{SCENARIO_NAME_RE.pattern}")
+        if name in by_name:
+            problems.append(f"two scenarios are named {name!r}: {by_name[name].__name__} and "
+                            f"{cls.__name__} (set `name = ...` on one)")
+        by_name[name] = cls
+    selected = list(by_name)
+    if o.scenarios:
+        unknown = [n for n in o.scenarios if n not in by_name]
+        if unknown:
+            problems.append(f"unknown scenario(s) {', '.join(unknown)}; this file has: "
+                            f"{', '.join(by_name)}")
+        selected = [n for n in o.scenarios if n in by_name]
+    shortcut = shortcut_executor(o, problems)
+    total_weight = sum(max(by_name[n].weight, 0) for n in selected) or 1.0
+    env = {**os.environ, **o.env}
+    specs: list[ScenarioSpec] = []
+    for name in selected:
+        cls = by_name[name]
+        ex: Executor | None
+        if o.rps is not None:
+            ex = rps_executor(o, o.rps * max(cls.weight, 0) / total_weight, problems)
+        elif shortcut is not None:
+            ex = dataclasses.replace(shortcut)
+        elif isinstance(cls.executor, Executor):
+            ex = dataclasses.replace(cls.executor)
+            if o.vus is not None:
+                log.warning("--vus is ignored for scenario %s: its executor sets the load "
+                            "(use --duration, --iterations, --stage or --rps to override)", name)
+        elif cls.executor is None:
+            ex = PerVUIterations(vus=1, iterations=1)
+        else:
+            problems.append(f"scenario {name}: executor must be one of the executor classes "
+                            f"(ConstantVUs(...), ConstantArrivalRate(...), ...), got "
+                            f"{cls.executor!r}")
+            continue
+        if ex is None:
+            continue
+        errs = ex.validate()
+        problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
+        base_url = cls.base_url or env.get("BASE_URL")
+        expected = cls.expected_statuses
+        specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected))
+    if problems:
+        raise ConfigError(problems)
+    return specs
+
+
+def describe(specs: list[ScenarioSpec]) -> list[str]:
+    """k6's banner: a header line plus one line per scenario (by start time, then name)."""
+    peak = sum(s.executor.peak_vus() for s in specs)
+    longest = max((s.executor.total_ns() for s in specs), default=0)
+    from loadgen.options import format_duration
+
+    lines = [f"scenarios: (100.00%) {len(specs)} scenario{'s' if len(specs) != 1 else ''}, "
+             f"{peak} max VUs, {format_duration(longest)} max duration (incl. graceful stop):"]
+    for s in sorted(specs, key=lambda s: (s.executor.start_time_ns, s.name)):
+        lines.append(f"         * {s.name}: {s.executor.describe()}")
+    return lines
+
+
+def executor_from_dict(raw: dict[str, Any]) -> Executor:
+    """k6's JSON shape ({"executor": "constant-vus", "vus": 2, "duration": "1s"}) -> Executor;
+    lets tests and tools translate k6 option objects."""
+    from loadgen.executors import EXECUTOR_TYPES
+
+    kind = raw.get("executor")
+    cls = EXECUTOR_TYPES.get(str(kind))
+    if cls is None:
+        raise ConfigError(f"unknown executor type {kind!r}; valid types: "
+                          f"{', '.join(EXECUTOR_TYPES)}")
+    import re
+
+    kwargs = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower().replace("v_us", "vus"): v
+              for k, v in raw.items() if k != "executor"}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"executor {kind}: {e}") from None

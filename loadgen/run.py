@@ -1,0 +1,154 @@
+"""One `loadgen run`: load the file, plan, run the engine on uvloop, report, pick the exit code.
+
+This is glue: every step it calls lives in its own module. It owns the process-level
+concerns: the event loop, signals (Ctrl-C stops gracefully, still reports, exits 105) and
+turning errors into k6's exit codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen.clock import RealClock
+from loadgen.engine import Engine, Hooks, Outcome
+from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.metrics.registry import Recorder, Registry
+from loadgen.net.limiter import RateLimiter
+from loadgen.net.types import Transport
+from loadgen.options import parse_cli_stage, parse_key_values
+from loadgen.plan import Overrides, build_plan, describe
+from loadgen.progress import Progress
+from loadgen.results import Results, ResultsConfig
+from loadgen.runtime import RunContext
+from loadgen.scenario import load_file
+
+log = logging.getLogger("loadgen")
+
+
+@dataclass
+class RunConfig:
+    file: str
+    overrides: Overrides
+    run_tags: dict[str, str] = field(default_factory=dict)
+    rps_limit: float | None = None
+    http_client: str | None = None
+    insecure: bool = False
+    quiet: bool = False
+    results: ResultsConfig = field(default_factory=ResultsConfig)
+
+    @classmethod
+    def from_cli(cls, kw: dict[str, Any]) -> RunConfig:
+        problems: list[str] = []
+        stages = []
+        for s in kw.get("stages") or ():
+            try:
+                stages.append(parse_cli_stage(s))
+            except ValueError as e:
+                problems.append(str(e))
+        env = tags = {}
+        try:
+            env = parse_key_values(kw.get("env") or (), "--env")
+            tags = parse_key_values(kw.get("tags") or (), "--tag")
+        except ConfigError as e:
+            problems += e.problems
+        if problems:
+            raise ConfigError(problems)
+        o = Overrides(vus=kw.get("vus"), duration=kw.get("duration"),
+                      iterations=kw.get("iterations"), stages=stages, rps=kw.get("rps"),
+                      max_vus=kw.get("max_vus"), scenarios=list(kw.get("scenarios") or ()),
+                      env=env)
+        return cls(file=kw["file"], overrides=o, run_tags=tags, rps_limit=kw.get("rps_limit"),
+                   http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
+                                                                     False),
+                   quiet=kw.get("quiet", False), results=ResultsConfig.from_cli(kw))
+
+
+def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transport]:
+    """The default is the fast transport when it is installed, else aiohttp."""
+    if name in (None, "fast"):
+        try:
+            from loadgen.net.fast import FastTransport
+        except ImportError:
+            if name == "fast":
+                raise ConfigError("--http-client fast is not available in this build") from None
+        else:
+            return lambda: FastTransport(insecure_skip_tls_verify=insecure)
+    from loadgen.net.aiohttp_transport import AiohttpTransport
+
+    return lambda: AiohttpTransport(insecure_skip_tls_verify=insecure)
+
+
+def run_file(cfg: RunConfig) -> int:
+    logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
+                        stream=sys.stderr)
+    try:
+        classes, custom = load_file(cfg.file)
+        specs = build_plan(classes, cfg.overrides)
+        registry = Registry()
+        for cm in custom:
+            registry.define(cm.name, cm.type, cm.contains)
+        results = Results(registry, specs, cfg.results, run_tags=cfg.run_tags)
+    except LoadgenError as e:
+        print(f"loadgen: {e}", file=sys.stderr)
+        return e.exit_code
+    if not cfg.quiet:
+        print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
+                                                          describe(specs)), ""]),
+              file=sys.stderr)
+    try:
+        outcome = _run_loop(_run_async(cfg, specs, registry, results))
+    except LoadgenError as e:
+        results.close()
+        print(f"loadgen: {e}", file=sys.stderr)
+        return e.exit_code
+    return results.finish(outcome)
+
+
+def _run_loop(coro: Any) -> Outcome:
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)  # type: ignore[no-any-return]
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[no-any-return]
+
+
+async def _run_async(cfg: RunConfig, specs: list[Any], registry: Registry,
+                     results: Results) -> Outcome:
+    clock = RealClock()
+    env = {**dict(__import__("os").environ), **cfg.overrides.env}
+    run = RunContext(clock, registry, Recorder(), transport_factory(cfg.http_client, cfg.insecure),
+                     env=env, run_tags=cfg.run_tags,
+                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
+    progress = Progress(enabled=not cfg.quiet)
+    engine = Engine(run, specs, Hooks(ingest=results.ingest, thresholds=results.tick,
+                                      progress=progress))
+    results.bind_clock(clock)
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            print("\nloadgen: stopping (interrupted); press Ctrl-C again to quit at once",
+                  file=sys.stderr)
+            engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
+        else:
+            results.close()
+            sys.exit(ExitCode.EXTERNAL_ABORT)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        return await engine.execute()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

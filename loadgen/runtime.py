@@ -1,0 +1,191 @@
+"""The state one run shares (RunContext) and each scenario's execution context
+(ScenarioRuntime, what executors drive): VUs, the iteration runner and its accounting.
+
+The iteration runner is where k6's accounting rules live (k6-compat.md §4.2): an iteration
+that raises still counts (the error is logged); an interrupted one is neither an iteration
+nor dropped; arrival-rate iterations also record their schedule lag and their latency from
+the intended start (the open model without coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen.clock import Clock
+from loadgen.context import current_vu
+from loadgen.errors import TestAborted
+from loadgen.executors import Executor
+from loadgen.metrics.custom import CustomMetric
+from loadgen.metrics.model import Metric, TagSet, tagset
+from loadgen.metrics.registry import Recorder, Registry
+from loadgen.net.client import HttpClient
+from loadgen.net.limiter import RateLimiter
+from loadgen.net.types import Transport
+from loadgen.vu import VU
+
+log = logging.getLogger("loadgen")
+
+
+@dataclass
+class RunContext:
+    """Everything shared by all scenarios of one run."""
+
+    clock: Clock
+    registry: Registry
+    recorder: Recorder
+    transport_factory: Callable[[], Transport]
+    env: dict[str, str] = field(default_factory=dict)
+    run_tags: dict[str, str] = field(default_factory=dict)
+    limiter: RateLimiter | None = None
+    vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    transports: list[Transport] = field(default_factory=list)
+    abort_reason: str | None = None
+    on_abort: Callable[[str], None] | None = None
+    _logged: dict[str, int] = field(default_factory=dict)
+    _custom: dict[int, Metric] = field(default_factory=dict)
+
+    def metric_for(self, cm: CustomMetric) -> Metric:
+        m = self._custom.get(id(cm))
+        if m is None:
+            m = self.registry.define(cm.name, cm.type, cm.contains)
+            self._custom[id(cm)] = m
+        return m
+
+    def log_once(self, key: str, message: str) -> None:
+        """Log the first occurrence of each distinct problem; count the rest."""
+        n = self._logged.get(key, 0)
+        self._logged[key] = n + 1
+        if n == 0:
+            log.error(message)
+
+    def repeated_logs(self) -> dict[str, int]:
+        return {k: n for k, n in self._logged.items() if n > 1}
+
+    def new_transport(self) -> Transport:
+        t = self.transport_factory()
+        self.transports.append(t)
+        return t
+
+    def abort(self, reason: str) -> None:
+        if self.abort_reason is None:
+            self.abort_reason = reason
+            if self.on_abort is not None:
+                self.on_abort(reason)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(t.close() for t in self.transports), return_exceptions=True)
+        self.transports.clear()
+
+
+class ScenarioRuntime:
+    """One scenario's execution context: the ExecContext that executors drive."""
+
+    def __init__(self, run: RunContext, name: str, cls: type, executor: Executor | None, *,
+                 base_url: str | None, tags: dict[str, str], expected: Any,
+                 setup_data: Any = None, scenario_tag: bool = True,
+                 group: str = "") -> None:
+        self.run = run
+        self.clock = run.clock
+        self.recorder = run.recorder
+        self.name = name
+        self.cls = cls
+        self.executor = executor
+        self.env = run.env
+        self.limiter = run.limiter
+        self.setup_data = setup_data
+        self.base_url = base_url
+        self.expected = expected
+        self.group = group
+        base = dict(run.run_tags)
+        base.update(tags)
+        if scenario_tag:
+            base["scenario"] = name
+        self.base_tags = tagset(base)
+        self.tag_cache: dict[tuple[Any, ...], TagSet] = {}
+        reg = run.registry
+        self.m_checks = reg["checks"]
+        self.m_group_duration = reg["group_duration"]
+        self._m_iter = reg["iterations"]
+        self._m_iter_dur = reg["iteration_duration"]
+        self._m_sent = reg["data_sent"]
+        self._m_recv = reg["data_received"]
+        self._m_lag = reg["iteration_lag"]
+        self._m_latency = reg["iteration_latency"]
+        self._m_dropped = reg["dropped_iterations"]
+        self.active = 0
+        self.allocated = 0
+        self.started = 0
+        self.completed = 0
+        self.interrupted = 0
+        self.dropped_count = 0
+        self.failed = 0  # iterations that raised
+        self.done = False
+        self.vus: list[VU] = []
+
+    # -- ExecContext ----------------------------------------------------------------------
+    def new_vu(self) -> VU:
+        vu = VU(next(self.run.vu_ids), self, group=self.group)
+        inst = self.cls()
+        inst.data = self.setup_data
+        vu.instance = inst
+        self.vus.append(vu)
+        return vu
+
+    def new_http_client(self, vu: VU) -> HttpClient:
+        return HttpClient(vu, self.run.new_transport(), base_url=self.base_url,
+                          expected=self.expected, tag_cache=self.tag_cache)
+
+    def metric_for(self, cm: CustomMetric) -> Metric:
+        return self.run.metric_for(cm)
+
+    def log_once(self, key: str, message: str) -> None:
+        self.run.log_once(key, message)
+
+    def dropped(self, n: int) -> None:
+        self.dropped_count += n
+        self.recorder.sample(self._m_dropped, float(n), self.base_tags, self.clock.now_ns())
+
+    async def iteration(self, vu: VU, intended_ns: int | None = None) -> None:
+        clock = self.clock
+        rec = self.recorder
+        vu.iteration += 1
+        self.started += 1
+        current_vu.set(vu)
+        t0 = clock.now_ns()
+        try:
+            await vu.instance.iteration(vu)
+        except asyncio.CancelledError:
+            self.interrupted += 1
+            self._emit_data(vu, clock.now_ns())
+            raise
+        except TestAborted as e:
+            self.run.abort(str(e) or "test aborted")
+        except Exception as e:  # noqa: BLE001 - an iteration error never crashes the run
+            self.failed += 1
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            self.run.log_once(
+                f"iter:{self.name}:{type(e).__name__}:{where.filename}:{where.lineno}",
+                f"scenario {self.name}: iteration raised {type(e).__name__}: {e} "
+                f"(at {where.filename}:{where.lineno}); counted as a completed iteration, "
+                "as k6 does\n" + "".join(traceback.format_exception(e)[-3:]))
+        t1 = clock.now_ns()
+        tags = vu.sample_tags
+        rec.sample(self._m_iter_dur, (t1 - t0) / 1e6, tags, t1)
+        rec.sample(self._m_iter, 1.0, tags, t1)
+        self._emit_data(vu, t1)
+        if intended_ns is not None:
+            rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, tags, t0)
+            rec.sample(self._m_latency, (t1 - intended_ns) / 1e6, tags, t1)
+        self.completed += 1
+
+    def _emit_data(self, vu: VU, t: int) -> None:
+        tags = vu.sample_tags
+        self.recorder.sample(self._m_sent, float(vu.bytes_sent), tags, t)
+        self.recorder.sample(self._m_recv, float(vu.bytes_received), tags, t)
+        vu.bytes_sent = vu.bytes_received = 0

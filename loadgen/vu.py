@@ -1,0 +1,156 @@
+"""The VU handle: everything a scenario touches (http, check, group, sleep, tags, metrics).
+
+A VU is a plain object, not a task or a runtime: thousands cost a few MB. Its sample tags are
+computed once and recomputed only when the group or the user's VU tags change, because every
+request and check reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from loadgen.errors import TestAborted
+from loadgen.metrics.model import TagSet, tagset
+
+if TYPE_CHECKING:
+    from loadgen.metrics.custom import CustomMetric
+    from loadgen.runtime import ScenarioRuntime
+
+log = logging.getLogger("loadgen")
+
+
+class TagDict(dict[str, str]):
+    """`vu.tags`: a dict that tells its VU when it changes (VU-level tags, k6's
+    exec.vu.metrics.tags)."""
+
+    __slots__ = ("_vu",)
+
+    def __init__(self, vu: VU) -> None:
+        super().__init__()
+        self._vu = vu
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, str(value))
+        self._vu._dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._vu._dirty = True
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().update({k: str(v) for k, v in dict(*args, **kwargs).items()})
+        self._vu._dirty = True
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self._vu._dirty = True
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self._vu._dirty = True
+
+
+class VU:
+    """One virtual user of one scenario."""
+
+    __slots__ = ("id", "iteration", "scenario", "rt", "tags", "group_path", "data", "http", "ws",
+                 "instance", "bytes_sent", "bytes_received", "_dirty", "_tags", "__weakref__")
+
+    def __init__(self, vu_id: int, rt: ScenarioRuntime, *, group: str = "") -> None:
+        self.id = vu_id
+        self.iteration = -1  # index of the current iteration in this VU (k6's __ITER)
+        self.rt = rt
+        self.scenario = rt.name
+        self.tags = TagDict(self)
+        self.group_path = group
+        self.data: Any = rt.setup_data
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self._dirty = True
+        self._tags: TagSet = ()
+        self.instance: Any = None
+        self.http = rt.new_http_client(self)
+        self.ws: Any = None
+
+    # -- tags ---------------------------------------------------------------------------
+    @property
+    def sample_tags(self) -> TagSet:
+        """Run tags + scenario tags + scenario/group + VU tags, interned (cached)."""
+        if self._dirty:
+            d = dict(self.rt.base_tags)
+            d["group"] = self.group_path
+            d.update(self.tags)
+            self._tags = tagset(d)
+            self._dirty = False
+        return self._tags
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self.rt.env
+
+    # -- the scenario-facing API ---------------------------------------------------------
+    def check(self, value: Any, checks: Mapping[str, Callable[[Any], Any]],
+              tags: dict[str, str] | None = None) -> bool:
+        """k6's check(): one `checks` sample per condition; True when all passed.
+
+        A condition that raises counts as failed (and is logged once per check name), so a
+        broken check never kills the iteration silently.
+        """
+        ok_all = True
+        now = self.rt.clock.now_ns()
+        base = self.sample_tags
+        for name, cond in checks.items():
+            try:
+                ok = bool(cond(value))
+            except Exception as e:  # noqa: BLE001 - a failing predicate is a failed check
+                ok = False
+                self.rt.log_once(f"check:{name}", f"check {name!r} raised {type(e).__name__}: {e}")
+            ok_all = ok_all and ok
+            t = dict(base)
+            t["check"] = name
+            if tags:
+                t.update({k: str(v) for k, v in tags.items()})
+            self.rt.recorder.sample(self.rt.m_checks, 1.0 if ok else 0.0, tagset(t), now)
+        return ok_all
+
+    @asynccontextmanager
+    async def group(self, name: str) -> AsyncIterator[None]:
+        """k6's group(): nests the `group` tag and records group_duration."""
+        if "::" in name:
+            raise ValueError(f"group name {name!r} must not contain '::'")
+        parent = self.group_path
+        self.group_path = f"{parent}::{name}"
+        self._dirty = True
+        t0 = self.rt.clock.now_ns()
+        try:
+            yield
+        finally:
+            t1 = self.rt.clock.now_ns()
+            self.rt.recorder.sample(self.rt.m_group_duration, (t1 - t0) / 1e6, self.sample_tags,
+                                    t1)
+            self.group_path = parent
+            self._dirty = True
+
+    async def sleep(self, seconds: float) -> None:
+        """k6's sleep(), on the run's clock (virtual in tests)."""
+        await self.rt.clock.sleep(seconds)
+
+    def add_metric(self, metric: CustomMetric, value: float,
+                   tags: dict[str, str] | None = None) -> None:
+        m = self.rt.metric_for(metric)
+        t = self.sample_tags
+        if tags:
+            d = dict(t)
+            d.update({k: str(v) for k, v in tags.items()})
+            t = tagset(d)
+        self.rt.recorder.sample(m, value, t, self.rt.clock.now_ns())
+
+    def abort(self, reason: str = "test aborted") -> None:
+        """k6's exec.test.abort(): stop the whole test now, exit code 108."""
+        raise TestAborted(reason)
+
+    def __repr__(self) -> str:
+        return f"<VU {self.id} of {self.scenario}>"

@@ -1,0 +1,77 @@
+"""Test doubles shared by unit tests: a transport that answers from a function on the fake
+clock, and a harness that runs scenarios under virtual time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from loadgen.clock import FakeClock
+from loadgen.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.executors import Executor
+from loadgen.metrics.model import HTTP, SAMPLE
+from loadgen.metrics.registry import Recorder, Registry
+from loadgen.net.types import Headers, RawResponse, Request, Timings
+from loadgen.runtime import RunContext
+
+
+class MockTransport:
+    """Answers every request after `latency(request)` seconds of (fake) time."""
+
+    def __init__(self, clock: FakeClock, latency: Callable[[Request], float] = lambda r: 0.01,
+                 status: int = 200) -> None:
+        self.clock = clock
+        self.latency = latency
+        self.status = status
+        self.sent: list[Request] = []
+
+    async def send(self, request: Request) -> RawResponse:
+        self.sent.append(request)
+        lat = self.latency(request)
+        await self.clock.sleep(lat)
+        return RawResponse(self.status, Headers([("Content-Length", "2")]), b"ok", "HTTP/1.1",
+                           Timings(waiting=lat * 1000), "", 0, 50, 40)
+
+    async def close(self) -> None:
+        pass
+
+
+class Harness:
+    """Runs scenario classes on a fake clock and keeps every record for assertions."""
+
+    def __init__(self, latency: Callable[[Request], float] = lambda r: 0.01) -> None:
+        self.clock = FakeClock()
+        self.registry = Registry()
+        self.recorder = Recorder()
+        self.records: list[tuple[Any, ...]] = []
+        self.transport = MockTransport(self.clock, latency)
+        self.run_ctx = RunContext(self.clock, self.registry, self.recorder,
+                                  lambda: self.transport, env={"BASE_URL": "http://127.0.0.1:9"})
+        self.engine: Engine | None = None
+
+    async def run(self, *specs: tuple[type, Executor], hooks: Hooks | None = None) -> Outcome:
+        hooks = hooks or Hooks()
+        hooks.ingest = self.records.extend
+        self.engine = Engine(self.run_ctx, [
+            ScenarioSpec(cls.scenario_name(), cls, ex, base_url="http://127.0.0.1:9")
+            for cls, ex in specs], hooks)
+        return await self.clock.run(self.engine.execute())
+
+    def samples(self, name: str) -> list[tuple[int, float, dict[str, str]]]:
+        """(t_ns, value, tags) of every sample of a metric, HTTP records expanded."""
+        out = []
+        for r in self.records:
+            if r[0] == SAMPLE and r[2].name == name:
+                out.append((r[1], r[3], dict(r[4])))
+            elif r[0] == HTTP and name.startswith("http_req"):
+                if name == "http_reqs":
+                    out.append((r[1], 1.0, dict(r[2])))
+                elif name == "http_req_duration":
+                    out.append((r[1], r[3], dict(r[2])))
+                elif name == "http_req_failed" and r[10] is not None:
+                    out.append((r[1], float(r[10]), dict(r[2])))
+        return out
+
+    def count(self, name: str, scenario: str | None = None) -> float:
+        return sum(v for _, v, tags in self.samples(name)
+                   if scenario is None or tags.get("scenario") == scenario)
