@@ -99,6 +99,9 @@ class Engine:
                     self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
                     tags=spec.tags, expected=spec.expected, setup_data=setup_data[spec.name]))
             await self._run_executors()
+            if self.run.tracker is not None:
+                # messages still in flight get their grace period before they count as lost
+                await self.run.tracker.settle()
             for spec in self.specs:
                 await self._hook(spec, "teardown", setup_data[spec.name])
         finally:

@@ -46,6 +46,7 @@ class RunContext:
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transports: list[Transport] = field(default_factory=list)
     abort_reason: str | None = None
+    tracker: Any = None  # loadgen.track.DeliveryTracker, made on first use
     on_abort: Callable[[str], None] | None = None
     _logged: dict[str, int] = field(default_factory=dict)
     _custom: dict[int, Metric] = field(default_factory=dict)
@@ -56,6 +57,13 @@ class RunContext:
             m = self.registry.define(cm.name, cm.type, cm.contains)
             self._custom[id(cm)] = m
         return m
+
+    def get_tracker(self) -> Any:
+        if self.tracker is None:
+            from loadgen.track import DeliveryTracker
+
+            self.tracker = DeliveryTracker(self)
+        return self.tracker
 
     def log_once(self, key: str, message: str) -> None:
         """Log the first occurrence of each distinct problem; count the rest."""

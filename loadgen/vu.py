@@ -56,7 +56,7 @@ class TagDict(dict[str, str]):
 class VU:
     """One virtual user of one scenario."""
 
-    __slots__ = ("id", "iteration", "scenario", "rt", "tags", "group_path", "data", "http", "ws",
+    __slots__ = ("id", "iteration", "scenario", "rt", "tags", "group_path", "data", "http", "_ws",
                  "instance", "bytes_sent", "bytes_received", "_dirty", "_tags", "__weakref__")
 
     def __init__(self, vu_id: int, rt: ScenarioRuntime, *, group: str = "") -> None:
@@ -73,7 +73,7 @@ class VU:
         self._tags: TagSet = ()
         self.instance: Any = None
         self.http = rt.new_http_client(self)
-        self.ws: Any = None
+        self._ws: Any = None
 
     # -- tags ---------------------------------------------------------------------------
     @property
@@ -86,6 +86,20 @@ class VU:
             self._tags = tagset(d)
             self._dirty = False
         return self._tags
+
+    @property
+    def ws(self) -> Any:
+        """k6's WebSocket API for this VU (loadgen/net/ws.py), made on first use."""
+        if self._ws is None:
+            from loadgen.net.ws import WSClient
+
+            self._ws = WSClient(self)
+        return self._ws
+
+    @property
+    def track(self) -> Any:
+        """The run-wide delivery tracker (loadgen/track.py): sent/received message ids."""
+        return self.rt.run.get_tracker()
 
     @property
     def env(self) -> Mapping[str, str]:

@@ -1,0 +1,171 @@
+"""`loadgen run` as a user runs it: a real process, real sockets, k6's exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from servers import serve
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+def loadgen(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loadgen", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**ENV, **(env or {})}, cwd=cwd)
+
+
+def scenario(tmp_path: Path, body: str, name: str = "s.py") -> str:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(body))
+    return str(p)
+
+
+SIMPLE = """
+    from loadgen import Scenario, ConstantVUs
+
+    class Hello(Scenario):
+        executor = ConstantVUs(vus=2, duration="1s")
+
+        async def iteration(self, vu):
+            r = await vu.http.get("/")
+            vu.check(r, {"ok": lambda r: r.status == 200})
+            await vu.sleep(0.05)
+"""
+
+
+def test_run_against_a_loopback_server_with_shortcuts(tmp_path):
+    f = scenario(tmp_path, SIMPLE)
+    with serve() as url:
+        p = loadgen("run", f, "--vus", "3", "--duration", "1s", env={"BASE_URL": url})
+    assert p.returncode == 0, p.stderr
+    assert "3 looping VUs for 1s" in p.stderr
+    assert "http_reqs" in p.stdout
+
+
+def test_rps_runs_the_open_model(tmp_path):
+    f = scenario(tmp_path, SIMPLE)
+    with serve() as url:
+        p = loadgen("run", f, "--rps", "50", "--duration", "1s", "-q", env={"BASE_URL": url})
+    assert p.returncode == 0, p.stderr
+    assert "50.00 iterations/s for 1s" in loadgen("run", f, "--rps", "50", "--duration", "1s",
+                                                  env={"BASE_URL": url}).stderr
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (["--duration", "30x"], ["invalid duration '30x'"]),
+    (["--iterations", "3", "--stage", "1s:2"],
+     ["using `iterations` and `stages` options simultaneously is not allowed"]),
+    (["--duration", "1s", "--stage", "1s:2"],
+     ["using `duration` and `stages` options simultaneously is not allowed"]),
+    (["-u", "2", "-i", "1"], ["the number of iterations (1) can't be less than the number of VUs (2)"]),
+    (["--scenario", "nope"], ["unknown scenario(s) nope"]),
+    (["--rps", "10"], ["--rps needs --duration"]),
+    (["--stage", "bad"], ["invalid stage 'bad'"]),
+])
+def test_bad_flags_exit_104_with_a_clear_message(tmp_path, args, needles):
+    f = scenario(tmp_path, SIMPLE)
+    p = loadgen("run", f, *args)
+    assert p.returncode == 104, (p.returncode, p.stderr)
+    for n in needles:
+        assert n in p.stderr
+
+
+def test_every_problem_is_listed_at_once(tmp_path):
+    f = scenario(tmp_path, """
+        from loadgen import Scenario, ConstantArrivalRate, SharedIterations, Stage, RampingVUs
+
+        class A(Scenario):
+            executor = ConstantArrivalRate(rate=-1, duration="30x")
+            async def iteration(self, vu): pass
+
+        class B(Scenario):
+            executor = SharedIterations(vus=0, iterations=1, max_duration="-5s")
+            async def iteration(self, vu): pass
+
+        class C(Scenario):
+            executor = RampingVUs(stages=[("1s", -3)])
+            async def iteration(self, vu): pass
+    """)
+    p = loadgen("run", f)
+    assert p.returncode == 104
+    for needle in ["scenario a has configuration errors: rate must be a number greater than 0",
+                   "invalid duration '30x'", "pre_allocated_vus is required",
+                   "scenario b has configuration errors: vus must be at least 1",
+                   "must not be negative", "scenario c has configuration errors: stages: stage 0"]:
+        assert needle in p.stderr, needle
+
+
+def test_missing_file_and_file_without_scenarios_exit_104(tmp_path):
+    p = loadgen("run", str(tmp_path / "nope.py"))
+    assert p.returncode == 104 and "does not exist" in p.stderr
+    f = scenario(tmp_path, "x = 1\n")
+    p = loadgen("run", f)
+    assert p.returncode == 104 and "defines no Scenario subclass" in p.stderr
+
+
+def test_import_error_and_setup_error_exit_107(tmp_path):
+    f = scenario(tmp_path, "import no_such_module_here\n")
+    p = loadgen("run", f)
+    assert p.returncode == 107 and "ModuleNotFoundError" in p.stderr
+    f = scenario(tmp_path, """
+        from loadgen import Scenario
+        class S(Scenario):
+            async def setup(self):
+                raise ValueError("no token")
+            async def iteration(self, vu): pass
+    """, "setup.py")
+    p = loadgen("run", f)
+    assert p.returncode == 107 and "setup() raised ValueError: no token" in p.stderr
+
+
+def test_iteration_errors_do_not_fail_the_run(tmp_path):
+    f = scenario(tmp_path, """
+        from loadgen import Scenario, PerVUIterations
+        class S(Scenario):
+            executor = PerVUIterations(vus=1, iterations=3)
+            async def iteration(self, vu):
+                raise KeyError("missing")
+    """)
+    p = loadgen("run", f, "-q")
+    assert p.returncode == 0
+    assert "iteration raised KeyError" in p.stderr
+    assert p.stderr.count("iteration raised KeyError") == 1  # logged once, counted after
+
+
+def test_setup_data_reaches_iterations_and_teardown(tmp_path):
+    out = tmp_path / "out.txt"
+    f = scenario(tmp_path, f"""
+        from loadgen import Scenario, PerVUIterations
+        class S(Scenario):
+            executor = PerVUIterations(vus=2, iterations=2)
+            async def setup(self):
+                return {{"token": "t0k"}}
+            async def iteration(self, vu):
+                assert self.data["token"] == "t0k" and vu.data == self.data
+            async def teardown(self, data):
+                open({str(out)!r}, "w").write(data["token"])
+    """)
+    p = loadgen("run", f, "-q")
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == "t0k"
+
+
+def test_ctrl_c_stops_gracefully_reports_and_exits_105(tmp_path):
+    f = scenario(tmp_path, SIMPLE.replace('duration="1s"', 'duration="60s"'))
+    with serve() as url:
+        proc = subprocess.Popen([sys.executable, "-m", "loadgen", "run", f, "-q"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**ENV, "BASE_URL": url})
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 105, err
+    assert "http_reqs" in out  # the summary is still printed
