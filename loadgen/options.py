@@ -104,7 +104,8 @@ def parse_stages(raw: Any, problems: list[str], *, where: str) -> list[Stage]:
             problems.append(f"{where}: stage {i}: {e}")
             continue
         if not isinstance(stage.target, int | float) or stage.target < 0:
-            problems.append(f"{where}: stage {i}: target must be a number >= 0, got {stage.target!r}")
+            problems.append(
+                f"{where}: stage {i}: target must be a number >= 0, got {stage.target!r}")
             continue
         stages.append(stage)
     return stages

@@ -45,7 +45,8 @@ class Scenario:
     data: Any = None
 
     async def iteration(self, vu: Any) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define async def iteration(self, vu)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must define async def iteration(self, vu)")
 
     async def setup(self) -> Any:
         """Runs once before the load starts; the return value reaches every VU as `data`."""

@@ -53,7 +53,8 @@ class Harness:
         hooks = hooks or Hooks()
         hooks.ingest = self.records.extend
         self.engine = Engine(self.run_ctx, [
-            ScenarioSpec(cls.scenario_name(), cls, ex, base_url="http://127.0.0.1:9")
+            ScenarioSpec(cls.scenario_name(), cls, ex, base_url="http://127.0.0.1:9",
+                         expected=cls.expected_statuses)
             for cls, ex in specs], hooks)
         return await self.clock.run(self.engine.execute())
 

@@ -24,7 +24,8 @@ class RealRun:
 
     async def run(self, *specs: tuple[type, Executor]) -> Outcome:
         self.engine = Engine(self.run_ctx, [
-            ScenarioSpec(cls.scenario_name(), cls, ex, base_url=self.base_url)
+            ScenarioSpec(cls.scenario_name(), cls, ex, base_url=self.base_url,
+                         expected=cls.expected_statuses)
             for cls, ex in specs], Hooks(ingest=self.records.extend))
         return await self.engine.execute()
 

@@ -34,7 +34,8 @@ class ConstantArrivalRate(Executor):
         p: list[str] = []
         if self.rate is None:
             p.append("rate is required (iterations per time_unit)")
-        elif isinstance(self.rate, bool) or not isinstance(self.rate, int | float) or self.rate <= 0:
+        elif isinstance(self.rate, bool) or not isinstance(self.rate, int | float) \
+                or self.rate <= 0:
             p.append(f"rate must be a number greater than 0, got {self.rate!r}")
         self._dur("duration", p, required=True, minimum_ns=NS)
         self._dur("time_unit", p, minimum_ns=1)

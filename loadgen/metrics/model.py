@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class MetricType(str, Enum):
+class MetricType(StrEnum):
     COUNTER = "counter"
     GAUGE = "gauge"
     RATE = "rate"
     TREND = "trend"
 
 
-class Contains(str, Enum):
+class Contains(StrEnum):
     DEFAULT = "default"
     TIME = "time"  # values in milliseconds (float), humanised as durations
     DATA = "data"  # bytes, humanised as kB/MB

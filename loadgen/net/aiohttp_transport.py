@@ -6,7 +6,6 @@ because net/client.py does them identically for every transport.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 from types import SimpleNamespace
@@ -64,7 +63,7 @@ class AiohttpTransport:
 
     def __init__(self, *, insecure_skip_tls_verify: bool = False, limit: int = 100) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._ssl: ssl.SSLContext | bool = False if insecure_skip_tls_verify else True
+        self._ssl: ssl.SSLContext | bool = not insecure_skip_tls_verify
         self._limit = limit
 
     def _open(self) -> aiohttp.ClientSession:
@@ -106,7 +105,7 @@ class AiohttpTransport:
         except aiohttp.ClientConnectorError as e:
             code, msg = neterr.classify(e.os_error, connecting=True)
             return self._error(code, msg, t0, tr, sent=0)
-        except (asyncio.TimeoutError, TimeoutError) as e:
+        except TimeoutError as e:
             code, msg = neterr.classify(e, connecting=not (tr.t_conn_end or tr.t_sent))
             return self._error(code, msg, t0, tr, sent=sent)
         except aiohttp.ClientOSError as e:

@@ -101,7 +101,7 @@ class HttpClient:
         self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None, json: Any = _DEFAULT, data: Any = None,
         body: bytes | str | None = None, name: str | None = None,
-        tags: Mapping[str, str] | None = None, timeout: float | None = None,
+        tags: Mapping[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
         redirects: int | None = None, expected_statuses: Any = _DEFAULT,
         cookies: Mapping[str, str] | None = None,
     ) -> Response:
