@@ -57,6 +57,44 @@ def run(**kw: Any) -> None:
     sys.exit(run_file(RunConfig.from_cli(kw)))
 
 
+@cli.command("http")
+@click.argument("method")
+@click.argument("url")
+@click.option("-H", "--header", "headers", multiple=True, metavar="NAME:VALUE")
+@click.option("--body", help="Request body (use @FILE to read a file).")
+@click.option("--expect", type=int, help="Check that every response has this status.")
+@click.option("-u", "--vus", type=int)
+@click.option("-d", "--duration", default="10s", show_default=True)
+@click.option("-i", "--iterations", type=int)
+@click.option("--rps", type=float, help="Open model at N requests/s (else closed, --vus).")
+@click.option("--max-vus", type=int)
+@click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False))
+@click.option("--summary-export", type=click.Path(dir_okay=False))
+@click.option("--summary-json", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "outputs", multiple=True)
+@click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None)
+@click.option("--insecure-skip-tls-verify", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True)
+def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
+         expect: int | None, **kw: Any) -> None:
+    """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
+    from pathlib import Path
+
+    from loadgen.adhoc import endpoint_scenario
+    from loadgen.run import RunConfig, run_file
+
+    hdrs = dict(h.split(":", 1) for h in headers if ":" in h)
+    hdrs = {k.strip(): v.strip() for k, v in hdrs.items()}
+    data = None
+    if body is not None:
+        data = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode()
+    if kw.get("vus") is None and kw.get("rps") is None:
+        kw["vus"] = 1
+    cfg = RunConfig.from_cli({**kw, "file": f"{method.upper()} {url}"})
+    cfg.classes = [endpoint_scenario(method, url, headers=hdrs, body=data, expect=expect)]
+    sys.exit(run_file(cfg))
+
+
 @cli.command("demo-server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -9,9 +9,8 @@ iterations and still runs teardown, so results are never lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +44,8 @@ class Hooks:
     ingest: Callable[[list[tuple[object, ...]]], None] | None = None
     thresholds: Callable[[float], bool] | None = None  # elapsed s -> True to abort
     progress: Callable[[Engine, bool], None] | None = None  # (engine, final)
+    # samplers that run for the whole test (generator/target watchers); cancelled at the end
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Engine:
         clock = self.clock
         self.start_ns = clock.now_ns()
         ticker = asyncio.ensure_future(self._ticker())
+        background = [asyncio.ensure_future(f()) for f in self.hooks.background]
         setup_data: dict[str, Any] = {}
         try:
             for spec in self.specs:
@@ -105,9 +107,9 @@ class Engine:
             for spec in self.specs:
                 await self._hook(spec, "teardown", setup_data[spec.name])
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in (ticker, *background):
+                task.cancel()
+            await asyncio.gather(ticker, *background, return_exceptions=True)
             self._flush()
             if self.hooks.progress:
                 self.hooks.progress(self, True)

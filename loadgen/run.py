@@ -35,6 +35,7 @@ log = logging.getLogger("loadgen")
 class RunConfig:
     file: str
     overrides: Overrides
+    classes: list[Any] | None = None  # given instead of a file by `loadgen http`
     run_tags: dict[str, str] = field(default_factory=dict)
     rps_limit: float | None = None
     http_client: str | None = None
@@ -88,7 +89,7 @@ def run_file(cfg: RunConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
-        classes, custom = load_file(cfg.file)
+        classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
         specs = build_plan(classes, cfg.overrides)
         registry = Registry()
         for cm in custom:

@@ -40,11 +40,11 @@ class TagDict(dict[str, str]):
         super().__delitem__(key)
         self._vu._dirty = True
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         super().update({k: str(v) for k, v in dict(*args, **kwargs).items()})
         self._vu._dirty = True
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         self._vu._dirty = True
         return super().pop(key, *default)
 

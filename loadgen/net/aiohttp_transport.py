@@ -99,7 +99,7 @@ class AiohttpTransport:
                 tls_version = _tls_version(resp)
                 proto = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else ""
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as e:
-            cause = getattr(e, "certificate_error", None) or getattr(e, "os_error", e)
+            cause = getattr(e, "certificate_error", None) or getattr(e, "os_error", None) or e
             code, msg = neterr.classify(cause, connecting=True)
             return self._error(code, msg, t0, tr, sent=0)
         except aiohttp.ClientConnectorError as e:

@@ -1,0 +1,1 @@
+"""Watchers: background samplers of the generator itself and of the target under load."""
