@@ -95,6 +95,22 @@ def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
     sys.exit(run_file(cfg))
 
 
+@cli.command()
+@click.argument("summary", type=click.Path(dir_okay=False, exists=True))
+@click.option("--thresholds", "threshold_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False, exists=True), help="Threshold file (repeat).")
+def check(summary: str, threshold_files: tuple[str, ...]) -> None:
+    """Judge an existing summary (loadgen's or k6's --summary-export / handleSummary JSON)
+    against threshold files; exit 0 (pass), 99 (fail) or 104 (cannot judge)."""
+    from loadgen.summary.checkcmd import check_summary, load_summary_file
+    from loadgen.thresholds import load_threshold_file, merge_thresholds
+
+    raw = merge_thresholds([load_threshold_file(f) for f in threshold_files])
+    result = check_summary(load_summary_file(summary), raw)
+    click.echo(result.render())
+    sys.exit(result.exit_code)
+
+
 @cli.command("demo-server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -1,51 +1,282 @@
-"""Interim results: counts per run (replaced by the metrics/threshold/summary pipeline)."""
+"""The results side of one run: records -> sinks, thresholds during and after the run, and
+every result file k6 users read (text summary, --summary-export, --summary-json, NDJSON).
+
+Pure parts (threshold maths, summary building, formatting) live in thresholds.py and
+summary/; this class only wires them to the engine's callbacks and to files. Files are
+written so that an interrupted run still leaves them: NDJSON is flushed every 200 ms, and the
+summaries are written on every way out (end, abort, Ctrl-C).
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
-from dataclasses import dataclass
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
 
+from loadgen import thresholds as th
 from loadgen.clock import Clock
-from loadgen.engine import Outcome
-from loadgen.metrics.model import HTTP, SAMPLE
+from loadgen.engine import Outcome, ScenarioSpec
+from loadgen.errors import ConfigError, ExitCode
+from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
+from loadgen.metrics.ingest import Point, Store
+from loadgen.metrics.model import SAMPLE, Metric, SubMetric, tagset
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.timeseries import TimeSeries
+from loadgen.summary.build import (
+    NO_SETUP_DATA,
+    MetricEntry,
+    SummaryOptions,
+    build_summary,
+    validate_trend_stats,
+)
+from loadgen.summary.export import render_summary_export
+from loadgen.summary.groups import GroupTree
+from loadgen.summary.handle_summary import render_handle_summary_json
+from loadgen.summary.ndjson import NdjsonWriter
+from loadgen.summary.text import render_summary_text
+
+log = logging.getLogger("loadgen")
+FLUSH_NS = 200_000_000
 
 
 @dataclass
 class ResultsConfig:
+    threshold_files: list[str] = field(default_factory=list)
+    no_thresholds: bool = False
+    summary_export: str | None = None
+    summary_json: str | None = None
+    trend_stats: tuple[str, ...] | None = None
+    time_unit: str = ""
+    no_summary: bool = False
+    outputs: list[str] = field(default_factory=list)
+    no_color: bool = False
+
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:
-        return cls()
+        stats = kw.get("summary_trend_stats")
+        trend = tuple(s.strip() for s in stats.split(",") if s.strip()) if stats else None
+        return cls(threshold_files=list(kw.get("threshold_files") or ()),
+                   no_thresholds=bool(kw.get("no_thresholds")),
+                   summary_export=kw.get("summary_export"), summary_json=kw.get("summary_json"),
+                   trend_stats=trend, time_unit=kw.get("summary_time_unit") or "",
+                   no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
+                   no_color=bool(kw.get("no_color")))
+
+
+def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str]]:
+    """`--out json=FILE` -> [(file, mode)]; k6's `json` without a file (or `-`) is stdout."""
+    outs: list[tuple[BinaryIO, str]] = []
+    problems: list[str] = []
+    for spec in specs:
+        kind, _, target = spec.partition("=")
+        target, _, query = target.partition("?")
+        mode = dict(p.partition("=")[::2] for p in query.split("&") if p).get("points", "raw")
+        if kind != "json":
+            problems.append(f"unsupported output {spec!r}: loadgen writes json=FILE (k6 NDJSON)")
+        elif mode not in ("raw",):
+            problems.append(f"unsupported points mode {mode!r} in {spec!r} (raw)")
+        elif not target or target == "-":
+            outs.append((sys.stdout.buffer, mode))
+        else:
+            try:
+                outs.append((open(target, "wb"), mode))  # noqa: SIM115 - closed in close()
+            except OSError as e:
+                problems.append(f"cannot write output {target!r}: {e.strerror}")
+    if problems:
+        raise ConfigError(problems)
+    return outs
 
 
 class Results:
-    def __init__(self, registry: Registry, specs: list[Any], cfg: ResultsConfig,
+    def __init__(self, registry: Registry, specs: list[ScenarioSpec], cfg: ResultsConfig,
                  run_tags: dict[str, str]) -> None:
-        self.counts: dict[str, float] = {}
-        self.http = 0
-        self.failed = 0
+        self.registry = registry
+        self.cfg = cfg
+        self.specs = specs
+        problems: list[str] = []
+        if cfg.trend_stats is not None:
+            problems += validate_trend_stats(list(cfg.trend_stats))
+        raw = th.merge_thresholds(
+            [dict(s.cls.thresholds or {}) for s in specs]  # type: ignore[attr-defined]
+            + [th.load_threshold_file(f) for f in cfg.threshold_files])
+        types = {name: m.type for name, m in registry.metrics.items()}
+        problems += th.validate(raw, types)
+        if problems:
+            raise ConfigError(problems)
+        self.tset = th.parse(raw, types)
+        self.timeseries = TimeSeries()
+        self.store = Store(registry, timeseries=self.timeseries)
+        # k6 creates this one whenever the expected_response tag is on (the default)
+        self.store.add_submetric("http_req_duration", "expected_response:true",
+                                 (("expected_response", "true"),))
+        self.threshold_targets: dict[str, Metric | SubMetric] = {}
+        for mt in self.tset.metrics:
+            if mt.suffix is not None and mt.tags is not None:
+                self.threshold_targets[mt.name] = self.store.add_submetric(mt.parent, mt.suffix,
+                                                                           mt.tags)
+            else:
+                self.threshold_targets[mt.name] = registry[mt.parent]
+        # loadgen's own per-scenario open-model views (not k6 sub-metrics; see `extra`)
+        self.open_model: dict[str, dict[str, SubMetric]] = {}
+        for s in specs:
+            if isinstance(s.executor, ConstantArrivalRate | RampingArrivalRate):
+                tags = (("scenario", s.name),)
+                self.open_model[s.name] = {
+                    m: self.store.add_submetric(m, f"scenario:{s.name}", tags)
+                    for m in ("iteration_lag", "iteration_latency")}
+        self.groups = GroupTree()
+        self._m_checks = registry["checks"]
+        self._m_group = registry["group_duration"]
+        self.outputs = open_outputs(cfg.outputs)
+        self.writers = [NdjsonWriter(f, self.tset.by_metric()) for f, _ in self.outputs]
+        if self.writers:
+            self.store.add_point_hook(self._write_points)
+        self._wall_offset_ns = time.time_ns() - time.perf_counter_ns()
+        self._last_flush = 0
+        self.clock: Clock | None = None
+        self.extra: dict[str, Any] = {}
+        self._closed = False
 
     def bind_clock(self, clock: Clock) -> None:
-        pass
+        self.clock = clock
+        self.timeseries.origin_ns = clock.now_ns()
+        self._wall_offset_ns = time.time_ns() - clock.now_ns()
 
+    # -- engine callbacks ---------------------------------------------------------------
     def ingest(self, records: list[tuple[object, ...]]) -> None:
+        self.store.ingest(records)
+        checks, groups = self._m_checks, self._m_group
+        tree = self.groups
         for r in records:
-            if r[0] == HTTP:
-                self.http += 1
-                self.failed += 1 if r[10] else 0
-            elif r[0] == SAMPLE:
-                name = r[2].name  # type: ignore[attr-defined]
-                self.counts[name] = self.counts.get(name, 0.0) + float(r[3])  # type: ignore[arg-type]
+            if r[0] == SAMPLE:
+                m = r[2]
+                if m is checks:
+                    tg = dict(r[4])  # type: ignore[arg-type]
+                    tree.record(tg.get("group", ""), tg.get("check", ""), bool(r[3]))
+                elif m is groups:
+                    tree.group(dict(r[4]).get("group", ""))  # type: ignore[arg-type]
+        if self.writers:
+            now = time.perf_counter_ns()
+            if now - self._last_flush >= FLUSH_NS:
+                self._last_flush = now
+                for w in self.writers:
+                    w.flush()
+
+    def _write_points(self, points: list[Point]) -> None:
+        off = self._wall_offset_ns
+        for w in self.writers:
+            for metric, t_ns, value, tags in points:
+                w.sample(metric, t_ns + off, value, tags)
 
     def tick(self, elapsed_s: float) -> bool:
-        return False
+        """Every 2 s: evaluate thresholds; True asks the engine to abort (abortOnFail)."""
+        if self.cfg.no_thresholds or not self.tset.metrics:
+            return False
+        ev = th.evaluate(self.tset, self._sink, elapsed_s, final=False)
+        if ev.abort:
+            log.error(ev.message())
+        return ev.abort
 
+    def _sink(self, name: str) -> Any:
+        target = self.threshold_targets.get(name)
+        if target is None:
+            return self.store.get(name)
+        return self.store._sinks.get(target)
+
+    # -- the end --------------------------------------------------------------------------
     def close(self) -> None:
-        pass
+        """Flush and close the streams (also on the hard-exit path)."""
+        if self._closed:
+            return
+        self._closed = True
+        for w in self.writers:
+            w.flush()
+        for f, _ in self.outputs:
+            if f is not sys.stdout.buffer:
+                f.close()
+            else:
+                f.flush()
+
+    def metric_entries(self, results: dict[str, list[tuple[str, bool]]]) -> dict[str, MetricEntry]:
+        entries: dict[str, MetricEntry] = {}
+        shown = set(results)
+        for name, target, sink in self.store.targets():
+            if isinstance(target, SubMetric) and name not in shown and not (
+                    target.parent.name == "http_req_duration"
+                    and target.tags == (("expected_response", "true"),)):
+                continue  # loadgen's internal views, not sub-metrics the user asked for
+            parent = target.parent if isinstance(target, SubMetric) else target
+            entries[name] = MetricEntry(parent.type, parent.contains, sink,
+                                        results.get(name, ()))
+        for name, res in results.items():  # threshold spellings of an existing sub-metric
+            if name not in entries:
+                t = self.threshold_targets[name]
+                parent = t.parent if isinstance(t, SubMetric) else t
+                entries[name] = MetricEntry(parent.type, parent.contains,
+                                            self.store._sinks.get(t), res)
+        return entries
+
+    def loadgen_section(self, outcome: Outcome) -> dict[str, Any]:
+        """Beyond k6: the open model's honest views per arrival-rate scenario."""
+        om: dict[str, Any] = {}
+        for scen, subs in self.open_model.items():
+            view: dict[str, Any] = {}
+            for mname, sub in subs.items():
+                sink = self.store._sinks.get(sub)
+                if sink is not None and not sink.empty:
+                    view[mname] = sink.summary_values(
+                        ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"], 0)
+            dropped = self.store.get(f"dropped_iterations{{scenario:{scen}}}")
+            view["dropped_iterations"] = int(getattr(dropped, "count", 0)) if dropped else 0
+            om[scen] = view
+        out: dict[str, Any] = {"version": 1, "open_model": om, "outcome": {
+            "exit_code": outcome.exit_code, "reason": outcome.reason}}
+        out.update(self.extra)
+        return out
 
     def finish(self, outcome: Outcome) -> int:
-        print(f"\n  iterations: {int(self.counts.get('iterations', 0))}  http_reqs: {self.http}"
-              f"  failed: {self.failed}  dropped: {int(self.counts.get('dropped_iterations', 0))}"
-              f"  duration: {outcome.duration_ns / 1e9:.1f}s", file=sys.stdout)
-        return outcome.exit_code
+        """Final threshold evaluation, summaries and files; returns the process exit code."""
+        elapsed_s = outcome.duration_ns / 1e9
+        ev = None
+        if not self.cfg.no_thresholds and self.tset.metrics:
+            ev = th.evaluate(self.tset, self._sink, elapsed_s, final=True)
+        self.close()
+        code = outcome.exit_code
+        if code == ExitCode.OK and ev is not None and ev.breached:
+            code = ExitCode.THRESHOLDS_FAILED
+        if self.cfg.no_summary:
+            self._log_breach(ev, code)
+            return code
+        results = self.tset.results() if ev is not None else {}
+        setup = {k: v for k, v in outcome.setup_data.items() if v is not None}
+        summary = build_summary(
+            self.metric_entries(results), self.groups, test_run_duration_ms=elapsed_s * 1000,
+            options=SummaryOptions(self.cfg.trend_stats or SummaryOptions().trend_stats,
+                                   self.cfg.time_unit, self.cfg.no_color),
+            is_stdout_tty=sys.stdout.isatty(), is_stderr_tty=sys.stderr.isatty(),
+            setup_data=(next(iter(setup.values())) if len(setup) == 1 else setup) if setup
+            else NO_SETUP_DATA, extra=self.loadgen_section(outcome))
+        self.summary = summary
+        for path, render in ((self.cfg.summary_export, render_summary_export),
+                             (self.cfg.summary_json, render_handle_summary_json)):
+            if path:
+                Path(path).write_text(render(summary.data))
+        sys.stdout.write(render_summary_text(
+            summary, colors=sys.stdout.isatty() and not self.cfg.no_color))
+        for line in self.extra.get("warnings", []):
+            sys.stdout.write(f"  ⚠ {line}\n")
+        sys.stdout.flush()
+        self._log_breach(ev, code)
+        return code
+
+    @staticmethod
+    def _log_breach(ev: th.Evaluation | None, code: int) -> None:
+        if ev is not None and ev.breached and code == ExitCode.THRESHOLDS_FAILED:
+            log.error(ev.message())
+
+
+def run_tags_tagset(run_tags: dict[str, str]) -> Any:
+    return tagset(run_tags)

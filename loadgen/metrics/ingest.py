@@ -1,0 +1,309 @@
+"""Records -> sinks (and the time series), in bulk, every ~50 ms.
+
+The hot path appends tuples (model.py); here each needed field of a batch becomes a numpy
+column in one C loop (np.fromiter over an itemgetter), and every sink receives one add_many
+per batch: the main metric gets the whole column, a sub-metric the rows whose tag set
+matches. Tag sets are few and records many, so rows are grouped by tag-set identity
+(interned tuples; one np.unique over ids) and sub-metric matching is decided once per
+distinct tag set and cached.
+
+Order: within a metric, values keep record order (gauges keep the last value, exact trend
+sums add in k6's order). A batch mixing HTTP and SAMPLE records for the same metric adds the
+HTTP ones first; only the last bits of a float sum can notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from itertools import compress
+from operator import itemgetter, not_
+
+import numpy as np
+
+from loadgen.metrics.model import HTTP, SAMPLE, Metric, SubMetric, TagSet
+from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
+from loadgen.metrics.sinks import Sink, new_sink
+from loadgen.metrics.timeseries import Group, TimeSeries
+
+assert HTTP == 1 and SAMPLE == 0  # the batch split below relies on it
+_GET = [itemgetter(i) for i in range(11)]
+
+
+def _column(recs: Sequence[tuple[object, ...]], i: int) -> np.ndarray:
+    """Field i of every record as float64.
+
+    One C loop per column: with a big heap this beats zip(*recs), whose thousands of
+    short-lived iterators keep waking the garbage collector.
+    """
+    return np.fromiter(map(_GET[i], recs), np.float64, len(recs))
+
+
+Point = tuple[Metric, int, float, TagSet]  # (metric, t_ns, value, tags), one raw sample
+PointHook = Callable[[list[Point]], None]
+Target = Metric | SubMetric
+EXPECTED_RESPONSE = (("expected_response", "true"),)
+_TAG_CACHE_MAX = 100_000
+
+
+class _TagInfo:
+    """What ingest needs to know about one tag set; sub-metric matches filled lazily."""
+
+    __slots__ = ("tags", "match", "scenario", "has_expected_response")
+
+    def __init__(self, tags: TagSet) -> None:
+        d = dict(tags)
+        self.tags = tags
+        self.match: dict[SubMetric, bool] = {}
+        self.scenario = d.get("scenario", "")
+        self.has_expected_response = "expected_response" in d
+
+    def matches(self, sub: SubMetric) -> bool:
+        got = self.match.get(sub)
+        if got is None:
+            got = self.match[sub] = sub.matches(self.tags)
+        return got
+
+
+class _Rows:
+    """Rows of a batch (or a subset of them): tag-set code per row, times on demand."""
+
+    __slots__ = ("codes", "infos", "_recs", "_t", "_parent", "_sel", "_masks", "_groups")
+
+    def __init__(
+        self,
+        codes: np.ndarray | None,  # None: every row has infos[0]
+        infos: list[_TagInfo],
+        recs: Sequence[tuple[object, ...]] | None = None,
+        parent: _Rows | None = None,
+        sel: np.ndarray | None = None,
+    ) -> None:
+        self.codes, self.infos = codes, infos
+        self._recs, self._parent, self._sel = recs, parent, sel
+        self._t: np.ndarray | None = None
+        self._masks: dict[tuple[bool, ...], np.ndarray] = {}
+        self._groups: list[Group] | None = None
+
+    def t(self) -> np.ndarray:
+        """Record times (int64 ns), converted on first use (only the time series needs them)."""
+        t = self._t
+        if t is None:
+            if self._parent is not None:
+                t = self._parent.t()[self._sel]
+            else:
+                recs = self._recs
+                assert recs is not None
+                t = np.fromiter(map(_GET[1], recs), np.int64, len(recs))
+            self._t = t
+        return t
+
+    def mask(self, sel: tuple[bool, ...]) -> np.ndarray:
+        got = self._masks.get(sel)
+        if got is None:
+            assert self.codes is not None
+            got = self._masks[sel] = np.array(sel)[self.codes]
+        return got
+
+    def ts_groups(self, ts: TimeSeries) -> list[Group]:
+        """The rows split by time-series interval and scenario, computed once."""
+        if self._groups is None:
+            scen = [ts.scenario_no(i.scenario) for i in self.infos]
+            self._groups = ts.groups(
+                self.t(), scen[0] if self.codes is None else np.array(scen)[self.codes])
+        return self._groups
+
+    def subset(self, sel: np.ndarray) -> _Rows:
+        codes = None if self.codes is None else self.codes[sel]
+        return _Rows(codes, self.infos, parent=self, sel=sel)
+
+
+class Store:
+    """One sink per metric and per sub-metric, fed in bulk from hot-path records."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        timeseries: TimeSeries | None = None,
+        expected_response_submetric: bool = True,
+        sink_factory: Callable[[Metric], Sink] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.timeseries = timeseries
+        self.records_ingested = 0
+        self._sinks: dict[Target, Sink] = {}
+        self._names: dict[str, Target] = {}
+        self._tag_info: dict[TagSet, _TagInfo] = {}
+        self._hooks: list[PointHook] = []
+        self._auto_er = expected_response_submetric
+        self._factory = sink_factory or (lambda m: new_sink(m.type))
+        self._reqs = registry["http_reqs"]
+        self._timings = [registry[n] for n in HTTP_TIMING_METRICS]
+        self._failed = registry["http_req_failed"]
+        self._duration = self._timings[0]
+
+    # ---- sub-metrics and sinks ------------------------------------------------------------
+    def add_submetric(self, metric: Metric | str, suffix: str, tags: TagSet) -> SubMetric:
+        """`metric{suffix}` selecting `tags`; the same tag set always gives the same object.
+
+        Another spelling of an existing tag set returns the existing sub-metric and makes
+        `get()` answer to the new name too. Samples ingested before creation are not added.
+        """
+        m = self.registry[metric] if isinstance(metric, str) else metric
+        want = tuple(sorted(tags))
+        suffix = suffix.strip()
+        for sub in m.submetrics:
+            if tuple(sorted(sub.tags)) == want:
+                self._names.setdefault(f"{m.name}{{{suffix}}}", sub)
+                return sub
+        sub = SubMetric(m, suffix, want)
+        m.submetrics.append(sub)
+        self._names[sub.name] = sub
+        return sub
+
+    def sink(self, target: Target) -> Sink:
+        """The sink of a metric or sub-metric, created (empty) if needed."""
+        s = self._sinks.get(target)
+        if s is None:
+            parent = target.parent if isinstance(target, SubMetric) else target
+            s = self._sinks[target] = self._factory(parent)
+            self._names.setdefault(target.name, target)
+        return s
+
+    def target(self, name: str) -> Target | None:
+        """A metric or sub-metric by its k6 name (`http_req_duration{status:200}`)."""
+        t = self._names.get(name)
+        if t is None:
+            parent = name.partition("{")[0]
+            m = self.registry.get(parent)
+            if m is None:
+                return None
+            t = m if parent == name else next((s for s in m.submetrics if s.name == name), None)
+            if t is not None:
+                self._names[name] = t
+        return t
+
+    def get(self, name: str) -> Sink | None:
+        """The sink by k6 name, or None if nothing was ever recorded there (thresholds)."""
+        t = self.target(name)
+        return None if t is None else self._sinks.get(t)
+
+    def observed(self, target: Target) -> bool:
+        """Received at least one sample (k6 §0.5; thresholds add to this elsewhere)."""
+        s = self._sinks.get(target)
+        return s is not None and not s.empty
+
+    def targets(self) -> Iterator[tuple[str, Target, Sink | None]]:
+        """Every registered metric, then its sub-metrics: (k6 name, target, sink or None)."""
+        for m in self.registry.metrics.values():
+            yield m.name, m, self._sinks.get(m)
+            for sub in m.submetrics:
+                yield sub.name, sub, self._sinks.get(sub)
+
+    # ---- raw points -----------------------------------------------------------------------
+    def add_point_hook(self, hook: PointHook) -> None:
+        """Call `hook(points)` once per batch with every raw sample in record order."""
+        self._hooks.append(hook)
+
+    def remove_point_hook(self, hook: PointHook) -> None:
+        self._hooks.remove(hook)
+
+    def points(self, records: Sequence[tuple[object, ...]]) -> list[Point]:
+        """Expand records into raw samples in k6's NDJSON order (§6)."""
+        reqs, timings, failed = self._reqs, self._timings, self._failed
+        out: list[Point] = []
+        add = out.append
+        for r in records:
+            if r[0] == HTTP:
+                t, tags = r[1], r[2]
+                add((reqs, t, 1.0, tags))  # type: ignore[arg-type]
+                for m, v in zip(timings, r[3:10], strict=True):
+                    add((m, t, v, tags))  # type: ignore[arg-type]
+                if r[10] is not None:
+                    add((failed, t, float(r[10]), tags))  # type: ignore[arg-type]
+            else:
+                add((r[2], r[1], float(r[3]), r[4]))  # type: ignore[arg-type]
+        return out
+
+    # ---- ingest -------------------------------------------------------------------------
+    def ingest(self, records: Sequence[tuple[object, ...]]) -> None:
+        """Expand a batch of hot-path records into every sink (and the time series)."""
+        n = len(records)
+        if n == 0:
+            return
+        self.records_ingested += n
+        if self._hooks:
+            pts = self.points(records)
+            for hook in self._hooks:
+                hook(pts)
+        kinds = list(map(itemgetter(0), records))
+        n_http = sum(kinds)
+        if n_http == n:
+            self._ingest_http(records)
+        elif n_http == 0:
+            self._ingest_samples(records)
+        else:
+            self._ingest_http(list(compress(records, kinds)))
+            self._ingest_samples(list(compress(records, map(not_, kinds))))
+
+    def _ingest_http(self, recs: Sequence[tuple[object, ...]]) -> None:
+        n = len(recs)
+        rows = self._rows(recs, 2)
+        if self._auto_er and any(i.has_expected_response for i in rows.infos):
+            self._auto_er = False  # k6 creates it with the first request carrying the tag
+            self.add_submetric(self._duration, "expected_response:true", EXPECTED_RESPONSE)
+        self._feed(self._reqs, np.ones(n), rows)
+        for j, m in enumerate(self._timings):
+            self._feed(m, _column(recs, 3 + j), rows)
+        failed = _column(recs, 10)  # None (no response callback: no sample) -> nan
+        has = ~np.isnan(failed)
+        if has.all():
+            self._feed(self._failed, failed, rows)
+        elif has.any():
+            self._feed(self._failed, failed[has], rows.subset(has))
+
+    def _ingest_samples(self, recs: Sequence[tuple[object, ...]]) -> None:
+        n = len(recs)
+        rows = self._rows(recs, 4)
+        values = _column(recs, 3)
+        ids = np.fromiter(map(id, map(_GET[2], recs)), np.int64, n)
+        if ids.min() == ids.max():
+            self._feed(recs[0][2], values, rows)  # type: ignore[arg-type]
+            return
+        order = np.argsort(ids, kind="stable")  # stable: record order within a metric
+        sorted_ids = ids[order]
+        cuts = (np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist()
+        for start, end in zip([0, *cuts], [*cuts, n], strict=True):
+            sel = order[start:end]
+            metric: Metric = recs[int(sel[0])][2]  # type: ignore[assignment]
+            self._feed(metric, values[sel], rows.subset(sel))
+
+    def _rows(self, recs: Sequence[tuple[object, ...]], tags_at: int) -> _Rows:
+        """Group rows by tag set (by object identity; equal tuples just share an info)."""
+        n = len(recs)
+        ids = np.fromiter(map(id, map(_GET[tags_at], recs)), np.int64, n)
+        if ids.min() == ids.max():
+            return _Rows(None, [self._info(recs[0][tags_at])], recs)  # type: ignore[arg-type]
+        _, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+        infos = [self._info(recs[i][tags_at]) for i in first.tolist()]
+        return _Rows(inv, infos, recs)
+
+    def _info(self, tags: TagSet) -> _TagInfo:
+        info = self._tag_info.get(tags)
+        if info is None:
+            if len(self._tag_info) >= _TAG_CACHE_MAX:  # runaway tag cardinality: stay bounded
+                self._tag_info.clear()
+            info = self._tag_info[tags] = _TagInfo(tags)
+        return info
+
+    def _feed(self, m: Metric, values: np.ndarray, rows: _Rows) -> None:
+        """One add_many for the metric and for each sub-metric with matching rows."""
+        self.sink(m).add_many(values)
+        for sub in m.submetrics:
+            sel = tuple(info.matches(sub) for info in rows.infos)
+            if all(sel):
+                self.sink(sub).add_many(values)
+            elif any(sel):
+                self.sink(sub).add_many(values[rows.mask(sel)])
+        ts = self.timeseries
+        if ts is not None and ts.wants(m):
+            ts.add_grouped(m, values, rows.ts_groups(ts))
