@@ -8,7 +8,7 @@ stdout carries only the summary.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loadgen.options import format_duration
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class Progress:
     def __init__(self, stream: TextIO | None = None, *, plain_every: float = 10.0,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, watch: Any = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.plain_every = plain_every
@@ -26,6 +26,7 @@ class Progress:
         self._drawn = 0
         self._last_plain = 0.0
         self._last_counts: dict[str, tuple[float, int]] = {}
+        self.watch = watch  # GeneratorWatch: its saturation is shown prominently
 
     def __call__(self, engine: Engine, final: bool) -> None:
         if not self.enabled:
@@ -66,4 +67,8 @@ class Progress:
             out.append(f"{rt.name:<{width}} {mark} [{pct:3d}%] {rt.active}/{rt.allocated} VUs  "
                        f"{format_duration(ran)}/{format_duration(total)}  "
                        f"{rt.completed} iters  {rate:.2f} iters/s{extra}")
+        w = self.watch
+        if w is not None and w.saturation.intervals:
+            out.append(f"⚠ GENERATOR SATURATED (cpu {w.current_cpu:.0%}, loop lag "
+                       f"{w.current_lag_ms:.1f} ms): {w.saturation.describe()}")
         return out

@@ -22,7 +22,7 @@ from loadgen.engine import Outcome, ScenarioSpec
 from loadgen.errors import ConfigError, ExitCode
 from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
 from loadgen.metrics.ingest import Point, Store
-from loadgen.metrics.model import SAMPLE, Metric, SubMetric, tagset
+from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, tagset
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.summary.build import (
@@ -92,7 +92,7 @@ def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str]]:
 
 class Results:
     def __init__(self, registry: Registry, specs: list[ScenarioSpec], cfg: ResultsConfig,
-                 run_tags: dict[str, str]) -> None:
+                 run_tags: dict[str, str], *, scraping: bool = False) -> None:
         self.registry = registry
         self.cfg = cfg
         self.specs = specs
@@ -102,6 +102,13 @@ class Results:
         raw = th.merge_thresholds(
             [dict(s.cls.thresholds or {}) for s in specs]  # type: ignore[attr-defined]
             + [th.load_threshold_file(f) for f in cfg.threshold_files])
+        if scraping:
+            # Scraped series are known only once the target answers: a threshold on a name
+            # nobody else defines is taken to be about one of them (a gauge, as scraped).
+            for key in raw:
+                parent = key.partition("{")[0].strip()
+                if parent not in registry.metrics and NAME_RE.match(parent):
+                    registry.define(parent, MetricType.GAUGE)
         types = {name: m.type for name, m in registry.metrics.items()}
         problems += th.validate(raw, types)
         if problems:
@@ -126,7 +133,7 @@ class Results:
                 tags = (("scenario", s.name),)
                 self.open_model[s.name] = {
                     m: self.store.add_submetric(m, f"scenario:{s.name}", tags)
-                    for m in ("iteration_lag", "iteration_latency")}
+                    for m in ("iteration_lag", "iteration_latency", "dropped_iterations")}
         self.groups = GroupTree()
         self._m_checks = registry["checks"]
         self._m_group = registry["group_duration"]
@@ -138,6 +145,7 @@ class Results:
         self._last_flush = 0
         self.clock: Clock | None = None
         self.extra: dict[str, Any] = {}
+        self.watchers: list[Any] = []
         self._closed = False
 
     def bind_clock(self, clock: Clock) -> None:
@@ -221,20 +229,51 @@ class Results:
 
     def loadgen_section(self, outcome: Outcome) -> dict[str, Any]:
         """Beyond k6: the open model's honest views per arrival-rate scenario."""
+        out: dict[str, Any] = {"version": 1, "open_model": self.open_model_views(), "outcome": {
+            "exit_code": outcome.exit_code, "reason": outcome.reason}}
+        out.update(self.extra)
+        out.update(self._watch_section())
+        return out
+
+    def open_model_views(self) -> dict[str, Any]:
         om: dict[str, Any] = {}
         for scen, subs in self.open_model.items():
             view: dict[str, Any] = {}
             for mname, sub in subs.items():
                 sink = self.store._sinks.get(sub)
-                if sink is not None and not sink.empty:
+                if mname == "dropped_iterations":
+                    view[mname] = int(sink.aggregate("count", 0) or 0) if sink else 0
+                elif sink is not None and not sink.empty:
                     view[mname] = sink.summary_values(
                         ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"], 0)
-            dropped = self.store.get(f"dropped_iterations{{scenario:{scen}}}")
-            view["dropped_iterations"] = int(getattr(dropped, "count", 0)) if dropped else 0
             om[scen] = view
-        out: dict[str, Any] = {"version": 1, "open_model": om, "outcome": {
-            "exit_code": outcome.exit_code, "reason": outcome.reason}}
-        out.update(self.extra)
+        return om
+
+    def _watch_section(self) -> dict[str, Any]:
+        """The generator's own health and the target watchers' status; warnings for the text
+        summary (a saturated generator is never reported as a clean pass silently)."""
+        from loadgen.watch.generator import GeneratorWatch
+        from loadgen.watch.target import watchers_summary
+
+        out: dict[str, Any] = {}
+        warnings: list[str] = list(self.extra.get("warnings", []))
+        for w in self.watchers:
+            if isinstance(w, GeneratorWatch):
+                sat = w.saturation
+                out["generator"] = {"saturated": bool(sat.intervals),
+                                    "saturated_seconds": sat.seconds,
+                                    "intervals": [list(iv) for iv in sat.intervals]}
+                if sat.intervals:
+                    warnings.append(sat.describe())
+        for scen, view in (self.open_model_views()).items():
+            lag = view.get("iteration_lag", {}).get("p(95)", 0)
+            if lag > 100 or view.get("dropped_iterations", 0):
+                warnings.append(f"scenario {scen}: the generator did not keep the arrival "
+                                f"schedule (iteration_lag p95 {lag:.1f} ms, "
+                                f"{view.get('dropped_iterations', 0)} dropped)")
+        out.update(watchers_summary(self.watchers))
+        out["warnings"] = warnings
+        self.extra["warnings"] = warnings
         return out
 
     def finish(self, outcome: Outcome) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 from loadgen.clock import RealClock
 from loadgen.engine import Engine, Hooks, Outcome
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.types import Transport
@@ -27,6 +29,8 @@ from loadgen.progress import Progress
 from loadgen.results import Results, ResultsConfig
 from loadgen.runtime import RunContext
 from loadgen.scenario import load_file
+from loadgen.watch.generator import GeneratorWatch
+from loadgen.watch.target import ProcessWatch, ScrapeWatch
 
 log = logging.getLogger("loadgen")
 
@@ -42,6 +46,8 @@ class RunConfig:
     insecure: bool = False
     quiet: bool = False
     results: ResultsConfig = field(default_factory=ResultsConfig)
+    monitor_pids: list[int] = field(default_factory=list)
+    scrape_urls: list[str] = field(default_factory=list)
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> RunConfig:
@@ -67,7 +73,9 @@ class RunConfig:
         return cls(file=kw["file"], overrides=o, run_tags=tags, rps_limit=kw.get("rps_limit"),
                    http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
                                                                      False),
-                   quiet=kw.get("quiet", False), results=ResultsConfig.from_cli(kw))
+                   quiet=kw.get("quiet", False), results=ResultsConfig.from_cli(kw),
+                   monitor_pids=list(kw.get("monitor_pids") or ()),
+                   scrape_urls=list(kw.get("scrape_urls") or ()))
 
 
 def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transport]:
@@ -94,7 +102,11 @@ def run_file(cfg: RunConfig) -> int:
         registry = Registry()
         for cm in custom:
             registry.define(cm.name, cm.type, cm.contains)
-        results = Results(registry, specs, cfg.results, run_tags=cfg.run_tags)
+        recorder = Recorder()
+        watchers = make_watchers(cfg, registry, recorder)
+        results = Results(registry, specs, cfg.results, run_tags=cfg.run_tags,
+                          scraping=bool(cfg.scrape_urls))
+        results.watchers = watchers
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
@@ -103,7 +115,7 @@ def run_file(cfg: RunConfig) -> int:
                                                           describe(specs)), ""]),
               file=sys.stderr)
     try:
-        outcome = _run_loop(_run_async(cfg, specs, registry, results))
+        outcome = _run_loop(_run_async(cfg, specs, registry, recorder, results, watchers))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -121,16 +133,33 @@ def _run_loop(coro: Any) -> Outcome:
         return asyncio.run(coro)  # type: ignore[no-any-return]
 
 
-async def _run_async(cfg: RunConfig, specs: list[Any], registry: Registry,
-                     results: Results) -> Outcome:
+def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> list[Any]:
+    """The generator watch (always) and the target watches the flags ask for."""
+    tags = tagset(cfg.run_tags)
+    watchers: list[Any] = [GeneratorWatch(registry, recorder, tags)]
+    problems = []
+    for pid in cfg.monitor_pids:
+        try:
+            watchers.append(ProcessWatch(pid, registry, recorder, tags))
+        except Exception as e:  # noqa: BLE001 - psutil.NoSuchProcess / AccessDenied
+            problems.append(f"--monitor-pid {pid}: {e}")
+    for url in cfg.scrape_urls:
+        watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
+    if problems:
+        raise ConfigError(problems)
+    return watchers
+
+
+async def _run_async(cfg: RunConfig, specs: list[Any], registry: Registry, recorder: Recorder,
+                     results: Results, watchers: list[Any]) -> Outcome:
     clock = RealClock()
-    env = {**dict(__import__("os").environ), **cfg.overrides.env}
-    run = RunContext(clock, registry, Recorder(), transport_factory(cfg.http_client, cfg.insecure),
+    env = {**os.environ, **cfg.overrides.env}
+    run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
                      env=env, run_tags=cfg.run_tags,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
-    progress = Progress(enabled=not cfg.quiet)
+    progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, thresholds=results.tick,
-                                      progress=progress))
+                                      progress=progress, background=[w.run for w in watchers]))
     results.bind_clock(clock)
     loop = asyncio.get_running_loop()
     signals = 0

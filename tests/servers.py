@@ -4,12 +4,20 @@ so the generator under test and the server never share a loop."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from aiohttp import web
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for servers started as subprocesses)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Stall:

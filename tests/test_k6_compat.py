@@ -15,8 +15,10 @@ import pytest
 from servers import serve
 
 HERE = Path(__file__).parent / "k6"
-# Metrics loadgen adds beyond k6 (documented): the open model's honest views.
-LOADGEN_EXTRA = {"iteration_lag", "iteration_latency"}
+# Metrics loadgen adds beyond k6 (documented): the open model's honest views and the
+# generator's own health.
+LOADGEN_EXTRA = {"iteration_lag", "iteration_latency", "loadgen_cpu", "loadgen_loop_lag",
+                 "loadgen_saturated"}
 
 
 def k6_binary() -> str | None:
