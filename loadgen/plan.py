@@ -112,7 +112,20 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
     for name in selected:
         cls = by_name[name]
         ex: Executor | None
-        if o.rps is not None:
+        shape = getattr(cls, "shape", None)
+        if shape is not None and getattr(cls, "kind", None):  # a test type scales its shape
+            if o.stages or o.iterations is not None:
+                problems.append(f"scenario {name} is a {getattr(cls, 'kind', '')} test with its "
+                                "own load shape: "
+                                "scale it with --vus, --rps and --duration, not --stage or "
+                                "--iterations")
+                continue
+            try:
+                ex = shape(o)
+            except ValueError as e:
+                problems.append(f"scenario {name}: {e}")
+                continue
+        elif o.rps is not None:
             ex = rps_executor(o, o.rps * max(cls.weight, 0) / total_weight, problems)
         elif shortcut is not None:
             ex = dataclasses.replace(shortcut)

@@ -14,15 +14,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from loadgen import thresholds as th
 from loadgen.clock import Clock
-from loadgen.engine import Outcome, ScenarioSpec
+from loadgen.engine import Engine, Outcome, ScenarioSpec
 from loadgen.errors import ConfigError, ExitCode
 from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
+from loadgen.kinds.verdict import render_verdicts
 from loadgen.metrics.ingest import Point, Store
-from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, tagset
+from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, TagSet, tagset
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.summary.build import (
@@ -100,7 +101,7 @@ class Results:
         if cfg.trend_stats is not None:
             problems += validate_trend_stats(list(cfg.trend_stats))
         raw = th.merge_thresholds(
-            [dict(s.cls.thresholds or {}) for s in specs]  # type: ignore[attr-defined]
+            [s.cls.effective_thresholds() for s in specs]  # type: ignore[attr-defined]
             + [th.load_threshold_file(f) for f in cfg.threshold_files])
         if scraping:
             # Scraped series are known only once the target answers: a threshold on a name
@@ -146,7 +147,32 @@ class Results:
         self.clock: Clock | None = None
         self.extra: dict[str, Any] = {}
         self.watchers: list[Any] = []
+        self.engine: Engine | None = None
+        self.verdicts: list[Any] = []
         self._closed = False
+
+    def bind_engine(self, engine: Engine) -> None:
+        """Test types read scenario start times and may stop the run early."""
+        self.engine = engine
+
+    def views(self, elapsed_s: float | None = None, final: bool = False) -> list[Any]:
+        """(test type class, RunView) for every scenario that is a test type."""
+        from loadgen.kinds.base import TestType
+        from loadgen.kinds.view import RunView
+
+        eng = self.engine
+        if eng is None or not eng.exec_start_ns:
+            return []
+        now = eng.clock.now_ns()
+        out = []
+        for s in self.specs:
+            if isinstance(s.cls, type) and issubclass(s.cls, TestType):
+                start = eng.exec_start_ns + s.executor.start_time_ns
+                start_s = (start - self.timeseries.origin_ns) / 1e9
+                ran = max(0.0, (now - start) / 1e9)
+                out.append((s.cls, RunView(self.timeseries, s.name, start_s, ran, self.store,
+                                           final, s.executor.duration_ns() / 1e9)))
+        return out
 
     def bind_clock(self, clock: Clock) -> None:
         self.clock = clock
@@ -162,10 +188,10 @@ class Results:
             if r[0] == SAMPLE:
                 m = r[2]
                 if m is checks:
-                    tg = dict(r[4])  # type: ignore[arg-type]
+                    tg = dict(cast(TagSet, r[4]))
                     tree.record(tg.get("group", ""), tg.get("check", ""), bool(r[3]))
                 elif m is groups:
-                    tree.group(dict(r[4]).get("group", ""))  # type: ignore[arg-type]
+                    tree.group(dict(cast(TagSet, r[4])).get("group", ""))
         if self.writers:
             now = time.perf_counter_ns()
             if now - self._last_flush >= FLUSH_NS:
@@ -180,7 +206,13 @@ class Results:
                 w.sample(metric, t_ns + off, value, tags)
 
     def tick(self, elapsed_s: float) -> bool:
-        """Every 2 s: evaluate thresholds; True asks the engine to abort (abortOnFail)."""
+        """Every 2 s: evaluate thresholds; True asks the engine to abort (abortOnFail).
+        Test types may stop the run early too (a stress test that found its breakpoint)."""
+        for cls, view in self.views(elapsed_s):
+            reason = cls.monitor(view)
+            if reason and self.engine is not None and not self.engine.stopping:
+                log.info(reason)
+                self.engine.stop(reason, ExitCode.OK)
         if self.cfg.no_thresholds or not self.tset.metrics:
             return False
         ev = th.evaluate(self.tset, self._sink, elapsed_s, final=False)
@@ -233,6 +265,7 @@ class Results:
             "exit_code": outcome.exit_code, "reason": outcome.reason}}
         out.update(self.extra)
         out.update(self._watch_section())
+        out["verdicts"] = {v.scenario: v.to_json() for v in self.verdicts}
         return out
 
     def open_model_views(self) -> dict[str, Any]:
@@ -283,9 +316,16 @@ class Results:
         if not self.cfg.no_thresholds and self.tset.metrics:
             ev = th.evaluate(self.tset, self._sink, elapsed_s, final=True)
         self.close()
+        self.verdicts = [v for cls, view in self.views(final=True)
+                         if (v := cls.verdict(view)) is not None]
         code = outcome.exit_code
         if code == ExitCode.OK and ev is not None and ev.breached:
             code = ExitCode.THRESHOLDS_FAILED
+        failed_verdicts = [v for v in self.verdicts if not v.ok]
+        if code == ExitCode.OK and failed_verdicts:
+            code = ExitCode.THRESHOLDS_FAILED
+            for v in failed_verdicts:
+                log.error("verdict of %s (%s) failed: %s", v.scenario, v.kind, v.headline)
         if self.cfg.no_summary:
             self._log_breach(ev, code)
             return code
@@ -305,6 +345,7 @@ class Results:
                 Path(path).write_text(render(summary.data))
         sys.stdout.write(render_summary_text(
             summary, colors=sys.stdout.isatty() and not self.cfg.no_color))
+        sys.stdout.write(render_verdicts(self.verdicts))
         for line in self.extra.get("warnings", []):
             sys.stdout.write(f"  ⚠ {line}\n")
         sys.stdout.flush()

@@ -161,6 +161,7 @@ async def _run_async(cfg: RunConfig, specs: list[Any], registry: Registry, recor
     engine = Engine(run, specs, Hooks(ingest=results.ingest, thresholds=results.tick,
                                       progress=progress, background=[w.run for w in watchers]))
     results.bind_clock(clock)
+    results.bind_engine(engine)
     loop = asyncio.get_running_loop()
     signals = 0
 

@@ -62,6 +62,11 @@ class Scenario:
         return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls.__name__).lower()
 
     @classmethod
+    def effective_thresholds(cls) -> dict[str, list[Any]]:
+        """The thresholds this scenario brings (test types add their defaults)."""
+        return dict(cls.thresholds or {})
+
+    @classmethod
     def has_setup(cls) -> bool:
         return cls.setup is not Scenario.setup
 

@@ -59,7 +59,11 @@ class GeneratorWatch:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
         t0 = time.perf_counter_ns()
-        loop.call_soon(lambda: fut.done() or fut.set_result(time.perf_counter_ns()))
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(time.perf_counter_ns())
+
+        loop.call_soon(wake)
         return (await fut - t0) / 1e6
 
     def observe(self, now_wall: float, cpu: float, lag_ms: float, t_ns: int) -> bool:

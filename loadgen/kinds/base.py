@@ -1,0 +1,44 @@
+"""TestType: a Scenario that brings its own load shape, default thresholds and verdict.
+
+Subclass a test type in a scenario file, set its knobs as class attributes and write
+`iteration`; `--vus`, `--rps` and `--duration` scale the shape instead of replacing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from loadgen.executors import Executor
+from loadgen.kinds.verdict import Verdict
+from loadgen.kinds.view import RunView
+from loadgen.scenario import Scenario
+
+
+class TestType(Scenario):
+    __test__ = False  # not a pytest class
+    abstract = True
+    kind: ClassVar[str] = "test"
+    #: thresholds the type brings; a file's `thresholds` with the same key replaces them
+    default_thresholds: ClassVar[dict[str, list[Any]]] = {}
+
+    @classmethod
+    def effective_thresholds(cls) -> dict[str, list[Any]]:
+        merged = dict(cls.default_thresholds)
+        merged.update(cls.thresholds or {})
+        return merged
+
+    @classmethod
+    def shape(cls, overrides: Any) -> Executor:
+        """The executor for this run, scaled by the command line's --vus/--rps/--duration."""
+        raise NotImplementedError
+
+    @classmethod
+    def monitor(cls, view: RunView) -> str | None:
+        """Called every 2 s during the run: a reason to stop early (the answer is known),
+        or None to go on."""
+        return None
+
+    @classmethod
+    def verdict(cls, view: RunView) -> Verdict | None:
+        """The answer, from the per-interval series, at the end of the run."""
+        return None

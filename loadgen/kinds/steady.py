@@ -1,0 +1,67 @@
+"""Baseline and Peak: steady load; the verdict is "the SLOs held", with steady-state figures
+(the first `warmup` seconds are left out, as is the graceful stop)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
+from loadgen.kinds.base import TestType
+from loadgen.kinds.maths import summarize, window
+from loadgen.kinds.verdict import Verdict
+from loadgen.kinds.view import RunView
+from loadgen.options import parse_duration
+
+
+class Baseline(TestType):
+    abstract = True
+    kind = "baseline"
+    vus: ClassVar[int] = 10
+    rate: ClassVar[float | None] = None  # set it for an open-model baseline (iterations/s)
+    duration: ClassVar[str] = "1m"
+    warmup: ClassVar[str] = "5s"
+    p95_ms: ClassVar[float] = 500
+    max_error_rate: ClassVar[float] = 0.01
+    default_thresholds: ClassVar[dict[str, list[Any]]] = {}
+
+    @classmethod
+    def effective_thresholds(cls) -> dict[str, list[Any]]:
+        merged: dict[str, list[Any]] = {
+            "http_req_duration": [f"p(95)<{cls.p95_ms:g}"],
+            "http_req_failed": [f"rate<{cls.max_error_rate:g}"],
+        }
+        merged.update(cls.default_thresholds)
+        merged.update(cls.thresholds or {})
+        return merged
+
+    @classmethod
+    def shape(cls, o: Any) -> Executor:
+        duration = o.duration or cls.duration
+        rate = o.rps if o.rps is not None else cls.rate
+        if rate is not None:
+            pre = o.vus or max(1, int(rate // 10) or 1)
+            return ConstantArrivalRate(rate=rate, duration=duration, pre_allocated_vus=pre,
+                                       max_vus=o.max_vus or max(pre, 100, int(rate * 2)))
+        return ConstantVUs(vus=o.vus or cls.vus, duration=duration)
+
+    @classmethod
+    def verdict(cls, view: RunView) -> Verdict:
+        warm = parse_duration(cls.warmup) / 1e9
+        steady = window(view.series(), warm, view.until_s)
+        p95, err, n = summarize(steady)
+        secs = sum(b[1] - b[0] for b in steady) or 1.0
+        ok = n > 0 and p95 < cls.p95_ms and err < cls.max_error_rate
+        figures = {"steady_p95_ms": round(p95, 3), "steady_error_rate": err,
+                   "steady_throughput_per_s": round(n / secs, 2), "requests": n,
+                   "slo_p95_ms": cls.p95_ms, "slo_error_rate": cls.max_error_rate}
+        head = (f"SLOs {'held' if ok else 'broken'}: steady p95 {p95:.1f} ms "
+                f"(< {cls.p95_ms:g}), errors {err:.2%} (< {cls.max_error_rate:.2%}), "
+                f"{n / secs:.1f} req/s")
+        return Verdict(cls.kind, view.scenario, ok, head, figures)
+
+
+class Peak(Baseline):
+    abstract = True
+    kind = "peak"
+    vus = 50
+    p95_ms = 1000

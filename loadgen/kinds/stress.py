@@ -1,0 +1,106 @@
+"""Stress / breakpoint: raise the arrival rate in steps until an SLO breaks (p95, error
+rate, or the offered rate not being achieved), stop early, and report the maximum
+sustainable rate, the SLO that broke first, and the curve (rate vs p95/errors)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from loadgen.executors import Executor, RampingArrivalRate
+from loadgen.kinds.base import TestType
+from loadgen.kinds.maths import Step, first_break, summarize, window
+from loadgen.kinds.verdict import Verdict
+from loadgen.kinds.view import RunView
+from loadgen.options import Stage, format_duration, parse_duration
+
+
+class Stress(TestType):
+    abstract = True
+    kind = "stress"
+    start_rate: ClassVar[float] = 10
+    step_rate: ClassVar[float] = 10
+    max_rate: ClassVar[float] = 1000
+    step_duration: ClassVar[str] = "30s"
+    p95_ms: ClassVar[float] = 500
+    max_error_rate: ClassVar[float] = 0.01
+    keep_up: ClassVar[float] = 0.95  # achieved/offered below this breaks the schedule SLO
+    max_vus: ClassVar[int | None] = None
+    settle: ClassVar[float] = 1.0  # seconds at the start of each step left out (transition)
+
+    @classmethod
+    def rates(cls, o: Any = None) -> list[float]:
+        top = float(o.rps) if o is not None and o.rps is not None else cls.max_rate
+        out, r = [], float(cls.start_rate)
+        while r <= top + 1e-9:
+            out.append(r)
+            r += cls.step_rate
+        return out
+
+    @classmethod
+    def shape(cls, o: Any) -> Executor:
+        rates = cls.rates(o)
+        cls._run_rates = rates  # type: ignore[attr-defined]
+        step = parse_duration(cls.step_duration)
+        if o.duration:  # --duration: the whole ramp, divided evenly among the steps
+            step = parse_duration(o.duration) // len(rates)
+        cls._run_step_s = step / 1e9  # type: ignore[attr-defined]
+        stages: list[Stage] = []
+        for r in rates:
+            stages += [Stage("0s", r), Stage(format_duration(step), r)]
+        return RampingArrivalRate(start_rate=rates[0], stages=stages,
+                                  pre_allocated_vus=o.vus or max(5, int(rates[0])),
+                                  max_vus=o.max_vus or cls.max_vus or max(100, int(rates[-1] * 2)))
+
+    @classmethod
+    def steps(cls, view: RunView, upto_s: float) -> list[Step]:
+        """Measured steps whose window ended before `upto_s`."""
+        step_s = getattr(cls, "_run_step_s", parse_duration(cls.step_duration) / 1e9)
+        rates = getattr(cls, "_run_rates", cls.rates())
+        series = view.series()
+        iters = view.counts("iterations")
+        drops = view.counts("dropped_iterations")
+        out: list[Step] = []
+        for i, r in enumerate(rates):
+            t0, t1 = i * step_s + cls.settle, (i + 1) * step_s
+            if t1 > upto_s:
+                break
+            p95, err, n = summarize(window(series, t0, t1))
+            done = sum(c for a, b, c in iters if t0 <= (a + b) / 2 < t1)
+            dropped = sum(c for a, b, c in drops if t0 <= (a + b) / 2 < t1)
+            achieved = done / (t1 - t0) if t1 > t0 else 0.0
+            if dropped:
+                achieved = min(achieved, r * (1 - dropped / max(r * (t1 - t0), 1)))
+            out.append(Step(r, p95, err, achieved, n))
+        return out
+
+    @classmethod
+    def monitor(cls, view: RunView) -> str | None:
+        steps = cls.steps(view, view.elapsed_s - 1.0)  # one interval's margin for completions
+        i, why = first_break(steps, p95_ms=cls.p95_ms, error_rate=cls.max_error_rate,
+                             keep_up=cls.keep_up)
+        if i is None:
+            return None
+        return f"breakpoint found at {steps[i].rate:g}/s ({why}); stopping the stress test"
+
+    @classmethod
+    def verdict(cls, view: RunView) -> Verdict:
+        steps = cls.steps(view, view.elapsed_s + 1e-6)
+        i, why = first_break(steps, p95_ms=cls.p95_ms, error_rate=cls.max_error_rate,
+                             keep_up=cls.keep_up)
+        sustainable = steps[i - 1].rate if i else (None if i == 0 else
+                                                    (steps[-1].rate if steps else None))
+        curve = [{"rate": s.rate, "p95_ms": round(s.p95_ms, 3), "error_rate": s.error_rate,
+                  "achieved_rate": round(s.achieved_rate, 2)} for s in steps]
+        if i is None:
+            head = (f"no SLO broke up to {steps[-1].rate:g}/s" if steps
+                    else "no complete step was measured")
+        else:
+            head = (f"max sustainable rate {sustainable:g}/s; broke at {steps[i].rate:g}/s: "
+                    f"{why}" if sustainable is not None
+                    else f"broke at the first step ({steps[0].rate:g}/s): {why}")
+        details = [f"{c['rate']:>8g}/s  p95 {c['p95_ms']:>9.2f} ms  errors "
+                   f"{c['error_rate']:6.2%}  achieved {c['achieved_rate']:g}/s" for c in curve]
+        figures = {"max_sustainable_rate": sustainable,
+                   "broken_at": steps[i].rate if i is not None else None,
+                   "first_broken_slo": why or None, "curve": curve}
+        return Verdict(cls.kind, view.scenario, bool(steps), head, figures, details)
