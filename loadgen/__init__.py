@@ -11,9 +11,11 @@ from loadgen.executors import (
     RampingVUs,
     SharedIterations,
 )
+from loadgen.kinds import Baseline, Peak, Soak, Spike, Stress, TestType, Verdict
 from loadgen.metrics.custom import Counter, Gauge, Rate, Trend
 from loadgen.net.types import Response
 from loadgen.options import Stage
+from loadgen.payloads import payload, verify
 from loadgen.scenario import Scenario
 from loadgen.vu import VU
 
@@ -21,6 +23,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "VU",
+    "Baseline",
+    "Peak",
+    "Soak",
+    "Spike",
+    "Stress",
+    "TestType",
+    "Verdict",
     "ConstantArrivalRate",
     "ConstantVUs",
     "Counter",
@@ -35,4 +44,6 @@ __all__ = [
     "Stage",
     "Trend",
     "__version__",
+    "payload",
+    "verify",
 ]

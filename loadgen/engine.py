@@ -120,6 +120,7 @@ class Engine:
         async def one(rt: ScenarioRuntime) -> None:
             assert rt.executor is not None
             start = self.exec_start_ns + rt.executor.start_time_ns
+            rt.end_ns = start + rt.executor.duration_ns()
             await self.clock.sleep_until(start)
             try:
                 await rt.executor.run(rt, start)

@@ -145,7 +145,7 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
             continue
         errs = ex.validate()
         problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
-        base_url = cls.base_url or env.get("BASE_URL")
+        base_url = cls.base_url or env.get("BASE_URL") or cls.default_base_url
         expected = cls.expected_statuses
         specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected))
     if problems:

@@ -45,6 +45,7 @@ class RunContext:
     limiter: RateLimiter | None = None
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transports: list[Transport] = field(default_factory=list)
+    ws_clients: list[Any] = field(default_factory=list)  # closed at the end of the run
     abort_reason: str | None = None
     tracker: Any = None  # loadgen.track.DeliveryTracker, made on first use
     on_abort: Callable[[str], None] | None = None
@@ -87,6 +88,8 @@ class RunContext:
                 self.on_abort(reason)
 
     async def close(self) -> None:
+        await asyncio.gather(*(c.close_all() for c in self.ws_clients), return_exceptions=True)
+        self.ws_clients.clear()
         await asyncio.gather(*(t.close() for t in self.transports), return_exceptions=True)
         self.transports.clear()
 
@@ -134,6 +137,7 @@ class ScenarioRuntime:
         self.dropped_count = 0
         self.failed = 0  # iterations that raised
         self.done = False
+        self.end_ns: int | None = None  # when the executor's own duration ends (set at start)
         self.vus: list[VU] = []
 
     # -- ExecContext ----------------------------------------------------------------------

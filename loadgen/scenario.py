@@ -34,8 +34,12 @@ class Scenario:
     tags: ClassVar[dict[str, str]] = {}
     #: base URL for relative request URLs; default: the BASE_URL environment variable
     base_url: ClassVar[str | None] = None
+    #: used when neither `base_url` nor BASE_URL is set (the catalog points at the demo)
+    default_base_url: ClassVar[str | None] = None
     #: statuses counted as expected (not failed); k6's default is 200-399; None disables
     expected_statuses: ClassVar[Any] = ((200, 399),)
+    #: seconds a tracked message may still arrive after the load ends before it is lost
+    delivery_grace: ClassVar[float | None] = None
     #: share of a global `--rps` given to this scenario when several run together
     weight: ClassVar[float] = 1.0
     #: set on a base class that is only meant to be subclassed (test types do this)

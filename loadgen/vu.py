@@ -94,7 +94,20 @@ class VU:
             from loadgen.net.ws import WSClient
 
             self._ws = WSClient(self)
+            self.rt.run.ws_clients.append(self._ws)
         return self._ws
+
+    @property
+    def stopping(self) -> bool:
+        """True once the scenario's own duration is over (iterations should wrap up)."""
+        end = self.rt.end_ns
+        return end is not None and self.rt.clock.now_ns() >= end
+
+    async def until_end(self) -> None:
+        """Sleep until the scenario's own duration ends (for iterations that hold a socket
+        or a session open for the whole run and then finish cleanly)."""
+        if self.rt.end_ns is not None:
+            await self.rt.clock.sleep_until(self.rt.end_ns)
 
     @property
     def track(self) -> Any:
