@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from loadgen.vu import VU
 
 USER_AGENT = "loadgen/0.1"
+_BASE_HEADERS = {"User-Agent": USER_AGENT}
+_BASE_HEADER_LIST = [("User-Agent", USER_AGENT)]  # shared: never mutated
 REDIRECTS = (301, 302, 303, 307, 308)
 _DEFAULT: Any = object()
 ExpectedStatuses = Sequence[int | tuple[int, int]] | None
@@ -81,6 +83,8 @@ class HttpClient:
     @staticmethod
     def encode_body(headers: dict[str, str], json: Any, data: Any,
                     body: bytes | str | None) -> bytes | None:
+        if json is _DEFAULT and data is None and body is None:
+            return None
         lower = {k.lower() for k in headers}
         if json is not _DEFAULT:
             if "content-type" not in lower:
@@ -107,10 +111,16 @@ class HttpClient:
     ) -> Response:
         method = method.upper()
         target = self.url_for(url, params)
-        hdrs = {"User-Agent": USER_AGENT}
-        if headers:
-            hdrs.update(headers)
-        payload = self.encode_body(hdrs, json, data, body)
+        if headers or json is not _DEFAULT or data is not None:
+            hdrs = {"User-Agent": USER_AGENT}
+            if headers:
+                hdrs.update(headers)
+            payload = self.encode_body(hdrs, json, data, body)
+            fixed = list(hdrs.items())
+        else:  # the common GET: one shared header list, no dict churn
+            hdrs = _BASE_HEADERS
+            payload = body.encode() if isinstance(body, str) else body
+            fixed = _BASE_HEADER_LIST
         expected = self.expected if expected_statuses is _DEFAULT else expected_statuses
         max_hops = self.max_redirects if redirects is None else redirects
         limiter = self.vu.rt.limiter
@@ -118,10 +128,10 @@ class HttpClient:
             await limiter.wait()
         history: list[Response] = []
         while True:
-            req_headers = list(hdrs.items())
+            req_headers = fixed
             cookie = self.cookies.header_for(target, dict(cookies) if cookies else None)
             if cookie:
-                req_headers.append(("Cookie", cookie))
+                req_headers = [*fixed, ("Cookie", cookie)]
             raw = await self.transport.send(
                 Request(method, target, req_headers, payload, timeout or self.timeout))
             self._record(method, target, name, tags, raw, expected)
@@ -139,6 +149,7 @@ class HttpClient:
                 payload = None
                 hdrs = {k: v for k, v in hdrs.items()
                         if k.lower() not in ("content-type", "content-length")}
+                fixed = list(hdrs.items())
 
     def _record(self, method: str, url: str, name: str | None, tags: Mapping[str, str] | None,
                 raw: RawResponse, expected: ExpectedStatuses) -> None:
