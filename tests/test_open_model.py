@@ -31,7 +31,7 @@ def expected_latencies_ms(service_ms: float) -> np.ndarray:
 
 
 @pytest.mark.slow
-async def test_iteration_latency_reflects_a_stall_closed_model_hides_it():
+async def test_iteration_latency_reflects_a_stall_closed_model_hides_it(capsys):
     with serve(lambda: make_app(Stall(STALL_AT, STALL_LEN))) as url:
         rr = RealRun(url)
         await rr.run((Get, ConstantArrivalRate(rate=RATE, duration=f"{DURATION}s",
@@ -41,8 +41,10 @@ async def test_iteration_latency_reflects_a_stall_closed_model_hides_it():
     assert rr.values("dropped_iterations") == []
     service = float(np.median(lat))  # the unstalled service time
     want = expected_latencies_ms(service)
+    report = []
     for q in (90, 95, 99):
         got, exp = np.percentile(lat, q), np.percentile(want, q)
+        report.append(f"p{q} {got:.1f} ms (schedule says {exp:.1f})")
         assert abs(got - exp) <= 0.10 * exp, (q, got, exp)
     lag_p50 = np.median(rr.values("iteration_lag"))
     assert lag_p50 < 5  # the generator kept its schedule
@@ -53,5 +55,8 @@ async def test_iteration_latency_reflects_a_stall_closed_model_hides_it():
     dur = np.array(closed.values("iteration_duration"))
     # The closed model issues no requests during the stall: at most 2 iterations see it, so
     # its p95 stays at the service time while the open model's p95 shows the stall.
+    with capsys.disabled():
+        print(f"\n[open model] iteration_latency {', '.join(report)}; closed model "
+              f"iteration_duration p95 {np.percentile(dur, 95):.1f} ms, max {dur.max():.0f} ms")
     assert np.percentile(dur, 95) < 0.2 * np.percentile(lat, 95)
     assert dur.max() >= STALL_LEN * 1000 * 0.8
