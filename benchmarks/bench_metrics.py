@@ -108,7 +108,7 @@ def main() -> None:
     base = statistics.median(got["records off"])
     print(f"\n{a.vus} VUs, GET 12 B from nginx, {a.duration:g} s x {a.rounds} rounds, "
           f"generator on CPU {GEN_CPU}\n")
-    print(f"| variant | median req/s | min | max | vs records off |")
+    print("| variant | median req/s | min | max | vs records off |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for k in kinds:
         v = got[k]

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 from yarl import URL
 
 from loadgen.net import errors as neterr
@@ -56,6 +57,17 @@ def _tls_version(resp: aiohttp.ClientResponse) -> str:
     obj = transport.get_extra_info("ssl_object") if transport is not None else None
     version = obj.version() if obj is not None else None
     return version.lower().replace("tlsv", "tls") if version else ""
+
+
+def _payload_error(e: aiohttp.ClientPayloadError) -> tuple[int, str]:
+    """aiohttp folds three body failures into ClientPayloadError; k6 tells them apart:
+    a broken Content-Encoding (1701), a reset (1220), a truncated body ("unexpected EOF")."""
+    if isinstance(e.__cause__, ContentEncodingError):
+        context = e.__cause__.__context__
+        return neterr.decompression(str(context) if context else "invalid data")
+    if "ConnectionResetError" in str(e):  # aiohttp keeps the cause only in the message
+        return neterr.TCP_RESET, "read: connection reset by peer"
+    return neterr.UNEXPECTED_EOF
 
 
 class AiohttpTransport:
@@ -105,21 +117,22 @@ class AiohttpTransport:
         except aiohttp.ClientConnectorError as e:
             code, msg = neterr.classify(e.os_error, connecting=True)
             return self._error(code, msg, t0, tr, sent=0)
-        except TimeoutError as e:
-            code, msg = neterr.classify(e, connecting=not (tr.t_conn_end or tr.t_sent))
-            return self._error(code, msg, t0, tr, sent=sent)
+        except TimeoutError:
+            # aiohttp has only the whole-request timeout; k6 1.1.0 reports its expiry as
+            # "request timeout" (1050) even while dialing
+            return self._error(neterr.REQUEST_TIMEOUT, "request timeout", t0, tr, sent=sent)
         except aiohttp.ClientOSError as e:
             code, msg = neterr.classify(e, connecting=not tr.t_sent)
             return self._error(code, msg, t0, tr, sent=sent)
         except aiohttp.ServerDisconnectedError:
-            return self._error(neterr.TCP, "read: server closed the connection (EOF)", t0, tr,
-                               sent=sent)
+            code, msg = neterr.EOF  # closed before a response: Go's "EOF", as k6
+            return self._error(code, msg, t0, tr, sent=sent)
         except aiohttp.ClientPayloadError as e:
-            return self._error(neterr.TCP, f"read: incomplete response body: {e}", t0, tr,
-                               sent=sent)
+            code, msg = _payload_error(e)
+            return self._error(code, msg, t0, tr, sent=sent)
         except aiohttp.ClientResponseError as e:
-            return self._error(neterr.MALFORMED_RESPONSE, f"malformed HTTP response: {e.message}",
-                               t0, tr, sent=sent)
+            code, msg = neterr.malformed(str(e.message))
+            return self._error(code, msg, t0, tr, sent=sent)
         except aiohttp.ClientError as e:
             return self._error(neterr.DEFAULT, f"{type(e).__name__}: {e}", t0, tr, sent=sent)
 

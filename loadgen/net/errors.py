@@ -13,6 +13,7 @@ import ssl
 
 DEFAULT = 1000
 NON_TCP = 1010
+INVALID_URL = 1020
 REQUEST_TIMEOUT = 1050
 DNS = 1100
 DNS_NO_SUCH_HOST = 1101
@@ -30,6 +31,37 @@ X509_HOSTNAME = 1311
 DECOMPRESSION = 1701
 # beyond k6: a response that is not valid HTTP (k6 reports these as 1000 too; we say why)
 MALFORMED_RESPONSE = 1000
+# beyond k6: what a transport cannot do (a proxy, another scheme); k6 has no code, so 1000
+UNSUPPORTED = 1000
+# beyond k6: a body over the transport's max_response_bytes (the connection is dropped)
+RESPONSE_TOO_LARGE = 1000
+
+# What k6 1.1.0 reports (checked against the binary on a raw loopback server) when the server
+# closes the connection: before any response byte, Go's "EOF"; inside a response (headers or a
+# truncated body), "unexpected EOF"; both with the default code 1000 and status 0.
+EOF = (DEFAULT, "EOF")
+UNEXPECTED_EOF = (DEFAULT, "unexpected EOF")
+
+
+def decompression(detail: str) -> tuple[int, str]:
+    """k6: status 0, code 1701, "error decompressing response body (unexpected EOF)"."""
+    return DECOMPRESSION, f"error decompressing response body ({detail})"
+
+
+def malformed(detail: str) -> tuple[int, str]:
+    """A response that is not HTTP/1.x (k6: 1000, e.g. 'malformed HTTP status code "X"')."""
+    return MALFORMED_RESPONSE, f"malformed HTTP response ({detail})"
+
+
+def connection_lost(exc: BaseException | None, *, started: bool) -> tuple[int, str]:
+    """The server closed (exc None) or reset the connection while a request was in flight.
+
+    `started` says whether any byte of the response had arrived (k6: "unexpected EOF" then,
+    "EOF" before).
+    """
+    if exc is None:
+        return UNEXPECTED_EOF if started else EOF
+    return classify(exc, connecting=False)
 
 
 def status_error_code(status: int) -> int:

@@ -1,0 +1,227 @@
+"""Side by side on one core: loadgen's HTTP path against wrk, hey, k6 and Locust.
+
+    .venv/bin/python benchmarks/bench_http.py                 # everything, ~6 min
+    .venv/bin/python benchmarks/bench_http.py --duration 5 --rounds 3 --skip-memory
+
+Closed model: every generator runs the same workload (N keep-alive connections / VUs doing
+GET of a 12-byte body from nginx, for D seconds), pinned to CPU 0 with taskset, nginx pinned
+to CPU 1; rounds are interleaved (wrk, hey, k6, ..., then again) so drifting background load
+hits every peer alike, and the table shows the median, min and max of the rounds. loadgen
+runs through its real CLI with a scenario that checks the status, so its metrics, tags and
+checks are all on (k6 runs the same check).
+
+Open model: loadgen fast at a fixed arrival rate (--rps): achieved rate, dropped
+iterations and iteration_lag p99 (how late iterations started), beside k6's
+constant-arrival-rate at the same rate.
+
+Memory: peak RSS with 1,000 and 10,000 idle VUs (a sleep(1) loop), loadgen vs k6, and the
+marginal cost per VU between the two.
+
+Missing tools are skipped with a line saying how to install them. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _peers import (  # noqa: E402
+    GEN_CPU,
+    IDLE_SCENARIO,
+    INSTALL_HINT,
+    K6_ENV,
+    K6_IDLE,
+    PEERS,
+    Nginx,
+    Peer,
+    free_port,
+    loadgen_cmd,
+    loadgen_export,
+    pinned,
+    run,
+    which,
+)
+
+
+def closed_model(peers: list[Peer], url: str, conns: int, seconds: int, rounds: int,
+                 tmp: Path) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {p.name: [] for p in peers}
+    for rnd in range(rounds):
+        for peer in peers:
+            try:
+                rps = peer.measure(url, conns, seconds, tmp)
+            except Exception as e:  # noqa: BLE001 - one broken peer must not end the bench
+                print(f"  round {rnd + 1}: {peer.name} failed: {e}", file=sys.stderr)
+                continue
+            results[peer.name].append(rps)
+            print(f"  round {rnd + 1}/{rounds}: {peer.name:<16} {rps:>10,.0f} req/s",
+                  file=sys.stderr, flush=True)
+            time.sleep(1)  # let TIME_WAIT and the target settle between peers
+    return results
+
+
+def closed_table(results: dict[str, list[float]]) -> str:
+    med = {k: statistics.median(v) for k, v in results.items() if v}
+    k6m, wrkm = med.get("k6"), med.get("wrk")
+    lines = ["| generator | median req/s | min | max | x k6 | x wrk |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, values in results.items():
+        if not values:
+            lines.append(f"| {name} | skipped | | | | |")
+            continue
+        m = med[name]
+        x_k6 = f"{m / k6m:.2f}" if k6m else "-"
+        x_wrk = f"{m / wrkm:.2f}" if wrkm else "-"
+        lines.append(f"| {name} | {m:,.0f} | {min(values):,.0f} | {max(values):,.0f} | "
+                     f"{x_k6} | {x_wrk} |")
+    return "\n".join(lines)
+
+
+K6_OPEN = """import http from 'k6/http';
+import {{ check }} from 'k6';
+export const options = {{ scenarios: {{ open: {{ executor: 'constant-arrival-rate',
+  rate: {rate}, timeUnit: '1s', duration: '{seconds}s', preAllocatedVUs: {vus},
+  maxVUs: {vus} }} }} }};
+export default function () {{
+  const r = http.get('{url}');
+  check(r, {{ 'status is 200': (r) => r.status === 200 }});
+}}
+"""
+
+
+def open_model(url: str, rate: int, seconds: int, max_vus: int, tmp: Path) -> str:
+    rows = ["| generator | target rate | achieved req/s | dropped | iteration_lag p99 | "
+            "http_req_duration p99 |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    try:
+        data, _ = loadgen_export(tmp, "open", url,
+                                 ["--rps", str(rate), "--duration", f"{seconds}s",
+                                  "--max-vus", str(max_vus)], timeout=seconds + 60)
+        m = data["metrics"]
+        assert isinstance(m, dict)
+        dropped = m.get("dropped_iterations", {}).get("count", 0)
+        lag = m.get("iteration_lag", {}).get("p(99)", float("nan"))
+        dur = m["http_req_duration"].get("p(99)", float("nan"))
+        rows.append(f"| loadgen-fast | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} "
+                    f"| {lag:.2f} ms | {dur:.2f} ms |")
+    except Exception as e:  # noqa: BLE001
+        rows.append(f"| loadgen-fast | {rate:,} | failed: {e} | | | |")
+    k6 = which("k6")
+    if k6:
+        script = tmp / "k6_open.js"
+        script.write_text(K6_OPEN.format(rate=rate, seconds=seconds, vus=max_vus, url=url))
+        export = tmp / "k6_open.json"
+        r = run(pinned(GEN_CPU, [k6, "run", "-q", "--summary-export", str(export),
+                                 "--summary-trend-stats", "avg,p(99)", str(script)]),
+                timeout=seconds + 120, env=K6_ENV)
+        if export.exists():
+            m = json.loads(export.read_text())["metrics"]
+            dropped = m.get("dropped_iterations", {}).get("count", 0)
+            rows.append(f"| k6 | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} | "
+                        f"(k6 has none) | {m['http_req_duration']['p(99)']:.2f} ms |")
+        else:
+            rows.append(f"| k6 | {rate:,} | failed ({r.rc}) | | | |")
+    return "\n".join(rows)
+
+
+def memory(counts: list[int], seconds: int, tmp: Path) -> str:
+    """Peak RSS of loadgen and k6 running N VUs that only sleep(1) in a loop."""
+    idle = tmp / "idle.py"
+    idle.write_text(IDLE_SCENARIO)
+    k6_script = tmp / "k6_idle.js"
+    k6_script.write_text(K6_IDLE)
+    rss: dict[str, dict[int, int]] = {"loadgen": {}, "k6": {}}
+    for n in counts:
+        r = run(loadgen_cmd(idle, "--vus", str(n), "--duration", f"{seconds}s", "--no-summary"),
+                timeout=seconds + 240)
+        if r.rc == 0:
+            rss["loadgen"][n] = r.maxrss_kb
+        else:
+            print(f"  loadgen {n} VUs failed ({r.rc}): {r.err[-500:]}", file=sys.stderr)
+        k6 = which("k6")
+        if k6:
+            r = run([k6, "run", "-q", "--vus", str(n), "--duration", f"{seconds}s",
+                     "--no-summary", str(k6_script)], timeout=seconds + 600,
+                    env={"K6_NO_USAGE_REPORT": "true"})
+            if r.rc == 0:
+                rss["k6"][n] = r.maxrss_kb
+            else:
+                print(f"  k6 {n} VUs failed ({r.rc}): {r.err[-500:]}", file=sys.stderr)
+    lines = ["| generator | " + " | ".join(f"{n:,} VUs peak RSS" for n in counts)
+             + " | KB per extra VU |", "| --- |" + " ---: |" * (len(counts) + 1)]
+    for name, by_n in rss.items():
+        cells = [f"{by_n[n] / 1024:,.0f} MB" if n in by_n else "-" for n in counts]
+        lo, hi = counts[0], counts[-1]
+        per = (f"{(by_n[hi] - by_n[lo]) / (hi - lo):.1f}" if lo in by_n and hi in by_n
+               and hi > lo else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {per} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=10, help="seconds per closed-model run")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--peers", default=",".join(p.name for p in PEERS),
+                    help="comma-separated subset of: " + ", ".join(p.name for p in PEERS))
+    ap.add_argument("--rps", type=int, default=20000, help="open-model arrival rate")
+    ap.add_argument("--open-duration", type=int, default=10)
+    ap.add_argument("--open-max-vus", type=int, default=200)
+    ap.add_argument("--memory-vus", default="1000,10000")
+    ap.add_argument("--memory-duration", type=int, default=10)
+    ap.add_argument("--skip-closed", action="store_true")
+    ap.add_argument("--skip-open-model", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args()
+
+    nginx_bin = which("nginx")
+    if nginx_bin is None:
+        print(f"nginx is not installed; {INSTALL_HINT}", file=sys.stderr)
+        return 2
+    wanted = set(args.peers.split(","))
+    peers: list[Peer] = []
+    for p in PEERS:
+        if p.name not in wanted:
+            continue
+        if which(p.tool) is None:
+            print(f"skipping {p.name}: {p.tool} not found ({p.hint})", file=sys.stderr)
+            continue
+        peers.append(p)
+
+    with tempfile.TemporaryDirectory(prefix="bench_http_") as d:
+        tmp = Path(d)
+        nginx = Nginx(tmp, free_port())
+        nginx.start(nginx_bin)
+        try:
+            print(f"# bench_http: {os.cpu_count()} CPUs, generators on CPU {GEN_CPU}, nginx on "
+                  f"the other; {args.connections} connections, {args.duration}s x "
+                  f"{args.rounds} rounds\n", flush=True)
+            if not args.skip_closed and peers:
+                res = closed_model(peers, nginx.url, args.connections, args.duration,
+                                   args.rounds, tmp)
+                print("## Closed model (GET 12 B, keep-alive, one core)\n")
+                print(closed_table(res), "\n", flush=True)
+            if not args.skip_open_model:
+                print(f"## Open model ({args.rps:,}/s for {args.open_duration}s, "
+                      f"max {args.open_max_vus} VUs)\n")
+                print(open_model(nginx.url, args.rps, args.open_duration, args.open_max_vus,
+                                 tmp), "\n", flush=True)
+        finally:
+            nginx.stop()
+        if not args.skip_memory:
+            counts = [int(n) for n in args.memory_vus.split(",")]
+            print(f"## Memory (idle VUs in a sleep(1) loop, {args.memory_duration}s)\n")
+            print(memory(counts, args.memory_duration, tmp), "\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""One keep-alive HTTP/1.1 connection of the fast transport: an asyncio Protocol fed to
+httptools' llhttp response parser.
+
+Everything here runs in the event loop's read callback, so it is written for the cost per
+response. llhttp validates every byte, but only two of its callbacks reach Python per
+response (body, message complete): the header block is kept as the raw bytes it arrived as
+(found with one `find`) and split into names and values only if someone reads a header
+(fast_headers). The timeout timer is re-armed lazily, once per timeout period per
+connection rather than once per request. Trouble never raises out of here: it is recorded in
+`err_code`/`err_msg` and the sender's future is resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from time import perf_counter_ns
+from typing import Any
+
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+from loadgen.net import errors as neterr
+
+_NO_CAP = sys.maxsize
+MAX_HEAD = 1 << 20  # bytes of status line + headers kept for lazy header access
+
+
+class _Stop(Exception):
+    """Raised inside a parser callback to stop parsing the rest of the data."""
+
+
+class _HeadView:
+    """The parser callbacks for a HEAD request. llhttp cannot be told a response answers
+    HEAD and would wait for Content-Length body bytes that never come, so this view ends
+    the response when its headers are complete; the connection then gets a fresh parser.
+    (Only HEAD pays for the extra headers-complete callback.)"""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def on_headers_complete(self) -> None:
+        c = self.conn
+        status = c.parser.get_status_code()
+        if status >= 200:
+            c.status = status
+            c.keep = c.parser.should_keep_alive()
+            c.head_stop = True
+            c.finish()
+            raise _Stop
+
+    def on_body(self, body: bytes) -> None:
+        self.conn.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self.conn.on_message_complete()
+
+
+class Conn(asyncio.Protocol):
+    """A connection and the state of the one request in flight on it (no pipelining)."""
+
+    __slots__ = (
+        "loop", "key", "transport", "parser", "closed", "used", "proto", "tls_version",
+        "paused", "busy", "done", "is_head", "head_stop", "fut", "status", "head", "hbuf",
+        "body", "blen", "nrecv", "keep", "t_sent", "t_first", "t_end", "err_code", "err_msg",
+        "deadline", "timer", "timer_at", "cap", "keep_body",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], *,
+                 cap: int | None, keep_body: bool) -> None:
+        self.loop = loop
+        self.key = key
+        self.transport: Any = None
+        self.parser = HttpResponseParser(self)
+        self.closed = False  # the connection cannot carry another request
+        self.used = False  # has carried a request (a stale keep-alive close may be retried)
+        self.proto = ""
+        self.tls_version = ""
+        self.paused = False  # the transport's write buffer is not empty
+        self.busy = False
+        self.done = False
+        self.is_head = False
+        self.head_stop = False
+        self.fut: asyncio.Future[None] | None = None
+        self.status = 0
+        self.head: bytes | None = None  # status line + headers, once they are all here
+        self.hbuf = b""  # the start of a head split over several reads
+        self.body: bytes | bytearray | None = None
+        self.blen = self.nrecv = 0
+        self.keep = True
+        self.t_sent = self.t_first = self.t_end = 0
+        self.err_code = 0
+        self.err_msg = ""
+        self.deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.cap = _NO_CAP if cap is None else cap
+        self.keep_body = keep_body
+
+    # -- the sender's side ----------------------------------------------------------------
+    def begin(self, fut: asyncio.Future[None], is_head: bool, deadline: float) -> None:
+        """Reset the per-request state; the caller then writes the request and awaits fut."""
+        self.fut = fut
+        self.busy = True
+        self.done = False
+        self.used = True
+        self.head = None
+        self.body = None
+        self.blen = self.nrecv = 0
+        self.t_first = 0
+        self.err_code = 0
+        self.deadline = deadline
+        if is_head or self.is_head:
+            self.is_head = is_head
+            self.parser = HttpResponseParser(_HeadView(self) if is_head else self)
+        if self.timer is None or deadline < self.timer_at:
+            self._arm(deadline)
+
+    def _arm(self, when: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = when
+        self.timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        """Fires at most once per timeout period: a request that ended in time just moved
+        the deadline, so re-arm for it instead of arming a timer per request."""
+        self.timer = None
+        if not self.busy:
+            return
+        if self.loop.time() < self.deadline:
+            self._arm(self.deadline)
+            return
+        self.fail(neterr.REQUEST_TIMEOUT, "request timeout")
+        self.abort()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def fail(self, code: int, message: str) -> None:
+        """End the request in flight with an error; the connection is not reused."""
+        self.keep = False
+        self.closed = True
+        if not self.busy:
+            return
+        self.busy = False
+        self.done = True
+        self.err_code = code
+        self.err_msg = message
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def finish(self) -> None:
+        """The response is complete: wake the sender."""
+        self.t_end = perf_counter_ns()
+        if not self.proto:
+            self.proto = "HTTP/" + self.parser.get_http_version()
+        self.busy = False
+        self.done = True
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Default write-buffer limits on purpose: with high water 0 every write went out at
+        # once and cost ~15% more CPU per request on uvloop (its deferred writes batch the
+        # loop's wake-ups). "sending" ends when write() returns, or, for a body big enough
+        # to pause the transport, when it resumes (the buffer drained below low water).
+        self.transport = transport
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.busy and not self.t_sent:
+            self.t_sent = perf_counter_ns()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.busy:  # bytes nobody asked for: the stream is out of step, drop it
+            self.close()
+            return
+        if not self.t_first:
+            self.t_first = perf_counter_ns()
+            self.hbuf = b""
+        self.nrecv += len(data)
+        if self.head is None:
+            end = -1 if self.hbuf else data.find(b"\r\n\r\n")
+            if end > 0 and data[9:10] != b"1":
+                self.head = data[:end]
+            else:
+                self._grab_head(data)
+        try:
+            self.parser.feed_data(data)
+        except HttpParserUpgrade:
+            self.keep = False
+            if not self.done:
+                self.status = self.parser.get_status_code()
+                self.finish()
+            self.close()
+        except HttpParserError as e:
+            if not self.done:
+                self.fail(*neterr.malformed(str(e) or type(e).__name__))
+                self.abort()
+            elif self.head_stop:  # stopped after a HEAD response's headers, as intended
+                self.head_stop = False
+            else:  # more bytes after a complete response
+                self.close()
+
+    def _grab_head(self, data: bytes) -> None:
+        """Keep the final response's status line and headers (skipping 1xx heads)."""
+        buf = self.hbuf + data if self.hbuf else data
+        if len(buf) > MAX_HEAD:
+            self.hbuf = b""
+            self.head = b""  # stop collecting; llhttp judges the rest
+            return
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.hbuf = buf
+                return
+            if buf[9:10] == b"1" and buf[9:12] != b"101":  # "HTTP/1.1 100 ..."
+                buf = buf[end + 4:]
+                continue
+            self.head = buf[:end]
+            self.hbuf = b""
+            return
+
+    def eof_received(self) -> bool | None:
+        self.closed = True  # at once: the transport closes before connection_lost runs
+        return None  # close the transport; connection_lost does the bookkeeping
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.busy:
+            return
+        if exc is None and self.head is not None and self._until_eof():
+            self.keep = False
+            self.status = self.parser.get_status_code()
+            self.finish()  # a body delimited by the end of the connection
+            return
+        self.fail(*neterr.connection_lost(exc, started=self.nrecv > 0))
+
+    def _until_eof(self) -> bool:
+        """True when the response in flight has no length framing (HTTP/1.0 style), so the
+        server closing the connection is how its body ends."""
+        head = (self.head or b"").lower()
+        if b"\r\ncontent-length:" in head or b"\r\ntransfer-encoding:" in head:
+            return False
+        status = self.parser.get_status_code()
+        return status >= 200 and status not in (204, 304) and not self.is_head
+
+    # -- httptools callbacks --------------------------------------------------------------
+    def on_body(self, body: bytes) -> None:
+        if self.done:  # a second message after the complete one
+            raise _Stop
+        n = self.blen + len(body)
+        self.blen = n
+        if n > self.cap:
+            self.fail(neterr.RESPONSE_TOO_LARGE,
+                      f"response body larger than max_response_bytes ({self.cap})")
+            self.abort()
+            raise _Stop
+        if self.keep_body:
+            b = self.body
+            if b is None:
+                self.body = body
+            elif type(b) is bytes:
+                self.body = bytearray(b) + body
+            else:
+                b += body
+
+    def on_message_complete(self) -> None:
+        if self.done:  # a second message after the complete one: not ours
+            raise _Stop
+        status = self.parser.get_status_code()
+        if status < 200 and status != 101:  # 1xx: the real response follows
+            return
+        self.status = status
+        self.keep = self.parser.should_keep_alive()
+        self.t_end = perf_counter_ns()  # finish(), inlined: this runs once per response
+        if not self.proto:
+            self.proto = "HTTP/" + self.parser.get_http_version()
+        self.busy = False
+        self.done = True
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_result(None)
