@@ -18,6 +18,11 @@ install: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
+# The README's first command: the reference service + the 500 msg/s message soak against it
+# (extra loadgen flags: make demo DEMO_ARGS="--duration 10s"); exits with loadgen's code.
+demo: $(STAMP)
+	$(PY) -m loadgen.demo.run_demo $(DEMO_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check loadgen tests benchmarks scenarios
 	$(VENV)/bin/mypy loadgen
