@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
+SPIN_NS = 100_000  # the last 0.1 ms of a wait are spun out with yields
 
 
 class Clock(Protocol):
@@ -34,22 +35,23 @@ class RealClock:
         return time.perf_counter_ns()
 
     async def sleep_until(self, t_ns: int) -> None:
+        """Never returns early, rarely more than a millisecond late, and does not spin.
+
+        The loop's timers are millisecond-grained (they may fire up to 1 ms early, and a
+        shorter timer fires at the next tick): waits longer than SPIN_NS go through a timer of
+        at least one tick; only the last SPIN_NS are finished with plain yields. A spin over
+        the whole last millisecond would keep a core busy at 2,000 starts/s and make the
+        generator's own saturation watch cry wolf.
+        """
         while True:
             delta = t_ns - time.perf_counter_ns()
             if delta <= 0:
                 return
-            if delta > 1_500_000:
-                # The loop's timers are millisecond-grained: wake a little early, then finish
-                # with short yields so the wake-up lands within microseconds.
-                await asyncio.sleep((delta - 1_000_000) / 1e9)
-            else:
-                await asyncio.sleep(0)
+            await asyncio.sleep(max(delta / 1e9, 0.001) if delta > SPIN_NS else 0)
 
     async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        await self.sleep_until(time.perf_counter_ns() + round(seconds * 1e9))
+        """Think time (vu.sleep): millisecond precision is plenty, and costs no spinning."""
+        await asyncio.sleep(max(seconds, 0))
 
 
 class FakeClock:

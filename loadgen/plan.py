@@ -106,7 +106,12 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
                             f"{', '.join(by_name)}")
         selected = [n for n in o.scenarios if n in by_name]
     shortcut = shortcut_executor(o, problems)
-    total_weight = sum(max(by_name[n].weight, 0) for n in selected) or 1.0
+    def takes_rps(c: type[Scenario]) -> bool:
+        """--rps drives plain scenarios with weight > 0; test types scale their own shape and
+        weight-0 scenarios (e.g. sockets held open beside the rate) keep their executor."""
+        return c.weight > 0 and not getattr(c, "kind", None)
+
+    total_weight = sum(by_name[n].weight for n in selected if takes_rps(by_name[n])) or 1.0
     env = {**os.environ, **o.env}
     specs: list[ScenarioSpec] = []
     for name in selected:
@@ -125,8 +130,8 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
             except ValueError as e:
                 problems.append(f"scenario {name}: {e}")
                 continue
-        elif o.rps is not None:
-            ex = rps_executor(o, o.rps * max(cls.weight, 0) / total_weight, problems)
+        elif o.rps is not None and takes_rps(cls):
+            ex = rps_executor(o, o.rps * cls.weight / total_weight, problems)
         elif shortcut is not None:
             ex = dataclasses.replace(shortcut)
         elif isinstance(cls.executor, Executor):

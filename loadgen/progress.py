@@ -60,7 +60,12 @@ class Progress:
             ran = max(0, min(engine.clock.now_ns() - start, total)) if engine.exec_start_ns else 0
             pct = 100 if rt.done else int(100 * ran / total) if total else 0
             prev_t, prev_n = self._last_counts.get(rt.name, (0.0, 0))
-            rate = (rt.completed - prev_n) / (elapsed - prev_t) if elapsed > prev_t else 0.0
+            if rt.done:  # finished: the average over its whole run
+                prev_t, prev_n = 0.0, 0
+                elapsed_rt = max(ran / 1e9, 1e-9)
+                rate = rt.completed / elapsed_rt
+            else:
+                rate = (rt.completed - prev_n) / (elapsed - prev_t) if elapsed > prev_t else 0.0
             self._last_counts[rt.name] = (elapsed, rt.completed)
             mark = "✓" if rt.done else " "
             extra = f" {rt.dropped_count} dropped" if rt.dropped_count else ""

@@ -23,7 +23,7 @@ from loadgen.errors import ConfigError, ExitCode
 from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
 from loadgen.kinds.verdict import render_verdicts
 from loadgen.metrics.ingest import Point, Store
-from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, TagSet, tagset
+from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, TagSet
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.summary.build import (
@@ -98,6 +98,7 @@ class Results:
         self.cfg = cfg
         self.specs = specs
         problems: list[str] = []
+        self.scrape_defined: set[str] = set()  # threshold names only a scrape can fill
         if cfg.trend_stats is not None:
             problems += validate_trend_stats(list(cfg.trend_stats))
         raw = th.merge_thresholds(
@@ -110,6 +111,7 @@ class Results:
                 parent = key.partition("{")[0].strip()
                 if parent not in registry.metrics and NAME_RE.match(parent):
                     registry.define(parent, MetricType.GAUGE)
+                    self.scrape_defined.add(parent)
         types = {name: m.type for name, m in registry.metrics.items()}
         problems += th.validate(raw, types)
         if problems:
@@ -136,6 +138,7 @@ class Results:
                     m: self.store.add_submetric(m, f"scenario:{s.name}", tags)
                     for m in ("iteration_lag", "iteration_latency", "dropped_iterations")}
         self.groups = GroupTree()
+        self._check_of: dict[TagSet, Any] = {}  # tag set of a checks sample -> its Check
         self._m_checks = registry["checks"]
         self._m_group = registry["group_duration"]
         self.outputs = open_outputs(cfg.outputs)
@@ -183,15 +186,25 @@ class Results:
     def ingest(self, records: list[tuple[object, ...]]) -> None:
         self.store.ingest(records)
         checks, groups = self._m_checks, self._m_group
-        tree = self.groups
+        known = self._check_of
         for r in records:
             if r[0] == SAMPLE:
                 m = r[2]
                 if m is checks:
-                    tg = dict(cast(TagSet, r[4]))
-                    tree.record(tg.get("group", ""), tg.get("check", ""), bool(r[3]))
+                    pair = known.get(r[4])  # type: ignore[call-overload]
+                    if pair is None:
+                        tg = dict(cast(TagSet, r[4]))
+                        name = tg.get("check", "")
+                        c = self.groups.add_check(tg.get("group", ""), name)
+                        pair = known[r[4]] = (c, self.groups._flat[name])  # type: ignore[index]
+                    if r[3]:
+                        pair[0].passes += 1
+                        pair[1].passes += 1
+                    else:
+                        pair[0].fails += 1
+                        pair[1].fails += 1
                 elif m is groups:
-                    tree.group(dict(cast(TagSet, r[4])).get("group", ""))
+                    self.groups.group(dict(cast(TagSet, r[4])).get("group", ""))
         if self.writers:
             now = time.perf_counter_ns()
             if now - self._last_flush >= FLUSH_NS:
@@ -315,13 +328,14 @@ class Results:
         ev = None
         if not self.cfg.no_thresholds and self.tset.metrics:
             ev = th.evaluate(self.tset, self._sink, elapsed_s, final=True)
+            self._fail_unseen_scrapes(ev)
         self.close()
         self.verdicts = [v for cls, view in self.views(final=True)
                          if (v := cls.verdict(view)) is not None]
         code = outcome.exit_code
         if code == ExitCode.OK and ev is not None and ev.breached:
             code = ExitCode.THRESHOLDS_FAILED
-        failed_verdicts = [v for v in self.verdicts if not v.ok]
+        failed_verdicts = [v for v in self.verdicts if v.ok is False]
         if code == ExitCode.OK and failed_verdicts:
             code = ExitCode.THRESHOLDS_FAILED
             for v in failed_verdicts:
@@ -330,7 +344,7 @@ class Results:
             self._log_breach(ev, code)
             return code
         results = self.tset.results() if ev is not None else {}
-        setup = {k: v for k, v in outcome.setup_data.items() if v is not None}
+        setup = {k: json_safe(v) for k, v in outcome.setup_data.items() if v is not None}
         summary = build_summary(
             self.metric_entries(results), self.groups, test_run_duration_ms=elapsed_s * 1000,
             options=SummaryOptions(self.cfg.trend_stats or SummaryOptions().trend_stats,
@@ -352,11 +366,39 @@ class Results:
         self._log_breach(ev, code)
         return code
 
+    def _fail_unseen_scrapes(self, ev: th.Evaluation) -> None:
+        """A threshold on a scraped name that never arrived fails (a typo must not pass as
+        a zero), with a warning that says so."""
+        for mt in self.tset.metrics:
+            sink = self.store.get(mt.parent)
+            if mt.parent in self.scrape_defined and (sink is None or sink.empty):
+                mt.last_ok = [False] * len(mt.specs)
+                if mt.name not in ev.breached:
+                    ev.breached.append(mt.name)
+                    ev.breached.sort()
+                self.extra.setdefault("warnings", []).append(
+                    f"threshold on {mt.parent}: no scraped series of that name was ever seen "
+                    "(check the name and the --scrape URL); counted as failed")
+
     @staticmethod
     def _log_breach(ev: th.Evaluation | None, code: int) -> None:
         if ev is not None and ev.breached and code == ExitCode.THRESHOLDS_FAILED:
             log.error(ev.message())
 
 
-def run_tags_tagset(run_tags: dict[str, str]) -> Any:
-    return tagset(run_tags)
+def json_safe(value: Any) -> Any:
+    """setup() data as JSON sees it (k6 round-trips it through JSON): sets become lists,
+    anything else JSON cannot hold becomes its str(), with a warning, never a crash."""
+    import json
+
+    def fallback(o: Any) -> Any:
+        if isinstance(o, set | frozenset | tuple):
+            return list(o)
+        log.warning("setup() returned a %s, which JSON cannot hold: stored as a string",
+                    type(o).__name__)
+        return str(o)
+
+    try:
+        return json.loads(json.dumps(value, default=fallback))
+    except (ValueError, TypeError, RecursionError):
+        return str(value)

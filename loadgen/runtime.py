@@ -145,6 +145,7 @@ class ScenarioRuntime:
         vu = VU(next(self.run.vu_ids), self, group=self.group)
         inst = self.cls()
         inst.data = self.setup_data
+        inst.vu = vu  # setup()/teardown() have no vu argument: self.vu.http works there too
         vu.instance = inst
         self.vus.append(vu)
         return vu

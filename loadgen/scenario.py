@@ -47,6 +47,8 @@ class Scenario:
 
     #: what setup() returned (None without setup); set on every instance before it runs
     data: Any = None
+    #: this instance's VU (in setup()/teardown() a VU of their own: `self.vu.http.post(...)`)
+    vu: Any = None
 
     async def iteration(self, vu: Any) -> None:
         raise NotImplementedError(

@@ -39,7 +39,7 @@ OPERATORS = ("<=", "<", ">=", ">", "===", "==", "!=")
 _METHODS = ("value", "count", "rate", "avg", "min", "med", "max")
 SUPPORTED: dict[MetricType, tuple[str, ...]] = {
     MetricType.COUNTER: ("count", "rate"),
-    MetricType.GAUGE: ("value",),
+    MetricType.GAUGE: ("value", "min", "max"),  # k6 allows only value; min/max are ours
     MetricType.RATE: ("rate",),
     MetricType.TREND: ("avg", "min", "max", "med", "p"),
 }

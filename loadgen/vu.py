@@ -127,8 +127,11 @@ class VU:
         broken check never kills the iteration silently.
         """
         ok_all = True
-        now = self.rt.clock.now_ns()
+        rt = self.rt
+        now = rt.clock.now_ns()
         base = self.sample_tags
+        cache = rt.tag_cache
+        extra = tuple(tags.items()) if tags else None
         for name, cond in checks.items():
             try:
                 ok = bool(cond(value))
@@ -136,11 +139,15 @@ class VU:
                 ok = False
                 self.rt.log_once(f"check:{name}", f"check {name!r} raised {type(e).__name__}: {e}")
             ok_all = ok_all and ok
-            t = dict(base)
-            t["check"] = name
-            if tags:
-                t.update({k: str(v) for k, v in tags.items()})
-            self.rt.recorder.sample(self.rt.m_checks, 1.0 if ok else 0.0, tagset(t), now)
+            key = ("check", base, name, extra)
+            ts = cache.get(key)
+            if ts is None:
+                t = dict(base)
+                t["check"] = name
+                if tags:
+                    t.update({k: str(v) for k, v in tags.items()})
+                ts = cache[key] = tagset(t)
+            rt.recorder.sample(rt.m_checks, 1.0 if ok else 0.0, ts, now)
         return ok_all
 
     @asynccontextmanager

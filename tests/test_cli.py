@@ -170,3 +170,30 @@ def test_ctrl_c_stops_gracefully_reports_and_exits_105(tmp_path):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 105, err
     assert "http_reqs" in out  # the summary is still printed
+
+
+def test_setup_can_use_http_and_return_non_json_data(tmp_path):
+    f = scenario(tmp_path, """
+        from loadgen import Scenario, PerVUIterations
+
+        class S(Scenario):
+            executor = PerVUIterations(vus=1, iterations=1)
+            thresholds = {"messages_lost": ["count==0"], "ws_unexpected_disconnects": ["count==0"]}
+
+            async def setup(self):
+                r = await self.vu.http.get("/")
+                return {"status": r.status, "ids": {1, 2}}
+
+            async def iteration(self, vu):
+                assert self.data["status"] == 200
+    """)
+    out = tmp_path / "sum.json"
+    with serve() as url:
+        p = loadgen("run", f, "-q", f"--summary-json={out}", env={"BASE_URL": url})
+    assert p.returncode == 0, p.stderr
+    import json
+
+    data = json.loads(out.read_text())
+    assert data["setup_data"] == {"status": 200, "ids": [1, 2]}
+    # the setup request is counted, in group ::setup without a scenario tag (as k6)
+    assert data["metrics"]["http_reqs"]["values"]["count"] == 1

@@ -178,3 +178,44 @@ def test_scrape_of_the_demo_service_and_of_a_dead_target(tmp_path):
     assert scrapes[0]["failures"] == 0 and scrapes[0]["scrapes"] >= 2
     assert scrapes[1]["failures"] >= 2  # the dead one is reported, not fatal
     assert m["target_scrape_errors"]["values"]["count"] >= 2
+
+
+def test_scraped_histograms_become_the_mean_since_the_last_scrape():
+    reg, rec = Registry(), Recorder()
+    sw = ScrapeWatch("http://127.0.0.1:1/metrics", reg, rec, {})
+
+    def expo(total: float, count: int) -> str:
+        return textwrap.dedent(f"""\
+            # TYPE messaging_consumer_lag_seconds histogram
+            messaging_consumer_lag_seconds_bucket{{le="1.0"}} {count}
+            messaging_consumer_lag_seconds_bucket{{le="+Inf"}} {count}
+            messaging_consumer_lag_seconds_sum {total}
+            messaging_consumer_lag_seconds_count {count}
+            """)
+
+    sw.ingest_text(expo(2.0, 10), 1)  # 10 observations averaging 0.2 s since start
+    sw.ingest_text(expo(2.0 + 30.0, 20), 2)  # 10 more, averaging 3.0 s
+    lag = [r[3] for r in rec.records if r[2].name == "messaging_consumer_lag_seconds"]
+    assert lag == [0.2, 3.0]
+    names = {r[2].name for r in rec.records}
+    assert "messaging_consumer_lag_seconds_bucket" not in names
+    assert {"messaging_consumer_lag_seconds_sum", "messaging_consumer_lag_seconds_count"} <= names
+
+
+@pytest.mark.slow
+def test_a_threshold_on_a_scraped_name_that_never_arrives_fails(tmp_path):
+    with serve() as url:
+        p, summary = run_cli(tmp_path, """
+            from loadgen import ConstantVUs, Scenario
+
+            class S(Scenario):
+                executor = ConstantVUs(vus=1, duration="2s")
+                thresholds = {"messaging_typo_total": ["value==0"]}
+
+                async def iteration(self, vu):
+                    await vu.http.get("/")
+                    await vu.sleep(0.2)
+        """, "--scrape", f"http://127.0.0.1:{free_port()}/metrics", env={"BASE_URL": url})
+    assert p.returncode == 99, p.stdout + p.stderr
+    assert any("messaging_typo_total: no scraped series" in w
+               for w in summary["loadgen"]["warnings"])

@@ -42,7 +42,7 @@ class Soak(TestType):
         warm = min(parse_duration(cls.warmup) / 1e9, view.until_s / 4)
         steady = window(view.series(), warm, view.until_s)
         if len(steady) < 4:
-            return Verdict(cls.kind, view.scenario, False, "too short to judge drift",
+            return Verdict(cls.kind, view.scenario, None, "too short to judge drift",
                            {"intervals": len(steady)})
         k = max(2, int(len(steady) * cls.window_share))
         first, last = steady[:k], steady[-k:]

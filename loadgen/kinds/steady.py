@@ -46,9 +46,13 @@ class Baseline(TestType):
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        warm = parse_duration(cls.warmup) / 1e9
+        warm = min(parse_duration(cls.warmup) / 1e9, view.until_s / 4)
         steady = window(view.series(), warm, view.until_s)
         p95, err, n = summarize(steady)
+        if n == 0:
+            return Verdict(cls.kind, view.scenario, None,
+                           "no steady state to judge (no request completed after warm-up)",
+                           {"requests": 0})
         secs = sum(b[1] - b[0] for b in steady) or 1.0
         ok = n > 0 and p95 < cls.p95_ms and err < cls.max_error_rate
         figures = {"steady_p95_ms": round(p95, 3), "steady_error_rate": err,

@@ -10,7 +10,7 @@ from typing import Any
 class Verdict:
     kind: str  # "spike", "stress", ...
     scenario: str
-    ok: bool
+    ok: bool | None  # None: the run could not answer the question (too short...)
     headline: str  # one line: the answer ("recovered in 3.0 s", "breaks at 400/s")
     figures: dict[str, Any] = field(default_factory=dict)
     details: list[str] = field(default_factory=list)
@@ -20,7 +20,7 @@ class Verdict:
                 "figures": self.figures, "details": self.details}
 
     def render(self) -> str:
-        mark = "✓" if self.ok else "✗"
+        mark = "?" if self.ok is None else "✓" if self.ok else "✗"
         lines = [f"    {mark} {self.scenario} ({self.kind}): {self.headline}"]
         lines += [f"      {d}" for d in self.details]
         return "\n".join(lines)

@@ -41,6 +41,23 @@ BUILTINS: dict[str, tuple[MetricType, Contains]] = {
     # beyond k6: the open model's honest views (arrival-rate executors only)
     "iteration_lag": (T, TM),  # actual start - intended start
     "iteration_latency": (T, TM),  # iteration end - intended start
+    # beyond k6: WebSocket health, delivery tracking, payload integrity, generator health
+    "ws_unexpected_disconnects": (C, D),
+    "ws_errors": (C, D),
+    "ws_send_wait": (T, TM),
+    "ws_queue_depth": (G, D),
+    "delivery_latency": (T, TM),
+    "messages_sent": (C, D),
+    "messages_delivered": (C, D),
+    "messages_lost": (C, D),
+    "messages_duplicated": (C, D),
+    "messages_untracked": (C, D),
+    "messages_unmatched": (C, D),
+    "payload_checks": (C, D),
+    "payload_corruptions": (C, D),
+    "loadgen_loop_lag": (T, TM),
+    "loadgen_cpu": (G, D),
+    "loadgen_saturated": (R, D),
 }
 
 # Order of the per-request samples an HTTP record expands into (k6-compat.md §6).

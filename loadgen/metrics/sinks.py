@@ -104,6 +104,10 @@ class GaugeSink:
     def aggregate(self, method: str, elapsed_s: float) -> float | None:
         if method == "value":
             return self.value
+        if method == "min":
+            return self.min
+        if method == "max":
+            return self.max
         raise KeyError(method)
 
     def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:

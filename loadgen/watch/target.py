@@ -85,6 +85,7 @@ class ScrapeWatch:
         self.failures = 0
         self.scrapes = 0
         self._metrics: dict[str, Metric | None] = {}
+        self._last: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float]] = {}
 
     def _metric(self, name: str) -> Metric | None:
         if name not in self._metrics:
@@ -96,20 +97,53 @@ class ScrapeWatch:
         return self._metrics[name]
 
     def ingest_text(self, text: str, t_ns: int) -> int:
-        """Parse one exposition and record every sample; returns how many were recorded."""
+        """Parse one exposition and record every sample; returns how many were recorded.
+
+        Histograms and summaries become one gauge under the family's own name: the mean of
+        the observations since the previous scrape (delta sum / delta count), so a lag
+        exported as a histogram can be gated as written (`..._lag_seconds: ["max<5"]`);
+        their `_sum`/`_count` series are kept, the per-bucket series are not (noise).
+        """
         from prometheus_client.parser import text_string_to_metric_families
 
         n = 0
         for family in text_string_to_metric_families(text):
+            folded = family.type in ("histogram", "summary", "gaugehistogram")
+            parts: dict[tuple[tuple[str, str], ...], dict[str, float]] = {}
             for s in family.samples:
-                m = self._metric(s.name)
-                if m is None or s.value != s.value:
+                if s.value != s.value or (folded and s.name.endswith("_bucket")):
                     continue
-                tags = tagset({**self.run_tags, **{k: str(v) for k, v in s.labels.items()}})
-                self.recorder.sample(m, float(s.value), tags, t_ns)
+                labels = {k: str(v) for k, v in s.labels.items() if k not in ("le", "quantile")}
+                if folded and s.name in (family.name + "_sum", family.name + "_count"):
+                    parts.setdefault(tuple(sorted(labels.items())), {})[
+                        s.name[len(family.name) + 1:]] = float(s.value)
+                if folded and "quantile" in s.labels:
+                    continue
+                m = self._metric(s.name)
+                if m is None:
+                    continue
+                self.recorder.sample(m, float(s.value), tagset({**self.run_tags, **labels}), t_ns)
                 n += 1
+            for key, sc in parts.items():
+                n += self._mean_since_last(family.name, key, sc, t_ns)
         self.scrapes += 1
         return n
+
+    def _mean_since_last(self, name: str, labels: tuple[tuple[str, str], ...],
+                         sc: dict[str, float], t_ns: int) -> int:
+        if "sum" not in sc or "count" not in sc:
+            return 0
+        prev = self._last.get((name, labels))
+        self._last[(name, labels)] = (sc["sum"], sc["count"])
+        if prev is None:
+            d_sum, d_count = sc["sum"], sc["count"]  # since the target started
+        else:
+            d_sum, d_count = sc["sum"] - prev[0], sc["count"] - prev[1]
+        m = self._metric(name)
+        if m is None or d_count <= 0:
+            return 0
+        self.recorder.sample(m, d_sum / d_count, tagset({**self.run_tags, **dict(labels)}), t_ns)
+        return 1
 
     def _fetch(self) -> str:
         with urllib.request.urlopen(self.url, timeout=self.timeout_s) as r:  # noqa: S310

@@ -43,7 +43,7 @@ def test_messages_match_k6(raw: dict[str, list[str]], golden: str) -> None:
     ("mtype", "metric", "bad", "supported"),
     [
         (MetricType.COUNTER, "my_counter", "avg>1", "count, rate"),
-        (MetricType.GAUGE, "my_gauge", "rate>1", "value"),
+        (MetricType.GAUGE, "my_gauge", "rate>1", "value, min, max"),
         (MetricType.RATE, "my_rate", "count>1", "rate"),
         (MetricType.TREND, "my_trend", "value>1", "avg, min, max, med, p"),
         (MetricType.TREND, "my_trend", "count>1", "avg, min, max, med, p"),
@@ -136,3 +136,9 @@ def test_keys_keep_spacing_and_submetrics_merge_by_tags() -> None:
     assert tset.results() == {sub.name: [("max  >=  0", True), ("p(99)<5", True)],
                               "http_req_duration": [("avg<1", True)]}
     assert tset.get("nope") is None
+
+
+def test_gauges_also_take_min_and_max_beyond_k6():
+    """k6 accepts only `value` on gauges; loadgen also takes min/max so a scraped lag can be
+    gated as users write it (`messaging_consumer_lag_seconds: ["max<5"]`)."""
+    assert validate({"my_gauge": ["max<5", "min>0", "value<3"]}, TYPES) == []
