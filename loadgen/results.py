@@ -26,6 +26,7 @@ from loadgen.metrics.ingest import Point, Store
 from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, TagSet
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.summary.bucket_points import completed_points
 from loadgen.summary.build import (
     NO_SETUP_DATA,
     MetricEntry,
@@ -77,8 +78,8 @@ def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str]]:
         mode = dict(p.partition("=")[::2] for p in query.split("&") if p).get("points", "raw")
         if kind != "json":
             problems.append(f"unsupported output {spec!r}: loadgen writes json=FILE (k6 NDJSON)")
-        elif mode not in ("raw",):
-            problems.append(f"unsupported points mode {mode!r} in {spec!r} (raw)")
+        elif mode not in ("raw", "buckets"):
+            problems.append(f"unsupported points mode {mode!r} in {spec!r} (raw or buckets)")
         elif not target or target == "-":
             outs.append((sys.stdout.buffer, mode))
         else:
@@ -137,12 +138,18 @@ class Results:
                 self.open_model[s.name] = {
                     m: self.store.add_submetric(m, f"scenario:{s.name}", tags)
                     for m in ("iteration_lag", "iteration_latency", "dropped_iterations")}
+                for sub in self.open_model[s.name].values():
+                    sub.internal = sub.internal or sub.name not in self.threshold_targets
         self.groups = GroupTree()
         self._check_of: dict[TagSet, Any] = {}  # tag set of a checks sample -> its Check
         self._m_checks = registry["checks"]
         self._m_group = registry["group_duration"]
         self.outputs = open_outputs(cfg.outputs)
-        self.writers = [NdjsonWriter(f, self.tset.by_metric()) for f, _ in self.outputs]
+        self.writers = [NdjsonWriter(f, self.tset.by_metric()) for f, m in self.outputs
+                        if m == "raw"]
+        self.bucket_writers = [NdjsonWriter(f, self.tset.by_metric())
+                               for f, m in self.outputs if m == "buckets"]
+        self._buckets_done_s = float("-inf")
         if self.writers:
             self.store.add_point_hook(self._write_points)
         self._wall_offset_ns = time.time_ns() - time.perf_counter_ns()
@@ -205,12 +212,29 @@ class Results:
                         pair[1].fails += 1
                 elif m is groups:
                     self.groups.group(dict(cast(TagSet, r[4])).get("group", ""))
-        if self.writers:
+        if self.writers or self.bucket_writers:
             now = time.perf_counter_ns()
             if now - self._last_flush >= FLUSH_NS:
                 self._last_flush = now
-                for w in self.writers:
+                self._write_buckets(now, final=False)
+                for w in self.writers + self.bucket_writers:
                     w.flush()
+
+    def _write_buckets(self, now_ns: int, final: bool) -> None:
+        """Intervals that ended at least a second ago (late samples have landed by then);
+        at the end, all of them."""
+        if not self.bucket_writers:
+            return
+        until = float("inf") if final else (now_ns - self.timeseries.origin_ns) / 1e9 - 1.0
+        if not final and until - self._buckets_done_s < 1.0:
+            return
+        origin_wall = self.timeseries.origin_ns + self._wall_offset_ns
+        last = self._buckets_done_s
+        for name, t_end_s, value, tags in completed_points(self.timeseries, last, until):
+            metric = self.registry[name]
+            for w in self.bucket_writers:
+                w.sample(metric, origin_wall + round(t_end_s * 1e9), value, tags)
+            self._buckets_done_s = max(self._buckets_done_s, t_end_s)
 
     def _write_points(self, points: list[Point]) -> None:
         off = self._wall_offset_ns
@@ -245,7 +269,8 @@ class Results:
         if self._closed:
             return
         self._closed = True
-        for w in self.writers:
+        self._write_buckets(time.perf_counter_ns(), final=True)
+        for w in self.writers + self.bucket_writers:
             w.flush()
         for f, _ in self.outputs:
             if f is not sys.stdout.buffer:

@@ -197,3 +197,34 @@ def test_setup_can_use_http_and_return_non_json_data(tmp_path):
     assert data["setup_data"] == {"status": 200, "ids": [1, 2]}
     # the setup request is counted, in group ::setup without a scenario tag (as k6)
     assert data["metrics"]["http_reqs"]["values"]["count"] == 1
+
+
+def test_ndjson_raw_and_bucket_streams(tmp_path):
+    f = scenario(tmp_path, """
+        from loadgen import Scenario, ConstantArrivalRate
+
+        class S(Scenario):
+            executor = ConstantArrivalRate(rate=20, duration="2s", pre_allocated_vus=2)
+
+            async def iteration(self, vu):
+                await vu.http.get("/")
+    """)
+    raw, agg = tmp_path / "raw.ndjson", tmp_path / "agg.ndjson"
+    with serve() as url:
+        p = loadgen("run", f, "-q", f"--out=json={raw}", f"--out=json={agg}?points=buckets",
+                    env={"BASE_URL": url})
+    assert p.returncode == 0, p.stderr
+    import json
+
+    lines = [json.loads(x) for x in raw.read_text().splitlines()]
+    reqs = [x for x in lines if x["type"] == "Point" and x["metric"] == "http_reqs"]
+    assert len(reqs) == 40
+    meta = next(x for x in lines if x["type"] == "Metric" and x["metric"] == "iteration_lag")
+    assert meta["data"]["submetrics"] is None  # loadgen's internal views are not k6's
+    buckets = [json.loads(x) for x in agg.read_text().splitlines()]
+    counts = [x["data"]["value"] for x in buckets if x["type"] == "Point"
+              and x["metric"] == "http_reqs" and x["data"]["tags"]["stat"] == "count"]
+    assert sum(counts) == 40 and len(counts) >= 2
+    p95 = [x for x in buckets if x["type"] == "Point" and x["metric"] == "http_req_duration"
+           and x["data"]["tags"]["stat"] == "p95"]
+    assert p95 and all(x["data"]["tags"]["scenario"] == "s" for x in p95)

@@ -84,6 +84,7 @@ class SubMetric:
     parent: Metric
     suffix: str  # the selector text between the braces, outer whitespace trimmed
     tags: tuple[tuple[str, str], ...]
+    internal: bool = False  # loadgen's own per-scenario views: not listed as k6 sub-metrics
 
     @property
     def name(self) -> str:

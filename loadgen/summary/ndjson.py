@@ -141,7 +141,8 @@ class NdjsonWriter:
             self._seen.add(metric.name)
             self._buf.append(metric_line(
                 metric.name, metric.type.value, metric.contains.value,
-                self._thresholds.get(metric.name, ()), list(metric.submetrics) or None))
+                self._thresholds.get(metric.name, ()),
+                [s for s in metric.submetrics if not getattr(s, "internal", False)] or None))
         self._buf.append(point_line(metric.name, t_ns, value, tags, metadata))
 
     @property
