@@ -41,13 +41,16 @@ SPIKE = """
 
 
 @pytest.mark.slow
-def test_spike_recovery_time_matches_an_injected_stall(tmp_path):
+def test_spike_recovery_time_matches_an_injected_stall(tmp_path, capsys):
     stall_at, stall_len = 7.0, 3.0  # from the spike's end (warm+up+hold+down = 7 s)
     with serve(lambda: make_app(Stall(stall_at, stall_len))) as url:
         p, summary = run(tmp_path, SPIKE, url)
     v = summary["loadgen"]["verdicts"]["surge"]
     assert v["kind"] == "spike"
     rec = v["figures"]["recovery_s"]
+    with capsys.disabled():
+        print(f"\n[spike] injected stall {stall_len} s after the spike; recovery {rec} s; "
+              f"{v['headline']}")
     assert rec is not None and abs(rec - stall_len) <= 1.0 + 0.2, v
     assert v["figures"]["answers_after"] is True
     assert "recovered" in p.stdout and "█ VERDICTS" in p.stdout
@@ -78,7 +81,7 @@ def capped_app(slots: int, service_s: float) -> web.Application:
 
 
 @pytest.mark.slow
-def test_stress_finds_the_breakpoint_of_a_capacity_capped_server(tmp_path):
+def test_stress_finds_the_breakpoint_of_a_capacity_capped_server(tmp_path, capsys):
     capacity = 4 / 0.02  # 200 req/s
     with serve(lambda: capped_app(4, 0.02)) as url:
         p, summary = run(tmp_path, """
@@ -94,6 +97,9 @@ def test_stress_finds_the_breakpoint_of_a_capacity_capped_server(tmp_path):
         """, url)
     v = summary["loadgen"]["verdicts"]["ramp"]
     best = v["figures"]["max_sustainable_rate"]
+    with capsys.disabled():
+        print(f"\n[stress] capacity {capacity:g}/s; {v['headline']}; stopped after "
+              f"{summary['state']['testRunDurationMs'] / 1000:.1f} s")
     assert best is not None and abs(best - capacity) <= 0.15 * capacity, v
     assert v["figures"]["broken_at"] > best
     # it stopped early: far less than the 13 steps x 2 s the full ramp would take
