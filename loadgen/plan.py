@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from loadgen.executors import (
     RampingVUs,
     SharedIterations,
 )
+from loadgen.executors.arrivals import pool_for
 from loadgen.options import Stage, parse_duration
 from loadgen.scenario import SCENARIO_NAME_RE, Scenario
 
@@ -80,10 +80,9 @@ def rps_executor(o: Overrides, rate: float, problems: list[str]) -> Executor | N
     if rate <= 0:
         problems.append(f"--rps must be more than 0, got {o.rps}")
         return None
-    pre = o.vus if o.vus is not None else max(1, min(math.ceil(rate / 10), 1000))
-    peak = o.max_vus if o.max_vus is not None else max(pre, 100, 2 * math.ceil(rate))
+    pre, peak = pool_for(rate, o.vus, o.max_vus)
     return ConstantArrivalRate(rate=rate, duration=o.duration, pre_allocated_vus=pre,
-                               max_vus=max(peak, pre))
+                               max_vus=peak)
 
 
 def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec]:

@@ -11,6 +11,7 @@ and dropping work while a VU initialises would be a measurement artefact.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,16 @@ def validate_pool(ex: Any, problems: list[str]) -> None:
                 f"max_vus ({mx}) must be greater than or equal to pre_allocated_vus ({pre})")
     if ex.pre_allocated_vus == 0 and not ex.max_vus:
         problems.append("pre_allocated_vus or max_vus must be more than 0")
+
+
+def pool_for(rate_per_s: float, vus: int | None = None,
+             max_vus: int | None = None) -> tuple[int, int]:
+    """(pre_allocated_vus, max_vus) for an open-model rate when the user named none: a tenth
+    of a second's worth ready, room for two seconds' worth (a stalled target then shows as
+    latency before iterations are dropped). VUs are coroutines: a few KB each."""
+    pre = vus if vus is not None else max(1, min(math.ceil(rate_per_s / 10), 1000))
+    peak = max_vus if max_vus is not None else max(pre, 100, 2 * math.ceil(rate_per_s))
+    return pre, max(peak, pre)
 
 
 def pool_info(pre: int, peak: int) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from loadgen.executors import Executor
+from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
+from loadgen.executors.arrivals import pool_for
 from loadgen.kinds.verdict import Verdict
 from loadgen.kinds.view import RunView
 from loadgen.scenario import Scenario
@@ -31,6 +32,18 @@ class TestType(Scenario):
     def shape(cls, overrides: Any) -> Executor:
         """The executor for this run, scaled by the command line's --vus/--rps/--duration."""
         raise NotImplementedError
+
+    @classmethod
+    def steady_shape(cls, o: Any, vus: int, rate: float | None, duration: str) -> Executor:
+        """Steady load (Baseline, Peak, Soak): `rate` (or --rps) makes it an open-model
+        constant arrival rate, else `vus` (or --vus) loop; --duration replaces the length."""
+        duration = o.duration or duration
+        rate = o.rps if o.rps is not None else rate
+        if rate is not None:
+            pre, peak = pool_for(rate, o.vus, o.max_vus)
+            return ConstantArrivalRate(rate=rate, duration=duration, pre_allocated_vus=pre,
+                                       max_vus=peak)
+        return ConstantVUs(vus=o.vus or vus, duration=duration)
 
     @classmethod
     def monitor(cls, view: RunView) -> str | None:

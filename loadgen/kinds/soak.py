@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
+from loadgen.executors import Executor
 from loadgen.kinds.base import TestType
 from loadgen.kinds.maths import drift, window
 from loadgen.kinds.verdict import Verdict
@@ -29,13 +29,7 @@ class Soak(TestType):
 
     @classmethod
     def shape(cls, o: Any) -> Executor:
-        duration = o.duration or cls.duration
-        rate = o.rps if o.rps is not None else cls.rate
-        if rate is not None:
-            pre = o.vus or max(1, int(rate // 10) or 1)
-            return ConstantArrivalRate(rate=rate, duration=duration, pre_allocated_vus=pre,
-                                       max_vus=o.max_vus or max(pre, 100, int(rate * 2)))
-        return ConstantVUs(vus=o.vus or cls.vus, duration=duration)
+        return cls.steady_shape(o, cls.vus, cls.rate, cls.duration)
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:

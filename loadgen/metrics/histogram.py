@@ -38,7 +38,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from loadgen.metrics.model import MetricType
-from loadgen.metrics.sinks import parse_percentile
+from loadgen.metrics.sinks import TrendStats
 
 SIG_FIGS = 3
 _HALF_MAG = 10  # hdrh sub_bucket_half_count_magnitude for 3 significant figures
@@ -199,7 +199,7 @@ def choose_unit_exp(values: np.ndarray) -> int:
     return max(e_min - 1 - 21, e_max - 52)
 
 
-class TrendSink:
+class TrendSink(TrendStats):
     """k6 trend sink with bounded memory (see the module docstring for the error bound)."""
 
     type = MetricType.TREND
@@ -281,29 +281,6 @@ class TrendSink:
         if self._buf is not None:
             return seq_sum(self.sum, v)
         return self.sum + float(np.add.reduce(v))
-
-    def aggregate(self, method: str, elapsed_s: float) -> float | None:
-        if method == "avg":
-            return self.sum / self.count if self.count else 0.0
-        if method == "min":
-            return self.min
-        if method == "max":
-            return self.max
-        if method == "count":
-            return float(self.count)
-        if method == "med":
-            return self.percentile(50)
-        p = parse_percentile(method)
-        if p is None:
-            raise KeyError(method)
-        return self.percentile(p)
-
-    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for s in trend_stats:
-            val = self.aggregate(s, elapsed_s)
-            out[s] = int(val) if s == "count" and val is not None else (val or 0.0)
-        return out
 
     # ---- percentiles --------------------------------------------------------------------
     def percentile(self, p: float) -> float:

@@ -156,7 +156,43 @@ class RateSink:
         return out
 
 
-class ExactTrendSink:
+class TrendStats:
+    """k6's trend aggregations over `count`, `sum`, `min`, `max` and `percentile(p)`, shared
+    by the exact reference sink and the HDR one (metrics/histogram.py)."""
+
+    count: int
+    sum: float
+    min: float
+    max: float
+
+    def percentile(self, p: float) -> float:
+        raise NotImplementedError
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        if method == "avg":
+            return self.sum / self.count if self.count else 0.0
+        if method == "min":
+            return self.min if self.count else 0.0
+        if method == "max":
+            return self.max if self.count else 0.0
+        if method == "count":
+            return float(self.count)
+        if method == "med":
+            return self.percentile(50)
+        p = parse_percentile(method)
+        if p is None:
+            raise KeyError(method)
+        return self.percentile(p)
+
+    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for s in trend_stats:
+            val = self.aggregate(s, elapsed_s)
+            out[s] = int(val) if s == "count" and val is not None else (val or 0.0)
+        return out
+
+
+class ExactTrendSink(TrendStats):
     """Every value kept (k6's way). Exact, unbounded: used for tests as the reference only."""
 
     type = MetricType.TREND
@@ -167,6 +203,22 @@ class ExactTrendSink:
     @property
     def empty(self) -> bool:
         return not self.values
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return len(self.values)
+
+    @property
+    def sum(self) -> float:  # type: ignore[override]
+        return sum(self.values)
+
+    @property
+    def min(self) -> float:  # type: ignore[override]
+        return min(self.values)
+
+    @property
+    def max(self) -> float:  # type: ignore[override]
+        return max(self.values)
 
     def add(self, value: float) -> None:
         self.values.append(value)
@@ -183,30 +235,6 @@ class ExactTrendSink:
         i = p / 100 * (len(v) - 1)
         lo, hi = math.floor(i), math.ceil(i)
         return v[lo] + (v[hi] - v[lo]) * (i - lo)
-
-    def aggregate(self, method: str, elapsed_s: float) -> float | None:
-        v = self.values
-        if method == "avg":
-            return sum(v) / len(v) if v else 0.0
-        if method == "min":
-            return min(v) if v else 0.0
-        if method == "max":
-            return max(v) if v else 0.0
-        if method == "count":
-            return float(len(v))
-        if method == "med":
-            return self.percentile(50)
-        p = parse_percentile(method)
-        if p is None:
-            raise KeyError(method)
-        return self.percentile(p)
-
-    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for s in trend_stats:
-            val = self.aggregate(s, elapsed_s)
-            out[s] = int(val) if s == "count" and val is not None else (val or 0.0)
-        return out
 
 
 def new_sink(mtype: MetricType) -> Sink:
