@@ -54,6 +54,8 @@ def _tls_version(resp: aiohttp.ClientResponse) -> str:
     """k6's tls_version tag ("tls1.3"), read from the connection's SSL object if any."""
     conn = resp.connection
     transport = conn.transport if conn is not None else None
+    if transport is None:  # a fully read response has released its connection already
+        transport = getattr(getattr(resp, "_protocol", None), "transport", None)
     obj = transport.get_extra_info("ssl_object") if transport is not None else None
     version = obj.version() if obj is not None else None
     return version.lower().replace("tlsv", "tls") if version else ""
@@ -83,7 +85,7 @@ class AiohttpTransport:
         self._session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
             trace_configs=[_trace_config()], auto_decompress=True,
-            skip_auto_headers=("User-Agent",))
+            skip_auto_headers=("User-Agent",), trust_env=True)  # HTTP(S)_PROXY: why aiohttp
         return self._session
 
     async def send(self, request: Request) -> RawResponse:
@@ -99,6 +101,7 @@ class AiohttpTransport:
                 timeout=aiohttp.ClientTimeout(total=request.timeout),
             ) as resp:
                 t_first = time.perf_counter_ns()
+                tls_version = _tls_version(resp)  # before read(): then the connection is gone
                 body = await resp.read()
                 t_end = time.perf_counter_ns()
                 received = len(resp.raw_headers) * 4 + sum(
@@ -108,7 +111,6 @@ class AiohttpTransport:
                 headers = Headers([(k.decode("latin-1"), v.decode("latin-1"))
                                    for k, v in resp.raw_headers])
                 status = resp.status
-                tls_version = _tls_version(resp)
                 proto = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else ""
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as e:
             cause = getattr(e, "certificate_error", None) or getattr(e, "os_error", None) or e
