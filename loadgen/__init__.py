@@ -11,7 +11,17 @@ from loadgen.executors import (
     RampingVUs,
     SharedIterations,
 )
-from loadgen.kinds import Baseline, Peak, Soak, Spike, Stress, TestType, Verdict
+from loadgen.kinds import (
+    Baseline,
+    LargePayload,
+    Mixed,
+    Peak,
+    Soak,
+    Spike,
+    Stress,
+    TestType,
+    Verdict,
+)
 from loadgen.metrics.custom import Counter, Gauge, Rate, Trend
 from loadgen.net.types import Response
 from loadgen.options import Stage
@@ -34,6 +44,8 @@ __all__ = [
     "ConstantVUs",
     "Counter",
     "Gauge",
+    "LargePayload",
+    "Mixed",
     "PerVUIterations",
     "RampingArrivalRate",
     "RampingVUs",

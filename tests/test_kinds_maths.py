@@ -86,3 +86,45 @@ def test_drift_needs_both_tolerance_and_significance():
     # throughput falling is the bad direction
     assert drift("tput", up, flat, tolerance=0.2, higher_is_worse=False).drifted
     assert not drift("tput", flat, up, tolerance=0.2, higher_is_worse=False).drifted
+
+
+def _view_with(counts: dict[str, list[float]]):
+    from loadgen.kinds.view import RunView
+    from loadgen.metrics.ingest import Store
+    from loadgen.metrics.model import SAMPLE, tagset
+    from loadgen.metrics.registry import Registry
+    from loadgen.metrics.timeseries import TimeSeries
+
+    reg = Registry()
+    store = Store(reg)
+    store.ingest([(SAMPLE, i, reg[name], v, tagset())
+                  for name, values in counts.items() for i, v in enumerate(values)])
+    return RunView(TimeSeries(), "s", 0.0, 10.0, store, True, 10.0)
+
+
+def test_mixed_verdict_reads_the_delivery_counters():
+    from loadgen import Mixed
+
+    good = Mixed.verdict(_view_with({"messages_sent": [100], "messages_delivered": [100],
+                                     "delivery_latency": [5.0, 12.0, 30.0]}))
+    assert good.ok is True and good.headline.startswith("100/100 delivered, 0 lost")
+    lossy = Mixed.verdict(_view_with({"messages_sent": [100], "messages_delivered": [99],
+                                      "messages_lost": [1], "delivery_latency": [5.0]}))
+    assert lossy.ok is False and "1 lost" in lossy.headline
+    dropped = Mixed.verdict(_view_with({"messages_sent": [10], "messages_delivered": [10],
+                                        "delivery_latency": [5.0],
+                                        "ws_unexpected_disconnects": [1]}))
+    assert dropped.ok is False
+    slow = Mixed.verdict(_view_with({"messages_sent": [1], "messages_delivered": [1],
+                                     "delivery_latency": [900.0]}))
+    assert slow.ok is False
+    assert Mixed.verdict(_view_with({})).ok is None
+
+
+def test_large_payload_verdict_reads_the_integrity_counters():
+    from loadgen import LargePayload
+
+    assert LargePayload.verdict(_view_with({"payload_checks": [50]})).ok is True
+    bad = LargePayload.verdict(_view_with({"payload_checks": [50], "payload_corruptions": [2]}))
+    assert bad.ok is False and bad.headline == "50 payloads checked, 2 corrupted, 0 lost"
+    assert LargePayload.verdict(_view_with({})).ok is None
