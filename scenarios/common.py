@@ -1,5 +1,5 @@
 """Shared pieces of the scenario catalog: logging in, auth headers, unique ids, metric
-declarations, and the held-socket receivers.
+declarations, posting tracked messages, and the held-socket receivers with their senders.
 
 Why these exist rather than being copied into every file:
 
@@ -18,20 +18,28 @@ Why these exist rather than being copied into every file:
   create their metrics lazily, during the run; thresholds are validated before it. Declaring
   them as class attributes of the mixins below registers them when the file loads, so
   `--thresholds` files naming `messages_lost` or `payload_corruptions` validate.
+* **Inboxes and their senders.** Message soak, large payloads and mixed load are the same
+  machine with other numbers, bodies and checks: `Inboxes` (held sockets that own
+  conversations and count what arrives) and `InboxSenders` (POST tracked messages only into
+  conversations whose sockets are all open). A scenario file subclasses both and keeps only
+  what makes it that scenario.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import orjson
 
-from loadgen import ConstantVUs, Counter, Trend
+from loadgen import ConstantVUs, Counter, Scenario, Trend
 from loadgen.context import current_vu
 from loadgen.kinds import TestType
+from loadgen.net.ws import WSError
 from loadgen.options import format_duration, parse_duration
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -110,6 +118,30 @@ def frame_of(msg: str | bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def copy_id(client_msg_id: Any, recipient: str) -> str:
+    """The tracked id of one recipient's copy of a message that reaches several sockets."""
+    return f"{client_msg_id}:{recipient}"
+
+
+async def post_message(vu: Any, headers: dict[str, str], conv: str, client_msg_id: str,
+                       body: str, *, recipients: Iterable[str] | None = None,
+                       check: str = "message accepted (202)") -> bool:
+    """POST /v1/messages, tracked from just before the request once it is accepted (202):
+    as `client_msg_id`, or with `recipients` one copy each (`copy_id`). True if accepted."""
+    t0 = vu.track.clock.now_ns()
+    r = await vu.http.post("/v1/messages", headers=headers, name="POST /v1/messages",
+                           json={"conversation_id": conv, "body": body,
+                                 "client_msg_id": client_msg_id})
+    if not vu.check(r, {check: lambda r: r.status == 202}):
+        return False
+    if recipients is None:
+        vu.track.sent(client_msg_id, t0)
+    else:
+        for m in recipients:
+            vu.track.sent(copy_id(client_msg_id, m), t0)
+    return True
+
+
 class Tracked:
     """Mixin for scenarios using `vu.track`: declares the tracker's metrics at load time."""
 
@@ -160,3 +192,151 @@ class HeldSockets(Sockets, TestType):
         n = o.vus if (o.vus is not None and o.rps is None) else cls.sockets
         seconds = parse_duration(o.duration or cls.duration) / 1e9 + cls.linger
         return ConstantVUs(vus=n, duration=format_duration(round(seconds * 1e9)))
+
+
+class Inboxes(Tracked, HeldSockets):
+    """Held sockets that receive tracked messages (subclass with the numbers of a scenario).
+
+    setup() logs in one user per socket (`role`-n) and puts them in conversations of `group`
+    users each, created by the group's first user with the others and the `senders` as
+    participants (`title`, with `{owner}` its creator). Each VU holds one user's socket
+    (pinged every 10 s, reconnected when it drops) and passes every message frame to
+    `received()`, which counts it delivered: by `client_msg_id`, or per copy
+    (`client_msg_id:recipient`) when a group has several sockets.
+
+    Which conversations have every socket open right now is class state shared with the
+    scenario's `InboxSenders`, so a reconnecting receiver never turns into "lost" messages
+    the service did not lose.
+    """
+
+    abstract = True
+    delivery_grace = 5.0  # seconds a message may still arrive after the load before it is lost
+    role: ClassVar[str] = "receiver"
+    group: ClassVar[int] = 1  # sockets (users) per conversation
+    title: ClassVar[str] = "inbox of {owner}"
+    senders: ClassVar[list[str]] = []  # the other participants of every conversation
+
+    _slots: ClassVar[Iterator[int]]
+    members: ClassVar[dict[str, tuple[str, ...]]]  # conversation id -> its socket users
+    connected: ClassVar[dict[str, set[str]]]  # conversation id -> its users online now
+    ready: ClassVar[dict[str, bool]]  # the conversations whose every member is online
+    any_ready: ClassVar[asyncio.Event]  # set once the first conversation is ready
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._slots = itertools.count()
+        cls.members, cls.connected, cls.ready = {}, {}, {}
+        cls.any_ready = asyncio.Event()
+
+    @classmethod
+    def shape(cls, o: Any) -> ConstantVUs:
+        ex = super().shape(o)
+        cls._run_sockets = ex.vus  # setup() makes exactly one user per socket
+        return ex
+
+    @classmethod
+    def per_copy(cls) -> bool:
+        """Whether a message is tracked per recipient (several sockets per conversation)."""
+        return cls.group > 1
+
+    async def setup(self) -> dict[str, Any]:
+        vu = setup_vu()
+        cls = type(self)
+        n = getattr(cls, "_run_sockets", cls.sockets)
+        users = [username(cls.role, i) for i in range(n)]
+        tokens = await login_many(vu, users)
+        groups = [users[i:i + cls.group] for i in range(0, n, cls.group)]
+        sem = asyncio.Semaphore(20)
+
+        async def create(g: list[str]) -> str:
+            async with sem:
+                conv = await create_conversation(vu, tokens[g[0]], [*g[1:], *cls.senders],
+                                                 cls.title.format(owner=g[0]), strict=True)
+            assert conv is not None
+            return str(conv["id"])
+
+        convs = await asyncio.gather(*(create(g) for g in groups))
+        slots = []
+        for conv, g in zip(convs, groups, strict=True):
+            cls.members[conv] = tuple(g)
+            cls.connected[conv] = set()
+            slots += [(u, tokens[u], conv) for u in g]
+        return {"slots": slots}
+
+    def received(self, vu: Any, frame: dict[str, Any], user: str) -> None:
+        """A message frame on `user`'s socket: delivered (override to check it first)."""
+        cmid = frame.get("client_msg_id")
+        vu.track.received(copy_id(cmid, user) if self.per_copy() else cmid)
+
+    async def iteration(self, vu: Any) -> None:
+        cls = type(self)
+        if not hasattr(self, "slot"):
+            slots = self.data["slots"]
+            self.slot = slots[next(cls._slots) % len(slots)]
+        user, token, conv = self.slot
+
+        def on_message(msg: str | bytes) -> None:
+            frame = frame_of(msg)
+            if frame is not None and frame.get("type") == "message":
+                self.received(vu, frame, user)
+
+        try:
+            session = await vu.ws.connect("/v1/ws", headers=auth(token))
+        except WSError:
+            await vu.sleep(1.0)  # counted in ws_errors; do not spin while the service is down
+            return
+        async with session:
+            online = cls.connected[conv]
+            online.add(user)
+            if len(online) == len(cls.members[conv]):
+                cls.ready[conv] = True
+                cls.any_ready.set()
+            try:
+                await session.hold(ping_every=10.0, on_message=on_message)
+            finally:
+                online.discard(user)
+                cls.ready.pop(conv, None)
+
+
+class InboxSenders(Tracked, Scenario):
+    """POSTs tracked messages into the conversations of `receivers` whose every socket is open
+    right now, as one of its `senders` (a sender user per VU, taken in turn). Set `executor`
+    and `receivers`, and write `body()`; `id_prefix` starts each `client_msg_id`, `accepted`
+    names the check of the 202."""
+
+    abstract = True
+    default_base_url = DEFAULT_BASE_URL
+    receivers: ClassVar[type[Inboxes]]
+    id_prefix: ClassVar[str] = "m"
+    accepted: ClassVar[str] = "message accepted (202)"
+    waiting: ClassVar[str] = "a receiver is connected"  # the check failed if none ever is
+
+    _slots: ClassVar[Iterator[int]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._slots = itertools.count()
+
+    def body(self, client_msg_id: str) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must define body(client_msg_id)")
+
+    async def setup(self) -> dict[str, str]:
+        return await login_many(setup_vu(), self.receivers.senders)
+
+    async def iteration(self, vu: Any) -> None:
+        rx = self.receivers
+        if not hasattr(self, "token"):
+            self.token = self.data[rx.senders[next(type(self)._slots) % len(rx.senders)]]
+        try:  # only waits at the very start: the receivers connect within milliseconds
+            async with asyncio.timeout(10.0):
+                await rx.any_ready.wait()
+        except TimeoutError:
+            vu.check(None, {self.waiting: lambda _: False})
+            return
+        if not rx.ready:
+            return  # every conversation has a socket reconnecting (counted as a disconnect)
+        conv = random.choice(tuple(rx.ready))
+        cmid = new_id(self.id_prefix)
+        await post_message(vu, auth(self.token), conv, cmid, self.body(cmid),
+                           recipients=rx.members[conv] if rx.per_copy() else None,
+                           check=self.accepted)

@@ -28,10 +28,12 @@ from common import (
     Sockets,
     Tracked,
     auth,
+    copy_id,
     create_conversation,
     frame_of,
     login_many,
     new_id,
+    post_message,
     setup_vu,
     username,
 )
@@ -114,7 +116,7 @@ class MultiUserConversation(Tracked, Sockets, TestType):
             conv, cmid = frame.get("conversation_id"), str(frame.get("client_msg_id"))
             if conv not in my_convs or SENT_TO.get(cmid, conv) != conv:
                 cross_conversation_leaks.add(1)
-            vu.track.received(f"{cmid}:{user}")
+            vu.track.received(copy_id(cmid, user))
             received += 1
             if received >= expected:
                 done.set()
@@ -143,11 +145,6 @@ class MultiUserConversation(Tracked, Sockets, TestType):
         for k in range(type(self).messages):
             cmid = new_id("ring")
             SENT_TO[cmid] = conv
-            t0 = vu.track.clock.now_ns()
-            r = await vu.http.post("/v1/messages", headers=headers, name="POST /v1/messages",
-                                   json={"conversation_id": conv, "client_msg_id": cmid,
-                                         "body": f"message {k} in {conv}"})
-            if vu.check(r, {"message accepted (202)": lambda r: r.status == 202}):
-                for m in members:
-                    vu.track.sent(f"{cmid}:{m}", t0)
+            await post_message(vu, headers, conv, cmid, f"message {k} in {conv}",
+                               recipients=members)
             await vu.sleep(interval)
