@@ -21,7 +21,7 @@ from typing import Any
 
 from common import Inboxes, InboxSenders, Payloads, username
 
-from loadgen import ConstantArrivalRate, payload
+from loadgen import LargePayload, payload
 from loadgen.payloads import check as check_payload
 
 SIZE = "64KiB"
@@ -41,8 +41,10 @@ class Receivers(Payloads, Inboxes):
         super().received(vu, frame, user)
 
 
-class Senders(InboxSenders):
-    executor = ConstantArrivalRate(rate=100, duration="10m", pre_allocated_vus=20, max_vus=400)
+class Senders(InboxSenders, LargePayload):
+    """The LargePayload test type: its verdict is payloads checked / corrupted / lost."""
+
+    rate, duration, vus = 100, "10m", 20
     receivers = Receivers
     id_prefix = "big"
     accepted = "64 KiB message accepted (202)"

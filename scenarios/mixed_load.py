@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from common import Inboxes, InboxSenders, username
 
-from loadgen import ConstantArrivalRate
+from loadgen import Mixed
 
 
 class GroupSockets(Inboxes):
@@ -30,8 +30,12 @@ class GroupSockets(Inboxes):
     senders = [username("poster", i) for i in range(10)]
 
 
-class Posts(InboxSenders):
-    executor = ConstantArrivalRate(rate=500, duration="10m", pre_allocated_vus=50, max_vus=1000)
+class Posts(InboxSenders, Mixed):
+    """The Mixed test type: its verdict is delivered/lost/duplicated, delivery p95 and
+    unexpected disconnects over the whole run (--rps/--duration scale it)."""
+
+    rate, duration, vus = 500, "10m", 50
+    delivery_p95_ms = 500
     receivers = GroupSockets
     id_prefix = "mx"
     waiting = "a group is connected"
