@@ -228,3 +228,43 @@ def test_ndjson_raw_and_bucket_streams(tmp_path):
     p95 = [x for x in buckets if x["type"] == "Point" and x["metric"] == "http_req_duration"
            and x["data"]["tags"]["stat"] == "p95"]
     assert p95 and all(x["data"]["tags"]["scenario"] == "s" for x in p95)
+
+
+def test_abort_on_fail_stops_the_run_at_the_first_evaluation_and_exits_99(tmp_path):
+    f = scenario(tmp_path, """
+        from loadgen import Scenario, ConstantVUs
+
+        class S(Scenario):
+            executor = ConstantVUs(vus=2, duration="30s")
+            thresholds = {"http_req_failed": [{"threshold": "rate<0.5", "abortOnFail": True}]}
+
+            async def iteration(self, vu):
+                await vu.http.get("/status/500")
+                await vu.sleep(0.05)
+    """)
+    out = tmp_path / "export.json"
+    t0 = time.monotonic()
+    with serve() as url:
+        p = loadgen("run", f, "-q", f"--summary-export={out}", env={"BASE_URL": url})
+    took = time.monotonic() - t0
+    assert p.returncode == 99, p.stderr
+    assert took < 15  # k6 aborts at its first 2 s evaluation, not after 30 s
+    assert "abortOnFail enabled, stopping test prematurely" in p.stderr
+    import json
+
+    assert json.loads(out.read_text())["metrics"]["http_req_failed"]["thresholds"] == {
+        "rate<0.5": True}
+
+
+def test_check_judges_a_real_k6_export(tmp_path):
+    export = Path(__file__).parent / "golden" / "basic_summary_export.json"
+    passing = tmp_path / "ok.yaml"
+    passing.write_text('http_req_duration: ["p(95)<500"]\nchecks: ["rate>0.5"]\n')
+    failing = tmp_path / "bad.yaml"
+    failing.write_text('http_req_failed: ["rate<0.01"]\n')
+    missing = tmp_path / "missing.yaml"
+    missing.write_text('http_req_duration: ["p(99)<500"]\n')  # the export has no p(99)
+    assert loadgen("check", str(export), "--thresholds", str(passing)).returncode == 0
+    p = loadgen("check", str(export), "--thresholds", str(failing))
+    assert p.returncode == 99 and "rate<0.01" in p.stdout
+    assert loadgen("check", str(export), "--thresholds", str(missing)).returncode == 104
