@@ -55,7 +55,8 @@ def test_python_dash_m_serves_and_stops_on_sigterm() -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        m = re.fullmatch(r"demo server listening on http://127\.0\.0\.1:(\d+)\n", line)
+        m = re.fullmatch(re.escape("demo server listening on http://127.0.0.1:") + r"(\d+)\n",
+                         line)
         assert m, line
         url = f"http://127.0.0.1:{m.group(1)}/healthz"
         with urllib.request.urlopen(url, timeout=5) as resp:
