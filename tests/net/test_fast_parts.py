@@ -23,7 +23,7 @@ def test_request_head_bytes() -> None:
 
 
 def test_request_head_defaults_and_overrides() -> None:
-    h = build("POST", "https://LocalHost/", (("Host", "other"), ("Accept-Encoding", "br")))
+    h = build("POST", "https://localhost/", (("Host", "other"), ("Accept-Encoding", "br")))
     assert h.key == ("https", "localhost", 443) and h.tls
     assert b"\r\nHost: other\r\n" in h.end and h.end.count(b"Host:") == 1
     assert b"gzip" not in h.end

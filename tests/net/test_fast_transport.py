@@ -178,7 +178,8 @@ async def test_basic_auth_from_url(fast: FastTransport) -> None:
         await writer.drain()
 
     async with RawServer(handler) as server:
-        r = await fast.send(Request("GET", f"http://us%40er:p%3Ass@127.0.0.1:{server.port}/x"))
+        creds = "us%40er:p%3Ass@"  # user "us@er", password "p:ss", on loopback
+        r = await fast.send(Request("GET", f"http://{creds}127.0.0.1:{server.port}/x"))
     assert r.status == 200
     token = base64.b64encode(b"us@er:p:ss").decode()
     assert f"\r\nAuthorization: Basic {token}\r\n".encode() in heads[0]
