@@ -12,8 +12,8 @@ from loadgen.net.ws import WSClosed, WSError, WSTimeout, ws_base
 
 def test_ws_base_follows_the_http_base():
     assert ws_base("http://127.0.0.1:8080/") == "ws://127.0.0.1:8080"
-    assert ws_base("https://h/api") == "wss://h/api"
-    assert ws_base("ws://h") == "ws://h"
+    assert ws_base("https://localhost/api") == "wss://localhost/api"
+    assert ws_base("ws://localhost") == "ws://localhost"
     assert ws_base(None) is None
 
 
