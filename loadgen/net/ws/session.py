@@ -1,281 +1,28 @@
-"""`vu.ws`: k6's WebSocket API on the `websockets` asyncio client, with k6's metrics.
-
-Why it is shaped like this:
-
-* **k6's session metrics, k6's timing.** `ws_sessions`, `ws_connecting` and `ws_session_duration`
-  are stamped with the connect start (k6-compat.md section 6). k6 pushes them after the socket
-  closes; we record `ws_connecting` right after the handshake (so it is live) and `ws_sessions` /
-  `ws_session_duration` when the session ends, because only then is the `close_code` tag known
-  (loadgen's addition, so `ws_sessions{close_code:1002}` thresholds work). A sample can therefore
-  enter the record stream long after its timestamp (a 30-minute hold: 30 minutes late).
-* **Failed connects raise, and are still counted.** An unreachable URL, a 403 or a non-WebSocket
-  endpoint records a session with status = the HTTP status (or 0: k6 itself omits the tag then)
-  plus `ws_errors{error}`, then raises `WSError` naming the URL and status. k6's JS callback API
-  returns a dead response instead; in Python the next `send` would fail anyway, further from
-  the cause. `connect(..., throw=False)` gives k6's behaviour (`session.status`, `.error`).
-* **Cheap per message.** `ws_msgs_sent`/`ws_msgs_received` are counted in ints and flushed as
-  one counter sample per session per second (and at close): totals exact, timestamps coarse.
-* **Bytes on the wire.** The connection counts what the socket really carries (handshake and
-  frame headers too), which k6 adds to data_sent/data_received.
-* **Bounded memory, visible backpressure.** Receive buffers hold at most `max_queue` frames of at
-  most `max_size` bytes; sends wait once `write_limit` bytes are unsent. Time blocked that way is
-  `ws_send_wait`; a non-empty receive queue shows as the `ws_queue_depth` gauge.
-"""
+"""One WebSocket session: send, recv, ping, hold, close, with counters flushed cheaply."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import inspect
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
-from websockets.typing import Subprotocol
 
-from loadgen.errors import LoadgenError
-from loadgen.metrics.model import Contains, MetricType, TagSet, merge_tags, tagset
-from loadgen.net import errors as neterr
-from loadgen.net.client import USER_AGENT, strip_credentials
+from loadgen.metrics.model import TagSet, merge_tags
+from loadgen.net.ws.conn import (
+    CLOSE_TIMEOUT,
+    FLUSH_NS,
+    NORMAL_CLOSES,
+    WSClosed,
+    WSTimeout,
+    _Conn,
+)
 
 if TYPE_CHECKING:
-    from loadgen.vu import VU
-
-FLUSH_NS = 1_000_000_000  # message counters reach the recorder at most this late
-MAX_SIZE = 32 * 2**20  # largest incoming message (bytes)
-MAX_QUEUE = 32  # incoming frames buffered before reading from the socket pauses
-WRITE_LIMIT = 2**16  # unsent bytes before send() waits for the socket to drain
-CLOSE_TIMEOUT = 2.0  # seconds to wait for the peer's close frame before aborting
-NORMAL_CLOSES = (1000, 1001)
-
-
-class WSError(LoadgenError):
-    """A WebSocket failed: `url`, `status` (HTTP status of the handshake, 0 without one) and
-    `error` (the short, low-cardinality reason also used as the `ws_errors` tag)."""
-
-    def __init__(self, message: str, *, url: str, status: int = 0, error: str = "",
-                 close_code: int | None = None) -> None:
-        super().__init__(message)
-        self.url, self.status, self.error, self.close_code = url, status, error, close_code
-
-
-class WSClosed(WSError):
-    """The socket is closed (by the peer, the network, or us) and cannot send or receive."""
-
-
-class WSTimeout(TimeoutError):
-    """No message (recv) or no pong (ping) within the timeout; the socket stays usable."""
-
-
-def ws_base(base_url: str | None) -> str | None:
-    """The WebSocket base for a scenario's HTTP base URL: http -> ws, https -> wss."""
-    if not base_url:
-        return None
-    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
-        if base_url.startswith(http):
-            return ws + base_url[len(http):].rstrip("/")
-    return base_url.rstrip("/")
-
-
-class _Conn(ClientConnection):
-    """A websockets connection that counts wire bytes and times sends blocked on a full
-    write buffer (the only kind of send that waits)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.n_in = 0
-        self.n_out = 0
-        self.on_wait: Callable[[int], None] | None = None
-        pull = self.protocol.data_to_send
-
-        def counted() -> list[bytes]:
-            out = pull()
-            for chunk in out:
-                self.n_out += len(chunk)
-            return out
-
-        self.protocol.data_to_send = counted  # type: ignore[method-assign]
-
-    def data_received(self, data: bytes) -> None:
-        self.n_in += len(data)
-        super().data_received(data)
-
-    async def drain(self) -> None:
-        if not self.paused or self.on_wait is None:
-            await super().drain()
-            return
-        t0 = time.perf_counter_ns()
-        try:
-            await super().drain()
-        finally:
-            self.on_wait(time.perf_counter_ns() - t0)
-
-
-class WSClient:
-    """One VU's WebSocket client (`vu.ws`): opens sessions and knows the scenario's end."""
-
-    def __init__(self, vu: VU) -> None:
-        self.vu = vu
-        rt = vu.rt
-        self.clock = rt.clock
-        self.recorder = rt.recorder
-        self.base_url = vu.env.get("WS_BASE_URL") or ws_base(rt.base_url)
-        self.sessions: set[WSSession] = set()
-        reg = rt.run.registry
-        self.m = {name: reg[name] for name in (
-            "ws_sessions", "ws_connecting", "ws_session_duration", "ws_msgs_sent",
-            "ws_msgs_received", "ws_ping", "data_sent", "data_received")}
-        for name, mtype, contains in (
-                ("ws_unexpected_disconnects", MetricType.COUNTER, Contains.DEFAULT),
-                ("ws_errors", MetricType.COUNTER, Contains.DEFAULT),
-                ("ws_send_wait", MetricType.TREND, Contains.TIME),
-                ("ws_queue_depth", MetricType.GAUGE, Contains.DEFAULT)):
-            self.m[name] = reg.get(name) or reg.define(name, mtype, contains)
-        # Until the engine publishes rt.end_ns, estimate the start from the first use.
-        rt.__dict__.setdefault("_ws_first_use_ns", self.clock.now_ns())
-        self._end_estimate: int | None = None
-
-    # -- the scenario's end (long-lived sockets stop there instead of being interrupted) ----
-    @property
-    def end_ns(self) -> int | None:
-        """When this scenario's executor stops starting work (run clock), None if unknown."""
-        rt = self.vu.rt
-        end = getattr(rt, "end_ns", None)
-        if end is not None:
-            return int(end)
-        if self._end_estimate is None and rt.executor is not None:
-            try:
-                self._end_estimate = int(rt.__dict__["_ws_first_use_ns"]
-                                         + rt.executor.duration_ns())
-            except (NotImplementedError, ValueError, TypeError):
-                self._end_estimate = None
-        return self._end_estimate  # None in setup()/teardown(): no end of their own
-
-    @property
-    def stopping(self) -> bool:
-        end = self.end_ns
-        return end is not None and self.clock.now_ns() >= end
-
-    async def until_end(self) -> None:
-        """Sleep on the run clock until the scenario's end (forever when it has none)."""
-        end = self.end_ns
-        if end is None:
-            await asyncio.Event().wait()
-        else:
-            await self.clock.sleep_until(end)
-
-    # -- connecting -----------------------------------------------------------------------
-    def url_for(self, url: str) -> str:
-        if "://" in url:
-            return url
-        if not self.base_url:
-            raise ValueError(f"relative WebSocket URL {url!r} but no base URL: set the "
-                             "scenario's base_url, BASE_URL or WS_BASE_URL")
-        return self.base_url + ("" if url.startswith("/") else "/") + url
-
-    async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
-                      subprotocols: Sequence[str] | None = None, timeout: float = 10.0,  # noqa: ASYNC109
-                      tags: Mapping[str, str] | None = None, throw: bool = True,
-                      max_size: int | None = MAX_SIZE, max_queue: int = MAX_QUEUE,
-                      write_limit: int = WRITE_LIMIT, compression: str | None = None,
-                      ) -> WSSession:
-        """Open a session (k6's ws.connect). Raises WSError on failure unless throw=False, in
-        which case the returned session has `ok == False`, `status` and `error` set."""
-        vu, clock = self.vu, self.clock
-        conns: list[_Conn] = []
-
-        def factory(*args: Any, **kwargs: Any) -> _Conn:
-            c = _Conn(*args, **kwargs)
-            conns.append(c)
-            return c
-
-        bad_url: ValueError | None = None
-        try:
-            target = self.url_for(url)
-        except ValueError as e:
-            target, bad_url = url, e
-        t0 = clock.now_ns()
-        conn: _Conn | None = None
-        status, error, message = 0, "", ""
-        try:
-            if bad_url is not None:
-                raise bad_url
-            conn = await ws_connect(  # type: ignore[assignment]
-                target, additional_headers=dict(headers) if headers else None,
-                subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
-                compression=compression, open_timeout=timeout, ping_interval=None,
-                ping_timeout=None, close_timeout=CLOSE_TIMEOUT, max_size=max_size,
-                max_queue=max_queue, write_limit=write_limit, proxy=None,
-                user_agent_header=USER_AGENT, create_connection=factory)  # type: ignore[arg-type]
-        except asyncio.CancelledError:
-            self._add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
-            raise
-        except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
-            status, error, message = self._classify(e, conns)
-        t1 = clock.now_ns()
-        if conn is not None:
-            subproto = conn.subprotocol or ""
-            status = 101
-        else:
-            subproto = ""
-            self._add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
-        d = dict(vu.sample_tags)
-        d.update(url=strip_credentials(target), status=str(status), subproto=subproto)
-        if tags:
-            d.update({k: str(v) for k, v in tags.items()})
-        ts = tagset(d)
-        rec = self.recorder
-        rec.sample(self.m["ws_connecting"], (t1 - t0) / 1e6, ts, t0)
-        session = WSSession(self, conn, target, ts, t0, status, subproto, error)
-        if conn is None:
-            rec.sample(self.m["ws_errors"], 1.0, merge_tags(ts, {"error": error}), t1)
-            session._finish(t1)
-            if throw:
-                raise WSError(f"WebSocket {target}: {message}", url=target, status=status,
-                              error=error)
-            return session
-        self.sessions.add(session)
-        return session
-
-    def _classify(self, e: Exception, conns: list[_Conn]) -> tuple[int, str, str]:
-        """(HTTP status or 0, short error tag, message naming the URL) for a failed connect."""
-        resp = conns[-1].response if conns else None
-        status = resp.status_code if resp is not None else 0
-        if isinstance(e, InvalidStatus):
-            status = e.response.status_code
-            return (status, f"handshake: HTTP {status}",
-                    f"handshake refused: HTTP {status} {e.response.reason_phrase}")
-        if isinstance(e, InvalidURI | ValueError) and not conns:
-            return 0, "invalid url", f"invalid WebSocket URL: {e}"
-        if isinstance(e, InvalidHandshake):
-            return (status, "handshake: not a WebSocket endpoint",
-                    f"bad handshake (not a WebSocket endpoint?): {e}")
-        if isinstance(e, TimeoutError):
-            return status, "handshake timeout", "connect timed out"
-        code, msg = neterr.classify(e, connecting=not conns or resp is None)
-        return status, msg, f"connect failed: {msg} (k6 error code {code})"
-
-    def _add_bytes(self, sent: int, received: int) -> None:
-        """Wire bytes go to the VU (emitted at its iteration end); setup/teardown VUs have no
-        later iteration end, so theirs are recorded directly."""
-        if not (sent or received):
-            return
-        vu = self.vu
-        if vu.rt.executor is None:
-            now, ts = self.clock.now_ns(), vu.sample_tags
-            self.recorder.sample(self.m["data_sent"], float(sent), ts, now)
-            self.recorder.sample(self.m["data_received"], float(received), ts, now)
-        else:
-            vu.bytes_sent += sent
-            vu.bytes_received += received
-
-    async def close_all(self) -> None:
-        """Close every session this VU still holds (run end)."""
-        await asyncio.gather(*(s.close() for s in list(self.sessions)), return_exceptions=True)
+    from loadgen.net.ws.client import WSClient
 
 
 class WSSession:
@@ -553,3 +300,4 @@ class WSSession:
     def __repr__(self) -> str:
         state = "open" if self.open else f"closed {self.close_code}" if self._ended else "dead"
         return f"<WSSession {self.url} {state}>"
+
