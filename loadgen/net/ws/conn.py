@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
 from loadgen.errors import LoadgenError
-
-if TYPE_CHECKING:
-    pass
-
 
 FLUSH_NS = 1_000_000_000  # message counters reach the recorder at most this late
 MAX_SIZE = 32 * 2**20  # largest incoming message (bytes)
