@@ -203,7 +203,7 @@ class Results:
                         tg = dict(cast(TagSet, r[4]))
                         name = tg.get("check", "")
                         c = self.groups.add_check(tg.get("group", ""), name)
-                        pair = known[r[4]] = (c, self.groups._flat[name])  # type: ignore[index]
+                        pair = known[r[4]] = (c, self.groups.flat(name))  # type: ignore[index]
                     if r[3]:
                         pair[0].passes += 1
                         pair[1].passes += 1
@@ -261,7 +261,7 @@ class Results:
         target = self.threshold_targets.get(name)
         if target is None:
             return self.store.get(name)
-        return self.store._sinks.get(target)
+        return self.store.existing(target)
 
     # -- the end --------------------------------------------------------------------------
     def close(self) -> None:
@@ -294,7 +294,7 @@ class Results:
                 t = self.threshold_targets[name]
                 parent = t.parent if isinstance(t, SubMetric) else t
                 entries[name] = MetricEntry(parent.type, parent.contains,
-                                            self.store._sinks.get(t), res)
+                                            self.store.existing(t), res)
         return entries
 
     def loadgen_section(self, outcome: Outcome) -> dict[str, Any]:
@@ -311,7 +311,7 @@ class Results:
         for scen, subs in self.open_model.items():
             view: dict[str, Any] = {}
             for mname, sub in subs.items():
-                sink = self.store._sinks.get(sub)
+                sink = self.store.existing(sub)
                 if mname == "dropped_iterations":
                     view[mname] = int(sink.aggregate("count", 0) or 0) if sink else 0
                 elif sink is not None and not sink.empty:

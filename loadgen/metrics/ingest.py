@@ -169,6 +169,10 @@ class Store:
             self._names.setdefault(target.name, target)
         return s
 
+    def existing(self, target: Target) -> Sink | None:
+        """The sink of a metric or sub-metric if one was ever created (None: no samples)."""
+        return self._sinks.get(target)
+
     def target(self, name: str) -> Target | None:
         """A metric or sub-metric by its k6 name (`http_req_duration{status:200}`)."""
         t = self._names.get(name)

@@ -136,20 +136,22 @@ class Conn(asyncio.Protocol):
         self.abort()
 
     def abort(self) -> None:
-        self.closed = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.transport is not None:
-            self.transport.abort()
+        self._shut(hard=True)
 
     def close(self) -> None:
+        self._shut(hard=False)
+
+    def _shut(self, *, hard: bool) -> None:
+        """Mark closed, drop the timeout timer, then abort (discard buffers) or close."""
         self.closed = True
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         if self.transport is not None:
-            self.transport.close()
+            if hard:
+                self.transport.abort()
+            else:
+                self.transport.close()
 
     def fail(self, code: int, message: str) -> None:
         """End the request in flight with an error; the connection is not reused."""

@@ -109,6 +109,10 @@ class GroupTree:
         """One check() outcome."""
         self.add_check(group_path, name, int(passed), int(not passed))
 
+    def flat(self, name: str) -> FlatCheck:
+        """The by-name total of a check already added with add_check()."""
+        return self._flat[name]
+
     def flat_checks(self) -> list[FlatCheck]:
         """Checks merged by name in global first-seen order (the text summary's list)."""
         return list(self._flat.values())

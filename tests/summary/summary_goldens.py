@@ -106,3 +106,16 @@ def assert_same_json(got: Any, want: Any, path: str = "$", rel: float = 0.0) -> 
             assert abs(got - want) <= rel * max(abs(want), 1e-300), f"{path}: {got} != {want}"
         else:
             assert got == want, f"{path}: {got!r} != {want!r}"
+
+
+# The thresholds of k6-golden/scripts/basic.js (the run behind basic_summary_export.json).
+BASIC_THRESHOLDS = {
+    "http_req_duration": ["p(95)<500", "avg<200"],
+    "http_req_duration{status:200}": ["max<1000"],
+    "http_req_failed": ["rate<0.5"],
+    "checks": ["rate>0.9"],
+    "my_counter": ["count>1"],
+    "my_gauge": ["value<100"],
+    "my_rate": ["rate>0.1"],
+    "my_trend": ["med>0"],
+}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from summary_goldens import (
+    BASIC_THRESHOLDS,
     assert_same_json,
     assert_summary_in,
     golden_json,
@@ -32,17 +33,6 @@ from loadgen.summary.export import render_summary_export, summary_export
 from loadgen.summary.groups import GroupTree
 from loadgen.summary.text import render_summary_text
 from loadgen.thresholds import evaluate, parse
-
-BASIC_THRESHOLDS = {
-    "http_req_duration": ["p(95)<500", "avg<200"],
-    "http_req_duration{status:200}": ["max<1000"],
-    "http_req_failed": ["rate<0.5"],
-    "checks": ["rate>0.9"],
-    "my_counter": ["count>1"],
-    "my_gauge": ["value<100"],
-    "my_rate": ["rate>0.1"],
-    "my_trend": ["med>0"],
-}
 
 
 def replay(ndjson: str, thresholds: dict[str, list[Any]], duration_ms: float,

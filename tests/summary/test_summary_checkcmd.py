@@ -5,21 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from summary_goldens import BASIC_THRESHOLDS as BASIC
 from summary_goldens import GOLDEN, golden_json
 
 from loadgen.errors import ConfigError
 from loadgen.summary.checkcmd import check_summary, load_summary_file, read_summary
-
-BASIC = {
-    "http_req_duration": ["p(95)<500", "avg<200"],
-    "http_req_duration{status:200}": ["max<1000"],
-    "http_req_failed": ["rate<0.5"],
-    "checks": ["rate>0.9"],
-    "my_counter": ["count>1"],
-    "my_gauge": ["value<100"],
-    "my_rate": ["rate>0.1"],
-    "my_trend": ["med>0"],
-}
 
 
 @pytest.mark.parametrize("golden", ["basic_summary_export.json", "handle_summary_data.json"])
