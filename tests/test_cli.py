@@ -268,3 +268,34 @@ def test_check_judges_a_real_k6_export(tmp_path):
     p = loadgen("check", str(export), "--thresholds", str(failing))
     assert p.returncode == 99 and "rate<0.01" in p.stdout
     assert loadgen("check", str(export), "--thresholds", str(missing)).returncode == 104
+
+
+def test_http_one_liner_runs_the_open_model_against_one_endpoint(tmp_path):
+    out = tmp_path / "export.json"
+    with serve() as url:
+        p = loadgen("http", "GET", f"{url}/status/404", "--rps", "20", "-d", "1s",
+                    "--expect", "404", "-q", f"--summary-export={out}")
+    assert p.returncode == 0, p.stderr
+    import json
+
+    m = json.loads(out.read_text())["metrics"]
+    assert m["http_reqs"]["count"] == 20
+    assert (m["checks"]["passes"], m["checks"]["fails"]) == (20, 0)
+    assert "p(95)" in m["iteration_lag"]  # the open model recorded its schedule lag
+
+
+def test_trend_stats_and_run_tags_reach_the_outputs(tmp_path):
+    f = scenario(tmp_path, SIMPLE)
+    export, raw = tmp_path / "export.json", tmp_path / "raw.ndjson"
+    with serve() as url:
+        p = loadgen("run", f, "-q", "--summary-trend-stats", "avg,p(99),count",
+                    "--tag", "env=ci", f"--summary-export={export}", f"--out=json={raw}",
+                    env={"BASE_URL": url})
+    assert p.returncode == 0, p.stderr
+    import json
+
+    assert set(json.loads(export.read_text())["metrics"]["http_req_duration"]) == {
+        "avg", "p(99)", "count"}
+    points = [json.loads(x) for x in raw.read_text().splitlines()]
+    assert all(x["data"]["tags"].get("env") == "ci" for x in points if x["type"] == "Point")
+    assert "count" in p.stdout and "p(99)=" in p.stdout
