@@ -33,12 +33,12 @@ from _peers import GEN_CPU, INSTALL_HINT, Nginx, free_port, which  # noqa: E402
 
 from loadgen import ConstantVUs, Scenario  # noqa: E402
 from loadgen.clock import RealClock  # noqa: E402
-from loadgen.engine import Engine, Hooks, ScenarioSpec  # noqa: E402
+from loadgen.execution.engine import Engine, Hooks, ScenarioSpec  # noqa: E402
+from loadgen.execution.runtime import RunContext  # noqa: E402
 from loadgen.metrics.ingest import Store  # noqa: E402
 from loadgen.metrics.registry import Recorder, Registry  # noqa: E402
 from loadgen.metrics.timeseries import TimeSeries  # noqa: E402
 from loadgen.net.fast import FastTransport  # noqa: E402
-from loadgen.runtime import RunContext  # noqa: E402
 
 
 class Plain(Scenario):

@@ -116,11 +116,11 @@ async def serve(port_file: str) -> None:
 async def loadgen_client(url: str, conns: int, duration: float, size: int) -> dict[str, float]:
     from loadgen import ConstantVUs, Scenario
     from loadgen.clock import RealClock
-    from loadgen.engine import Engine, Hooks, ScenarioSpec
+    from loadgen.execution.engine import Engine, Hooks, ScenarioSpec
+    from loadgen.execution.runtime import RunContext
     from loadgen.metrics.model import SAMPLE
     from loadgen.metrics.registry import Recorder, Registry
     from loadgen.net.aiohttp_transport import AiohttpTransport
-    from loadgen.runtime import RunContext
 
     msg = "x" * size
     got = {"msgs": 0.0}

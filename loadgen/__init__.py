@@ -11,7 +11,13 @@ from loadgen.executors import (
     RampingVUs,
     SharedIterations,
 )
-from loadgen.kinds import (
+from loadgen.messaging.payloads import payload, verify
+from loadgen.net.types import Response
+from loadgen.options import Stage
+from loadgen.scripting.metrics import Counter, Gauge, Rate, Trend
+from loadgen.scripting.scenario import Scenario
+from loadgen.scripting.vu import VU
+from loadgen.testtypes import (
     Baseline,
     LargePayload,
     Mixed,
@@ -22,12 +28,6 @@ from loadgen.kinds import (
     TestType,
     Verdict,
 )
-from loadgen.metrics.custom import Counter, Gauge, Rate, Trend
-from loadgen.net.types import Response
-from loadgen.options import Stage
-from loadgen.payloads import payload, verify
-from loadgen.scenario import Scenario
-from loadgen.vu import VU
 
 __version__ = "0.1.0"
 

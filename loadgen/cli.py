@@ -56,7 +56,7 @@ def cli() -> None:
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
-    from loadgen.run import RunConfig, run_file
+    from loadgen.commands.run import RunConfig, run_file
 
     sys.exit(run_file(RunConfig.from_cli(kw)))
 
@@ -84,8 +84,8 @@ def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
     """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
     from pathlib import Path
 
-    from loadgen.adhoc import endpoint_scenario
-    from loadgen.run import RunConfig, run_file
+    from loadgen.commands.http import endpoint_scenario
+    from loadgen.commands.run import RunConfig, run_file
 
     hdrs = dict(h.split(":", 1) for h in headers if ":" in h)
     hdrs = {k.strip(): v.strip() for k, v in hdrs.items()}
@@ -106,7 +106,7 @@ def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
 def check(summary: str, threshold_files: tuple[str, ...]) -> None:
     """Judge an existing summary (loadgen's or k6's --summary-export / handleSummary JSON)
     against threshold files; exit 0 (pass), 99 (fail) or 104 (cannot judge)."""
-    from loadgen.summary.checkcmd import check_summary, load_summary_file
+    from loadgen.commands.check import check_summary, load_summary_file
     from loadgen.thresholds import load_threshold_file, merge_thresholds
 
     raw = merge_thresholds([load_threshold_file(f) for f in threshold_files])

@@ -29,8 +29,8 @@ from loadgen.errors import ConfigError
 from loadgen.metrics.model import MetricType
 from loadgen.metrics.selectors import SelectorError, go_quote, parse_selector
 from loadgen.metrics.sinks import Sink, new_sink
+from loadgen.numfmt import go_float
 from loadgen.options import format_duration, parse_duration
-from loadgen.summary.numfmt import go_float
 
 RawThresholds = Mapping[str, Any]  # selector -> list of entries (checked by validate)
 

@@ -37,10 +37,10 @@ from typing import Any, ClassVar
 import orjson
 
 from loadgen import ConstantVUs, Counter, Scenario, Trend
-from loadgen.context import current_vu
-from loadgen.kinds import TestType
 from loadgen.net.ws import WSError
 from loadgen.options import format_duration, parse_duration
+from loadgen.scripting.context import current_vu
+from loadgen.testtypes import TestType
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "catalog-secret"  # the demo accepts any non-empty password unless pinned
@@ -163,7 +163,7 @@ class Sockets:
 
 
 class Payloads:
-    """Mixin for scenarios using `loadgen.payloads.check`."""
+    """Mixin for scenarios using `loadgen.messaging.payloads.check`."""
 
     payload_checks = Counter("payload_checks")
     payload_corruptions = Counter("payload_corruptions")

@@ -2,7 +2,7 @@
 
 What it proves: a 64 KiB message (the demo's largest allowed body) survives the whole path
 unchanged: JSON over HTTP into the service, the outbox, and a WebSocket frame out to its
-receiver. Each body is a `loadgen.payloads.payload()` carrying its own digest, so the receiver
+receiver. Each body is a `loadgen.payload()` carrying its own digest, so the receiver
 verifies it without knowing what was sent; any flipped byte counts in
 `payload_corruptions`, which must stay 0. Every message is also delivery-tracked, so a body
 that never arrives is a lost message rather than a silently skipped check.
@@ -22,7 +22,7 @@ from typing import Any
 from common import Inboxes, InboxSenders, Payloads, username
 
 from loadgen import LargePayload, payload
-from loadgen.payloads import check as check_payload
+from loadgen.messaging.payloads import check as check_payload
 
 SIZE = "64KiB"
 

@@ -39,8 +39,8 @@ from common import (
 )
 
 from loadgen import Counter, PerVUIterations
-from loadgen.kinds import TestType
 from loadgen.options import parse_duration
+from loadgen.testtypes import TestType
 
 cross_conversation_leaks = Counter("cross_conversation_leaks")
 

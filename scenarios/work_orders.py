@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 from common import DEFAULT_BASE_URL, auth, login_many, new_id, setup_vu, username
 
 from loadgen import RampingArrivalRate, Stage
-from loadgen.kinds import TestType
 from loadgen.options import format_duration, parse_duration
+from loadgen.testtypes import TestType
 
 USERS = [username("technician", i) for i in range(20)]
 FLOWS = ("work_order",) * 7 + ("inventory",) * 3

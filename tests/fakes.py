@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from loadgen.clock import FakeClock
-from loadgen.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.execution.runtime import RunContext
 from loadgen.executors import Executor
 from loadgen.metrics.model import HTTP, SAMPLE
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.types import Headers, RawResponse, Request, Timings
-from loadgen.runtime import RunContext
 
 
 class MockTransport:

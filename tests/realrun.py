@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from loadgen.clock import RealClock
-from loadgen.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.execution.runtime import RunContext
 from loadgen.executors import Executor
 from loadgen.metrics.model import SAMPLE
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.aiohttp_transport import AiohttpTransport
-from loadgen.runtime import RunContext
 
 
 class RealRun:

@@ -6,9 +6,9 @@ import pytest
 
 from loadgen import ConstantArrivalRate, ConstantVUs, Scenario, Stress
 from loadgen.errors import ConfigError
+from loadgen.execution.plan import Overrides, build_plan
 from loadgen.executors import RampingArrivalRate, RampingVUs, SharedIterations
 from loadgen.options import Stage
-from loadgen.plan import Overrides, build_plan
 
 
 class A(Scenario):

@@ -19,7 +19,7 @@ from loadgen.net.cookies import CookieJar
 from loadgen.net.types import RawResponse, Request, Response, Transport
 
 if TYPE_CHECKING:
-    from loadgen.vu import VU
+    from loadgen.scripting.vu import VU
 
 USER_AGENT = "loadgen/0.1"
 _BASE_HEADERS = {"User-Agent": USER_AGENT}

@@ -16,8 +16,8 @@ from typing import Any
 
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.sinks import Sink, new_sink
+from loadgen.numfmt import go_float
 from loadgen.summary.groups import FlatCheck, GroupTree
-from loadgen.summary.numfmt import go_float
 
 DEFAULT_TREND_STATS: tuple[str, ...] = ("avg", "min", "med", "max", "p(90)", "p(95)")
 TIME_UNITS = ("", "s", "ms", "us")

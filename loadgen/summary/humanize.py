@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import unicodedata
 
-from loadgen.summary.numfmt import (
+from loadgen.numfmt import (
     js_fixed_no_trailing_zeros,
     js_number,
     js_to_fixed,

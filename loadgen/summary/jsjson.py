@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadgen.summary.numfmt import js_number
+from loadgen.numfmt import js_number
 
 _ESCAPES = {
     '"': '\\"',

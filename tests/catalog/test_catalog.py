@@ -33,7 +33,7 @@ from servers import free_port
 from loadgen.metrics.model import MetricType
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.selectors import parse_selector
-from loadgen.scenario import load_file
+from loadgen.scripting.scenario import load_file
 from loadgen.thresholds import load_threshold_file, merge_thresholds, validate
 
 ROOT = Path(__file__).resolve().parents[2]

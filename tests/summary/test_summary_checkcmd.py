@@ -8,8 +8,8 @@ import pytest
 from summary_goldens import BASIC_THRESHOLDS as BASIC
 from summary_goldens import GOLDEN, golden_json
 
+from loadgen.commands.check import check_summary, load_summary_file, read_summary
 from loadgen.errors import ConfigError
-from loadgen.summary.checkcmd import check_summary, load_summary_file, read_summary
 
 
 @pytest.mark.parametrize("golden", ["basic_summary_export.json", "handle_summary_data.json"])

@@ -13,7 +13,7 @@ from summary_goldens import golden_text
 
 from loadgen.metrics.model import Contains, Metric, MetricType, SubMetric
 from loadgen.metrics.registry import BUILTINS
-from loadgen.summary.ndjson import (
+from loadgen.results.ndjson import (
     NdjsonWriter,
     go_json,
     go_string,

@@ -9,8 +9,8 @@ import re
 import pytest
 from summary_goldens import GOLDEN, golden_text
 
+from loadgen.numfmt import go_float, js_fixed_no_trailing_zeros, js_number, js_to_fixed
 from loadgen.summary.jsjson import js_stringify
-from loadgen.summary.numfmt import go_float, js_fixed_no_trailing_zeros, js_number, js_to_fixed
 
 # floatfmt.js adds these values to a counter; floatfmt_out.ndjson shows Go's 'g' formatting.
 FLOATFMT_INPUT = [1, 0.5, 100000, 999999, 1000000, 1234567, 12345678.9, 0.0001, 0.00001,

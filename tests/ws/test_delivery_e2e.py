@@ -9,7 +9,7 @@ from wshelpers import RealHarness
 from wsserver import Hub
 
 from loadgen import ConstantArrivalRate, ConstantVUs
-from loadgen.scenario import Scenario
+from loadgen.scripting.scenario import Scenario
 
 
 class Receivers(Scenario):

@@ -10,8 +10,8 @@ from typing import Any
 from fakes import Harness
 
 from loadgen import ConstantArrivalRate
-from loadgen.scenario import Scenario
-from loadgen.track import DeliveryTracker
+from loadgen.messaging.track import DeliveryTracker
+from loadgen.scripting.scenario import Scenario
 
 MS = 1_000_000
 

@@ -10,8 +10,8 @@ import pytest
 from wshelpers import RealHarness
 from wsserver import Hub
 
-from loadgen import payloads
-from loadgen.payloads import check, examine, parse_size, payload, verify
+from loadgen.messaging import payloads
+from loadgen.messaging.payloads import check, examine, parse_size, payload, verify
 
 
 @pytest.mark.parametrize(("text", "n"), [("64KiB", 65536), ("1MB", 10**6), ("1.5MiB", 1572864),

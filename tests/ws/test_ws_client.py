@@ -126,7 +126,7 @@ async def test_throw_false_returns_a_dead_session_like_k6(harness: RealHarness):
 
 async def test_message_errors_in_an_iteration_never_crash_the_run(harness: RealHarness):
     from loadgen import SharedIterations
-    from loadgen.scenario import Scenario
+    from loadgen.scripting.scenario import Scenario
 
     class BadInput(Scenario):
         async def iteration(self, vu):

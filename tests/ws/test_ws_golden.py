@@ -13,7 +13,7 @@ import pytest
 from wshelpers import RealHarness, free_port
 
 from loadgen import SharedIterations
-from loadgen.scenario import Scenario
+from loadgen.scripting.scenario import Scenario
 
 GOLDEN = Path(__file__).parent / "golden"
 WS_METRICS = ("ws_sessions", "ws_connecting", "ws_session_duration", "ws_msgs_sent",

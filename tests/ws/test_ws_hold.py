@@ -7,8 +7,8 @@ from wshelpers import RealHarness
 from wsserver import Hub
 
 from loadgen import ConstantArrivalRate, ConstantVUs
-from loadgen.context import current_vu
-from loadgen.scenario import Scenario
+from loadgen.scripting.context import current_vu
+from loadgen.scripting.scenario import Scenario
 
 
 class Holders(Scenario):

@@ -17,7 +17,7 @@ from wshelpers import RealHarness
 from wsserver import Hub
 
 from loadgen import ConstantArrivalRate, ConstantVUs
-from loadgen.scenario import Scenario
+from loadgen.scripting.scenario import Scenario
 
 SECS = int(os.environ.get("LOADGEN_WS_SOAK", "0"))
 pytestmark = [pytest.mark.slow,

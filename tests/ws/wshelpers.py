@@ -7,15 +7,15 @@ import socket
 from typing import Any
 
 from loadgen.clock import RealClock
-from loadgen.context import current_vu
-from loadgen.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
+from loadgen.execution.runtime import RunContext, ScenarioRuntime
 from loadgen.executors import ConstantVUs, Executor
 from loadgen.metrics.model import SAMPLE
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.aiohttp_transport import AiohttpTransport
-from loadgen.runtime import RunContext, ScenarioRuntime
-from loadgen.scenario import Scenario
-from loadgen.vu import VU
+from loadgen.scripting.context import current_vu
+from loadgen.scripting.scenario import Scenario
+from loadgen.scripting.vu import VU
 
 
 class RealHarness:

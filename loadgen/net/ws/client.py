@@ -25,7 +25,7 @@ from loadgen.net.ws.conn import (
 )
 
 if TYPE_CHECKING:
-    from loadgen.vu import VU
+    from loadgen.scripting.vu import VU
 
 from loadgen.net.ws.session import WSSession
 

@@ -10,6 +10,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from loadgen.vu import VU
+    from loadgen.scripting.vu import VU
 
 current_vu: ContextVar[VU | None] = ContextVar("loadgen_current_vu", default=None)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from loadgen.options import format_duration
 
 if TYPE_CHECKING:
-    from loadgen.engine import Engine
+    from loadgen.execution.engine import Engine
 
 
 class Progress:

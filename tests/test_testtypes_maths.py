@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from loadgen.kinds.maths import (
+from loadgen.testtypes.maths import (
     Health,
     Step,
     drift,
@@ -89,11 +89,11 @@ def test_drift_needs_both_tolerance_and_significance():
 
 
 def _view_with(counts: dict[str, list[float]]):
-    from loadgen.kinds.view import RunView
     from loadgen.metrics.ingest import Store
     from loadgen.metrics.model import SAMPLE, tagset
     from loadgen.metrics.registry import Registry
     from loadgen.metrics.timeseries import TimeSeries
+    from loadgen.testtypes.view import RunView
 
     reg = Registry()
     store = Store(reg)

@@ -18,15 +18,15 @@ from typing import Any, BinaryIO, cast
 
 from loadgen import thresholds as th
 from loadgen.clock import Clock
-from loadgen.engine import Engine, Outcome, ScenarioSpec
 from loadgen.errors import ConfigError, ExitCode
+from loadgen.execution.engine import Engine, Outcome, ScenarioSpec
 from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
-from loadgen.kinds.verdict import render_verdicts
 from loadgen.metrics.ingest import Point, Store
 from loadgen.metrics.model import NAME_RE, SAMPLE, Metric, MetricType, SubMetric, TagSet
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
-from loadgen.summary.bucket_points import completed_points
+from loadgen.results.bucket_points import completed_points
+from loadgen.results.ndjson import NdjsonWriter
 from loadgen.summary.build import (
     NO_SETUP_DATA,
     MetricEntry,
@@ -37,8 +37,8 @@ from loadgen.summary.build import (
 from loadgen.summary.export import render_summary_export
 from loadgen.summary.groups import GroupTree
 from loadgen.summary.handle_summary import render_handle_summary_json
-from loadgen.summary.ndjson import NdjsonWriter
 from loadgen.summary.text import render_summary_text
+from loadgen.testtypes.verdict import render_verdicts
 
 log = logging.getLogger("loadgen")
 FLUSH_NS = 200_000_000
@@ -167,8 +167,8 @@ class Results:
 
     def views(self, elapsed_s: float | None = None, final: bool = False) -> list[Any]:
         """(test type class, RunView) for every scenario that is a test type."""
-        from loadgen.kinds.base import TestType
-        from loadgen.kinds.view import RunView
+        from loadgen.testtypes.base import TestType
+        from loadgen.testtypes.view import RunView
 
         eng = self.engine
         if eng is None or not eng.exec_start_ns:

@@ -6,9 +6,9 @@ thresholds on them validate before the run); `.add()` records through the curren
 
 from __future__ import annotations
 
-from loadgen.context import current_vu
 from loadgen.errors import ScriptError
 from loadgen.metrics.model import NAME_RE, Contains, MetricType
+from loadgen.scripting.context import current_vu
 
 
 class CustomMetric:

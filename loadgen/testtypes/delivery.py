@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from loadgen.executors import Executor
-from loadgen.kinds.base import TestType
-from loadgen.kinds.verdict import Verdict
-from loadgen.kinds.view import RunView
+from loadgen.testtypes.base import TestType
+from loadgen.testtypes.verdict import Verdict
+from loadgen.testtypes.view import RunView
 
 
 def _count(view: RunView, name: str) -> float:

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.clock import Clock
-from loadgen.context import current_vu
 from loadgen.errors import TestAborted
 from loadgen.executors import Executor
-from loadgen.metrics.custom import CustomMetric
 from loadgen.metrics.model import Metric, TagSet, tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.types import Transport
-from loadgen.vu import VU
+from loadgen.scripting.context import current_vu
+from loadgen.scripting.metrics import CustomMetric
+from loadgen.scripting.vu import VU
 
 log = logging.getLogger("loadgen")
 
@@ -47,7 +47,7 @@ class RunContext:
     transports: list[Transport] = field(default_factory=list)
     ws_clients: list[Any] = field(default_factory=list)  # closed at the end of the run
     abort_reason: str | None = None
-    tracker: Any = None  # loadgen.track.DeliveryTracker, made on first use
+    tracker: Any = None  # loadgen.messaging.track.DeliveryTracker, made on first use
     on_abort: Callable[[str], None] | None = None
     _logged: dict[str, int] = field(default_factory=dict)
     _custom: dict[int, Metric] = field(default_factory=dict)
@@ -61,7 +61,7 @@ class RunContext:
 
     def get_tracker(self) -> Any:
         if self.tracker is None:
-            from loadgen.track import DeliveryTracker
+            from loadgen.messaging.track import DeliveryTracker
 
             self.tracker = DeliveryTracker(self)
         return self.tracker

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from loadgen.executors import Executor, RampingArrivalRate
-from loadgen.kinds.base import TestType
-from loadgen.kinds.maths import Step, first_break, summarize, window
-from loadgen.kinds.verdict import Verdict
-from loadgen.kinds.view import RunView
 from loadgen.options import Stage, format_duration, parse_duration
+from loadgen.testtypes.base import TestType
+from loadgen.testtypes.maths import Step, first_break, summarize, window
+from loadgen.testtypes.verdict import Verdict
+from loadgen.testtypes.view import RunView
 
 
 class Stress(TestType):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, BinaryIO, Protocol
 
 from loadgen.metrics.model import Metric
-from loadgen.summary.numfmt import go_float
+from loadgen.numfmt import go_float
 
 _ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
         "\u2028": "\\u2028", "\u2029": "\\u2029"}

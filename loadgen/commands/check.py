@@ -18,7 +18,7 @@ from typing import Any
 from loadgen.errors import ConfigError, ExitCode
 from loadgen.metrics.model import MetricType
 from loadgen.metrics.selectors import SelectorError, parse_selector
-from loadgen.summary.numfmt import js_number
+from loadgen.numfmt import js_number
 from loadgen.thresholds import SUPPORTED, RawThresholds, ThresholdError, parse_spec
 
 

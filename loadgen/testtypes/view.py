@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loadgen.kinds.maths import Bucket
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.testtypes.maths import Bucket
 
 
 @dataclass

@@ -36,8 +36,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from loadgen.context import current_vu
 from loadgen.metrics.model import Contains, MetricType, TagSet, merge_tags, tagset
+from loadgen.scripting.context import current_vu
 
 DEFAULT_GRACE_S = 5.0
 DEFAULT_CAP = 1_000_000

@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadgen.engine import ScenarioSpec
 from loadgen.errors import ConfigError
+from loadgen.execution.engine import ScenarioSpec
 from loadgen.executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -27,7 +27,7 @@ from loadgen.executors import (
 )
 from loadgen.executors.arrivals import pool_for
 from loadgen.options import Stage, parse_duration
-from loadgen.scenario import SCENARIO_NAME_RE, Scenario
+from loadgen.scripting.scenario import SCENARIO_NAME_RE, Scenario
 
 log = logging.getLogger("loadgen")
 

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.clock import RealClock
-from loadgen.engine import Engine, Hooks, Outcome
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.execution.engine import Engine, Hooks, Outcome
+from loadgen.execution.plan import Overrides, build_plan, describe
+from loadgen.execution.progress import Progress
+from loadgen.execution.runtime import RunContext
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.types import Transport
 from loadgen.options import parse_cli_stage, parse_key_values
-from loadgen.plan import Overrides, build_plan, describe
-from loadgen.progress import Progress
-from loadgen.results import Results, ResultsConfig
-from loadgen.runtime import RunContext
-from loadgen.scenario import load_file
+from loadgen.results.pipeline import Results, ResultsConfig
+from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
 

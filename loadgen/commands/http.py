@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadgen.scenario import Scenario
+from loadgen.scripting.scenario import Scenario
 
 
 def endpoint_scenario(method: str, url: str, *, headers: dict[str, str] | None = None,

@@ -16,8 +16,8 @@ from loadgen.errors import TestAborted
 from loadgen.metrics.model import TagSet, tagset
 
 if TYPE_CHECKING:
-    from loadgen.metrics.custom import CustomMetric
-    from loadgen.runtime import ScenarioRuntime
+    from loadgen.execution.runtime import ScenarioRuntime
+    from loadgen.scripting.metrics import CustomMetric
 
 log = logging.getLogger("loadgen")
 

@@ -9,11 +9,11 @@ import dataclasses
 from typing import Any, ClassVar
 
 from loadgen.executors import Executor
-from loadgen.kinds.base import TestType
-from loadgen.kinds.maths import drift, window
-from loadgen.kinds.verdict import Verdict
-from loadgen.kinds.view import RunView
 from loadgen.options import parse_duration
+from loadgen.testtypes.base import TestType
+from loadgen.testtypes.maths import drift, window
+from loadgen.testtypes.verdict import Verdict
+from loadgen.testtypes.view import RunView
 
 
 class Soak(TestType):

@@ -14,11 +14,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadgen.context import current_vu
 from loadgen.errors import ExitCode, ScriptError
+from loadgen.execution.runtime import RunContext, ScenarioRuntime
 from loadgen.executors import Executor
 from loadgen.metrics.model import tagset
-from loadgen.runtime import RunContext, ScenarioRuntime
+from loadgen.scripting.context import current_vu
 
 INGEST_NS = 50_000_000
 VUS_NS = 1_000_000_000

@@ -29,7 +29,7 @@ def run(tmp_path: Path, body: str, url: str, *args: str):
 
 
 SPIKE = """
-    from loadgen.kinds import Spike
+    from loadgen.testtypes import Spike
 
     class Surge(Spike):
         base_rate, spike_rate = 20, 60
@@ -85,7 +85,7 @@ def test_stress_finds_the_breakpoint_of_a_capacity_capped_server(tmp_path, capsy
     capacity = 4 / 0.02  # 200 req/s
     with serve(lambda: capped_app(4, 0.02)) as url:
         p, summary = run(tmp_path, """
-            from loadgen.kinds import Stress
+            from loadgen.testtypes import Stress
 
             class Ramp(Stress):
                 start_rate, step_rate, max_rate, step_duration = 100, 25, 400, "2s"
@@ -111,7 +111,7 @@ def test_stress_finds_the_breakpoint_of_a_capacity_capped_server(tmp_path, capsy
 def test_baseline_and_soak_verdicts_on_a_healthy_target(tmp_path):
     with serve() as url:
         p, summary = run(tmp_path, """
-            from loadgen.kinds import Baseline, Soak
+            from loadgen.testtypes import Baseline, Soak
 
             class Steady(Baseline):
                 rate, duration, warmup, p95_ms = 30, "4s", "1s", 200

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from loadgen.errors import ConfigError, ScriptError
 from loadgen.executors import Executor
-from loadgen.metrics.custom import CustomMetric
+from loadgen.scripting.metrics import CustomMetric
 
 SCENARIO_NAME_RE = re.compile(r"^[0-9a-zA-Z_-]+$")
 

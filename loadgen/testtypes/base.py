@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
 from loadgen.executors.arrivals import pool_for
-from loadgen.kinds.verdict import Verdict
-from loadgen.kinds.view import RunView
-from loadgen.scenario import Scenario
+from loadgen.scripting.scenario import Scenario
+from loadgen.testtypes.verdict import Verdict
+from loadgen.testtypes.view import RunView
 
 
 class TestType(Scenario):

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from loadgen.executors import Executor, RampingArrivalRate, RampingVUs
-from loadgen.kinds.base import TestType
-from loadgen.kinds.maths import Health, recovery_time, summarize, window
-from loadgen.kinds.verdict import Verdict
-from loadgen.kinds.view import RunView
 from loadgen.options import Stage, format_duration, parse_duration
+from loadgen.testtypes.base import TestType
+from loadgen.testtypes.maths import Health, recovery_time, summarize, window
+from loadgen.testtypes.verdict import Verdict
+from loadgen.testtypes.view import RunView
 
 
 class Spike(TestType):
