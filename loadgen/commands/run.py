@@ -27,7 +27,8 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.types import Transport
 from loadgen.options import parse_cli_stage, parse_key_values
-from loadgen.results.pipeline import Results, ResultsConfig
+from loadgen.results.config import ResultsConfig
+from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
@@ -103,10 +104,10 @@ def run_file(cfg: RunConfig) -> int:
         for cm in custom:
             registry.define(cm.name, cm.type, cm.contains)
         recorder = Recorder()
+        clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
-        results = Results(registry, specs, cfg.results, run_tags=cfg.run_tags,
-                          scraping=bool(cfg.scrape_urls))
-        results.watchers = watchers
+        results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
+                          watchers=watchers, now_ns=clock.now_ns)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
@@ -115,7 +116,8 @@ def run_file(cfg: RunConfig) -> int:
                                                           describe(specs)), ""]),
               file=sys.stderr)
     try:
-        outcome = _run_loop(_run_async(cfg, specs, registry, recorder, results, watchers))
+        outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,
+                                       watchers))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -150,18 +152,17 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
     return watchers
 
 
-async def _run_async(cfg: RunConfig, specs: list[Any], registry: Registry, recorder: Recorder,
-                     results: Results, watchers: list[Any]) -> Outcome:
-    clock = RealClock()
+async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
+                     recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
     env = {**os.environ, **cfg.overrides.env}
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
                      env=env, run_tags=cfg.run_tags,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
-    engine = Engine(run, specs, Hooks(ingest=results.ingest, thresholds=results.tick,
-                                      progress=progress, background=[w.run for w in watchers]))
-    results.bind_clock(clock)
-    results.bind_engine(engine)
+    engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,
+                                      progress=progress, started=results.started,
+                                      exec_started=results.exec_started,
+                                      background=[w.run for w in watchers]))
     loop = asyncio.get_running_loop()
     signals = 0
 

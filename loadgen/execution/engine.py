@@ -37,13 +37,29 @@ class ScenarioSpec:
     expected: Any = ((200, 399),)
 
 
+class _Stopped(Exception):
+    """Raised inside the executors' task group to cancel them all on a stop request."""
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """Asked of the engine by whoever judges the run (abortOnFail, a test type that found
+    its answer): stop now with this reason and exit code."""
+
+    reason: str
+    exit_code: int
+
+
 @dataclass
 class Hooks:
     """What the engine calls back; all optional, all synchronous and quick."""
 
     ingest: Callable[[list[tuple[object, ...]]], None] | None = None
-    thresholds: Callable[[float], bool] | None = None  # elapsed s -> True to abort
+    # every 2 s with the elapsed seconds: a stop request, or None to go on
+    tick: Callable[[float], StopRequest | None] | None = None
     progress: Callable[[Engine, bool], None] | None = None  # (engine, final)
+    started: Callable[[int], None] | None = None  # the test run's start (before setup), ns
+    exec_started: Callable[[int], None] | None = None  # the executors' T0 (after setup), ns
     # samplers that run for the whole test (generator/target watchers); cancelled at the end
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
@@ -89,6 +105,8 @@ class Engine:
     async def execute(self) -> Outcome:
         clock = self.clock
         self.start_ns = clock.now_ns()
+        if self.hooks.started:
+            self.hooks.started(self.start_ns)
         ticker = asyncio.ensure_future(self._ticker())
         background = [asyncio.ensure_future(f()) for f in self.hooks.background]
         setup_data: dict[str, Any] = {}
@@ -96,6 +114,8 @@ class Engine:
             for spec in self.specs:
                 setup_data[spec.name] = await self._hook(spec, "setup")
             self.exec_start_ns = clock.now_ns()
+            if self.hooks.exec_started:
+                self.hooks.exec_started(self.exec_start_ns)
             for spec in self.specs:
                 self.runtimes.append(ScenarioRuntime(
                     self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
@@ -117,32 +137,41 @@ class Engine:
         return Outcome(self._exit, clock.now_ns() - self.start_ns, self._reason, setup_data)
 
     async def _run_executors(self) -> None:
+        """Every scenario's executor in one task group: a stop request cancels them all;
+        an executor that fails cancels the others and its error propagates."""
+        left = len(self.runtimes)
+        if not left:
+            return
+
+        async def stop_all() -> None:
+            await self._stop.wait()
+            raise _Stopped
+
         async def one(rt: ScenarioRuntime) -> None:
+            nonlocal left
             assert rt.executor is not None
             start = self.exec_start_ns + rt.executor.start_time_ns
             rt.end_ns = start + rt.executor.duration_ns()
-            await self.clock.sleep_until(start)
             try:
-                await rt.executor.run(rt, start)
+                await self.clock.sleep_until(start)
+                try:
+                    await rt.executor.run(rt, start)
+                finally:
+                    rt.done = True
             finally:
-                rt.done = True
+                left -= 1
+                if left == 0:
+                    stopper.cancel()
 
-        tasks = [asyncio.ensure_future(one(rt)) for rt in self.runtimes]
-        stop = asyncio.ensure_future(self._stop.wait())
         try:
-            pending: set[asyncio.Future[Any]] = set(tasks)
-            while pending and not self._stop.is_set():
-                done, pending = await asyncio.wait(pending | {stop},
-                                                   return_when=asyncio.FIRST_COMPLETED)
-                pending.discard(stop)
-                for t in done:
-                    if t is not stop and t.exception() is not None:
-                        raise t.exception()  # type: ignore[misc]
-        finally:
-            stop.cancel()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            async with asyncio.TaskGroup() as tg:
+                stopper = tg.create_task(stop_all())
+                for rt in self.runtimes:
+                    tg.create_task(one(rt))
+        except* _Stopped:
+            pass
+        except* Exception as eg:
+            raise eg.exceptions[0] from None
 
     async def _hook(self, spec: ScenarioSpec, which: str, data: Any = None) -> Any:
         """Run setup() or teardown() once, in group ::setup/::teardown without a scenario tag
@@ -189,9 +218,9 @@ class Engine:
             self._flush()
             if now >= next_thr:
                 next_thr += THRESHOLD_NS
-                if self.hooks.thresholds and self.hooks.thresholds(self.elapsed_s()):
-                    self.stop("thresholds were crossed and at least one has abortOnFail enabled",
-                              ExitCode.THRESHOLDS_FAILED)
+                req = self.hooks.tick(self.elapsed_s()) if self.hooks.tick else None
+                if req is not None:
+                    self.stop(req.reason, req.exit_code)
             if now >= next_prog:
                 next_prog += VUS_NS
                 if self.hooks.progress:

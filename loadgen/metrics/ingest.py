@@ -40,6 +40,9 @@ def _column(recs: Sequence[tuple[object, ...]], i: int) -> np.ndarray:
 
 Point = tuple[Metric, int, float, TagSet]  # (metric, t_ns, value, tags), one raw sample
 PointHook = Callable[[list[Point]], None]
+# (first row of the batch, metric, tags, non-zero values, values): one per tag set and batch
+Tally = tuple[int, Metric, TagSet, int, int]
+TallyHook = Callable[[list[Tally]], None]
 Target = Metric | SubMetric
 EXPECTED_RESPONSE = (("expected_response", "true"),)
 _TAG_CACHE_MAX = 100_000
@@ -134,6 +137,7 @@ class Store:
         self._names: dict[str, Target] = {}
         self._tag_info: dict[TagSet, _TagInfo] = {}
         self._hooks: list[PointHook] = []
+        self._tally_hooks: list[tuple[frozenset[Metric], TallyHook]] = []
         self._auto_er = expected_response_submetric
         self._factory = sink_factory or (lambda m: new_sink(m.type))
         self._reqs = registry["http_reqs"]
@@ -208,6 +212,14 @@ class Store:
         """Call `hook(points)` once per batch with every raw sample in record order."""
         self._hooks.append(hook)
 
+    def add_tally_hook(self, metrics: Sequence[Metric], hook: TallyHook) -> None:
+        """Call `hook(tallies)` once per batch with, for each tag set of these (SAMPLE)
+        metrics, how many values it got and how many were non-zero, in first-seen order.
+
+        Checks and groups are counted this way: per tag set and batch, not per record.
+        """
+        self._tally_hooks.append((frozenset(metrics), hook))
+
     def remove_point_hook(self, hook: PointHook) -> None:
         self._hooks.remove(hook)
 
@@ -270,16 +282,42 @@ class Store:
         rows = self._rows(recs, 4)
         values = _column(recs, 3)
         ids = np.fromiter(map(id, map(_GET[2], recs)), np.int64, n)
+        tallies: list[Tally] = []
         if ids.min() == ids.max():
-            self._feed(recs[0][2], values, rows)  # type: ignore[arg-type]
+            metric: Metric = recs[0][2]  # type: ignore[assignment]
+            self._feed(metric, values, rows)
+            self._tally(metric, values, rows, np.arange(n), tallies)
+        else:
+            order = np.argsort(ids, kind="stable")  # stable: record order within a metric
+            sorted_ids = ids[order]
+            cuts = (np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist()
+            for start, end in zip([0, *cuts], [*cuts, n], strict=True):
+                sel = order[start:end]
+                metric = recs[int(sel[0])][2]  # type: ignore[assignment]
+                sub = rows.subset(sel)
+                self._feed(metric, values[sel], sub)
+                self._tally(metric, values[sel], sub, sel, tallies)
+        if tallies:
+            tallies.sort(key=itemgetter(0))
+            for metrics, hook in self._tally_hooks:
+                hook([t for t in tallies if t[1] in metrics])
+
+    def _tally(self, m: Metric, values: np.ndarray, rows: _Rows, pos: np.ndarray,
+               out: list[Tally]) -> None:
+        """Count values and non-zero values per tag set (for the tally hooks)."""
+        if not any(m in metrics for metrics, _ in self._tally_hooks):
             return
-        order = np.argsort(ids, kind="stable")  # stable: record order within a metric
-        sorted_ids = ids[order]
-        cuts = (np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist()
-        for start, end in zip([0, *cuts], [*cuts, n], strict=True):
-            sel = order[start:end]
-            metric: Metric = recs[int(sel[0])][2]  # type: ignore[assignment]
-            self._feed(metric, values[sel], rows.subset(sel))
+        nz = values != 0
+        if rows.codes is None:
+            out.append((int(pos[0]), m, rows.infos[0].tags, int(nz.sum()), len(values)))
+            return
+        k = len(rows.infos)
+        total = np.bincount(rows.codes, minlength=k)
+        nonzero = np.bincount(rows.codes, weights=nz, minlength=k)
+        first = np.full(k, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(first, rows.codes, pos)
+        for c in np.flatnonzero(total).tolist():
+            out.append((int(first[c]), m, rows.infos[c].tags, int(nonzero[c]), int(total[c])))
 
     def _rows(self, recs: Sequence[tuple[object, ...]], tags_at: int) -> _Rows:
         """Group rows by tag set (by object identity; equal tuples just share an info)."""

@@ -1,0 +1,31 @@
+"""What the results side of a run is asked for on the command line (files, streams,
+threshold files, summary options), gathered in one value so the pipeline has no flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ResultsConfig:
+    threshold_files: list[str] = field(default_factory=list)
+    no_thresholds: bool = False
+    summary_export: str | None = None
+    summary_json: str | None = None
+    trend_stats: tuple[str, ...] | None = None
+    time_unit: str = ""
+    no_summary: bool = False
+    outputs: list[str] = field(default_factory=list)
+    no_color: bool = False
+
+    @classmethod
+    def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:
+        stats = kw.get("summary_trend_stats")
+        trend = tuple(s.strip() for s in stats.split(",") if s.strip()) if stats else None
+        return cls(threshold_files=list(kw.get("threshold_files") or ()),
+                   no_thresholds=bool(kw.get("no_thresholds")),
+                   summary_export=kw.get("summary_export"), summary_json=kw.get("summary_json"),
+                   trend_stats=trend, time_unit=kw.get("summary_time_unit") or "",
+                   no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
+                   no_color=bool(kw.get("no_color")))

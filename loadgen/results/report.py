@@ -1,0 +1,164 @@
+"""The report step at the end of a run: the summary data (k6's, plus loadgen's own section)
+built from the store, the check tree and the judgement, then every writer: the text summary
+on stdout, `--summary-export`, `--summary-json`.
+
+Beyond k6, the `loadgen` section carries the open model's honest views per arrival-rate
+scenario (schedule lag, latency from the intended start, dropped iterations), the
+generator's health and the target watchers, warnings and test-type verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from loadgen.execution.engine import Outcome, ScenarioSpec
+from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
+from loadgen.metrics.ingest import Store
+from loadgen.metrics.model import Metric, SubMetric
+from loadgen.results.config import ResultsConfig
+from loadgen.results.judge import Judgement
+from loadgen.summary.build import NO_SETUP_DATA, MetricEntry, Summary, SummaryOptions, build_summary
+from loadgen.summary.export import render_summary_export
+from loadgen.summary.groups import GroupTree
+from loadgen.summary.handle_summary import render_handle_summary_json
+from loadgen.summary.text import render_summary_text
+from loadgen.testtypes.verdict import render_verdicts
+from loadgen.watch.generator import GeneratorWatch
+from loadgen.watch.target import watchers_summary
+
+log = logging.getLogger("loadgen")
+OPEN_MODEL_METRICS = ("iteration_lag", "iteration_latency", "dropped_iterations")
+OPEN_MODEL_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "count"]
+
+
+class OpenModelViews:
+    """Per arrival-rate scenario, loadgen's own sub-metrics of lag, latency and drops
+    (internal: not k6 sub-metrics, unless a threshold names the same one)."""
+
+    def __init__(self, store: Store, specs: list[ScenarioSpec], shown: set[str]) -> None:
+        self.store = store
+        self.subs: dict[str, dict[str, SubMetric]] = {}
+        for s in specs:
+            if isinstance(s.executor, ConstantArrivalRate | RampingArrivalRate):
+                tags = (("scenario", s.name),)
+                self.subs[s.name] = {m: store.add_submetric(m, f"scenario:{s.name}", tags)
+                                     for m in OPEN_MODEL_METRICS}
+                for sub in self.subs[s.name].values():
+                    sub.internal = sub.internal or sub.name not in shown
+
+    def values(self) -> dict[str, Any]:
+        om: dict[str, Any] = {}
+        for scen, subs in self.subs.items():
+            view: dict[str, Any] = {}
+            for mname, sub in subs.items():
+                sink = self.store.existing(sub)
+                if mname == "dropped_iterations":
+                    view[mname] = int(sink.aggregate("count", 0) or 0) if sink else 0
+                elif sink is not None and not sink.empty:
+                    view[mname] = sink.summary_values(OPEN_MODEL_STATS, 0)
+            om[scen] = view
+        return om
+
+
+def schedule_warnings(open_model: dict[str, Any]) -> list[str]:
+    out = []
+    for scen, view in open_model.items():
+        lag = view.get("iteration_lag", {}).get("p(95)", 0)
+        if lag > 100 or view.get("dropped_iterations", 0):
+            out.append(f"scenario {scen}: the generator did not keep the arrival "
+                       f"schedule (iteration_lag p95 {lag:.1f} ms, "
+                       f"{view.get('dropped_iterations', 0)} dropped)")
+    return out
+
+
+def loadgen_section(outcome: Outcome, judgement: Judgement, open_model: dict[str, Any],
+                    watchers: list[Any]) -> dict[str, Any]:
+    """The `loadgen` key of both JSON files; its `warnings` are also printed under the text
+    summary (a saturated generator is never reported as a clean pass silently)."""
+    out: dict[str, Any] = {"version": 1, "open_model": open_model, "outcome": {
+        "exit_code": outcome.exit_code, "reason": outcome.reason}}
+    warnings = list(judgement.warnings)
+    if warnings:
+        out["warnings"] = warnings
+    for w in watchers:
+        if isinstance(w, GeneratorWatch):
+            sat = w.saturation
+            out["generator"] = {"saturated": bool(sat.intervals),
+                                "saturated_seconds": sat.seconds,
+                                "intervals": [list(iv) for iv in sat.intervals]}
+            if sat.intervals:
+                warnings.append(sat.describe())
+    warnings += schedule_warnings(open_model)
+    out.update(watchers_summary(watchers))
+    out["warnings"] = warnings
+    out["verdicts"] = {v.scenario: v.to_json() for v in judgement.verdicts}
+    return out
+
+
+def metric_entries(store: Store, targets: dict[str, Metric | SubMetric],
+                   results: dict[str, list[tuple[str, bool]]]) -> dict[str, MetricEntry]:
+    """Every metric and shown sub-metric with its sink and threshold results."""
+    entries: dict[str, MetricEntry] = {}
+    shown = set(results)
+    for name, target, sink in store.targets():
+        if isinstance(target, SubMetric) and name not in shown and not (
+                target.parent.name == "http_req_duration"
+                and target.tags == (("expected_response", "true"),)):
+            continue  # loadgen's internal views, not sub-metrics the user asked for
+        parent = target.parent if isinstance(target, SubMetric) else target
+        entries[name] = MetricEntry(parent.type, parent.contains, sink, results.get(name, ()))
+    for name, res in results.items():  # threshold spellings of an existing sub-metric
+        if name not in entries:
+            t = targets[name]
+            parent = t.parent if isinstance(t, SubMetric) else t
+            entries[name] = MetricEntry(parent.type, parent.contains, store.existing(t), res)
+    return entries
+
+
+def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: GroupTree,
+                 outcome: Outcome, extra: dict[str, Any]) -> Summary:
+    """The summary data (pure: no files, no stdout)."""
+    setup = {k: json_safe(v) for k, v in outcome.setup_data.items() if v is not None}
+    return build_summary(
+        entries, groups, test_run_duration_ms=outcome.duration_ns / 1e9 * 1000,
+        options=SummaryOptions(cfg.trend_stats or SummaryOptions().trend_stats,
+                               cfg.time_unit, cfg.no_color),
+        is_stdout_tty=sys.stdout.isatty(), is_stderr_tty=sys.stderr.isatty(),
+        setup_data=(next(iter(setup.values())) if len(setup) == 1 else setup) if setup
+        else NO_SETUP_DATA, extra=extra)
+
+
+def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
+                 warnings: list[str]) -> None:
+    """The JSON files, then the text summary, verdicts and warnings on stdout."""
+    for path, render in ((cfg.summary_export, render_summary_export),
+                         (cfg.summary_json, render_handle_summary_json)):
+        if path:
+            Path(path).write_text(render(summary.data))
+    sys.stdout.write(render_summary_text(summary,
+                                         colors=sys.stdout.isatty() and not cfg.no_color))
+    sys.stdout.write(render_verdicts(judgement.verdicts))
+    for line in warnings:
+        sys.stdout.write(f"  ⚠ {line}\n")
+    sys.stdout.flush()
+
+
+def json_safe(value: Any) -> Any:
+    """setup() data as JSON sees it (k6 round-trips it through JSON): sets become lists,
+    anything else JSON cannot hold becomes its str(), with a warning, never a crash."""
+
+    def fallback(o: Any) -> Any:
+        if isinstance(o, set | frozenset | tuple):
+            return list(o)
+        log.warning("setup() returned a %s, which JSON cannot hold: stored as a string",
+                    type(o).__name__)
+        return str(o)
+
+    try:
+        return json.loads(json.dumps(value, default=fallback))
+    except (ValueError, TypeError, RecursionError):
+        return str(value)
