@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
-from loadgen.errors import ExitCode, LoadgenError
+from loadgen.errors import ConfigError, ExitCode, LoadgenError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,8 +91,13 @@ def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
     hdrs = dict(h.split(":", 1) for h in headers if ":" in h)
     hdrs = {k.strip(): v.strip() for k, v in hdrs.items()}
     data = None
-    if body is not None:
-        data = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode()
+    if body is not None and body.startswith("@"):
+        try:
+            data = Path(body[1:]).read_bytes()
+        except OSError as e:
+            raise ConfigError(f"--body {body}: {e.strerror or e}") from None
+    elif body is not None:
+        data = body.encode()
     if kw.get("vus") is None and kw.get("rps") is None:
         kw["vus"] = 1
     cfg = RunConfig.from_cli({**kw, "file": f"{method.upper()} {url}"})
@@ -126,6 +132,9 @@ def demo_server(host: str, port: int) -> None:
 
 
 def main() -> None:
+    for name in ("stdout", "stderr"):  # started with a closed descriptor (`>&-`)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - lives until exit
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -6,6 +6,7 @@ listing them all, as k6 does, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -136,3 +137,27 @@ def parse_key_values(pairs: tuple[str, ...], what: str) -> dict[str, str]:
     if bad:
         raise ConfigError(bad)
     return out
+
+
+# Ceilings for what one run can ask for: far above what a machine can do (one core starts
+# ~10,000 iterations/s; an idle VU costs ~5 KB), low enough that a typo such as `--rps 1e12`
+# or `--vus 10000000` is refused up front instead of eating the machine's memory.
+MAX_RATE = 1_000_000.0
+MAX_VUS = 1_000_000
+LARGE_RATE = 100_000.0  # above these: allowed, with a warning
+LARGE_VUS = 100_000
+
+
+def check_number(what: str, value: float | None, *, low: float, high: float,
+                 low_inclusive: bool = True) -> str | None:
+    """A problem with a numeric option (not finite, below `low`, above `high`), or None."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return f"{what} must be a finite number, got {value}"
+    if value < low or (value == low and not low_inclusive):
+        return f"{what} must be {'at least' if low_inclusive else 'more than'} {low:g}, " \
+               f"got {value:g}"
+    if value > high:
+        return f"{what} {value:g} is more than loadgen's ceiling of {high:g}"
+    return None

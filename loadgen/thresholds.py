@@ -369,6 +369,8 @@ def load_threshold_file(path: str | Path) -> dict[str, list[Any]]:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"threshold file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"threshold file {p}: not UTF-8 text (YAML or JSON expected)") from None
     return parse_threshold_text(text, str(p))
 
 

@@ -82,7 +82,12 @@ def read_summary(doc: Mapping[str, Any]) -> dict[str, SummaryMetric]:
         if not isinstance(m, Mapping):
             continue
         if isinstance(m.get("values"), Mapping) and "type" in m:  # handleSummary data
-            mtype, raw = MetricType(m["type"]), dict(m["values"])
+            try:
+                mtype = MetricType(m["type"])
+            except ValueError:
+                raise ConfigError(f"metric {name}: unknown type {m['type']!r} (counter, gauge, "
+                                  "rate or trend)") from None
+            raw = dict(m["values"])
         else:  # --summary-export: bare values, rate renamed to "value"
             raw = {k: v for k, v in m.items() if k != "thresholds"}
             mtype = _infer_type(raw)
@@ -178,6 +183,8 @@ def load_summary_file(path: str | Path) -> dict[str, Any]:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"summary file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"summary file {p}: not UTF-8 text (JSON expected)") from None
     except ValueError as e:
         raise ConfigError(f"summary file {p}: not valid JSON: {e}") from None
     if not isinstance(doc, dict):

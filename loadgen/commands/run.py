@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
@@ -26,7 +27,15 @@ from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.types import Transport
-from loadgen.options import parse_cli_stage, parse_key_values
+from loadgen.options import (
+    LARGE_RATE,
+    LARGE_VUS,
+    MAX_RATE,
+    MAX_VUS,
+    check_number,
+    parse_cli_stage,
+    parse_key_values,
+)
 from loadgen.results.config import ResultsConfig
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
@@ -65,6 +74,7 @@ class RunConfig:
             tags = parse_key_values(kw.get("tags") or (), "--tag")
         except ConfigError as e:
             problems += e.problems
+        problems += number_problems(kw)
         if problems:
             raise ConfigError(problems)
         o = Overrides(vus=kw.get("vus"), duration=kw.get("duration"),
@@ -77,6 +87,24 @@ class RunConfig:
                    quiet=kw.get("quiet", False), results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
                    scrape_urls=list(kw.get("scrape_urls") or ()))
+
+
+def number_problems(kw: dict[str, Any]) -> list[str]:
+    """Rates and VU counts that are not finite, negative or absurd (exit 104); large but
+    possible ones get a warning."""
+    checks = [check_number("--rps", kw.get("rps"), low=0, high=MAX_RATE, low_inclusive=False),
+              check_number("--rps-limit", kw.get("rps_limit"), low=0, high=MAX_RATE,
+                           low_inclusive=False),
+              check_number("--max-vus", kw.get("max_vus"), low=1, high=MAX_VUS),
+              check_number("--vus", kw.get("vus"), low=0, high=MAX_VUS),
+              check_number("--iterations", kw.get("iterations"), low=0, high=1e12)]
+    for flag, large in (("rps", LARGE_RATE), ("vus", LARGE_VUS), ("max_vus", LARGE_VUS)):
+        v = kw.get(flag)
+        if v is not None and math.isfinite(v) and large < v <= (
+                MAX_RATE if flag == "rps" else MAX_VUS):
+            log.warning("--%s %g is more than one process usually sustains; watch the "
+                        "generator's saturation warnings", flag.replace("_", "-"), v)
+    return [p for p in checks if p]
 
 
 def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transport]:

@@ -9,10 +9,11 @@ files: NDJSON is flushed every 200 ms, the summaries are written at the end.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from loadgen.errors import ConfigError
+from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
@@ -25,10 +26,13 @@ from loadgen.results.report import (
     build_report,
     loadgen_section,
     metric_entries,
+    writable_problem,
     write_report,
 )
 from loadgen.results.streams import Streams
 from loadgen.summary.build import Summary, validate_trend_stats
+
+log = logging.getLogger("loadgen")
 
 
 class Results:
@@ -40,6 +44,8 @@ class Results:
         self.cfg = cfg
         self.watchers = list(watchers or ())
         problems = validate_trend_stats(list(cfg.trend_stats)) if cfg.trend_stats else []
+        problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
+                                 writable_problem("--summary-json", cfg.summary_json)) if p]
         self.timeseries = TimeSeries()
         self.store = Store(registry, timeseries=self.timeseries)
         # k6 creates this one whenever the expected_response tag is on (the default)
@@ -85,12 +91,21 @@ class Results:
         """Final judgement, summaries and files; returns the process exit code."""
         judgement = self.judgement = self.judge.final(outcome)
         self.close()
-        if self.cfg.no_summary:
-            log_breach(judgement)
-            return judgement.exit_code
-        extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers)
-        entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-        self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra)
-        write_report(self.cfg, self.summary, judgement, extra["warnings"])
+        failures = list(self.streams.failures)
+        if not self.cfg.no_summary:
+            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers)
+            entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
+            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra)
+            failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
         log_breach(judgement)
-        return judgement.exit_code
+        return self._exit_code(judgement.exit_code, failures)
+
+    @staticmethod
+    def _exit_code(code: int, failures: list[str]) -> int:
+        """A result file that could not be written fails an otherwise clean run (k6's 110,
+        "test failed"): a CI gate must not pass on results nobody can read."""
+        for f in failures:
+            log.error("could not write %s", f)
+        if failures and code == ExitCode.OK:
+            return ExitCode.TEST_FAILED
+        return code

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,18 +134,55 @@ def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: Gr
 
 
 def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
-                 warnings: list[str]) -> None:
-    """The JSON files, then the text summary, verdicts and warnings on stdout."""
-    for path, render in ((cfg.summary_export, render_summary_export),
-                         (cfg.summary_json, render_handle_summary_json)):
+                 warnings: list[str]) -> list[str]:
+    """The JSON files, then the text summary, verdicts and warnings on stdout.
+
+    Each writer on its own: one that fails (a full disk, a closed stdout) is reported in the
+    returned list and the others are still written."""
+    failures: list[str] = []
+    for flag, path, render in (("--summary-export", cfg.summary_export, render_summary_export),
+                               ("--summary-json", cfg.summary_json, render_handle_summary_json)):
         if path:
-            Path(path).write_text(render(summary.data))
-    sys.stdout.write(render_summary_text(summary,
-                                         colors=sys.stdout.isatty() and not cfg.no_color))
-    sys.stdout.write(render_verdicts(judgement.verdicts))
-    for line in warnings:
-        sys.stdout.write(f"  ⚠ {line}\n")
-    sys.stdout.flush()
+            try:
+                Path(path).write_text(render(summary.data))
+            except OSError as e:
+                failures.append(f"{flag} {path}: {e.strerror or e}")
+    text = render_summary_text(summary, colors=sys.stdout.isatty() and not cfg.no_color)
+    text += render_verdicts(judgement.verdicts)
+    text += "".join(f"  ⚠ {line}\n" for line in warnings)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError) as e:
+        failures.append(f"the text summary on stdout: {getattr(e, 'strerror', None) or e}")
+        silence_stdout()
+    return failures
+
+
+def silence_stdout() -> None:
+    """After stdout failed, point it at /dev/null so that the interpreter's own flush at exit
+    does not print a traceback or change the exit code."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
+
+
+def writable_problem(flag: str, path: str | None) -> str | None:
+    """Checked before the run, so a typo in a directory name does not cost the run's files."""
+    if not path:
+        return None
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        return f"{flag} {path}: is a directory"
+    if not parent.is_dir():
+        return f"{flag} {path}: the directory {str(parent)!r} does not exist"
+    if not os.access(p if p.exists() else parent, os.W_OK):
+        return f"{flag} {path}: not writable"
+    return None
 
 
 def json_safe(value: Any) -> Any:

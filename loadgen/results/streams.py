@@ -9,6 +9,7 @@ leaves everything up to the last flush on disk.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import BinaryIO
@@ -21,12 +22,14 @@ from loadgen.results.bucket_points import completed_points
 from loadgen.results.ndjson import NdjsonWriter
 from loadgen.thresholds import ThresholdSpec
 
+log = logging.getLogger("loadgen")
 FLUSH_NS = 200_000_000
 
 
-def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str]]:
-    """`--out json=FILE` -> [(file, mode)]; k6's `json` without a file (or `-`) is stdout."""
-    outs: list[tuple[BinaryIO, str]] = []
+def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str, str]]:
+    """`--out json=FILE` -> [(file, mode, spec)]; k6's `json` without a file (or `-`) is
+    stdout."""
+    outs: list[tuple[BinaryIO, str, str]] = []
     problems: list[str] = []
     for spec in specs:
         kind, _, target = spec.partition("=")
@@ -37,10 +40,10 @@ def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str]]:
         elif mode not in ("raw", "buckets"):
             problems.append(f"unsupported points mode {mode!r} in {spec!r} (raw or buckets)")
         elif not target or target == "-":
-            outs.append((sys.stdout.buffer, mode))
+            outs.append((sys.stdout.buffer, mode, spec))
         else:
             try:
-                outs.append((open(target, "wb"), mode))  # noqa: SIM115 - closed in close()
+                outs.append((open(target, "wb"), mode, spec))  # noqa: SIM115 - closed in close()
             except OSError as e:
                 problems.append(f"cannot write output {target!r}: {e.strerror}")
     if problems:
@@ -49,15 +52,25 @@ def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str]]:
 
 
 class Streams:
-    """The NDJSON outputs of one run, fed by the store and flushed on a cadence."""
+    """The NDJSON outputs of one run, fed by the store and flushed on a cadence.
+
+    A stream that cannot be written (disk full, a closed pipe) is dropped with one error
+    and listed in `failures`; the run, the other streams and the summaries go on.
+    """
 
     def __init__(self, specs: list[str], registry: Registry, store: Store,
                  timeseries: TimeSeries, thresholds: dict[str, list[ThresholdSpec]]) -> None:
         self.registry = registry
         self.timeseries = timeseries
         self.outputs = open_outputs(specs)
-        self.raw = [NdjsonWriter(f, thresholds) for f, m in self.outputs if m == "raw"]
-        self.buckets = [NdjsonWriter(f, thresholds) for f, m in self.outputs if m == "buckets"]
+        self.raw: list[NdjsonWriter] = []
+        self.buckets: list[NdjsonWriter] = []
+        self._names: dict[int, str] = {}
+        for f, mode, spec in self.outputs:
+            w = NdjsonWriter(f, thresholds)
+            (self.raw if mode == "raw" else self.buckets).append(w)
+            self._names[id(w)] = spec
+        self.failures: list[str] = []
         self._buckets_done_s = float("-inf")
         self._last_flush = 0
         self._wall_offset_ns = time.time_ns() - time.perf_counter_ns()
@@ -77,8 +90,22 @@ class Streams:
         if now - self._last_flush >= FLUSH_NS:
             self._last_flush = now
             self._write_buckets(now, final=False)
-            for w in self.raw + self.buckets:
+            self._flush()
+
+    def _flush(self) -> None:
+        for w in self.raw + self.buckets:
+            try:
                 w.flush()
+            except (OSError, ValueError) as e:  # ValueError: the file was closed under us
+                self._drop(w, e)
+
+    def _drop(self, w: NdjsonWriter, e: Exception) -> None:
+        for lst in (self.raw, self.buckets):
+            if w in lst:
+                lst.remove(w)
+        msg = f"--out {self._names[id(w)]}: {getattr(e, 'strerror', None) or e}"
+        self.failures.append(msg)
+        log.error("could not write %s; that output stops here, the run goes on", msg)
 
     def _write_buckets(self, now_ns: int, final: bool) -> None:
         """Intervals that ended at least a second ago; at the end, all of them."""
@@ -108,10 +135,13 @@ class Streams:
             return
         self._closed = True
         self._write_buckets(time.perf_counter_ns(), final=True)
-        for w in self.raw + self.buckets:
-            w.flush()
-        for f, _ in self.outputs:
-            if f is not sys.stdout.buffer:
-                f.close()
-            else:
-                f.flush()
+        self._flush()
+        for f, _, spec in self.outputs:
+            try:
+                if f is not sys.stdout.buffer:
+                    f.close()
+                else:
+                    f.flush()
+            except (OSError, ValueError) as e:
+                if not any(x.startswith(f"--out {spec}:") for x in self.failures):
+                    self.failures.append(f"--out {spec}: {getattr(e, 'strerror', None) or e}")
