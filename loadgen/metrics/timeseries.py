@@ -202,12 +202,15 @@ def merge_agg(into: Agg, other: Agg) -> None:
 class Bucket:
     """One aligned interval: [index << level, (index + 1) << level) base intervals."""
 
-    __slots__ = ("level", "index", "data")
+    __slots__ = ("level", "index", "data", "shown")
 
     def __init__(self, level: int, index: int) -> None:
         self.level = level
         self.index = index
         self.data: dict[tuple[str, int], Agg] = {}  # (metric name, scenario no.) -> agg
+        # aggregates already computed for a query (metric, scenarios) -> values; cleared
+        # whenever data arrives, so a closed interval's percentiles are computed once
+        self.shown: dict[tuple[str, tuple[int, ...]], dict[str, float]] = {}
 
     @property
     def start(self) -> int:
@@ -219,6 +222,7 @@ class Bucket:
 
     def absorb(self, other: Bucket) -> None:
         """Merge `other` (a bucket inside this one's span, usually later) into this one."""
+        self.shown.clear()
         for key, agg in other.data.items():
             mine = self.data.get(key)
             if mine is None:
@@ -302,6 +306,7 @@ class TimeSeries:
 
     def _agg(self, k: int, metric: Metric, scen: int) -> Agg:
         b = self._bucket_for(k)
+        b.shown.clear()
         key = (metric.name, scen)
         agg = b.data.get(key)
         if agg is None:
@@ -362,9 +367,13 @@ class TimeSeries:
         return self._scenarios[1:]
 
     def buckets(
-        self, metric: str, scenario: str | None = None
+        self, metric: str, scenario: str | None = None, since_s: float | None = None
     ) -> list[tuple[float, float, dict[str, float]]]:
         """(t_start_s, t_end_s, aggregates) per interval, oldest first; times from origin.
+
+        `since_s`: only intervals that end after it (what a live writer has not seen yet),
+        so a reader that asks every second does work for the new intervals only; an
+        interval's aggregates are computed once and kept until new data reaches it.
 
         Every interval that holds any data is listed; one without samples of `metric` shows
         zero aggregates (counts 0). Intervals in which nothing at all was recorded are absent.
@@ -382,13 +391,22 @@ class TimeSeries:
         else:
             scens = []
         w = self.interval_ns / 1e9
+        first = 0
+        if since_s is not None and since_s > float("-inf"):
+            # buckets are sorted and disjoint: skip those that ended at or before since_s
+            first = max(0, bisect.bisect_right(self._starts, int(since_s / w)) - 1)
+        key = (metric, tuple(scens))
         out: list[tuple[float, float, dict[str, float]]] = []
-        for b in self._buckets:
-            agg = new_agg(mtype, self.sub_bits)
-            for s in scens:
-                part = b.data.get((metric, s))
-                if part is not None:
-                    merge_agg(agg, part)
-            width = w * (1 << b.level)
-            out.append((b.start * w, b.end * w, agg.values(width)))
+        for b in self._buckets[first:]:
+            if since_s is not None and b.end * w <= since_s:
+                continue
+            values = b.shown.get(key)
+            if values is None:
+                agg = new_agg(mtype, self.sub_bits)
+                for s in scens:
+                    part = b.data.get((metric, s))
+                    if part is not None:
+                        merge_agg(agg, part)
+                values = b.shown[key] = agg.values(w * (1 << b.level))
+            out.append((b.start * w, b.end * w, values))
         return out

@@ -19,11 +19,12 @@ Row = tuple[str, float, float, dict[str, str]]  # metric, t_end_s, value, tags
 
 
 def completed_points(ts: TimeSeries, since_s: float, until_s: float) -> Iterator[Row]:
-    """Points of every interval that ended in (since_s, until_s], oldest first."""
+    """Points of every interval that ended in (since_s, until_s], oldest first; the work is
+    for those intervals only (a writer calls this every second for hours)."""
     rows: list[tuple[float, str, float, dict[str, str]]] = []
     for metric in sorted(ts.names):
         for scen in ts.scenarios():
-            for t0, t1, agg in ts.buckets(metric, scenario=scen):
+            for t0, t1, agg in ts.buckets(metric, scenario=scen, since_s=since_s):
                 if not since_s < t1 <= until_s or not agg:
                     continue
                 base = {"interval": f"{t1 - t0:g}s"}

@@ -188,3 +188,45 @@ def test_trend_agg_index_layout() -> None:
     assert np.all(np.abs(agg.midpoints() - v) <= v / 128)
     ends = agg.index(np.array([0.0, -5.0, 1e-300, 5e-324, np.inf, 1e300]))
     assert ends.tolist() == [0, 0, 0, 0, 101 * 64 - 1, 101 * 64 - 1]
+
+
+def test_a_live_reader_does_work_for_new_intervals_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bucket writer asks every second; its cost must not grow with the run's length
+    (it used to recompute every interval since the start: O(elapsed) per second)."""
+    from loadgen.results.bucket_points import completed_points
+
+    calls = [0]
+    real = TrendAgg.values
+
+    def counting(self: TrendAgg, width_s: float) -> dict[str, float]:
+        calls[0] += 1
+        return real(self, width_s)
+
+    monkeypatch.setattr(TrendAgg, "values", counting)
+    ts = TimeSeries(max_buckets=10_000)
+    scen = ts.scenario_no("s")
+
+    def second(k: int) -> int:
+        ts.add(DUR, times(k + 0.5), arr(1.0 + k % 7), scen)
+        calls[0] = 0
+        got = list(completed_points(ts, k - 1.0, float(k) + 1.0))
+        assert max(t for name, t, _, _ in got if name == "http_req_duration") == k + 1.0
+        return calls[0]
+
+    early = [second(k) for k in range(0, 10)]
+    for k in range(10, 3000):
+        ts.add(DUR, times(k + 0.5), arr(1.0), scen)
+    late = [second(k) for k in range(3000, 3010)]
+    assert max(early) <= 2 and max(late) <= 2  # was ~3,000: every interval, every second
+
+
+def test_closed_intervals_are_computed_once_and_recomputed_when_data_arrives() -> None:
+    ts = TimeSeries()
+    ts.add(DUR, times(0.5), arr(5.0))
+    first = ts.buckets("http_req_duration")
+    assert ts.buckets("http_req_duration")[0][2] is first[0][2]  # cached
+    ts.add(DUR, times(0.6), arr(50.0))  # a late sample for the same interval
+    again = ts.buckets("http_req_duration")
+    assert again[0][2]["count"] == 2 and again[0][2]["max"] == 50.0
+    assert ts.buckets("http_req_duration", since_s=1.0) == []
+    assert len(ts.buckets("http_req_duration", since_s=0.999)) == 1
