@@ -129,6 +129,7 @@ class Judge:
         if self.enabled and self.tset.metrics:
             ev = th.evaluate(self.tset, self.sink, outcome.duration_ns / 1e9, final=True)
             warnings += self._fail_unseen_scrapes(ev)
+            warnings += self._fail_empty(ev)
         verdicts = [v for cls, view in self.views(final=True)
                     if (v := cls.verdict(view)) is not None]
         code = outcome.exit_code
@@ -141,6 +142,30 @@ class Judge:
                 log.error("verdict of %s (%s) failed: %s", v.scenario, v.kind, v.headline)
         return Judgement(code, ev, verdicts, warnings,
                          self.tset.results() if ev is not None else {})
+
+    def _fail_empty(self, ev: th.Evaluation) -> list[str]:
+        """A trend or rate threshold with no samples at all fails, loudly.
+
+        k6 passes `p(95)<500` and `rate<0.01` on an empty metric (its §3.6), so a target
+        that never answered, or a selector with a typo, passes a latency gate. Counters and
+        gauges keep k6's rule (0 is a real count: `count<1` with no 500s is a pass)."""
+        warnings = []
+        for mt in self.tset.metrics:
+            if mt.type not in (MetricType.TREND, MetricType.RATE) or (
+                    mt.parent in self.scrape_defined):
+                continue
+            sink = self.sink(mt.name)
+            if sink is not None and not sink.empty:
+                continue
+            passed = [s.source for s, ok in zip(mt.specs, mt.last_ok, strict=True) if ok]
+            mt.last_ok = [False] * len(mt.specs)
+            if mt.name not in ev.breached:
+                ev.breached.append(mt.name)
+                ev.breached.sort()
+            warnings.append(
+                f"threshold on {mt.name}: no samples at all, so nothing to judge; counted as "
+                "failed" + (f" (k6 would pass {', '.join(passed)})" if passed else ""))
+        return warnings
 
     def _fail_unseen_scrapes(self, ev: th.Evaluation) -> list[str]:
         """A threshold on a scraped name that never arrived fails (a typo must not pass as

@@ -143,3 +143,20 @@ def test_the_store_tally_hook_sees_each_tag_set_once_per_batch() -> None:
     store.ingest(rec.drain())
     assert [(pos, dict(ts)["check"], nz, n) for pos, _, ts, nz, n in seen] == [
         (0, "b", 2, 3), (1, "a", 1, 2)]
+
+
+def test_a_latency_gate_never_passes_on_no_samples(capsys: pytest.CaptureFixture[str]) -> None:
+    """k6 passes p(95)<100 on an empty trend: a target that never answered passes."""
+
+    class Gates(Plain):
+        thresholds = {"http_req_duration": ["p(95)<100"], "http_req_failed": ["rate<0.01"],
+                      "http_reqs{status:500}": ["count<1"]}
+
+    res, _, _ = make(specs=[ScenarioSpec("plain", Gates, Gates.executor)])
+    assert res.finish(Outcome(ExitCode.OK, S)) == ExitCode.THRESHOLDS_FAILED
+    assert res.judgement is not None
+    assert res.judgement.thresholds["http_req_duration"] == [("p(95)<100", False)]
+    assert res.judgement.thresholds["http_req_failed"] == [("rate<0.01", False)]
+    assert res.judgement.thresholds["http_reqs{status:500}"] == [("count<1", True)]
+    out = capsys.readouterr().out
+    assert "http_req_duration: no samples at all" in out and "k6 would pass p(95)<100" in out
