@@ -19,6 +19,7 @@ class RunView:
     store: Any = None  # metrics Store, for whole-run aggregates
     final: bool = False
     duration_s: float = float("inf")  # the executor's own length (without graceful stop)
+    plan: Any = None  # what the type's shape() worked out for this run (see base.Shape)
 
     @property
     def until_s(self) -> float:
