@@ -28,6 +28,7 @@ from loadgen.executors import (
 from loadgen.executors.arrivals import pool_for
 from loadgen.options import Stage, parse_duration
 from loadgen.scripting.scenario import SCENARIO_NAME_RE, Scenario
+from loadgen.testtypes.base import Shape, TestType
 
 log = logging.getLogger("loadgen")
 
@@ -116,19 +117,23 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
     for name in selected:
         cls = by_name[name]
         ex: Executor | None
-        shape = getattr(cls, "shape", None)
-        if shape is not None and getattr(cls, "kind", None):  # a test type scales its shape
+        plan: Any = None
+        if issubclass(cls, TestType):  # a test type scales its own shape
             if o.stages or o.iterations is not None:
-                problems.append(f"scenario {name} is a {getattr(cls, 'kind', '')} test with its "
-                                "own load shape: "
+                problems.append(f"scenario {name} is a {cls.kind} test with its own load shape: "
                                 "scale it with --vus, --rps and --duration, not --stage or "
                                 "--iterations")
                 continue
             try:
-                ex = shape(o)
+                shape = cls.shape(o)
             except ValueError as e:
                 problems.append(f"scenario {name}: {e}")
                 continue
+            if not isinstance(shape, Shape):
+                problems.append(f"scenario {name}: shape() must return Shape(executor, plan), "
+                                f"got {shape!r}")
+                continue
+            ex, plan = shape.executor, shape.plan
         elif o.rps is not None and takes_rps(cls):
             ex = rps_executor(o, o.rps * cls.weight / total_weight, problems)
         elif shortcut is not None:
@@ -151,7 +156,8 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
         problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
         base_url = cls.base_url or env.get("BASE_URL") or cls.default_base_url
         expected = cls.expected_statuses
-        specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected))
+        specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected,
+                                  plan))
     if problems:
         raise ConfigError(problems)
     return specs

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from loadgen.executors import Executor
-from loadgen.testtypes.base import TestType
+from loadgen.testtypes.base import Shape, TestType
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
 
@@ -35,8 +34,8 @@ class Mixed(TestType):
     delivery_p95_ms: ClassVar[float] = 500
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
-        return cls.steady_shape(o, cls.vus, cls.rate, cls.duration)
+    def shape(cls, o: Any) -> Shape:
+        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration))
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
@@ -66,8 +65,8 @@ class LargePayload(TestType):
     duration: ClassVar[str] = "10m"
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
-        return cls.steady_shape(o, cls.vus, cls.rate, cls.duration)
+    def shape(cls, o: Any) -> Shape:
+        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration))
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
