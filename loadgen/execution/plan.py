@@ -109,7 +109,7 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
     def takes_rps(c: type[Scenario]) -> bool:
         """--rps drives plain scenarios with weight > 0; test types scale their own shape and
         weight-0 scenarios (e.g. sockets held open beside the rate) keep their executor."""
-        return c.weight > 0 and not getattr(c, "kind", None)
+        return c.weight > 0 and not issubclass(c, TestType)
 
     total_weight = sum(by_name[n].weight for n in selected if takes_rps(by_name[n])) or 1.0
     env = {**os.environ, **o.env}
@@ -175,22 +175,3 @@ def describe(specs: list[ScenarioSpec]) -> list[str]:
         lines.append(f"         * {s.name}: {s.executor.describe()}")
     return lines
 
-
-def executor_from_dict(raw: dict[str, Any]) -> Executor:
-    """k6's JSON shape ({"executor": "constant-vus", "vus": 2, "duration": "1s"}) -> Executor;
-    lets tests and tools translate k6 option objects."""
-    from loadgen.executors import EXECUTOR_TYPES
-
-    kind = raw.get("executor")
-    cls = EXECUTOR_TYPES.get(str(kind))
-    if cls is None:
-        raise ConfigError(f"unknown executor type {kind!r}; valid types: "
-                          f"{', '.join(EXECUTOR_TYPES)}")
-    import re
-
-    kwargs = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower().replace("v_us", "vus"): v
-              for k, v in raw.items() if k != "executor"}
-    try:
-        return cls(**kwargs)
-    except TypeError as e:
-        raise ConfigError(f"executor {kind}: {e}") from None
