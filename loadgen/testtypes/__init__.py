@@ -1,5 +1,6 @@
 """Pluggable test types: each a Scenario base class with its own load shape, default
-thresholds and verdict (the answer k6 leaves to the reader)."""
+thresholds and verdict (the answer k6 leaves to the reader). `shape()` returns a Shape: the
+executor and the frozen plan the verdict reads back from its RunView (base.py)."""
 
 from loadgen.testtypes.base import Shape, SteadyPlan, TestType
 from loadgen.testtypes.delivery import LargePayload, Mixed

@@ -2,8 +2,9 @@
 not latency alone — were they all delivered, on time, once, intact, with no socket lost?
 
 The verdicts read the run-wide counters of the delivery tracker and the payload checks
-(loadgen/track.py, loadgen/payloads.py), so they judge every scenario of the run together:
-subclass the sending scenario; the receivers can be any scenario holding sockets.
+(loadgen/messaging/track.py, loadgen/messaging/payloads.py), so they judge every scenario
+of the run together: subclass the sending scenario; the receivers can be any scenario
+holding sockets.
 """
 
 from __future__ import annotations
