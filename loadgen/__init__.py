@@ -1,6 +1,8 @@
 """loadgen: a native-Python async load generator with k6-compatible results.
 
-Public API only: scenarios, executors, custom metrics, and `run()` for programmatic use.
+Public API only: what a scenario file imports - Scenario, the executors, the test types
+(and the Shape their `shape()` returns), custom metrics, payload helpers. There is no
+programmatic `run()`: a file is run by the `loadgen run` command (loadgen.cli).
 """
 
 from loadgen.executors import (
@@ -22,6 +24,7 @@ from loadgen.testtypes import (
     LargePayload,
     Mixed,
     Peak,
+    Shape,
     Soak,
     Spike,
     Stress,
@@ -35,6 +38,7 @@ __all__ = [
     "VU",
     "Baseline",
     "Peak",
+    "Shape",
     "Soak",
     "Spike",
     "Stress",

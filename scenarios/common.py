@@ -40,7 +40,7 @@ from loadgen import ConstantVUs, Counter, Scenario, Trend
 from loadgen.net.ws import WSError
 from loadgen.options import format_duration, parse_duration
 from loadgen.scripting.context import current_vu
-from loadgen.testtypes import TestType
+from loadgen.testtypes import Shape, TestType
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 PASSWORD = "catalog-secret"  # the demo accepts any non-empty password unless pinned
@@ -188,10 +188,10 @@ class HeldSockets(Sockets, TestType):
     weight = 0.0  # no share of a global --rps: all of it goes to the senders
 
     @classmethod
-    def shape(cls, o: Any) -> ConstantVUs:
+    def shape(cls, o: Any) -> Shape:
         n = o.vus if (o.vus is not None and o.rps is None) else cls.sockets
         seconds = parse_duration(o.duration or cls.duration) / 1e9 + cls.linger
-        return ConstantVUs(vus=n, duration=format_duration(round(seconds * 1e9)))
+        return Shape(ConstantVUs(vus=n, duration=format_duration(round(seconds * 1e9))))
 
 
 class Inboxes(Tracked, HeldSockets):
@@ -229,10 +229,11 @@ class Inboxes(Tracked, HeldSockets):
         cls.any_ready = asyncio.Event()
 
     @classmethod
-    def shape(cls, o: Any) -> ConstantVUs:
-        ex = super().shape(o)
-        cls._run_sockets = ex.vus  # setup() makes exactly one user per socket
-        return ex
+    def shape(cls, o: Any) -> Shape:
+        shape = super().shape(o)
+        assert isinstance(shape.executor, ConstantVUs)
+        cls._run_sockets = shape.executor.vus  # setup() makes exactly one user per socket
+        return shape
 
     @classmethod
     def per_copy(cls) -> bool:

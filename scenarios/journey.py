@@ -19,6 +19,7 @@ start, and sleeping would only hold VUs. `THINK_TIME` overrides it: `-e THINK_TI
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import time
@@ -26,8 +27,9 @@ from typing import Any, ClassVar
 
 from common import DEFAULT_BASE_URL, auth, login, new_id, username
 
-from loadgen import ConstantArrivalRate, RampingArrivalRate
-from loadgen.options import format_duration, parse_duration
+from loadgen import ConstantArrivalRate, RampingArrivalRate, Shape
+from loadgen.options import parse_duration
+from loadgen.testtypes import SteadyPlan
 
 _users = itertools.count()
 
@@ -51,15 +53,16 @@ class Journey:
     conversation_ttl: ClassVar[float] = 30.0  # never post to an older one (the demo evicts)
 
     @classmethod
-    def shape(cls, o: Any) -> Any:
+    def shape(cls, o: Any) -> Shape:
         """The test type's shape; a `--duration` shorter than 4 warm-ups shrinks the warm-up
-        to a quarter of the run, so a scaled-down run still has a steady state to judge."""
-        full = cls.__dict__.get("full_warmup") or getattr(cls, "warmup", None)
-        if full and o.duration:
-            cls.full_warmup = full
-            cls.warmup = format_duration(min(parse_duration(full),
-                                             parse_duration(o.duration) // 4))
-        return super().shape(o)  # type: ignore[misc]
+        to a quarter of the run, so a scaled-down run still has a steady state to judge.
+        The shorter warm-up goes in this run's plan, so the class keeps its own."""
+        shape: Shape = super().shape(o)  # type: ignore[misc]
+        if o.duration and isinstance(shape.plan, SteadyPlan):
+            quarter = parse_duration(o.duration) / 1e9 / 4
+            plan = dataclasses.replace(shape.plan, warmup_s=min(shape.plan.warmup_s, quarter))
+            shape = dataclasses.replace(shape, plan=plan)
+        return shape
 
     async def iteration(self, vu: Any) -> None:
         st = self.__dict__

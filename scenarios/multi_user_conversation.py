@@ -38,7 +38,7 @@ from common import (
     username,
 )
 
-from loadgen import Counter, PerVUIterations
+from loadgen import Counter, PerVUIterations, Shape
 from loadgen.options import parse_duration
 from loadgen.testtypes import TestType
 
@@ -62,7 +62,7 @@ class MultiUserConversation(Tracked, Sockets, TestType):
     max_duration: ClassVar[str] = "10m"
 
     @classmethod
-    def shape(cls, o: Any) -> PerVUIterations:
+    def shape(cls, o: Any) -> Shape:
         """One iteration per user. `--duration` bounds the run; the messages then take at most
         60 % of it, leaving time to connect before and to drain after."""
         n = o.vus or cls.users
@@ -71,7 +71,8 @@ class MultiUserConversation(Tracked, Sockets, TestType):
         if o.duration:
             fit = 0.6 * parse_duration(o.duration) / 1e9 / cls.messages
             cls._run_interval = min(cls.message_interval, fit)
-        return PerVUIterations(vus=n, iterations=1, max_duration=o.duration or cls.max_duration)
+        return Shape(PerVUIterations(vus=n, iterations=1,
+                                     max_duration=o.duration or cls.max_duration))
 
     async def setup(self) -> dict[str, Any]:
         vu = setup_vu()

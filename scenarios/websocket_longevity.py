@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from common import HeldSockets, auth, login, username
 
+from loadgen import ConstantVUs, Shape
 from loadgen.net.ws import WSError
 from loadgen.options import parse_duration
 
@@ -34,11 +35,12 @@ class WebsocketLongevity(HeldSockets):
     ping_every: ClassVar[float] = 10.0
 
     @classmethod
-    def shape(cls, o: Any) -> Any:
-        ex = super().shape(o)
-        hold_s = parse_duration(ex.duration) / 1e9
+    def shape(cls, o: Any) -> Shape:
+        shape = super().shape(o)
+        assert isinstance(shape.executor, ConstantVUs)
+        hold_s = parse_duration(shape.executor.duration) / 1e9
         cls._run_ping = min(cls.ping_every, max(0.2, hold_s / 5))
-        return ex
+        return shape
 
     async def iteration(self, vu: Any) -> None:
         if not hasattr(self, "token"):

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from common import DEFAULT_BASE_URL, auth, login_many, new_id, setup_vu, username
 
-from loadgen import RampingArrivalRate, Stage
+from loadgen import RampingArrivalRate, Shape, Stage
 from loadgen.options import format_duration, parse_duration
 from loadgen.testtypes import TestType
 
@@ -52,7 +52,7 @@ class WorkOrders(TestType):
     phases: ClassVar[list[tuple[str, float]]] = [("60s", 10), ("120s", 20), ("60s", 10)]
 
     @classmethod
-    def shape(cls, o: Any) -> RampingArrivalRate:
+    def shape(cls, o: Any) -> Shape:
         """60 s at 10/s, jump, 120 s at 20/s, jump, 60 s at 10/s (scaled by the flags)."""
         total = sum(parse_duration(d) for d, _ in cls.phases)
         scale = parse_duration(o.duration) / total if o.duration else 1.0
@@ -62,9 +62,9 @@ class WorkOrders(TestType):
             if i:
                 stages.append(Stage("0s", r * k))  # the jump to the next phase
             stages.append(Stage(format_duration(round(parse_duration(d) * scale)), r * k))
-        return RampingArrivalRate(start_rate=cls.phases[0][1] * k, time_unit="1s",
-                                  stages=stages, pre_allocated_vus=o.vus or 20,
-                                  max_vus=o.max_vus or 200)
+        return Shape(RampingArrivalRate(start_rate=cls.phases[0][1] * k, time_unit="1s",
+                                        stages=stages, pre_allocated_vus=o.vus or 20,
+                                        max_vus=o.max_vus or 200))
 
     async def setup(self) -> list[dict[str, str]]:
         tokens = await login_many(setup_vu(), USERS)

@@ -35,6 +35,7 @@ class ScenarioSpec:
     tags: dict[str, str] = field(default_factory=dict)
     base_url: str | None = None
     expected: Any = ((200, 399),)
+    plan: Any = None  # a test type's frozen plan from shape(), handed back to its verdict
 
 
 class _Stopped(Exception):

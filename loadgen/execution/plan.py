@@ -28,6 +28,7 @@ from loadgen.executors import (
 from loadgen.executors.arrivals import pool_for
 from loadgen.options import Stage, parse_duration
 from loadgen.scripting.scenario import SCENARIO_NAME_RE, Scenario
+from loadgen.testtypes.base import Shape, TestType
 
 log = logging.getLogger("loadgen")
 
@@ -108,7 +109,7 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
     def takes_rps(c: type[Scenario]) -> bool:
         """--rps drives plain scenarios with weight > 0; test types scale their own shape and
         weight-0 scenarios (e.g. sockets held open beside the rate) keep their executor."""
-        return c.weight > 0 and not getattr(c, "kind", None)
+        return c.weight > 0 and not issubclass(c, TestType)
 
     total_weight = sum(by_name[n].weight for n in selected if takes_rps(by_name[n])) or 1.0
     env = {**os.environ, **o.env}
@@ -116,19 +117,23 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
     for name in selected:
         cls = by_name[name]
         ex: Executor | None
-        shape = getattr(cls, "shape", None)
-        if shape is not None and getattr(cls, "kind", None):  # a test type scales its shape
+        plan: Any = None
+        if issubclass(cls, TestType):  # a test type scales its own shape
             if o.stages or o.iterations is not None:
-                problems.append(f"scenario {name} is a {getattr(cls, 'kind', '')} test with its "
-                                "own load shape: "
+                problems.append(f"scenario {name} is a {cls.kind} test with its own load shape: "
                                 "scale it with --vus, --rps and --duration, not --stage or "
                                 "--iterations")
                 continue
             try:
-                ex = shape(o)
+                shape = cls.shape(o)
             except ValueError as e:
                 problems.append(f"scenario {name}: {e}")
                 continue
+            if not isinstance(shape, Shape):
+                problems.append(f"scenario {name}: shape() must return Shape(executor, plan), "
+                                f"got {shape!r}")
+                continue
+            ex, plan = shape.executor, shape.plan
         elif o.rps is not None and takes_rps(cls):
             ex = rps_executor(o, o.rps * cls.weight / total_weight, problems)
         elif shortcut is not None:
@@ -151,7 +156,8 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
         problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
         base_url = cls.base_url or env.get("BASE_URL") or cls.default_base_url
         expected = cls.expected_statuses
-        specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected))
+        specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected,
+                                  plan))
     if problems:
         raise ConfigError(problems)
     return specs
@@ -169,22 +175,3 @@ def describe(specs: list[ScenarioSpec]) -> list[str]:
         lines.append(f"         * {s.name}: {s.executor.describe()}")
     return lines
 
-
-def executor_from_dict(raw: dict[str, Any]) -> Executor:
-    """k6's JSON shape ({"executor": "constant-vus", "vus": 2, "duration": "1s"}) -> Executor;
-    lets tests and tools translate k6 option objects."""
-    from loadgen.executors import EXECUTOR_TYPES
-
-    kind = raw.get("executor")
-    cls = EXECUTOR_TYPES.get(str(kind))
-    if cls is None:
-        raise ConfigError(f"unknown executor type {kind!r}; valid types: "
-                          f"{', '.join(EXECUTOR_TYPES)}")
-    import re
-
-    kwargs = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower().replace("v_us", "vus"): v
-              for k, v in raw.items() if k != "executor"}
-    try:
-        return cls(**kwargs)
-    except TypeError as e:
-        raise ConfigError(f"executor {kind}: {e}") from None

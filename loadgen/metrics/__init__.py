@@ -1,1 +1,2 @@
-"""Metrics: the model, the registry and hot-path recorder, sinks, ingest and time series."""
+"""Metrics: the model, the registry and hot-path recorder, sinks (with k6's percentile maths
+in percentiles.py), ingest and time series."""

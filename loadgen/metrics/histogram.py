@@ -38,7 +38,11 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from loadgen.metrics.model import MetricType
-from loadgen.metrics.sinks import TrendStats
+from loadgen.metrics.percentiles import (
+    TrendStats,
+    k6_percentile_of_sorted,
+    k6_percentiles_of_buckets,
+)
 
 SIG_FIGS = 3
 _HALF_MAG = 10  # hdrh sub_bucket_half_count_magnitude for 3 significant figures
@@ -73,51 +77,6 @@ def hdr_midpoints(idx: np.ndarray) -> np.ndarray:
     """Midpoint (in units, float) of each index's range: the value reported for its samples."""
     low, width = hdr_bounds(idx)
     return low + width / 2
-
-
-def k6_percentile_of_sorted(v: np.ndarray, p: float) -> float:
-    """k6's percentile of ascending values (§0.1), bit-identical to ExactTrendSink."""
-    n = len(v)
-    if n == 0:
-        return 0.0
-    if n == 1:
-        return float(v[0])
-    i = min(max(p / 100 * (n - 1), 0.0), n - 1.0)
-    lo, hi = math.floor(i), math.ceil(i)
-    a, b = float(v[lo]), float(v[hi])
-    return a + (b - a) * (i - lo)
-
-
-def k6_percentiles_of_buckets(
-    reps: np.ndarray, counts: np.ndarray, vmin: float, vmax: float, ps: Sequence[float]
-) -> list[float]:
-    """k6 percentiles of a histogram given as ascending bucket values and their counts.
-
-    Order statistic r is its bucket's value clamped to [vmin, vmax]; r=0 and r=n-1 are the
-    exact vmin and vmax. Interpolation between ranks is k6's (§0.1).
-    """
-    cum = np.cumsum(counts)
-    n = int(cum[-1]) if len(cum) else 0
-    if n == 0:
-        return [0.0 for _ in ps]
-    if n == 1:
-        return [vmin for _ in ps]
-
-    def at(r: int) -> float:
-        if r <= 0:
-            return vmin
-        if r >= n - 1:
-            return vmax
-        j = int(np.searchsorted(cum, r, side="right"))
-        return min(max(float(reps[j]), vmin), vmax)
-
-    out: list[float] = []
-    for p in ps:
-        i = min(max(p / 100 * (n - 1), 0.0), n - 1.0)
-        lo, hi = math.floor(i), math.ceil(i)
-        a, b = at(lo), at(hi)
-        out.append(a + (b - a) * (i - lo))
-    return out
 
 
 def seq_sum(start: float, values: np.ndarray) -> float:

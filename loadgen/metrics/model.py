@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class MetricType(StrEnum):
@@ -105,14 +104,3 @@ class SubMetric:
 # t_ns is the clock's perf_counter_ns-based time of the sample (request end for HTTP).
 SAMPLE = 0
 HTTP = 1
-
-
-@dataclass
-class Snapshot:
-    """What thresholds and summaries read: one metric's (or sub-metric's) aggregates."""
-
-    name: str
-    type: MetricType
-    contains: Contains
-    values: dict[str, Any]
-    observed: bool

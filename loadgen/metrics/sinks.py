@@ -8,12 +8,13 @@ elapsed_s)` (the handleSummary `values` object).
 
 from __future__ import annotations
 
-import math
 from typing import Protocol
 
 import numpy as np
 
+from loadgen.metrics.histogram import TrendSink
 from loadgen.metrics.model import MetricType
+from loadgen.metrics.percentiles import TrendStats, k6_percentile_of_sorted
 
 
 class Sink(Protocol):
@@ -29,16 +30,6 @@ class Sink(Protocol):
     def aggregate(self, method: str, elapsed_s: float) -> float | None: ...
 
     def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]: ...
-
-
-def parse_percentile(method: str) -> float | None:
-    """'p(99.9)' -> 99.9; anything else -> None."""
-    if method.startswith("p(") and method.endswith(")"):
-        try:
-            return float(method[2:-1])
-        except ValueError:
-            return None
-    return None
 
 
 class CounterSink:
@@ -156,42 +147,6 @@ class RateSink:
         return out
 
 
-class TrendStats:
-    """k6's trend aggregations over `count`, `sum`, `min`, `max` and `percentile(p)`, shared
-    by the exact reference sink and the HDR one (metrics/histogram.py)."""
-
-    count: int
-    sum: float
-    min: float
-    max: float
-
-    def percentile(self, p: float) -> float:
-        raise NotImplementedError
-
-    def aggregate(self, method: str, elapsed_s: float) -> float | None:
-        if method == "avg":
-            return self.sum / self.count if self.count else 0.0
-        if method == "min":
-            return self.min if self.count else 0.0
-        if method == "max":
-            return self.max if self.count else 0.0
-        if method == "count":
-            return float(self.count)
-        if method == "med":
-            return self.percentile(50)
-        p = parse_percentile(method)
-        if p is None:
-            raise KeyError(method)
-        return self.percentile(p)
-
-    def summary_values(self, trend_stats: list[str], elapsed_s: float) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for s in trend_stats:
-            val = self.aggregate(s, elapsed_s)
-            out[s] = int(val) if s == "count" and val is not None else (val or 0.0)
-        return out
-
-
 class ExactTrendSink(TrendStats):
     """Every value kept (k6's way). Exact, unbounded: used for tests as the reference only."""
 
@@ -227,14 +182,7 @@ class ExactTrendSink(TrendStats):
         self.values.extend(values.tolist())
 
     def percentile(self, p: float) -> float:
-        if not self.values:
-            return 0.0
-        v = sorted(self.values)
-        if len(v) == 1:
-            return v[0]
-        i = p / 100 * (len(v) - 1)
-        lo, hi = math.floor(i), math.ceil(i)
-        return v[lo] + (v[hi] - v[lo]) * (i - lo)
+        return k6_percentile_of_sorted(sorted(self.values), p)
 
 
 def new_sink(mtype: MetricType) -> Sink:
@@ -245,7 +193,4 @@ def new_sink(mtype: MetricType) -> Sink:
         return GaugeSink()
     if mtype is MetricType.RATE:
         return RateSink()
-    # Imported here: histogram.py imports this module (parse_percentile), not the reverse.
-    from loadgen.metrics.histogram import TrendSink
-
     return TrendSink()

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from loadgen.metrics.histogram import k6_percentiles_of_buckets
 from loadgen.metrics.model import Metric, MetricType
+from loadgen.metrics.percentiles import k6_percentiles_of_buckets
 
 DEFAULT_METRICS = (
     "http_reqs", "http_req_failed", "iterations", "dropped_iterations", "vus",

@@ -94,7 +94,8 @@ class Judge:
                 start_s = (start - self.timeseries.origin_ns) / 1e9
                 ran = max(0.0, (now - start) / 1e9)
                 out.append((s.cls, RunView(self.timeseries, s.name, start_s, ran, self.store,
-                                           final, s.executor.duration_ns() / 1e9)))
+                                           final, s.executor.duration_ns() / 1e9,
+                                           plan=s.plan)))
         return out
 
     def tick(self, elapsed_s: float) -> StopRequest | None:

@@ -2,10 +2,17 @@
 
 Subclass a test type in a scenario file, set its knobs as class attributes and write
 `iteration`; `--vus`, `--rps` and `--duration` scale the shape instead of replacing it.
+
+What a run works out from the knobs and the flags (a spike's stretched phases, a stress
+test's rates) is not kept on the class: `shape()` returns it as a frozen plan beside the
+executor, the plan travels in the run's ScenarioSpec, and `monitor()`/`verdict()` get it
+back as `view.plan`. Two runs of one class in one process therefore cannot see each
+other's numbers.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
@@ -13,6 +20,23 @@ from loadgen.executors.arrivals import pool_for
 from loadgen.scripting.scenario import Scenario
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What `shape()` returns: the executor to run and the type's own frozen plan (what it
+    computed for this run and its verdict will need; None when it needs nothing)."""
+
+    executor: Executor
+    plan: Any = None
+
+
+@dataclass(frozen=True)
+class SteadyPlan:
+    """The plan of the steady types (Baseline, Peak, Soak): how long the warm-up left out
+    of the verdict is, so a scenario can shorten it for one run without touching the class."""
+
+    warmup_s: float
 
 
 class TestType(Scenario):
@@ -29,9 +53,21 @@ class TestType(Scenario):
         return merged
 
     @classmethod
-    def shape(cls, overrides: Any) -> Executor:
-        """The executor for this run, scaled by the command line's --vus/--rps/--duration."""
+    def shape(cls, overrides: Any) -> Shape:
+        """The executor for this run, scaled by the command line's --vus/--rps/--duration,
+        with the plan the verdict will read."""
         raise NotImplementedError
+
+    @classmethod
+    def plan_for(cls, overrides: Any = None) -> Any:
+        """The plan `shape(overrides)` makes (None: no flags, the class's own numbers)."""
+        return None
+
+    @classmethod
+    def plan_of(cls, view: RunView) -> Any:
+        """The plan of the run being judged; a view made without one (a unit test's) gets
+        the plan of the class's own numbers."""
+        return view.plan if view.plan is not None else cls.plan_for(None)
 
     @classmethod
     def steady_shape(cls, o: Any, vus: int, rate: float | None, duration: str) -> Executor:

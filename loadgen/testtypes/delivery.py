@@ -2,16 +2,16 @@
 not latency alone — were they all delivered, on time, once, intact, with no socket lost?
 
 The verdicts read the run-wide counters of the delivery tracker and the payload checks
-(loadgen/track.py, loadgen/payloads.py), so they judge every scenario of the run together:
-subclass the sending scenario; the receivers can be any scenario holding sockets.
+(loadgen/messaging/track.py, loadgen/messaging/payloads.py), so they judge every scenario
+of the run together: subclass the sending scenario; the receivers can be any scenario
+holding sockets.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from loadgen.executors import Executor
-from loadgen.testtypes.base import TestType
+from loadgen.testtypes.base import Shape, TestType
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
 
@@ -35,8 +35,8 @@ class Mixed(TestType):
     delivery_p95_ms: ClassVar[float] = 500
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
-        return cls.steady_shape(o, cls.vus, cls.rate, cls.duration)
+    def shape(cls, o: Any) -> Shape:
+        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration))
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
@@ -66,8 +66,8 @@ class LargePayload(TestType):
     duration: ClassVar[str] = "10m"
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
-        return cls.steady_shape(o, cls.vus, cls.rate, cls.duration)
+    def shape(cls, o: Any) -> Shape:
+        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration))
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:

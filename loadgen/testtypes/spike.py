@@ -5,14 +5,31 @@ and the verdict also says whether the target still answers at the end."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from loadgen.executors import Executor, RampingArrivalRate, RampingVUs
 from loadgen.options import Stage, format_duration, parse_duration
-from loadgen.testtypes.base import TestType
+from loadgen.testtypes.base import Shape, TestType
 from loadgen.testtypes.maths import Health, recovery_time, summarize, window
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
+
+
+@dataclass(frozen=True)
+class SpikePlan:
+    """One run's phases, stretched by --duration: the verdict finds the spike's end here."""
+
+    scale: float
+    phases: tuple[tuple[str, float], ...]  # (name, seconds): warm, ramp_up, hold, ...
+
+    def seconds(self, name: str) -> float:
+        return dict(self.phases)[name]
+
+    @property
+    def spike_end_s(self) -> float:
+        """The end of the ramp down, where recovery starts to count."""
+        return sum(self.seconds(n) for n in ("warm", "ramp_up", "hold", "ramp_down"))
 
 
 class Spike(TestType):
@@ -38,17 +55,24 @@ class Spike(TestType):
 
     @classmethod
     def _scale(cls, o: Any) -> float:
-        if not o.duration:
+        if o is None or not o.duration:
             return 1.0
         total = sum(s for _, s in cls.phases())
         return parse_duration(o.duration) / 1e9 / total
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
+    def plan_for(cls, o: Any = None) -> SpikePlan:
         scale = cls._scale(o)
-        cls._run_scale = scale  # type: ignore[attr-defined]
-        p = dict(cls.phases(scale))
-        d = {k: format_duration(round(v * 1e9)) for k, v in p.items()}
+        return SpikePlan(scale, tuple(cls.phases(scale)))
+
+    @classmethod
+    def shape(cls, o: Any) -> Shape:
+        plan = cls.plan_for(o)
+        return Shape(cls._executor(o, plan), plan)
+
+    @classmethod
+    def _executor(cls, o: Any, plan: SpikePlan) -> Executor:
+        d = {k: format_duration(round(v * 1e9)) for k, v in plan.phases}
         if cls.spike_rate is not None or o.rps is not None:
             peak = float(o.rps if o.rps is not None else cls.spike_rate or 0)
             base = float(cls.base_rate or 0) * (peak / float(cls.spike_rate or peak))
@@ -67,10 +91,8 @@ class Spike(TestType):
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        scale = getattr(cls, "_run_scale", 1.0)
-        p = cls.phases(scale)
-        t_warm = p[0][1]
-        t_spike_end = t_warm + p[1][1] + p[2][1] + p[3][1]
+        plan: SpikePlan = cls.plan_of(view)
+        t_warm, t_spike_end = plan.seconds("warm"), plan.spike_end_s
         series = view.series()
         base = window(series, min(1.0, t_warm / 2), t_warm)
         b_p95, b_err, b_n = summarize(base)

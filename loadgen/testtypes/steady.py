@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from loadgen.executors import Executor
 from loadgen.options import parse_duration
-from loadgen.testtypes.base import TestType
+from loadgen.testtypes.base import Shape, SteadyPlan, TestType
 from loadgen.testtypes.maths import summarize, window
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
@@ -35,12 +34,17 @@ class Baseline(TestType):
         return merged
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
-        return cls.steady_shape(o, cls.vus, cls.rate, cls.duration)
+    def plan_for(cls, o: Any = None) -> SteadyPlan:
+        return SteadyPlan(parse_duration(cls.warmup) / 1e9)
+
+    @classmethod
+    def shape(cls, o: Any) -> Shape:
+        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration), cls.plan_for(o))
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        warm = min(parse_duration(cls.warmup) / 1e9, view.until_s / 4)
+        plan: SteadyPlan = cls.plan_of(view)
+        warm = min(plan.warmup_s, view.until_s / 4)
         steady = window(view.series(), warm, view.until_s)
         p95, err, n = summarize(steady)
         if n == 0:

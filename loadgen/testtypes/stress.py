@@ -4,14 +4,28 @@ sustainable rate, the SLO that broke first, and the curve (rate vs p95/errors)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from loadgen.executors import Executor, RampingArrivalRate
+from loadgen.executors import RampingArrivalRate
 from loadgen.options import Stage, format_duration, parse_duration
-from loadgen.testtypes.base import TestType
+from loadgen.testtypes.base import Shape, TestType
 from loadgen.testtypes.maths import Step, first_break, summarize, window
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
+
+
+@dataclass(frozen=True)
+class StressPlan:
+    """One run's schedule: the offered rates (up to --rps) and each step's length (the
+    --duration shared among the steps); the monitor and the verdict measure these steps."""
+
+    rates: tuple[float, ...]
+    step_ns: int
+
+    @property
+    def step_s(self) -> float:
+        return self.step_ns / 1e9
 
 
 class Stress(TestType):
@@ -37,30 +51,35 @@ class Stress(TestType):
         return out
 
     @classmethod
-    def shape(cls, o: Any) -> Executor:
+    def plan_for(cls, o: Any = None) -> StressPlan:
         rates = cls.rates(o)
-        cls._run_rates = rates  # type: ignore[attr-defined]
         step = parse_duration(cls.step_duration)
-        if o.duration:  # --duration: the whole ramp, divided evenly among the steps
+        if o is not None and o.duration:  # --duration: the whole ramp, evenly among the steps
             step = parse_duration(o.duration) // len(rates)
-        cls._run_step_s = step / 1e9  # type: ignore[attr-defined]
+        return StressPlan(tuple(rates), step)
+
+    @classmethod
+    def shape(cls, o: Any) -> Shape:
+        plan = cls.plan_for(o)
+        rates = plan.rates
         stages: list[Stage] = []
         for r in rates:
-            stages += [Stage("0s", r), Stage(format_duration(step), r)]
-        return RampingArrivalRate(start_rate=rates[0], stages=stages,
-                                  pre_allocated_vus=o.vus or max(5, int(rates[0])),
-                                  max_vus=o.max_vus or cls.max_vus or max(100, int(rates[-1] * 2)))
+            stages += [Stage("0s", r), Stage(format_duration(plan.step_ns), r)]
+        ex = RampingArrivalRate(start_rate=rates[0], stages=stages,
+                                pre_allocated_vus=o.vus or max(5, int(rates[0])),
+                                max_vus=o.max_vus or cls.max_vus or max(100, int(rates[-1] * 2)))
+        return Shape(ex, plan)
 
     @classmethod
     def steps(cls, view: RunView, upto_s: float) -> list[Step]:
         """Measured steps whose window ended before `upto_s`."""
-        step_s = getattr(cls, "_run_step_s", parse_duration(cls.step_duration) / 1e9)
-        rates = getattr(cls, "_run_rates", cls.rates())
+        plan: StressPlan = cls.plan_of(view)
+        step_s = plan.step_s
         series = view.series()
         iters = view.counts("iterations")
         drops = view.counts("dropped_iterations")
         out: list[Step] = []
-        for i, r in enumerate(rates):
+        for i, r in enumerate(plan.rates):
             t0, t1 = i * step_s + cls.settle, (i + 1) * step_s
             if t1 > upto_s:
                 break

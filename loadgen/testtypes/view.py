@@ -1,5 +1,6 @@
 """What a verdict reads: the run's per-interval series for one scenario, on a time axis that
-starts when that scenario started (so a kind's phases line up with its own shape)."""
+starts when that scenario started (so a test type's phases line up with its own shape), and
+the plan its shape() made for this run."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class RunView:
     store: Any = None  # metrics Store, for whole-run aggregates
     final: bool = False
     duration_s: float = float("inf")  # the executor's own length (without graceful stop)
+    plan: Any = None  # what the type's shape() worked out for this run (see base.Shape)
 
     @property
     def until_s(self) -> float:
