@@ -84,9 +84,6 @@ class RunContext:
         if n == 0:
             log.error(message)
 
-    def repeated_logs(self) -> dict[str, int]:
-        return {k: n for k, n in self._logged.items() if n > 1}
-
     def new_transport(self) -> Transport:
         t = self.transport_factory()
         self.transports.append(t)
