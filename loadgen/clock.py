@@ -14,7 +14,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 SPIN_NS = 100_000  # the last 0.1 ms of a wait are spun out with yields
@@ -26,6 +26,34 @@ class Clock(Protocol):
     async def sleep_until(self, t_ns: int) -> None: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+
+async def wait_first(clock: Clock, deadline_ns: int | None, *events: Awaitable[Any]) -> None:
+    """Wait until the first of `events` is done or `clock` reaches `deadline_ns` (None: no
+    deadline), whichever comes first.
+
+    The one place the "an event or a timer" race is written, so every caller cancels what it
+    started. Coroutines passed here (e.g. `event.wait()`) are wrapped in tasks and cancelled
+    when the wait ends; futures and tasks passed in belong to the caller and keep running
+    (e.g. a socket reader). The timer sleeps on `clock`, so a FakeClock drives it too.
+    """
+    waits: set[asyncio.Future[Any]] = set()
+    ours: list[asyncio.Future[Any]] = []
+    for ev in events:
+        if asyncio.isfuture(ev):
+            waits.add(ev)
+        else:
+            fut = asyncio.ensure_future(ev)
+            ours.append(fut)
+            waits.add(fut)
+    if deadline_ns is not None:
+        ours.append(asyncio.ensure_future(clock.sleep_until(deadline_ns)))
+        waits.add(ours[-1])
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for mine in ours:
+            mine.cancel()
 
 
 class RealClock:

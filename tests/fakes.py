@@ -1,5 +1,5 @@
-"""Test doubles shared by unit tests: a transport that answers from a function on the fake
-clock, and a harness that runs scenarios under virtual time."""
+"""Test doubles shared by unit tests: a server function for loadgen.testing.MockTransport that
+answers on the fake clock, and a harness that runs scenarios under virtual time."""
 
 from __future__ import annotations
 
@@ -13,27 +13,24 @@ from loadgen.executors import Executor
 from loadgen.metrics.model import HTTP, SAMPLE
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.types import Headers, RawResponse, Request, Timings
+from loadgen.testing import MockTransport
 
 
-class MockTransport:
-    """Answers every request after `latency(request)` seconds of (fake) time."""
+class FakeServer:
+    """A MockTransport handler: answers `status` after `latency(request)` seconds of (fake)
+    time, with the wire sizes and timings a real hop would report."""
 
     def __init__(self, clock: FakeClock, latency: Callable[[Request], float] = lambda r: 0.01,
                  status: int = 200) -> None:
         self.clock = clock
         self.latency = latency
         self.status = status
-        self.sent: list[Request] = []
 
-    async def send(self, request: Request) -> RawResponse:
-        self.sent.append(request)
+    async def __call__(self, request: Request) -> RawResponse:
         lat = self.latency(request)
         await self.clock.sleep(lat)
         return RawResponse(self.status, Headers([("Content-Length", "2")]), b"ok", "HTTP/1.1",
                            Timings(waiting=lat * 1000), "", 0, 50, 40)
-
-    async def close(self) -> None:
-        pass
 
 
 class Harness:
@@ -44,7 +41,8 @@ class Harness:
         self.registry = Registry()
         self.recorder = Recorder()
         self.records: list[tuple[Any, ...]] = []
-        self.transport = MockTransport(self.clock, latency)
+        self.server = FakeServer(self.clock, latency)
+        self.transport = MockTransport(self.server)
         self.run_ctx = RunContext(self.clock, self.registry, self.recorder,
                                   lambda: self.transport, env={"BASE_URL": "http://127.0.0.1:9"})
         self.engine: Engine | None = None

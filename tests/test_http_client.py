@@ -72,7 +72,7 @@ async def test_rps_limit_is_a_global_token_bucket():
 
     await h.run((Two, ConstantVUs(vus=5, duration="2s", graceful_stop="0s")))
     # k6's rps.js: 5 VUs, 2 s, --rps 10, 2 requests per iteration -> 20 requests sent in 2 s
-    assert 19 <= len(h.transport.sent) <= 21
+    assert 19 <= len(h.transport.requests) <= 21
     assert h.count("iterations") in (9, 10)
 
 
@@ -85,7 +85,7 @@ async def test_expected_statuses_and_no_callback():
             await vu.http.get("/y", expected_statuses=None)
 
     h = Harness()
-    h.transport.status = 404
+    h.server.status = 404
     await h.run((S, PerVUIterations(vus=1, iterations=1)))
     recs = [r for r in h.records if r[0] == HTTP]
     assert dict(recs[0][2])["expected_response"] == "true" and recs[0][10] == 0

@@ -20,13 +20,16 @@ from typing import Any
 from loadgen.clock import Clock
 from loadgen.errors import TestAborted
 from loadgen.executors import Executor
+from loadgen.messaging.track import DeliveryTracker
 from loadgen.metrics.model import Metric, TagSet, tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
+from loadgen.net.meter import Meter, TagSource
 from loadgen.net.types import Transport
+from loadgen.net.ws import WSClient
 from loadgen.scripting.context import current_vu
-from loadgen.scripting.metrics import CustomMetric
+from loadgen.scripting.scope import MetricDecl
 from loadgen.scripting.vu import VU
 
 log = logging.getLogger("loadgen")
@@ -45,26 +48,34 @@ class RunContext:
     limiter: RateLimiter | None = None
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transports: list[Transport] = field(default_factory=list)
-    ws_clients: list[Any] = field(default_factory=list)  # closed at the end of the run
+    ws_clients: list[WSClient] = field(default_factory=list)  # closed at the end of the run
     abort_reason: str | None = None
-    tracker: Any = None  # loadgen.messaging.track.DeliveryTracker, made on first use
+    tracker: DeliveryTracker | None = None  # made on first use (vu.track)
     on_abort: Callable[[str], None] | None = None
     _logged: dict[str, int] = field(default_factory=dict)
     _custom: dict[int, Metric] = field(default_factory=dict)
 
-    def metric_for(self, cm: CustomMetric) -> Metric:
+    def metric_for(self, cm: MetricDecl) -> Metric:
         m = self._custom.get(id(cm))
         if m is None:
             m = self.registry.define(cm.name, cm.type, cm.contains)
             self._custom[id(cm)] = m
         return m
 
-    def get_tracker(self) -> Any:
+    def get_tracker(self) -> DeliveryTracker:
         if self.tracker is None:
-            from loadgen.messaging.track import DeliveryTracker
-
-            self.tracker = DeliveryTracker(self)
+            self.tracker = self.make_tracker()
         return self.tracker
+
+    def existing_tracker(self) -> DeliveryTracker | None:
+        """The tracker if a scenario has used one (draining sockets wait on it), else None."""
+        return self.tracker
+
+    def make_tracker(self, **options: Any) -> DeliveryTracker:
+        """A delivery tracker wired to this run: its caller is the current task's VU."""
+        return DeliveryTracker(self.clock, self.recorder, self.registry, run_tags=self.run_tags,
+                               caller_tags=_caller_tags, caller_grace=_caller_grace,
+                               log_once=self.log_once, **options)
 
     def log_once(self, key: str, message: str) -> None:
         """Log the first occurrence of each distinct problem; count the rest."""
@@ -72,9 +83,6 @@ class RunContext:
         self._logged[key] = n + 1
         if n == 0:
             log.error(message)
-
-    def repeated_logs(self) -> dict[str, int]:
-        return {k: n for k, n in self._logged.items() if n > 1}
 
     def new_transport(self) -> Transport:
         t = self.transport_factory()
@@ -138,6 +146,8 @@ class ScenarioRuntime:
         self.failed = 0  # iterations that raised
         self.done = False
         self.end_ns: int | None = None  # when the executor's own duration ends (set at start)
+        self._first_ws_ns: int | None = None  # see scenario_end_ns
+        self._end_estimate: int | None = None
         self.vus: list[VU] = []
 
     # -- ExecContext ----------------------------------------------------------------------
@@ -150,11 +160,41 @@ class ScenarioRuntime:
         self.vus.append(vu)
         return vu
 
-    def new_http_client(self, vu: VU) -> HttpClient:
-        return HttpClient(vu, self.run.new_transport(), base_url=self.base_url,
+    # -- what a VU gets from its scenario (loadgen.scripting.scope.ScenarioScope) -----------
+    def new_meter(self, tags: TagSource) -> Meter:
+        return Meter(self.recorder, self.clock, tags, self.run.registry, limiter=self.limiter,
+                     deferred_bytes=self.executor is not None,
+                     scenario_end=self.scenario_end_ns, deliveries=self.run.existing_tracker)
+
+    def new_http_client(self, meter: Meter) -> HttpClient:
+        return HttpClient(meter, self.run.new_transport(), base_url=self.base_url,
                           expected=self.expected, tag_cache=self.tag_cache)
 
-    def metric_for(self, cm: CustomMetric) -> Metric:
+    def new_ws_client(self, meter: Meter) -> WSClient:
+        if self._first_ws_ns is None:
+            self._first_ws_ns = self.clock.now_ns()
+        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"))
+        self.run.ws_clients.append(client)
+        return client
+
+    def delivery_tracker(self) -> DeliveryTracker:
+        return self.run.get_tracker()
+
+    def scenario_end_ns(self) -> int | None:
+        """When this scenario's executor stops starting work (run clock); None for setup()
+        and teardown(), which have no end of their own. Until the engine publishes end_ns
+        (VUs used outside the engine), estimated from the first WebSocket client's creation."""
+        if self.end_ns is not None:
+            return int(self.end_ns)
+        if self._end_estimate is None and self.executor is not None:
+            try:
+                start = self.clock.now_ns() if self._first_ws_ns is None else self._first_ws_ns
+                self._end_estimate = int(start + self.executor.duration_ns())
+            except (NotImplementedError, ValueError, TypeError):
+                self._end_estimate = None
+        return self._end_estimate
+
+    def metric_for(self, cm: MetricDecl) -> Metric:
         return self.run.metric_for(cm)
 
     def log_once(self, key: str, message: str) -> None:
@@ -198,7 +238,23 @@ class ScenarioRuntime:
         self.completed += 1
 
     def _emit_data(self, vu: VU, t: int) -> None:
-        tags = vu.sample_tags
-        self.recorder.sample(self._m_sent, float(vu.bytes_sent), tags, t)
-        self.recorder.sample(self._m_recv, float(vu.bytes_received), tags, t)
-        vu.bytes_sent = vu.bytes_received = 0
+        tags, meter = vu.sample_tags, vu.meter
+        self.recorder.sample(self._m_sent, float(meter.bytes_sent), tags, t)
+        self.recorder.sample(self._m_recv, float(meter.bytes_received), tags, t)
+        meter.bytes_sent = meter.bytes_received = 0
+
+
+def _caller_tags() -> TagSet | None:
+    """The sample tags of the VU running in this task (the delivery tracker's caller)."""
+    vu = current_vu.get()
+    return None if vu is None else vu.sample_tags
+
+
+def _caller_grace() -> tuple[object, float | None] | None:
+    """The current VU's scenario class and its delivery_grace (the tracker's grace)."""
+    vu = current_vu.get()
+    if vu is None:
+        return None
+    cls = type(vu.instance)
+    grace = getattr(cls, "delivery_grace", None)
+    return cls, None if grace is None else float(grace)

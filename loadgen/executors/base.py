@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from loadgen.clock import Clock
+from loadgen.clock import Clock, wait_first
 from loadgen.options import format_duration, parse_duration
 
 DEFAULT_GRACEFUL_STOP = "30s"
@@ -163,13 +163,7 @@ class TaskSet:
         """Wait for every task to finish or for the deadline. True if all finished."""
         if not self.tasks:
             return True
-        timer = asyncio.ensure_future(self.clock.sleep_until(deadline_ns))
-        idle = asyncio.ensure_future(self._idle.wait())
-        try:
-            await asyncio.wait({timer, idle}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-            idle.cancel()
+        await wait_first(self.clock, deadline_ns, self._idle.wait())
         return not self.tasks
 
     async def interrupt(self, tasks: Iterable[asyncio.Task[Any]] | None = None) -> None:

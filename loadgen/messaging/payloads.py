@@ -222,20 +222,20 @@ def check(vu: Any, body: bytes | bytearray | memoryview | str, *, seq: int | Non
           tags: dict[str, str] | None = None) -> bool:
     """verify() through a VU: one `payload_checks` sample, plus `payload_corruptions` when it
     fails (the first failure of a run is logged with its reason)."""
-    rt = vu.rt
-    reg = rt.run.registry
+    meter = vu.meter
+    reg = meter.registry
     m_checks = reg.get("payload_checks") or reg.define(
         "payload_checks", MetricType.COUNTER, Contains.DEFAULT)
     m_bad = reg.get("payload_corruptions") or reg.define(
         "payload_corruptions", MetricType.COUNTER, Contains.DEFAULT)
     info = examine(body)
     ok = info.ok and (seq is None or info.seq == seq)
-    ts = merge_tags(vu.sample_tags, tags) if tags else vu.sample_tags
-    now = rt.clock.now_ns()
-    rt.recorder.sample(m_checks, 1.0, ts, now)
+    ts = merge_tags(vu.sample_tags, tags)
+    now = meter.clock.now_ns()
+    meter.recorder.sample(m_checks, 1.0, ts, now)
     if not ok:
-        rt.recorder.sample(m_bad, 1.0, ts, now)
+        meter.recorder.sample(m_bad, 1.0, ts, now)
         why = info.reason or f"sequence {info.seq} != expected {seq}"
-        rt.log_once("payload:corrupt", f"payload integrity check failed: {why} "
-                                       f"({info.kind or 'unknown'} body, {len(body)} bytes)")
+        vu.rt.log_once("payload:corrupt", f"payload integrity check failed: {why} "
+                                          f"({info.kind or 'unknown'} body, {len(body)} bytes)")
     return ok

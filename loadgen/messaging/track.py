@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, OrderedDict
-from collections.abc import Hashable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
 
+from loadgen.clock import Clock, wait_first
 from loadgen.metrics.model import Contains, MetricType, TagSet, merge_tags, tagset
-from loadgen.scripting.context import current_vu
+from loadgen.metrics.registry import Recorder, Registry
 
 DEFAULT_GRACE_S = 5.0
 DEFAULT_CAP = 1_000_000
@@ -45,22 +45,41 @@ EARLY_TTL_S = 30.0
 DUP_WINDOW = 100_000
 
 
+def _nobody() -> None:
+    return None
+
+
+def _log_nowhere(key: str, message: str) -> None:
+    return None
+
+
 class DeliveryTracker:
     """Run-wide sent/received bookkeeping with k6-style metrics (all thresholdable)."""
 
-    def __init__(self, run: Any, *, grace: float | None = None, cap: int = DEFAULT_CAP,
+    def __init__(self, clock: Clock, recorder: Recorder, registry: Registry, *,
+                 run_tags: Mapping[str, str] | None = None,
+                 caller_tags: Callable[[], TagSet | None] = _nobody,
+                 caller_grace: Callable[[], tuple[object, float | None] | None] = _nobody,
+                 log_once: Callable[[str, str], None] = _log_nowhere,
+                 grace: float | None = None, cap: int = DEFAULT_CAP,
                  early_ttl: float = EARLY_TTL_S, dup_window: int = DUP_WINDOW) -> None:
-        self.run = run
-        self.clock = run.clock
-        self.recorder = run.recorder
+        """`caller_tags` and `caller_grace` tell who calls sent()/received(): the current
+        VU's sample tags, and its scenario (any hashable key) with that scenario's
+        `delivery_grace`; both None outside an iteration. The execution layer wires them, so
+        this module knows nothing about VUs."""
+        self.clock = clock
+        self.recorder = recorder
+        self._caller_tags_of = caller_tags
+        self._caller_grace = caller_grace
+        self._log_once = log_once
         self.cap = cap
         self.early_ttl = early_ttl
         self.dup_window = dup_window
         self._grace = grace
-        self._class_graces: dict[type, float] = {}
-        self._seen: set[type] = set()
+        self._class_graces: dict[object, float] = {}
+        self._seen: set[object] = set()
         self._deadline: int | None = None
-        reg = run.registry
+        reg = registry
         C, T, D, TM = MetricType.COUNTER, MetricType.TREND, Contains.DEFAULT, Contains.TIME
         self.m_latency = reg.define("delivery_latency", T, TM)
         self.m_sent = reg.define("messages_sent", C, D)
@@ -69,7 +88,7 @@ class DeliveryTracker:
         self.m_duplicated = reg.define("messages_duplicated", C, D)
         self.m_untracked = reg.define("messages_untracked", C, D)
         self.m_unmatched = reg.define("messages_unmatched", C, D)
-        self._run_tags = tagset(dict(getattr(run, "run_tags", {}) or {}))
+        self._run_tags = tagset(dict(run_tags or {}))
         self._out: dict[Hashable, tuple[int, TagSet]] = {}  # id -> (sent ns, sender tags)
         self._early: OrderedDict[Hashable, int] = OrderedDict()  # id -> first receipt ns
         self._done: OrderedDict[Hashable, None] = OrderedDict()  # recently delivered ids
@@ -102,16 +121,15 @@ class DeliveryTracker:
         return len(self._out)
 
     def _caller_tags(self) -> TagSet:
-        vu = current_vu.get()
-        if vu is None:
+        tags = self._caller_tags_of()
+        if tags is None:
             return self._run_tags
-        cls = type(vu.instance)
-        if cls not in self._seen:
-            self._seen.add(cls)
-            g = getattr(cls, "delivery_grace", None)
-            if g is not None:
-                self._class_graces[cls] = float(g)
-        return vu.sample_tags
+        who = self._caller_grace()
+        if who is not None and who[0] not in self._seen:
+            self._seen.add(who[0])
+            if who[1] is not None:
+                self._class_graces[who[0]] = float(who[1])
+        return tags
 
     # -- the two events -------------------------------------------------------------------
     def sent(self, msg_id: Hashable, t_ns: int | None = None, *,
@@ -121,8 +139,7 @@ class DeliveryTracker:
         now = self.clock.now_ns()
         t = now if t_ns is None else t_ns
         ts = self._caller_tags()
-        if tags:
-            ts = merge_tags(ts, dict(tags))
+        ts = merge_tags(ts, tags)
         self.counts["sent"] += 1
         self.recorder.sample(self.m_sent, 1.0, ts, now)
         early = self._early.pop(msg_id, None)
@@ -171,7 +188,7 @@ class DeliveryTracker:
     def _untracked(self, tags: TagSet, now: int, why: str) -> None:
         self.counts["untracked"] += 1
         self.recorder.sample(self.m_untracked, 1.0, tags, now)
-        self.run.log_once("track:cap", f"delivery tracker: {why} (cap {self.cap}); further "
+        self._log_once("track:cap", f"delivery tracker: {why} (cap {self.cap}); further "
                           "messages are counted as messages_untracked, not tracked")
 
     def _expire(self, now: int, *, everything: bool = False) -> None:
@@ -194,13 +211,7 @@ class DeliveryTracker:
             if self._idle is None:
                 self._idle = asyncio.Event()
             self._idle.clear()
-            timer = asyncio.ensure_future(clock.sleep_until(deadline_ns))
-            idle = asyncio.ensure_future(self._idle.wait())
-            try:
-                await asyncio.wait({timer, idle}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                timer.cancel()
-                idle.cancel()
+            await wait_first(clock, deadline_ns, self._idle.wait())
         return not self._out
 
     async def settle(self, grace: float | None = None) -> int:

@@ -10,6 +10,7 @@ the ingest loop expands them into samples every ~50 ms.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,12 +54,17 @@ def tagset(tags: dict[str, str] | None = None, **more: str) -> TagSet:
     return got
 
 
-def merge_tags(base: TagSet, extra: dict[str, str]) -> TagSet:
-    """`base` with `extra` laid over it (extra wins), interned."""
-    if not extra:
+def merge_tags(base: TagSet, *layers: Mapping[str, Any] | None) -> TagSet:
+    """`base` with each layer laid over it in order (later layers win), values as strings,
+    interned. The one place tags given by a scenario (`tags=`) meet a VU's sample tags; the
+    hot paths cache its result per distinct input, so it only runs on a cache miss."""
+    if not any(layers):
         return base
     d = dict(base)
-    d.update({str(k): str(v) for k, v in extra.items()})
+    for layer in layers:
+        if layer:
+            for k, v in layer.items():
+                d[str(k)] = str(v)
     return tagset(d)
 
 

@@ -8,18 +8,16 @@ response callback (expected statuses), k6's request tags, and one timing record 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import orjson
 
-from loadgen.metrics.model import TagSet, tagset
+from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
+from loadgen.net.meter import Meter
 from loadgen.net.types import RawResponse, Request, Response, Transport
-
-if TYPE_CHECKING:
-    from loadgen.scripting.vu import VU
 
 USER_AGENT = "loadgen/0.1"
 _BASE_HEADERS = {"User-Agent": USER_AGENT}
@@ -51,15 +49,16 @@ def strip_credentials(url: str) -> str:
 
 
 class HttpClient:
-    """One VU's HTTP client: its own cookie jar and transport (connection pool), as in k6."""
+    """One VU's HTTP client: its own cookie jar and transport (connection pool), as in k6.
+    It records through the VU's meter, so it never needs the VU itself."""
 
-    __slots__ = ("vu", "transport", "base_url", "cookies", "max_redirects", "timeout",
+    __slots__ = ("meter", "transport", "base_url", "cookies", "max_redirects", "timeout",
                  "expected", "_tag_cache")
 
-    def __init__(self, vu: VU, transport: Transport, *, base_url: str | None,
+    def __init__(self, meter: Meter, transport: Transport, *, base_url: str | None,
                  expected: ExpectedStatuses, tag_cache: dict[tuple[Any, ...], TagSet],
                  max_redirects: int = 10, timeout: float = 60.0) -> None:
-        self.vu = vu
+        self.meter = meter
         self.transport = transport
         self.base_url = base_url.rstrip("/") if base_url else None
         self.cookies = CookieJar()
@@ -123,7 +122,7 @@ class HttpClient:
             fixed = _BASE_HEADER_LIST
         expected = self.expected if expected_statuses is _DEFAULT else expected_statuses
         max_hops = self.max_redirects if redirects is None else redirects
-        limiter = self.vu.rt.limiter
+        limiter = self.meter.limiter
         if limiter is not None:
             await limiter.wait()
         history: list[Response] = []
@@ -153,19 +152,18 @@ class HttpClient:
 
     def _record(self, method: str, url: str, name: str | None, tags: Mapping[str, str] | None,
                 raw: RawResponse, expected: ExpectedStatuses) -> None:
-        vu = self.vu
-        vu.bytes_sent += raw.bytes_sent
-        vu.bytes_received += raw.bytes_received
+        m = self.meter
+        m.bytes_sent += raw.bytes_sent
+        m.bytes_received += raw.bytes_received
         status = raw.status
         ok = None if expected is None else is_expected(status, expected)
-        base = vu.sample_tags
+        base = m.tags.sample_tags
         key = (base, method, url, name, status, raw.proto, ok, raw.error, raw.error_code,
                tuple(tags.items()) if tags else None, raw.tls_version)
         ts = self._tag_cache.get(key)
         if ts is None:
-            d = dict(base)
             url_tag = name or strip_credentials(url)
-            d.update(method=method, url=url_tag, name=url_tag, status=str(status))
+            d = {"method": method, "url": url_tag, "name": url_tag, "status": str(status)}
             if raw.proto:
                 d["proto"] = raw.proto
             if raw.tls_version:
@@ -177,15 +175,12 @@ class HttpClient:
                 d["error"] = raw.error
             if code:
                 d["error_code"] = str(code)
-            if tags:
-                d.update({k: str(v) for k, v in tags.items()})
-            ts = tagset(d)
+            ts = merge_tags(base, d, tags)
             if len(self._tag_cache) > 50_000:
                 self._tag_cache.clear()
             self._tag_cache[key] = ts
         t = raw.timings
-        rt = vu.rt
-        rt.recorder.http(rt.clock.now_ns(), ts, t.sending + t.waiting + t.receiving, t.blocked,
+        m.recorder.http(m.clock.now_ns(), ts, t.sending + t.waiting + t.receiving, t.blocked,
                          t.connecting, t.tls_handshaking, t.sending, t.waiting, t.receiving,
                          None if ok is None else (0 if ok else 1))
 

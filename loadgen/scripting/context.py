@@ -7,9 +7,7 @@ run's recorder, clock and tags - without being passed around.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from loadgen.scripting.vu import VU
+from loadgen.scripting.vu import VU
 
 current_vu: ContextVar[VU | None] = ContextVar("loadgen_current_vu", default=None)

@@ -12,17 +12,18 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from loadgen.errors import ConfigError, ScriptError
 from loadgen.executors import Executor
 from loadgen.scripting.metrics import CustomMetric
+from loadgen.scripting.vu import VU
 
 SCENARIO_NAME_RE = re.compile(r"^[0-9a-zA-Z_-]+$")
 
 
 class Scenario:
-    """Subclass me: set `executor`, implement `async def iteration(self, vu)`."""
+    """Subclass me: set `executor`, implement `async def iteration(self, vu: VU)`."""
 
     #: scenario name; default: the class name in snake_case
     name: ClassVar[str | None] = None
@@ -48,9 +49,10 @@ class Scenario:
     #: what setup() returned (None without setup); set on every instance before it runs
     data: Any = None
     #: this instance's VU (in setup()/teardown() a VU of their own: `self.vu.http.post(...)`)
-    vu: Any = None
+    #: (None on the class: the runtime sets it on each instance before any method runs)
+    vu: VU = cast(VU, None)
 
-    async def iteration(self, vu: Any) -> None:
+    async def iteration(self, vu: VU) -> None:
         raise NotImplementedError(
             f"{type(self).__name__} must define async def iteration(self, vu)")
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loadgen.errors import TestAborted
-from loadgen.metrics.model import TagSet, tagset
-
-if TYPE_CHECKING:
-    from loadgen.execution.runtime import ScenarioRuntime
-    from loadgen.scripting.metrics import CustomMetric
+from loadgen.messaging.track import DeliveryTracker
+from loadgen.metrics.model import TagSet, merge_tags, tagset
+from loadgen.net.client import HttpClient
+from loadgen.net.meter import Meter
+from loadgen.net.ws import WSClient
+from loadgen.scripting.scope import MetricDecl, ScenarioScope
 
 log = logging.getLogger("loadgen")
 
@@ -54,12 +55,15 @@ class TagDict(dict[str, str]):
 
 
 class VU:
-    """One virtual user of one scenario."""
+    """One virtual user of one scenario.
+
+    Its clients (`http`, `ws`) record through its `meter`, never through the VU itself, so
+    the network layer does not depend on this one."""
 
     __slots__ = ("id", "iteration", "scenario", "rt", "tags", "group_path", "data", "http", "_ws",
-                 "instance", "bytes_sent", "bytes_received", "_dirty", "_tags", "__weakref__")
+                 "instance", "meter", "_dirty", "_tags", "__weakref__")
 
-    def __init__(self, vu_id: int, rt: ScenarioRuntime, *, group: str = "") -> None:
+    def __init__(self, vu_id: int, rt: ScenarioScope, *, group: str = "") -> None:
         self.id = vu_id
         self.iteration = -1  # index of the current iteration in this VU (k6's __ITER)
         self.rt = rt
@@ -67,13 +71,12 @@ class VU:
         self.tags = TagDict(self)
         self.group_path = group
         self.data: Any = rt.setup_data
-        self.bytes_sent = 0
-        self.bytes_received = 0
         self._dirty = True
         self._tags: TagSet = ()
         self.instance: Any = None
-        self.http = rt.new_http_client(self)
-        self._ws: Any = None
+        self.meter: Meter = rt.new_meter(self)
+        self.http: HttpClient = rt.new_http_client(self.meter)
+        self._ws: WSClient | None = None
 
     # -- tags ---------------------------------------------------------------------------
     @property
@@ -88,13 +91,19 @@ class VU:
         return self._tags
 
     @property
-    def ws(self) -> Any:
-        """k6's WebSocket API for this VU (loadgen/net/ws.py), made on first use."""
-        if self._ws is None:
-            from loadgen.net.ws import WSClient
+    def bytes_sent(self) -> int:
+        """Wire bytes sent since the last iteration end (emitted as data_sent there)."""
+        return self.meter.bytes_sent
 
-            self._ws = WSClient(self)
-            self.rt.run.ws_clients.append(self._ws)
+    @property
+    def bytes_received(self) -> int:
+        return self.meter.bytes_received
+
+    @property
+    def ws(self) -> WSClient:
+        """k6's WebSocket API for this VU (loadgen/net/ws/), made on first use."""
+        if self._ws is None:
+            self._ws = self.rt.new_ws_client(self.meter)
         return self._ws
 
     @property
@@ -110,9 +119,9 @@ class VU:
             await self.rt.clock.sleep_until(self.rt.end_ns)
 
     @property
-    def track(self) -> Any:
-        """The run-wide delivery tracker (loadgen/track.py): sent/received message ids."""
-        return self.rt.run.get_tracker()
+    def track(self) -> DeliveryTracker:
+        """The run-wide delivery tracker (loadgen/messaging/track.py): sent/received ids."""
+        return self.rt.delivery_tracker()
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -142,11 +151,7 @@ class VU:
             key = ("check", base, name, extra)
             ts = cache.get(key)
             if ts is None:
-                t = dict(base)
-                t["check"] = name
-                if tags:
-                    t.update({k: str(v) for k, v in tags.items()})
-                ts = cache[key] = tagset(t)
+                ts = cache[key] = merge_tags(base, {"check": name}, tags)
             rt.recorder.sample(rt.m_checks, 1.0 if ok else 0.0, ts, now)
         return ok_all
 
@@ -172,14 +177,10 @@ class VU:
         """k6's sleep(), on the run's clock (virtual in tests)."""
         await self.rt.clock.sleep(seconds)
 
-    def add_metric(self, metric: CustomMetric, value: float,
+    def add_metric(self, metric: MetricDecl, value: float,
                    tags: dict[str, str] | None = None) -> None:
         m = self.rt.metric_for(metric)
-        t = self.sample_tags
-        if tags:
-            d = dict(t)
-            d.update({k: str(v) for k, v in tags.items()})
-            t = tagset(d)
+        t = merge_tags(self.sample_tags, tags)
         self.rt.recorder.sample(m, value, t, self.rt.clock.now_ns())
 
     def abort(self, reason: str = "test aborted") -> None:

@@ -19,7 +19,7 @@ MS = 1_000_000
 async def on_fake_clock(body: Callable[[DeliveryTracker, Harness], Awaitable[Any]],
                         **kw: Any) -> tuple[DeliveryTracker, Harness, Any]:
     h = Harness()
-    tracker = DeliveryTracker(h.run_ctx, **kw)
+    tracker = h.run_ctx.make_tracker(**kw)
     result = await h.clock.run(body(tracker, h))
     return tracker, h, result
 

@@ -5,70 +5,50 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
-from loadgen.metrics.model import Contains, MetricType, merge_tags, tagset
+from loadgen.metrics.model import merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.client import USER_AGENT, strip_credentials
+from loadgen.net.meter import Meter
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     MAX_QUEUE,
     MAX_SIZE,
     WRITE_LIMIT,
     WSError,
-    _Conn,
+    WSMetrics,
     ws_base,
 )
-
-if TYPE_CHECKING:
-    from loadgen.scripting.vu import VU
-
+from loadgen.net.ws.internals import CountingConnection
 from loadgen.net.ws.session import WSSession
 
 
 class WSClient:
-    """One VU's WebSocket client (`vu.ws`): opens sessions and knows the scenario's end."""
+    """One VU's WebSocket client (`vu.ws`): opens sessions and knows the scenario's end.
 
-    def __init__(self, vu: VU) -> None:
-        self.vu = vu
-        rt = vu.rt
-        self.clock = rt.clock
-        self.recorder = rt.recorder
-        self.base_url = vu.env.get("WS_BASE_URL") or ws_base(rt.base_url)
+    It records through the VU's meter; `base_url` is the scenario's HTTP base URL (made
+    ws:// or wss://), overridden by `ws_base_url` (WS_BASE_URL)."""
+
+    def __init__(self, meter: Meter, *, base_url: str | None = None,
+                 ws_base_url: str | None = None) -> None:
+        self.meter = meter
+        self.clock = meter.clock
+        self.recorder = meter.recorder
+        self.base_url = ws_base_url or ws_base(base_url)
         self.sessions: set[WSSession] = set()
-        reg = rt.run.registry
-        self.m = {name: reg[name] for name in (
-            "ws_sessions", "ws_connecting", "ws_session_duration", "ws_msgs_sent",
-            "ws_msgs_received", "ws_ping", "data_sent", "data_received")}
-        for name, mtype, contains in (
-                ("ws_unexpected_disconnects", MetricType.COUNTER, Contains.DEFAULT),
-                ("ws_errors", MetricType.COUNTER, Contains.DEFAULT),
-                ("ws_send_wait", MetricType.TREND, Contains.TIME),
-                ("ws_queue_depth", MetricType.GAUGE, Contains.DEFAULT)):
-            self.m[name] = reg.get(name) or reg.define(name, mtype, contains)
-        # Until the engine publishes rt.end_ns, estimate the start from the first use.
-        rt.__dict__.setdefault("_ws_first_use_ns", self.clock.now_ns())
-        self._end_estimate: int | None = None
+        self.m = WSMetrics(meter.registry)
 
     # -- the scenario's end (long-lived sockets stop there instead of being interrupted) ----
     @property
     def end_ns(self) -> int | None:
-        """When this scenario's executor stops starting work (run clock), None if unknown."""
-        rt = self.vu.rt
-        end = getattr(rt, "end_ns", None)
-        if end is not None:
-            return int(end)
-        if self._end_estimate is None and rt.executor is not None:
-            try:
-                self._end_estimate = int(rt.__dict__["_ws_first_use_ns"]
-                                         + rt.executor.duration_ns())
-            except (NotImplementedError, ValueError, TypeError):
-                self._end_estimate = None
-        return self._end_estimate  # None in setup()/teardown(): no end of their own
+        """When this scenario's executor stops starting work (run clock), None if unknown
+        (in setup()/teardown(): they have no end of their own)."""
+        return self.meter.scenario_end()
 
     @property
     def stopping(self) -> bool:
@@ -100,11 +80,11 @@ class WSClient:
                       ) -> WSSession:
         """Open a session (k6's ws.connect). Raises WSError on failure unless throw=False, in
         which case the returned session has `ok == False`, `status` and `error` set."""
-        vu, clock = self.vu, self.clock
-        conns: list[_Conn] = []
+        clock = self.clock
+        conns: list[CountingConnection] = []
 
-        def factory(*args: Any, **kwargs: Any) -> _Conn:
-            c = _Conn(*args, **kwargs)
+        def factory(*args: Any, **kwargs: Any) -> CountingConnection:
+            c = CountingConnection(*args, **kwargs)
             conns.append(c)
             return c
 
@@ -114,7 +94,7 @@ class WSClient:
         except ValueError as e:
             target, bad_url = url, e
         t0 = clock.now_ns()
-        conn: _Conn | None = None
+        conn: CountingConnection | None = None
         status, error, message = 0, "", ""
         try:
             if bad_url is not None:
@@ -127,7 +107,7 @@ class WSClient:
                 max_queue=max_queue, write_limit=write_limit, proxy=None,
                 user_agent_header=USER_AGENT, create_connection=factory)  # type: ignore[arg-type]
         except asyncio.CancelledError:
-            self._add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+            self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
             status, error, message = self._classify(e, conns)
@@ -137,17 +117,16 @@ class WSClient:
             status = 101
         else:
             subproto = ""
-            self._add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
-        d = dict(vu.sample_tags)
-        d.update(url=strip_credentials(target), status=str(status), subproto=subproto)
-        if tags:
-            d.update({k: str(v) for k, v in tags.items()})
-        ts = tagset(d)
+            self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+        ts = merge_tags(self.meter.tags.sample_tags, {
+            "url": strip_credentials(target), "status": str(status), "subproto": subproto},
+            tags)
         rec = self.recorder
-        rec.sample(self.m["ws_connecting"], (t1 - t0) / 1e6, ts, t0)
-        session = WSSession(self, conn, target, ts, t0, status, subproto, error)
+        rec.sample(self.m.connecting, (t1 - t0) / 1e6, ts, t0)
+        session = WSSession(self.meter, self.m, self.sessions, conn, target, ts, t0, status,
+                            subproto, error)
         if conn is None:
-            rec.sample(self.m["ws_errors"], 1.0, merge_tags(ts, {"error": error}), t1)
+            rec.sample(self.m.errors, 1.0, merge_tags(ts, {"error": error}), t1)
             session._finish(t1)
             if throw:
                 raise WSError(f"WebSocket {target}: {message}", url=target, status=status,
@@ -156,7 +135,8 @@ class WSClient:
         self.sessions.add(session)
         return session
 
-    def _classify(self, e: Exception, conns: list[_Conn]) -> tuple[int, str, str]:
+    def _classify(self, e: Exception,
+                  conns: list[CountingConnection]) -> tuple[int, str, str]:
         """(HTTP status or 0, short error tag, message naming the URL) for a failed connect."""
         resp = conns[-1].response if conns else None
         status = resp.status_code if resp is not None else 0
@@ -173,20 +153,6 @@ class WSClient:
             return status, "handshake timeout", "connect timed out"
         code, msg = neterr.classify(e, connecting=not conns or resp is None)
         return status, msg, f"connect failed: {msg} (k6 error code {code})"
-
-    def _add_bytes(self, sent: int, received: int) -> None:
-        """Wire bytes go to the VU (emitted at its iteration end); setup/teardown VUs have no
-        later iteration end, so theirs are recorded directly."""
-        if not (sent or received):
-            return
-        vu = self.vu
-        if vu.rt.executor is None:
-            now, ts = self.clock.now_ns(), vu.sample_tags
-            self.recorder.sample(self.m["data_sent"], float(sent), ts, now)
-            self.recorder.sample(self.m["data_received"], float(received), ts, now)
-        else:
-            vu.bytes_sent += sent
-            vu.bytes_received += received
 
     async def close_all(self) -> None:
         """Close every session this VU still holds (run end)."""

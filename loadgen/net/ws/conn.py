@@ -1,15 +1,12 @@
-"""The WebSocket pieces everything else shares: limits, errors, the URL rule, and the
-connection subclass that counts wire bytes and times blocked sends."""
+"""The WebSocket pieces everything else shares: limits, errors, the URL rule, and the metric
+handles a client and its sessions record into. (The connection subclass that counts wire
+bytes lives with the other websockets internals, in internals.py.)"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
-from websockets.asyncio.client import ClientConnection
-
 from loadgen.errors import LoadgenError
+from loadgen.metrics.model import Contains, Metric, MetricType
+from loadgen.metrics.registry import Registry
 
 FLUSH_NS = 1_000_000_000  # message counters reach the recorder at most this late
 MAX_SIZE = 32 * 2**20  # largest incoming message (bytes)
@@ -47,37 +44,26 @@ def ws_base(base_url: str | None) -> str | None:
     return base_url.rstrip("/")
 
 
-class _Conn(ClientConnection):
-    """A websockets connection that counts wire bytes and times sends blocked on a full
-    write buffer (the only kind of send that waits)."""
+class WSMetrics:
+    """The run's WebSocket metrics, looked up once per client (k6's built-ins, plus
+    loadgen's own, defined on first use so runs without WebSockets do not list them)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.n_in = 0
-        self.n_out = 0
-        self.on_wait: Callable[[int], None] | None = None
-        pull = self.protocol.data_to_send
+    __slots__ = ("sessions", "connecting", "session_duration", "msgs_sent", "msgs_received",
+                 "ping", "unexpected_disconnects", "errors", "send_wait", "queue_depth")
 
-        def counted() -> list[bytes]:
-            out = pull()
-            for chunk in out:
-                self.n_out += len(chunk)
-            return out
-
-        self.protocol.data_to_send = counted  # type: ignore[method-assign]
-
-    def data_received(self, data: bytes) -> None:
-        self.n_in += len(data)
-        super().data_received(data)
-
-    async def drain(self) -> None:
-        if not self.paused or self.on_wait is None:
-            await super().drain()
-            return
-        t0 = time.perf_counter_ns()
-        try:
-            await super().drain()
-        finally:
-            self.on_wait(time.perf_counter_ns() - t0)
+    def __init__(self, reg: Registry) -> None:
+        self.sessions = reg["ws_sessions"]
+        self.connecting = reg["ws_connecting"]
+        self.session_duration = reg["ws_session_duration"]
+        self.msgs_sent = reg["ws_msgs_sent"]
+        self.msgs_received = reg["ws_msgs_received"]
+        self.ping = reg["ws_ping"]
+        self.unexpected_disconnects = _own(reg, "ws_unexpected_disconnects", MetricType.COUNTER)
+        self.errors = _own(reg, "ws_errors", MetricType.COUNTER)
+        self.send_wait = _own(reg, "ws_send_wait", MetricType.TREND, Contains.TIME)
+        self.queue_depth = _own(reg, "ws_queue_depth", MetricType.GAUGE)
 
 
+def _own(reg: Registry, name: str, mtype: MetricType,
+         contains: Contains = Contains.DEFAULT) -> Metric:
+    return reg.get(name) or reg.define(name, mtype, contains)

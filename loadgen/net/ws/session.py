@@ -6,35 +6,40 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
+from loadgen.clock import wait_first
 from loadgen.metrics.model import TagSet, merge_tags
+from loadgen.net.meter import Meter
+from loadgen.net.ws import internals
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     FLUSH_NS,
     NORMAL_CLOSES,
     WSClosed,
+    WSMetrics,
     WSTimeout,
-    _Conn,
 )
-
-if TYPE_CHECKING:
-    from loadgen.net.ws.client import WSClient
+from loadgen.net.ws.internals import CountingConnection
 
 
 class WSSession:
-    """One WebSocket session: send/recv/ping/close, `async for`, `async with`, `hold()`."""
+    """One WebSocket session: send/recv/ping/close, `async for`, `async with`, `hold()`.
 
-    __slots__ = ("client", "conn", "url", "tags", "t0", "status", "subprotocol", "error",
-                 "close_code", "_closing", "_ended", "_n_sent", "_n_recv", "_b_out", "_b_in",
-                 "_next_flush", "_depth", "__weakref__")
+    It records through its client's meter and metric handles, and leaves the client's set of
+    live sessions (`live`) when it ends."""
 
-    def __init__(self, client: WSClient, conn: _Conn | None, url: str, tags: TagSet, t0: int,
+    __slots__ = ("meter", "m", "live", "conn", "url", "tags", "t0", "status", "subprotocol",
+                 "error", "close_code", "_closing", "_ended", "_n_sent", "_n_recv", "_b_out",
+                 "_b_in", "_next_flush", "_depth", "__weakref__")
+
+    def __init__(self, meter: Meter, m: WSMetrics, live: set[WSSession],
+                 conn: CountingConnection | None, url: str, tags: TagSet, t0: int,
                  status: int, subprotocol: str, error: str) -> None:
-        self.client, self.conn, self.url, self.tags, self.t0 = client, conn, url, tags, t0
+        self.meter, self.m, self.live = meter, m, live
+        self.conn, self.url, self.tags, self.t0 = conn, url, tags, t0
         self.status, self.subprotocol, self.error = status, subprotocol, error
         self.close_code: int | None = None
         self._closing = self._ended = False
@@ -50,9 +55,9 @@ class WSSession:
 
     @property
     def open(self) -> bool:
-        return not self._ended and self.conn is not None and self.conn.state is State.OPEN
+        return not self._ended and self.conn is not None and internals.is_open(self.conn)
 
-    def _require(self) -> _Conn:
+    def _require(self) -> CountingConnection:
         if self.conn is None or self._ended:
             why = f", {self.error}" if self.error else (
                 f", closed with code {self.close_code}" if self.close_code else "")
@@ -67,24 +72,12 @@ class WSSession:
         """Send one text (str) or binary (bytes-like, handed on without a copy) message."""
         conn = self._require()
         try:
-            if (conn.send_in_progress is None and not conn.paused
-                    and conn.protocol.state is State.OPEN and not conn.transport.is_closing()):
-                # Fast path (a quarter less CPU per message): what websockets' send() does
-                # when nothing can block, minus its context manager and no-op drain.
-                if isinstance(message, str):
-                    conn.protocol.send_text(message.encode())
-                elif isinstance(message, bytes | bytearray | memoryview):
-                    conn.protocol.send_binary(message)
-                else:
-                    raise TypeError(f"a WebSocket message is str or bytes-like, not "
-                                    f"{type(message).__name__}")
-                conn.send_data()
-            else:
+            if not internals.send_now(conn, message):  # the fast path, when nothing blocks
                 await conn.send(message)
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_sent += 1
-        if self.client.clock.now_ns() >= self._next_flush:
+        if self.meter.clock.now_ns() >= self._next_flush:
             self.flush()
 
     async def recv(self, timeout: float | None = None) -> str | bytes:  # noqa: ASYNC109
@@ -101,7 +94,7 @@ class WSSession:
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_recv += 1
-        if self.client.clock.now_ns() >= self._next_flush:
+        if self.meter.clock.now_ns() >= self._next_flush:
             self.flush()
         return msg
 
@@ -118,14 +111,14 @@ class WSSession:
             self._lost(e)
             raise StopAsyncIteration from None
         self._n_recv += 1
-        if self.client.clock.now_ns() >= self._next_flush:
+        if self.meter.clock.now_ns() >= self._next_flush:
             self.flush()
         return msg
 
     async def ping(self, timeout: float = 10.0) -> float:  # noqa: ASYNC109
         """Send a ping, wait for its pong; the round trip in ms (recorded as ws_ping)."""
         conn = self._require()
-        clock = self.client.clock
+        clock = self.meter.clock
         t0 = clock.now_ns()
         try:
             waiter = await conn.ping()
@@ -138,7 +131,7 @@ class WSSession:
             raise self._lost(e) from None
         t1 = clock.now_ns()
         ms = (t1 - t0) / 1e6
-        self.client.recorder.sample(self.client.m["ws_ping"], ms, self.tags, t1)
+        self.meter.recorder.sample(self.m.ping, ms, self.tags, t1)
         if t1 >= self._next_flush:  # a quiet held socket still reports bytes and queue depth
             self.flush(t1)
         return ms
@@ -150,7 +143,7 @@ class WSSession:
         if conn is None or self._ended:
             return
         try:
-            if conn.state is State.OPEN:
+            if internals.is_open(conn):
                 self._closing = True
                 await conn.close(code, reason)
             else:
@@ -158,7 +151,7 @@ class WSSession:
                     async with asyncio.timeout(CLOSE_TIMEOUT):
                         await conn.wait_closed()
         finally:
-            self._finish(self.client.clock.now_ns())
+            self._finish(self.meter.clock.now_ns())
 
     def expect_close(self) -> None:
         """The peer will close next because the scenario asked it to (e.g. a logout message):
@@ -173,7 +166,7 @@ class WSSession:
 
     def _lost(self, e: ConnectionClosed) -> WSClosed:
         """The connection turned out closed while we used it: finish and explain."""
-        self._finish(self.client.clock.now_ns())
+        self._finish(self.meter.clock.now_ns())
         rcvd = e.rcvd
         why = f"code {rcvd.code} {rcvd.reason!r}" if rcvd else "no close frame (code 1006)"
         who = "closed" if self._closing else "closed by the server or the network"
@@ -181,9 +174,9 @@ class WSSession:
                         error="closed", close_code=self.close_code)
 
     def _error(self, error: str) -> None:
-        c = self.client
-        c.recorder.sample(c.m["ws_errors"], 1.0, merge_tags(self.tags, {"error": error}),
-                          c.clock.now_ns())
+        meter = self.meter
+        meter.recorder.sample(self.m.errors, 1.0, merge_tags(self.tags, {"error": error}),
+                              meter.clock.now_ns())
 
     def _finish(self, t_end: int) -> None:
         """Record the session once: k6's session samples (connect-start timestamp) with
@@ -191,47 +184,46 @@ class WSSession:
         if self._ended:
             return
         self._ended = True
-        c, conn = self.client, self.conn
-        rec = c.recorder
+        m, conn = self.m, self.conn
+        rec = self.meter.recorder
         tags = self.tags
         if conn is not None:
-            if conn.state is not State.CLOSED:
-                conn.transport.abort()  # interrupted mid-close: never leave a socket behind
+            if not internals.is_closed(conn):
+                internals.abort(conn)  # interrupted mid-close: never leave a socket behind
             self.close_code = code = conn.close_code or 1006
             tags = merge_tags(self.tags, {"close_code": str(code)})
             if not self._closing:
-                rec.sample(c.m["ws_unexpected_disconnects"], 1.0, tags, t_end)
+                rec.sample(m.unexpected_disconnects, 1.0, tags, t_end)
                 if code not in NORMAL_CLOSES:
                     self._error(f"close {code}")
             self.flush(t_end)
-            c.sessions.discard(self)
-        rec.sample(c.m["ws_sessions"], 1.0, tags, self.t0)
-        rec.sample(c.m["ws_session_duration"], (t_end - self.t0) / 1e6, tags, self.t0)
+            self.live.discard(self)
+        rec.sample(m.sessions, 1.0, tags, self.t0)
+        rec.sample(m.session_duration, (t_end - self.t0) / 1e6, tags, self.t0)
 
     # -- batching -------------------------------------------------------------------------
     def _send_waited(self, ns: int) -> None:
-        c = self.client
-        c.recorder.sample(c.m["ws_send_wait"], ns / 1e6, self.tags, c.clock.now_ns())
+        meter = self.meter
+        meter.recorder.sample(self.m.send_wait, ns / 1e6, self.tags, meter.clock.now_ns())
 
     def flush(self, now: int | None = None) -> None:
         """Hand batched message counts, wire bytes and the receive-queue depth on."""
-        c, conn = self.client, self.conn
+        meter, m, conn = self.meter, self.m, self.conn
         if conn is None:
             return
-        now = c.clock.now_ns() if now is None else now
-        rec, tags = c.recorder, self.tags
+        now = meter.clock.now_ns() if now is None else now
+        rec, tags = meter.recorder, self.tags
         if self._n_sent:
-            rec.sample(c.m["ws_msgs_sent"], float(self._n_sent), tags, now)
+            rec.sample(m.msgs_sent, float(self._n_sent), tags, now)
             self._n_sent = 0
         if self._n_recv:
-            rec.sample(c.m["ws_msgs_received"], float(self._n_recv), tags, now)
+            rec.sample(m.msgs_received, float(self._n_recv), tags, now)
             self._n_recv = 0
-        c._add_bytes(conn.n_out - self._b_out, conn.n_in - self._b_in)
+        meter.add_bytes(conn.n_out - self._b_out, conn.n_in - self._b_in)
         self._b_out, self._b_in = conn.n_out, conn.n_in
-        frames = getattr(getattr(conn, "recv_messages", None), "frames", None)
-        depth = len(frames) if frames is not None else 0
+        depth = internals.queue_depth(conn)
         if depth or self._depth:  # only while something is (or just was) queued
-            rec.sample(c.m["ws_queue_depth"], float(depth), tags, now)
+            rec.sample(m.queue_depth, float(depth), tags, now)
         self._depth = depth
         self._next_flush = now + FLUSH_NS
 
@@ -248,8 +240,8 @@ class WSSession:
         tracker still waits for messages, up to the tracker's grace: in-flight messages
         land instead of being counted lost. Does not close; `async with` does.
         """
-        clock = self.client.clock
-        end = until_ns if until_ns is not None else self.client.end_ns
+        clock = self.meter.clock
+        end = until_ns if until_ns is not None else self.meter.scenario_end()
         reader = asyncio.ensure_future(self._pump(on_message))
         try:
             next_ping = clock.now_ns() + round(ping_every * 1e9) if ping_every else None
@@ -268,21 +260,11 @@ class WSSession:
                     next_ping = clock.now_ns() + round((ping_every or 0) * 1e9)
                     continue
                 wakes = [t for t in (end, next_ping) if t is not None]
-                waits: set[asyncio.Future[Any]] = {reader}
-                if wakes:
-                    waits.add(asyncio.ensure_future(clock.sleep_until(min(wakes))))
-                try:
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for w in waits - {reader}:
-                        w.cancel()
-            tracker = self.client.vu.rt.run.tracker
+                await wait_first(clock, min(wakes) if wakes else None, reader)
+            tracker = self.meter.deliveries()
             if drain and tracker is not None and not reader.done() and tracker.outstanding:
-                idle = asyncio.ensure_future(tracker.wait_idle(tracker.grace_deadline()))
-                try:
-                    await asyncio.wait({reader, idle}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    idle.cancel()
+                await wait_first(clock, None, reader,
+                                 tracker.wait_idle(tracker.grace_deadline()))
             if reader.done() and not reader.cancelled() and reader.exception() is not None:
                 raise reader.exception()  # type: ignore[misc]
             return self.open

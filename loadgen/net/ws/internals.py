@@ -1,0 +1,116 @@
+"""Every undocumented `websockets` internal loadgen relies on, in one place.
+
+The WebSocket client wants three things the library's public API does not give: the bytes a
+socket really carries (handshake and frame headers too, as k6 counts them), the time a send
+waits on a full write buffer, and a send that skips the library's per-message context manager
+and no-op drain (a quarter less CPU per message). Each needs a private attribute of the
+asyncio `ClientConnection`; they are all touched here, the supported `websockets` range is
+pinned in pyproject.toml, and tests/ws/test_ws_internals.py fails on a real connection as soon
+as a release moves one of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.protocol import State
+
+#: (attribute path on a connection, why loadgen touches it) - what the test checks exists
+INTERNALS: tuple[tuple[str, str], ...] = (
+    ("protocol.data_to_send", "wrapped to count the bytes written"),
+    ("protocol.send_text", "fast send"),
+    ("protocol.send_binary", "fast send"),
+    ("protocol.state", "fast send: only while OPEN"),
+    ("send_in_progress", "fast send: not while a fragmented send is running"),
+    ("paused", "fast send: not while writing is paused; timing blocked sends"),
+    ("send_data", "fast send: flush what the protocol produced"),
+    ("drain", "overridden to time sends blocked on a full write buffer"),
+    ("transport.is_closing", "fast send: not on a closing transport"),
+    ("transport.abort", "never leave an interrupted socket behind"),
+    ("recv_messages.frames", "the receive queue depth (ws_queue_depth)"),
+)
+
+
+class CountingConnection(ClientConnection):
+    """A websockets connection that counts wire bytes and times sends blocked on a full
+    write buffer (the only kind of send that waits)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.n_in = 0
+        self.n_out = 0
+        self.on_wait: Callable[[int], None] | None = None
+        pull = self.protocol.data_to_send
+
+        def counted() -> list[bytes]:
+            out = pull()
+            for chunk in out:
+                self.n_out += len(chunk)
+            return out
+
+        self.protocol.data_to_send = counted  # type: ignore[method-assign]
+
+    def data_received(self, data: bytes) -> None:
+        self.n_in += len(data)
+        super().data_received(data)
+
+    async def drain(self) -> None:
+        if not self.paused or self.on_wait is None:
+            await super().drain()
+            return
+        t0 = time.perf_counter_ns()
+        try:
+            await super().drain()
+        finally:
+            self.on_wait(time.perf_counter_ns() - t0)
+
+
+def is_open(conn: ClientConnection) -> bool:
+    return conn.state is State.OPEN
+
+
+def is_closed(conn: ClientConnection) -> bool:
+    return conn.state is State.CLOSED
+
+
+def send_now(conn: ClientConnection, message: str | bytes | bytearray | memoryview) -> bool:
+    """Send `message` at once if nothing can block (what websockets' send() does then, minus
+    its context manager and no-op drain); False when the caller must `await conn.send()`."""
+    if (conn.send_in_progress is not None or conn.paused
+            or conn.protocol.state is not State.OPEN or conn.transport.is_closing()):
+        return False
+    if isinstance(message, str):
+        conn.protocol.send_text(message.encode())
+    elif isinstance(message, bytes | bytearray | memoryview):
+        conn.protocol.send_binary(message)
+    else:
+        raise TypeError(f"a WebSocket message is str or bytes-like, not {type(message).__name__}")
+    conn.send_data()
+    return True
+
+
+def abort(conn: ClientConnection) -> None:
+    """Drop the socket without the closing handshake."""
+    conn.transport.abort()
+
+
+def queue_depth(conn: ClientConnection) -> int:
+    """Frames received but not yet read by the scenario (0 if the library hides them)."""
+    frames = getattr(getattr(conn, "recv_messages", None), "frames", None)
+    return len(frames) if frames is not None else 0
+
+
+def missing(conn: ClientConnection) -> list[str]:
+    """The INTERNALS this connection lacks (the test wants [])."""
+    gone = []
+    for path, _why in INTERNALS:
+        obj: Any = conn
+        for part in path.split("."):
+            if not hasattr(obj, part):
+                gone.append(path)
+                break
+            obj = getattr(obj, part)
+    return gone
