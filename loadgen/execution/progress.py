@@ -8,12 +8,10 @@ stdout carries only the summary.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from loadgen.execution.engine import Engine
 from loadgen.options import format_duration
-
-if TYPE_CHECKING:
-    from loadgen.execution.engine import Engine
 
 
 class Progress:

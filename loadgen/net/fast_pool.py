@@ -13,12 +13,9 @@ import socket
 import ssl
 import time
 from collections import deque
-from typing import TYPE_CHECKING
 
 from loadgen.net.fast_conn import Conn
-
-if TYPE_CHECKING:
-    from loadgen.net.fast_request import Head
+from loadgen.net.fast_request import Head
 
 Key = tuple[str, str, int]
 
