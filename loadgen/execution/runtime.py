@@ -15,7 +15,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen.clock import Clock
 from loadgen.errors import TestAborted
@@ -27,10 +27,12 @@ from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.meter import Meter, TagSource
 from loadgen.net.types import Transport
-from loadgen.net.ws import WSClient
 from loadgen.scripting.context import current_vu
 from loadgen.scripting.scope import MetricDecl
 from loadgen.scripting.vu import VU
+
+if TYPE_CHECKING:  # loaded on first vu.ws use: the websockets library costs ~4 MiB
+    from loadgen.net.ws import WSClient
 
 log = logging.getLogger("loadgen")
 
@@ -173,6 +175,8 @@ class ScenarioRuntime:
     def new_ws_client(self, meter: Meter) -> WSClient:
         if self._first_ws_ns is None:
             self._first_ws_ns = self.clock.now_ns()
+        from loadgen.net.ws import WSClient
+
         client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"))
         self.run.ws_clients.append(client)
         return client

@@ -8,7 +8,7 @@ package has no import cycle, and a test can hand a VU any object of this shape.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loadgen.clock import Clock
 from loadgen.executors import Executor
@@ -17,7 +17,9 @@ from loadgen.metrics.model import Contains, Metric, MetricType, TagSet
 from loadgen.metrics.registry import Recorder
 from loadgen.net.client import HttpClient
 from loadgen.net.meter import Meter, TagSource
-from loadgen.net.ws import WSClient
+
+if TYPE_CHECKING:  # loaded on first vu.ws use: the websockets library costs ~4 MiB
+    from loadgen.net.ws import WSClient
 
 
 class MetricDecl(Protocol):

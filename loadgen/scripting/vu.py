@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen.errors import TestAborted
 from loadgen.messaging.track import DeliveryTracker
 from loadgen.metrics.model import TagSet, merge_tags, tagset
 from loadgen.net.client import HttpClient
 from loadgen.net.meter import Meter
-from loadgen.net.ws import WSClient
 from loadgen.scripting.scope import MetricDecl, ScenarioScope
+
+if TYPE_CHECKING:  # loaded on first vu.ws use: the websockets library costs ~4 MiB
+    from loadgen.net.ws import WSClient
 
 log = logging.getLogger("loadgen")
 
