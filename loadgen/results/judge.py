@@ -159,10 +159,7 @@ class Judge:
             if sink is not None and not sink.empty:
                 continue
             passed = [s.source for s, ok in zip(mt.specs, mt.last_ok, strict=True) if ok]
-            mt.last_ok = [False] * len(mt.specs)
-            if mt.name not in ev.breached:
-                ev.breached.append(mt.name)
-                ev.breached.sort()
+            _fail(mt, ev)
             warnings.append(
                 f"threshold on {mt.name}: no samples at all, so nothing to judge; counted as "
                 "failed" + (f" (k6 would pass {', '.join(passed)})" if passed else ""))
@@ -175,14 +172,19 @@ class Judge:
         for mt in self.tset.metrics:
             sink = self.store.get(mt.parent)
             if mt.parent in self.scrape_defined and (sink is None or sink.empty):
-                mt.last_ok = [False] * len(mt.specs)
-                if mt.name not in ev.breached:
-                    ev.breached.append(mt.name)
-                    ev.breached.sort()
+                _fail(mt, ev)
                 warnings.append(
                     f"threshold on {mt.parent}: no scraped series of that name was ever seen "
                     "(check the name and the --scrape URL); counted as failed")
         return warnings
+
+
+def _fail(mt: th.MetricThresholds, ev: th.Evaluation) -> None:
+    """Count every threshold of `mt` as failed in this evaluation."""
+    mt.last_ok = [False] * len(mt.specs)
+    if mt.name not in ev.breached:
+        ev.breached.append(mt.name)
+        ev.breached.sort()
 
 
 def log_breach(judgement: Judgement) -> None:
