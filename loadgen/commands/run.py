@@ -104,6 +104,11 @@ def number_problems(kw: dict[str, Any]) -> list[str]:
                 MAX_RATE if flag == "rps" else MAX_VUS):
             log.warning("--%s %g is more than one process usually sustains; watch the "
                         "generator's saturation warnings", flag.replace("_", "-"), v)
+    if kw.get("rps") is not None and kw.get("vus") is not None and kw.get("max_vus") is None:
+        log.warning("--rps %g with --vus %d: loadgen's --rps is an open-model arrival rate "
+                    "(%g iterations/s, VUs grow as needed); k6's --rps, a cap on requests "
+                    "per second for closed-model VUs, is loadgen's --rps-limit", kw["rps"],
+                    kw["vus"], kw["rps"])
     return [p for p in checks if p]
 
 

@@ -154,7 +154,11 @@ class ScenarioRuntime:
 
     # -- ExecContext ----------------------------------------------------------------------
     def new_vu(self) -> VU:
-        vu = VU(next(self.run.vu_ids), self, group=self.group)
+        """A VU of this scenario. Executor VUs are numbered 1..N across the run (k6's
+        `__VU`); the VU that runs setup() or teardown() is 0, as in k6, and takes no number
+        from the others."""
+        vu_id = next(self.run.vu_ids) if self.executor is not None else 0
+        vu = VU(vu_id, self, group=self.group)
         inst = self.cls()
         inst.data = self.setup_data
         inst.vu = vu  # setup()/teardown() have no vu argument: self.vu.http works there too

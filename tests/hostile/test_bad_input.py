@@ -59,3 +59,36 @@ def test_bad_input_exits_104_with_a_message(files: dict[str, str], args: list[st
     assert "Traceback" not in p.stderr + p.stdout, p.stderr
     assert p.returncode == 104, p.stderr
     assert needle in p.stderr, p.stderr
+
+
+def test_vu_ids_are_1_to_n_with_setup_vu_0(tmp_path: Path) -> None:
+    """k6: VUs are 1..N whether or not there is a setup(); setup and teardown run as VU 0
+    (a setup() used to take id 1, so the first VU was 2)."""
+    out = tmp_path / "ids.txt"
+    (tmp_path / "ids.py").write_text(f"""
+from loadgen import Scenario, PerVUIterations
+
+SEEN = set()
+
+class S(Scenario):
+    executor = PerVUIterations(vus=3, iterations=2)
+
+    async def setup(self):
+        return {{"setup_vu": self.vu.id}}
+
+    async def iteration(self, vu):
+        SEEN.add(vu.id)
+
+    async def teardown(self, data):
+        open({str(out)!r}, "w").write(f"{{data['setup_vu']}} {{self.vu.id}} {{sorted(SEEN)}}")
+""")
+    p = loadgen("run", str(tmp_path / "ids.py"), "-q", "--no-summary")
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == "0 0 [1, 2, 3]"
+
+
+def test_a_k6_style_rps_with_vus_is_warned_about(files: dict[str, str]) -> None:
+    p = loadgen("run", files["script"], "--rps", "5", "--vus", "2", "-d", "1s", "-q",
+                "--no-summary")
+    assert p.returncode == 0, p.stderr
+    assert "loadgen's --rps-limit" in p.stderr
