@@ -11,7 +11,7 @@ transport and keeps what it recorded:
         probe = ScenarioProbe(Checkout, MockTransport(lambda req: reply(200, json={"ok": 1})))
         await probe.iteration()
         assert probe.checks() == {"status is 200": [True]}
-        assert probe.transport.requests[0].url == "http://test.invalid/api/match/top"
+        assert probe.transport.requests[0].url == "http://127.0.0.1:8000/api/match/top"
 
 The probe runs the iteration directly, so an exception in it reaches the test (a real run
 logs and counts it instead).
@@ -82,7 +82,7 @@ class ScenarioProbe:
     """One VU of `scenario` whose HTTP goes to `transport`; records are kept in memory."""
 
     def __init__(self, scenario: type[Scenario], transport: MockTransport, *,
-                 base_url: str | None = "http://test.invalid", env: dict[str, str] | None = None,
+                 base_url: str | None = "http://127.0.0.1:8000", env: dict[str, str] | None = None,
                  clock: Clock | None = None, setup_data: Any = None) -> None:
         self.transport = transport
         self.recorder = Recorder()

@@ -36,7 +36,7 @@ async def test_an_iteration_against_a_mock_transport():
     probe = ScenarioProbe(Checkout, MockTransport(shop))
     await probe.iteration()
     assert [(r.method, r.url) for r in probe.transport.requests] == [
-        ("GET", "http://test.invalid/cart"), ("POST", "http://test.invalid/orders")]
+        ("GET", "http://127.0.0.1:8000/cart"), ("POST", "http://127.0.0.1:8000/orders")]
     assert probe.transport.requests[1].body == b'{"items":[1,2]}'
     assert probe.checks() == {"cart ok": [True], "order created": [True]}
     assert [v for v, _ in probe.samples("orders_placed")] == [1.0]
