@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 
 from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
 from loadgen.executors.arrivals import pool_for
+from loadgen.options import parse_duration
 from loadgen.scripting.scenario import Scenario
+from loadgen.testtypes.maths import Bucket, window
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
 
@@ -91,3 +93,29 @@ class TestType(Scenario):
     def verdict(cls, view: RunView) -> Verdict | None:
         """The answer, from the per-interval series, at the end of the run."""
         return None
+
+
+class SteadyTest(TestType):
+    """Steady load with a warm-up left out of the verdict (Baseline, Peak, Soak)."""
+
+    abstract = True
+    vus: ClassVar[int] = 10
+    rate: ClassVar[float | None] = None  # set it for an open-model run (iterations/s)
+    duration: ClassVar[str] = "1m"
+    warmup: ClassVar[str] = "5s"
+
+    @classmethod
+    def plan_for(cls, o: Any = None) -> SteadyPlan:
+        return SteadyPlan(parse_duration(cls.warmup) / 1e9)
+
+    @classmethod
+    def shape(cls, o: Any) -> Shape:
+        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration), cls.plan_for(o))
+
+    @classmethod
+    def steady_series(cls, view: RunView) -> list[Bucket]:
+        """The intervals after the warm-up (at most a quarter of the run) to its end."""
+        plan: SteadyPlan = cls.plan_of(view)
+        warm = min(plan.warmup_s, view.until_s / 4)
+        return window(view.series(), warm, view.until_s)
+

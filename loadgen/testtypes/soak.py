@@ -8,14 +8,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from loadgen.options import parse_duration
-from loadgen.testtypes.base import Shape, SteadyPlan, TestType
-from loadgen.testtypes.maths import drift, window
+from loadgen.testtypes.base import SteadyTest
+from loadgen.testtypes.maths import drift
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
 
 
-class Soak(TestType):
+class Soak(SteadyTest):
     abstract = True
     kind = "soak"
     vus: ClassVar[int] = 500
@@ -27,18 +26,8 @@ class Soak(TestType):
     max_memory_growth: ClassVar[float] = 0.10
 
     @classmethod
-    def plan_for(cls, o: Any = None) -> SteadyPlan:
-        return SteadyPlan(parse_duration(cls.warmup) / 1e9)
-
-    @classmethod
-    def shape(cls, o: Any) -> Shape:
-        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration), cls.plan_for(o))
-
-    @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        plan: SteadyPlan = cls.plan_of(view)
-        warm = min(plan.warmup_s, view.until_s / 4)
-        steady = window(view.series(), warm, view.until_s)
+        steady = cls.steady_series(view)
         if len(steady) < 4:
             return Verdict(cls.kind, view.scenario, None, "too short to judge drift",
                            {"intervals": len(steady)})

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from loadgen.options import parse_duration
-from loadgen.testtypes.base import Shape, SteadyPlan, TestType
-from loadgen.testtypes.maths import summarize, window
+from loadgen.testtypes.base import SteadyTest
+from loadgen.testtypes.maths import summarize
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
 
 
-class Baseline(TestType):
+class Baseline(SteadyTest):
     abstract = True
-    kind = "baseline"
-    vus: ClassVar[int] = 10
-    rate: ClassVar[float | None] = None  # set it for an open-model baseline (iterations/s)
-    duration: ClassVar[str] = "1m"
-    warmup: ClassVar[str] = "5s"
+    kind = "baseline"  # vus 10 (or a rate), 1m, 5s warm-up: SteadyTest's defaults
     p95_ms: ClassVar[float] = 500
     max_error_rate: ClassVar[float] = 0.01
     default_thresholds: ClassVar[dict[str, list[Any]]] = {}
@@ -34,18 +29,8 @@ class Baseline(TestType):
         return merged
 
     @classmethod
-    def plan_for(cls, o: Any = None) -> SteadyPlan:
-        return SteadyPlan(parse_duration(cls.warmup) / 1e9)
-
-    @classmethod
-    def shape(cls, o: Any) -> Shape:
-        return Shape(cls.steady_shape(o, cls.vus, cls.rate, cls.duration), cls.plan_for(o))
-
-    @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        plan: SteadyPlan = cls.plan_of(view)
-        warm = min(plan.warmup_s, view.until_s / 4)
-        steady = window(view.series(), warm, view.until_s)
+        steady = cls.steady_series(view)
         p95, err, n = summarize(steady)
         if n == 0:
             return Verdict(cls.kind, view.scenario, None,
