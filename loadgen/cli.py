@@ -49,6 +49,9 @@ def cli() -> None:
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None,
               help="HTTP transport (default: fast when available).")
 @click.option("--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS certificates.")
+@click.option("--max-response-bytes", type=int, metavar="N",
+              help="Body bytes kept per response, on the wire and decompressed; a bigger "
+                   "body is an error sample (default 67108864 = 64 MiB; 0: no cap).")
 @click.option("--monitor-pid", "monitor_pids", multiple=True, type=int,
               help="Sample this process's RSS/CPU/files/threads as target_* metrics.")
 @click.option("--scrape", "scrape_urls", multiple=True, metavar="URL",
@@ -79,6 +82,8 @@ def run(**kw: Any) -> None:
 @click.option("-o", "--out", "outputs", multiple=True)
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None)
 @click.option("--insecure-skip-tls-verify", is_flag=True)
+@click.option("--max-response-bytes", type=int, metavar="N",
+              help="Body bytes kept per response (default 64 MiB; 0: no cap).")
 @click.option("-q", "--quiet", is_flag=True)
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:

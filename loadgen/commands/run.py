@@ -26,6 +26,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
+from loadgen.net.limits import DEFAULT_MAX_RESPONSE_BYTES
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -54,6 +55,8 @@ class RunConfig:
     rps_limit: float | None = None
     http_client: str | None = None
     insecure: bool = False
+    #: each transport's body cap (--max-response-bytes); 0 = none
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     quiet: bool = False
     results: ResultsConfig = field(default_factory=ResultsConfig)
     monitor_pids: list[int] = field(default_factory=list)
@@ -75,6 +78,11 @@ class RunConfig:
         except ConfigError as e:
             problems += e.problems
         problems += number_problems(kw)
+        cap = kw.get("max_response_bytes")
+        if cap is None:
+            cap = DEFAULT_MAX_RESPONSE_BYTES
+        elif cap < 0:
+            problems.append(f"--max-response-bytes must be >= 0 (0: no cap), got {cap}")
         if problems:
             raise ConfigError(problems)
         o = Overrides(vus=kw.get("vus"), duration=kw.get("duration"),
@@ -84,7 +92,8 @@ class RunConfig:
         return cls(file=kw["file"], overrides=o, run_tags=tags, rps_limit=kw.get("rps_limit"),
                    http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
                                                                      False),
-                   quiet=kw.get("quiet", False), results=ResultsConfig.from_cli(kw),
+                   max_response_bytes=cap, quiet=kw.get("quiet", False),
+                   results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
                    scrape_urls=list(kw.get("scrape_urls") or ()))
 
@@ -112,7 +121,9 @@ def number_problems(kw: dict[str, Any]) -> list[str]:
     return [p for p in checks if p]
 
 
-def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transport]:
+def transport_factory(name: str | None, insecure: bool,
+                      max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                      ) -> Callable[[], Transport]:
     """The default is the fast transport when it is installed, else aiohttp."""
     if name in (None, "fast"):
         try:
@@ -121,10 +132,12 @@ def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transpor
             if name == "fast":
                 raise ConfigError("--http-client fast is not available in this build") from None
         else:
-            return lambda: FastTransport(insecure_skip_tls_verify=insecure)
+            return lambda: FastTransport(insecure_skip_tls_verify=insecure,
+                                         max_response_bytes=max_response_bytes)
     from loadgen.net.aiohttp_transport import AiohttpTransport
 
-    return lambda: AiohttpTransport(insecure_skip_tls_verify=insecure)
+    return lambda: AiohttpTransport(insecure_skip_tls_verify=insecure,
+                                    max_response_bytes=max_response_bytes)
 
 
 def run_file(cfg: RunConfig) -> int:
@@ -188,7 +201,8 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
 async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
                      recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
     env = {**os.environ, **cfg.overrides.env}
-    run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
+    run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure,
+                                                                 cfg.max_response_bytes),
                      env=env, run_tags=cfg.run_tags,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])

@@ -154,6 +154,10 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
             continue
         errs = ex.validate()
         problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
+        cap = getattr(cls, "max_response_bytes", None)
+        if cap is not None and (type(cap) is not int or cap < 0):
+            problems.append(f"scenario {name}: max_response_bytes must be a whole number of "
+                            f"bytes >= 0 (0: no cap), got {cap!r}")
         base_url = cls.base_url or env.get("BASE_URL") or cls.default_base_url
         expected = cls.expected_statuses
         specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected,

@@ -79,12 +79,15 @@ class RunContext:
                                caller_tags=_caller_tags, caller_grace=_caller_grace,
                                log_once=self.log_once, **options)
 
-    def log_once(self, key: str, message: str) -> None:
+    def log_once(self, key: str, message: str, level: int = logging.ERROR) -> None:
         """Log the first occurrence of each distinct problem; count the rest."""
         n = self._logged.get(key, 0)
         self._logged[key] = n + 1
         if n == 0:
-            log.error(message)
+            log.log(level, message)
+
+    def warn_once(self, key: str, message: str) -> None:
+        self.log_once(key, message, logging.WARNING)
 
     def new_transport(self) -> Transport:
         t = self.transport_factory()
@@ -174,7 +177,9 @@ class ScenarioRuntime:
 
     def new_http_client(self, meter: Meter) -> HttpClient:
         return HttpClient(meter, self.run.new_transport(), base_url=self.base_url,
-                          expected=self.expected, tag_cache=self.tag_cache)
+                          expected=self.expected, tag_cache=self.tag_cache,
+                          max_response_bytes=getattr(self.cls, "max_response_bytes", None),
+                          warn_once=self.run.warn_once)
 
     def new_ws_client(self, meter: Meter) -> WSClient:
         if self._first_ws_ns is None:

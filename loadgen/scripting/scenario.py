@@ -39,6 +39,9 @@ class Scenario:
     default_base_url: ClassVar[str | None] = None
     #: statuses counted as expected (not failed); k6's default is 200-399; None disables
     expected_statuses: ClassVar[Any] = ((200, 399),)
+    #: body bytes kept per response, on the wire and decompressed (a bigger one is an error
+    #: sample); None: `--max-response-bytes`, whose default is 64 MiB; 0: no cap
+    max_response_bytes: ClassVar[int | None] = None
     #: seconds a tracked message may still arrive after the load ends before it is lost
     delivery_grace: ClassVar[float | None] = None
     #: share of a global `--rps` given to this scenario when several run together
