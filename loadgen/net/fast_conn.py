@@ -163,6 +163,9 @@ class Conn(asyncio.Protocol):
         """End the request in flight with an error; the connection is not reused."""
         self.keep = False
         self.closed = True
+        # the connection sits in a reference cycle with its parser until the garbage
+        # collector runs: a capped 64 MiB body must not wait for it
+        self.body = None
         if not self.busy:
             return
         self.busy = False
