@@ -41,9 +41,84 @@ class _Limit(aiohttp.ClientError):
         self.message = message
 
 
+_EMPTY_FEED: tuple[tuple[Any, ...], bool, bytes] = ((), False, b"")
+
+
+def _content_length(head: bytes) -> int | None:
+    """The Content-Length framing a response head declares; None when the body is framed
+    otherwise (chunked, none, until close) and the parser alone must judge it."""
+    lower = head.lower()
+    if lower[9:12] in (b"204", b"304") or b"\r\ntransfer-encoding:" in lower:
+        return None
+    at = lower.find(b"\r\ncontent-length:")
+    if at < 0:
+        return None
+    end = lower.find(b"\r\n", at + 2)
+    value = lower[at + 17:end if end >= 0 else len(lower)].strip()
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+class _Framed:
+    """aiohttp's parser fails the whole read when bytes follow a Content-Length-framed
+    response in the same packet, and the response it had parsed is lost inside it. Go (k6)
+    reads exactly Content-Length bytes and drops the connection's leftovers; so does this
+    wrapper: it feeds the parser no byte past the response's end and marks the connection
+    not reusable. Everything else goes to the parser untouched."""
+
+    __slots__ = ("parser", "protocol", "buf", "left", "framed")
+
+    def __init__(self, parser: Any, protocol: Any) -> None:
+        self.parser = parser
+        self.protocol = protocol
+        self.buf = b""  # the head so far, until the final response's head is complete
+        self.left = 0  # body bytes still expected once the head is known
+        self.framed: bool | None = None  # None: head not seen yet
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.parser, name)
+
+    def feed_data(self, data: Any) -> Any:
+        if self.framed is False:
+            return self.parser.feed_data(data)
+        data = bytes(data)
+        if self.framed is None:
+            buf = self.buf + data
+            start = 0
+            while True:
+                end = buf.find(b"\r\n\r\n", start)
+                if end < 0:
+                    self.buf = buf[start:]
+                    if len(self.buf) > limits.MAX_HEADER_BYTES:
+                        self.framed, self.buf = False, b""
+                    return self.parser.feed_data(data)
+                if buf[start + 9:start + 10] == b"1" and buf[start + 9:start + 12] != b"101":
+                    start = end + 4  # an informational head: the final one follows
+                    continue
+                break
+            self.buf = b""
+            length = _content_length(buf[start:end])
+            if length is None:
+                self.framed = False
+                return self.parser.feed_data(data)
+            self.framed = True
+            body_here = len(buf) - end - 4
+            if body_here > length:
+                data = data[:len(data) - (body_here - length)]
+                self.protocol.force_close()
+            self.left = max(0, length - body_here)
+        elif len(data) > self.left:
+            data = data[:self.left]
+            self.protocol.force_close()
+            self.left = 0
+        else:
+            self.left -= len(data)
+        return self.parser.feed_data(data) if data else _EMPTY_FEED
+
+
 class _Response(aiohttp.ClientResponse):
     """aiohttp reads informational responses in an unbounded loop (an endless `102
-    Processing` pins a core); this counts them and stops after Go's five."""
+    Processing` pins a core); this counts them and stops after Go's five. It also frames a
+    Content-Length body as Go does (_Framed)."""
 
     async def start(self, connection: Any) -> Any:
         protocol = connection.protocol
@@ -60,6 +135,8 @@ class _Response(aiohttp.ClientResponse):
             return message, payload
 
         protocol.read = counted
+        if self.method != "HEAD" and getattr(protocol, "_parser", None) is not None:
+            protocol._parser = _Framed(protocol._parser, protocol)
         try:
             return await super().start(connection)
         finally:
