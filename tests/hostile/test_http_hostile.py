@@ -124,3 +124,20 @@ def test_redirect_loop_warns_once(servers: Hostile, tmp_path: Path, kind: str) -
     assert r.text.count("Stopped after 10 redirects and returned the redirection; pass "
                         "{ redirects: n } in request params or set global maxRedirects to "
                         "silence this") == 1, r.text[-3000:]
+
+
+@pytest.mark.parametrize(("flag", "attribute", "needle"), [
+    (["--max-response-bytes", "-1"], "", "--max-response-bytes must be >= 0 (0: no cap), got -1"),
+    ([], "    max_response_bytes = '64MiB'\n",
+     "scenario hostile: max_response_bytes must be a whole number of bytes >= 0"),
+])
+def test_a_bad_body_cap_is_a_configuration_error(tmp_path: Path, flag: list[str],
+                                                 attribute: str, needle: str) -> None:
+    script = tmp_path / "hostile.py"
+    script.write_text(SCENARIO.replace("    async def iteration", attribute
+                                       + "    async def iteration"))
+    r = run_cli("run", str(script), "-q", *flag, timeout=30)
+    r.assert_clean()
+    assert r.code == 104, r.text[-2000:]
+    assert needle in r.text
+    assert r.wall_s < MARGIN and r.peak_rss_mb < MAX_RSS_MB
