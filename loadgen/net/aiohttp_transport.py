@@ -41,9 +41,6 @@ class _Limit(aiohttp.ClientError):
         self.message = message
 
 
-_EMPTY_FEED: tuple[tuple[Any, ...], bool, bytes] = ((), False, b"")
-
-
 def _content_length(head: bytes) -> int | None:
     """The Content-Length framing a response head declares; None when the body is framed
     otherwise (chunked, none, until close) and the parser alone must judge it."""
@@ -112,7 +109,8 @@ class _Framed:
             self.left = 0
         else:
             self.left -= len(data)
-        return self.parser.feed_data(data) if data else _EMPTY_FEED
+        # an empty feed too: aiohttp feeds b"" to drain a paused parser's tail
+        return self.parser.feed_data(data)
 
 
 class _Response(aiohttp.ClientResponse):

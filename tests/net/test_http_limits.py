@@ -104,6 +104,32 @@ async def test_gzip_bomb_is_inflated_only_up_to_the_cap(kind: str) -> None:
     assert r.error == f"decompressed {CAP_MSG} ({2**20})"
 
 
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_large_framed_bodies_survive_parser_pauses(kind: str, encoding: str) -> None:
+    """Big enough for aiohttp's parser to pause and resume (the Content-Length framing
+    must not starve it); 256 MiB of zeros inflate from ~256 KiB of gzip."""
+    plain = bytes(2**28) if encoding == "gzip" else b"z" * (24 * 2**20)
+    wire = gzip.compress(plain, 9) if encoding == "gzip" else plain
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      n: int) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+                     % (encoding.encode(), len(wire)) + wire)
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    cap = limits.DEFAULT_MAX_RESPONSE_BYTES if encoding == "gzip" else 0
+    t = make_transport(kind, max_response_bytes=cap)
+    async with RawServer(handler) as srv:
+        r = await t.send(Request("GET", srv.url, timeout=10))
+    await t.close()
+    if encoding == "gzip":
+        assert r.error == f"decompressed {CAP_MSG} ({cap})"
+    else:
+        assert (r.status, len(r.body), r.error) == (200, len(plain), "")
+
+
 # -- 1xx flood, header limits ------------------------------------------------------------------
 def responder(head: bytes, body: bytes = b"ok", repeat: int = 1) -> Any:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
