@@ -2,7 +2,7 @@
 time, with a bounded RSS, no traceback, and the sample's k6 error code and message.
 
 The servers (http_servers.py) run in this process; the load generator is a child process
-whose peak RSS the runner samples. Each run is 1 VU for 2 s with a 2 s graceful stop.
+whose peak RSS the runner samples. Each run is 1 VU for 1 s with a 1 s graceful stop.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ SCENARIO = """
 from loadgen import ConstantVUs, Scenario
 
 class Hostile(Scenario):
-    executor = ConstantVUs(vus=1, duration="2s", graceful_stop="2s")
+    executor = ConstantVUs(vus=1, duration="1s", graceful_stop="1s")
 
     async def iteration(self, vu):
         await vu.http.get(vu.env["TARGET"], headers={"Authorization": "Bearer s3cret",
@@ -27,7 +27,7 @@ class Hostile(Scenario):
                           cookies={"sid": "own"})
         await vu.sleep(0.1)
 """
-DURATION, GRACE, MARGIN = 2.0, 2.0, 8.0  # margin: interpreter start-up and imports
+DURATION, GRACE, MARGIN = 1.0, 1.0, 8.0  # margin: interpreter start-up and imports
 MAX_RSS_MB = 300
 KINDS = ["fast", "aiohttp"]
 
