@@ -41,8 +41,3 @@ def too_many_headers() -> tuple[int, str]:
     return neterr.MALFORMED_RESPONSE, (
         f"server response has more than {MAX_HEADERS} header lines; aborted")
 
-
-def effective_cap(requested: int | None, default: int | None) -> int | None:
-    """The cap for one request: its own, else the transport's; 0 means none."""
-    cap = default if requested is None else requested
-    return cap or None
