@@ -90,3 +90,27 @@ def test_the_text_summary_shows_target_series_per_label_set_in_their_own_section
     assert "… and 4 more label sets of many" in rest
     assert "ws_connections" in rest and "job_created" in rest
     assert "http_requests_created" not in text and "lag_seconds_created" not in text
+
+
+def test_target_open_fds_counts_the_sockets_a_process_holds():
+    """psutil's open_files() leaves sockets out: a target leaking connections looked flat."""
+    import subprocess
+    import sys
+
+    from loadgen.metrics.model import tagset
+    from loadgen.watch.target import ProcessWatch
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import socket, sys\n"
+        "socks = [socket.socket() for _ in range(40)]\n"
+        "for s in socks: s.bind(('127.0.0.1', 0))\n"
+        "print('ready', flush=True); sys.stdin.read()\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        reg, rec = Registry(), Recorder()
+        ProcessWatch(holder.pid, reg, rec, tagset()).sample(1)
+        fds = {r[2].name: r[3] for r in rec.records}["target_open_fds"]
+        assert fds >= 40
+    finally:
+        holder.communicate("", timeout=10)

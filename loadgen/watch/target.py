@@ -22,7 +22,13 @@ log = logging.getLogger("loadgen")
 
 
 class ProcessWatch:
-    """RSS, CPU, open files and threads of one process, every second."""
+    """RSS, CPU, open file descriptors and threads of one process, every second.
+
+    Descriptors are counted with `num_fds()` — files, sockets, pipes, epoll — because a
+    leak of connections is the one a load test finds; psutil's `open_files()` lists
+    regular files only, so the metric it fed (`target_open_files`) stayed flat while
+    sockets piled up.
+    """
 
     def __init__(self, pid: int, registry: Registry, recorder: Recorder, tags: TagSet) -> None:
         import psutil
@@ -34,7 +40,7 @@ class ProcessWatch:
         self.m_rss = registry.define("target_rss", g, Contains.DATA)
         self.m_growth = registry.define("target_rss_growth", g)
         self.m_cpu = registry.define("target_cpu", g)
-        self.m_files = registry.define("target_open_files", g)
+        self.m_fds = registry.define("target_open_fds", g)
         self.m_threads = registry.define("target_threads", g)
         self.first_rss: float | None = None
         self.alive = True
@@ -47,9 +53,9 @@ class ProcessWatch:
                 rss = float(self.proc.memory_info().rss)
                 cpu = self.proc.cpu_percent(None) / 100
                 try:
-                    files = float(len(self.proc.open_files()))
-                except psutil.AccessDenied:
-                    files = float("nan")
+                    fds = float(self.proc.num_fds())
+                except (psutil.AccessDenied, AttributeError):  # AttributeError: Windows
+                    fds = float("nan")
                 threads = float(self.proc.num_threads())
         except psutil.Error as e:
             if self.alive:
@@ -62,8 +68,8 @@ class ProcessWatch:
         rec.sample(self.m_rss, rss, tags, t_ns)
         rec.sample(self.m_growth, rss / self.first_rss - 1 if self.first_rss else 0.0, tags, t_ns)
         rec.sample(self.m_cpu, cpu, tags, t_ns)
-        if files == files:  # not NaN
-            rec.sample(self.m_files, files, tags, t_ns)
+        if fds == fds:  # not NaN
+            rec.sample(self.m_fds, fds, tags, t_ns)
         rec.sample(self.m_threads, threads, tags, t_ns)
 
     async def run(self, period_s: float = 1.0) -> None:
