@@ -1,13 +1,16 @@
 """One `loadgen run`: load the file, plan, run the engine on uvloop, report, pick the exit code.
 
 This is glue: every step it calls lives in its own module. It owns the process-level
-concerns: the event loop, signals (Ctrl-C stops gracefully, still reports, exits 105) and
-turning errors into k6's exit codes.
+concerns: the event loop, signals and turning errors into k6's exit codes. The first Ctrl-C
+(or SIGTERM) stops the run gracefully — a stalled setup()/teardown() included — and still
+reports and writes every file (exit 105); a second one quits at once (exit 105 too) with the
+NDJSON stream flushed and no traceback: whatever was written stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -144,6 +147,9 @@ def run_file(cfg: RunConfig) -> int:
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # Ctrl-C while the file loads: nothing ran, nothing to report
+        print("\nloadgen: interrupted before the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
     if not cfg.quiet:
         print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
                                                           describe(specs)), ""]),
@@ -155,17 +161,55 @@ def run_file(cfg: RunConfig) -> int:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
+    # from here on (the summary and the files) a signal means "quit at once"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: quit_at_once(results))
     return results.finish(outcome)
 
 
+def quit_at_once(results: Results) -> None:
+    """The second Ctrl-C: flush the NDJSON stream, say so, exit 105 without unwinding (no
+    cleanup left to wait for, no traceback)."""
+    print("\nloadgen: interrupted again; quitting at once (the NDJSON stream keeps what it "
+          "had; the summary files are not written)", file=sys.stderr)
+    with contextlib.suppress(Exception):  # nothing may stand between Ctrl-C and the exit
+        results.close()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(ExitCode.EXTERNAL_ABORT)
+
+
+# how long tasks still running after the run (a user task that ignores cancellation) get
+# to finish before the loop is closed anyway
+LEFTOVER_GRACE_S = 2.0
+
+
 def _run_loop(coro: Any) -> Outcome:
+    """Run on uvloop (asyncio's loop without it); the tasks left at the end are cancelled
+    and given LEFTOVER_GRACE_S, never waited for without a deadline (asyncio.run does)."""
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(coro)  # type: ignore[no-any-return]
+        loop = uvloop.new_event_loop()
     except ImportError:
-        return asyncio.run(coro)  # type: ignore[no-any-return]
+        loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_GRACE_S))
+            loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(),
+                                                     LEFTOVER_GRACE_S))
+        except (TimeoutError, RuntimeError):
+            pass
+        finally:
+            loop.close()
 
 
 def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> list[Any]:
@@ -207,8 +251,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                   file=sys.stderr)
             engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
         else:
-            results.close()
-            sys.exit(ExitCode.EXTERNAL_ABORT)
+            quit_at_once(results)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)

@@ -8,11 +8,15 @@ during a stalled setup() or teardown() ends the run promptly with its files writ
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from hostile_run import run_cli
-from scrape_servers import hostile_server
+from scrape_servers import HostileServer, hostile_server
 
 DURATION_S = 2.0
 GRACE_S = 6.0  # interpreter start-up, one scrape deadline, report and exit
@@ -53,3 +57,80 @@ def test_a_hostile_scrape_endpoint_cannot_hold_the_run(tmp_path: Path, path: str
     assert r.peak_rss_mb < RSS_MB, r.peak_rss_mb
     scrape = json.loads(out.read_text())["loadgen"]["scrape"][0]
     assert scrape["failures"] >= 1 and scrape["scrapes"] == 0
+
+
+STALLED = """
+import asyncio
+from loadgen import ConstantVUs, Scenario
+
+class Stalled(Scenario):
+    executor = ConstantVUs(vus=1, duration="1s")
+
+    async def setup(self):
+        {setup}
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+        await vu.sleep(0.1)
+
+    async def teardown(self, data):
+        {teardown}
+"""
+STALL = 'await self.vu.http.get("/silent")'
+# a setup() that swallows the cancellation and stalls again: only a second Ctrl-C ends it
+STUBBORN = """while True:
+            try:
+                await self.vu.http.get("/silent")
+            except asyncio.CancelledError:
+                pass"""
+
+
+def interrupt_when_stalled(srv: HostileServer, signals: int, sent: list[float]) -> None:
+    """Once the target holds the /silent request, SIGINT the loadgen child `signals` times
+    (0.5 s apart), recording when the first one went."""
+    if not srv.hit_event("/silent").wait(30):
+        return
+    child = next(p for p in psutil.Process().children()
+                 if "loadgen" in " ".join(p.cmdline()))
+    for i in range(signals):
+        if i == 0:
+            sent.append(time.monotonic())
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize(("where", "signals"), [
+    ("setup", 1), ("teardown", 1), ("stubborn setup", 2)])
+def test_ctrl_c_ends_a_stalled_setup_or_teardown_promptly(tmp_path: Path, where: str,
+                                                          signals: int) -> None:
+    body = {"setup": STALL, "teardown": STALL, "stubborn setup": STUBBORN}[where]
+    script = tmp_path / "stalled.py"
+    script.write_text(STALLED.format(
+        setup=body if "setup" in where else "return None",
+        teardown=body if where == "teardown" else "pass"))
+    summary, ndjson = tmp_path / "summary.json", tmp_path / "out.ndjson"
+    sent: list[float] = []
+    with hostile_server() as srv:
+        th = threading.Thread(target=interrupt_when_stalled, args=(srv, signals, sent))
+        th.start()
+        t0 = time.monotonic()
+        r = run_cli("run", "-q", str(script), f"--summary-json={summary}",
+                    "--out", f"json={ndjson}", env={"BASE_URL": srv.base}, timeout=40)
+        th.join(10)
+    r.assert_clean()
+    assert r.code == 105, r.text[-3000:]
+    assert sent, "the stall was never reached"
+    took = t0 + r.wall_s - sent[0]
+    print(f"{where}: exit {took:.2f} s after the first SIGINT")
+    assert took < (1.5 if signals == 2 else 4.0), took
+    assert r.peak_rss_mb < RSS_MB
+    lines = ndjson.read_text().splitlines()
+    assert all(json.loads(line) for line in lines)  # whatever was written is whole
+    if signals == 2:
+        assert "quitting at once" in r.err, r.err[-2000:]
+        return
+    assert f"{where}() interrupted" in r.err, r.err[-2000:]
+    data = json.loads(summary.read_text())
+    assert data["loadgen"]["outcome"]["exit_code"] == 105
+    iterations = data["metrics"].get("iterations", {}).get("values", {}).get("count", 0)
+    assert (iterations > 0) == (where == "teardown")  # no load after an interrupted setup
