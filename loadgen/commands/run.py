@@ -43,6 +43,7 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
+from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
 
 log = logging.getLogger("loadgen")
@@ -223,7 +224,11 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
         except Exception as e:  # noqa: BLE001 - psutil.NoSuchProcess / AccessDenied
             problems.append(f"--monitor-pid {pid}: {e}")
     for url in cfg.scrape_urls:
-        watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
+        problem = url_problem(url)
+        if problem:
+            problems.append(problem)
+        else:
+            watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
     if problems:
         raise ConfigError(problems)
     return watchers

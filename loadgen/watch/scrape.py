@@ -250,6 +250,20 @@ class ScrapeWatch:
                 f"scrapes failed (last: {self.last_error})")
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be scraped (for exit 104 before the run), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as e:
+        return f"--scrape {url}: not a valid URL ({e})"
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        return f"--scrape {url}: not an http:// or https:// URL with a host"
+    return None
+
+
 def _session() -> aiohttp.ClientSession:
     """One connection at a time, a new one per scrape (a connection cut by a deadline is
     never reused), no proxy from the environment, deadlines set by ScrapeWatch itself."""

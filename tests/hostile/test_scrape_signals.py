@@ -134,3 +134,16 @@ def test_ctrl_c_ends_a_stalled_setup_or_teardown_promptly(tmp_path: Path, where:
     assert data["loadgen"]["outcome"]["exit_code"] == 105
     iterations = data["metrics"].get("iterations", {}).get("values", {}).get("count", 0)
     assert (iterations > 0) == (where == "teardown")  # no load after an interrupted setup
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1/metrics", "http://",
+                                 "http://127.0.0.1:99999/metrics"])
+def test_a_scrape_url_that_cannot_be_scraped_is_a_configuration_error(tmp_path: Path,
+                                                                      url: str) -> None:
+    script = tmp_path / "light.py"
+    script.write_text(LOAD)
+    r = run_cli("run", "-q", str(script), "--scrape", url, timeout=30)
+    r.assert_clean()
+    assert r.code == 104, r.text[-2000:]
+    assert f"--scrape {url}: not" in r.err, r.err
+    assert r.wall_s < 10 and r.peak_rss_mb < RSS_MB
