@@ -204,7 +204,12 @@ def _run_loop(coro: Any) -> Outcome:
             for task in left:
                 task.cancel()
             if left:
-                loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_GRACE_S))
+                _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_GRACE_S))
+                if stuck:
+                    log.warning("%d task(s) of the run ignored cancellation for %g s; "
+                                "abandoned", len(stuck), LEFTOVER_GRACE_S)
+                    for task in stuck:  # reported just above; asyncio would add a stack
+                        setattr(task, "_log_destroy_pending", False)  # noqa: B010
             loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(),
                                                      LEFTOVER_GRACE_S))
         except (TimeoutError, RuntimeError):

@@ -99,10 +99,13 @@ def interrupt_when_stalled(srv: HostileServer, signals: int, sent: list[float]) 
         time.sleep(0.5)
 
 
-@pytest.mark.parametrize(("where", "signals"), [
-    ("setup", 1), ("teardown", 1), ("stubborn setup", 2)])
+# (where, SIGINTs sent, seconds from the first SIGINT to the exit): a stubborn setup() is
+# abandoned after the engine's 2 s grace and the loop's 2 s one, or at the second SIGINT
+@pytest.mark.parametrize(("where", "signals", "limit"), [
+    ("setup", 1, 4.0), ("teardown", 1, 4.0), ("stubborn setup", 1, 7.0),
+    ("stubborn setup", 2, 1.5)])
 def test_ctrl_c_ends_a_stalled_setup_or_teardown_promptly(tmp_path: Path, where: str,
-                                                          signals: int) -> None:
+                                                          signals: int, limit: float) -> None:
     body = {"setup": STALL, "teardown": STALL, "stubborn setup": STUBBORN}[where]
     script = tmp_path / "stalled.py"
     script.write_text(STALLED.format(
@@ -121,15 +124,15 @@ def test_ctrl_c_ends_a_stalled_setup_or_teardown_promptly(tmp_path: Path, where:
     assert r.code == 105, r.text[-3000:]
     assert sent, "the stall was never reached"
     took = t0 + r.wall_s - sent[0]
-    print(f"{where}: exit {took:.2f} s after the first SIGINT")
-    assert took < (1.5 if signals == 2 else 4.0), took
+    print(f"{where}, {signals} SIGINT: exit {took:.2f} s after the first")
+    assert took < limit, took
     assert r.peak_rss_mb < RSS_MB
     lines = ndjson.read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # whatever was written is whole
     if signals == 2:
         assert "quitting at once" in r.err, r.err[-2000:]
         return
-    assert f"{where}() interrupted" in r.err, r.err[-2000:]
+    assert f"{where.split()[-1]}() interrupted" in r.err, r.err[-2000:]
     data = json.loads(summary.read_text())
     assert data["loadgen"]["outcome"]["exit_code"] == 105
     iterations = data["metrics"].get("iterations", {}).get("values", {}).get("count", 0)
