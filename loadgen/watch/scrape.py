@@ -187,10 +187,8 @@ class ScrapeWatch:
         except aiohttp.ClientError as e:
             raise ScrapeFailed("connection", f"{type(e).__name__}: {e}") from None
 
-    async def scrape_once(self, session: aiohttp.ClientSession | None = None) -> bool:
-        if session is None:
-            async with _session() as own:
-                return await self.scrape_once(own)
+    async def scrape_once(self, session: aiohttp.ClientSession) -> bool:
+        """One scrape, recorded; False (counted, warned once per kind) when it failed."""
         t = time.perf_counter_ns()
         try:
             text = await self._fetch(session)
