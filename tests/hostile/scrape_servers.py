@@ -9,6 +9,7 @@ signal exactly while the generator is stuck on a request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import zlib
 from collections import Counter
@@ -28,6 +29,7 @@ LABELLED = "".join([
 ])
 
 
+@functools.cache
 def _gzip_bomb(mib: int) -> bytes:
     """`mib` MiB of zeros, gzip-compressed (about 1/1000 of that on the wire)."""
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
@@ -44,7 +46,6 @@ class HostileServer:
         self.hits: Counter[str] = Counter()
         self.first_hit: dict[str, threading.Event] = {}
         self.port = 0
-        self._bomb = b""
 
     def hit_event(self, path: str) -> threading.Event:
         return self.first_hit.setdefault(path, threading.Event())
@@ -82,8 +83,9 @@ class HostileServer:
                 w.write(chunk)
                 await w.drain()
         elif path == "/bomb":
+            bomb = _gzip_bomb(256)
             w.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "
-                    + str(len(self._bomb)).encode() + b"\r\n\r\n" + self._bomb)
+                    + str(len(bomb)).encode() + b"\r\n\r\n" + bomb)
             await w.drain()
         else:
             body = (LABELLED if path == "/metrics" else "ok").encode()
@@ -96,7 +98,6 @@ class HostileServer:
 def hostile_server() -> Iterator[HostileServer]:
     """Run a HostileServer on 127.0.0.1 (free port) in a daemon thread for the block."""
     srv = HostileServer()
-    srv._bomb = _gzip_bomb(256)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     box: dict[str, asyncio.Server] = {}

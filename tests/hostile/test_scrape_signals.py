@@ -18,7 +18,7 @@ import pytest
 from hostile_run import run_cli
 from scrape_servers import HostileServer, hostile_server
 
-DURATION_S = 2.0
+DURATION_S = 1.0
 GRACE_S = 6.0  # interpreter start-up, one scrape deadline, report and exit
 RSS_MB = 250
 
@@ -26,7 +26,7 @@ LOAD = """
 from loadgen import ConstantVUs, Scenario
 
 class Light(Scenario):
-    executor = ConstantVUs(vus=1, duration="2s")
+    executor = ConstantVUs(vus=1, duration="1s")
 
     async def iteration(self, vu):
         await vu.http.get("/")
