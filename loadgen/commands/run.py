@@ -162,6 +162,10 @@ def run_file(cfg: RunConfig) -> int:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # before the loop's own signal handlers were in place
+        results.close()
+        print("\nloadgen: interrupted as the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
     # from here on (the summary and the files) a signal means "quit at once"
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: quit_at_once(results))
