@@ -132,6 +132,16 @@ class S(Scenario):
     async def iteration(self, vu):
         pass
 """
+RAMP_NAN = """
+from loadgen import RampingArrivalRate, Scenario
+
+class S(Scenario):
+    executor = RampingArrivalRate(start_rate=float("nan"), pre_allocated_vus=1,
+                                  stages=[("2s", float("nan"))])
+
+    async def iteration(self, vu):
+        pass
+"""
 EVERYTHING_WRONG = """
 from loadgen import ConstantVUs, Scenario
 
@@ -151,6 +161,8 @@ FILE_CASES = [
      ["scenario s: thresholds must be a mapping", "got a list"]),
     ("rate-nan", RATE.replace("{rate}", "nan"), [], ["rate must be a finite number, got nan"]),
     ("rate-inf", RATE.replace("{rate}", "inf"), [], ["rate must be a finite number, got inf"]),
+    ("ramp-nan", RAMP_NAN, [], ["stage 0: target must be a finite number >= 0, got nan",
+                                "start_rate must be a finite number, got nan"]),
     ("cli-400-digit-duration", SCENARIO, ["-d", ZEROS + "s"],
      ["invalid duration", "more than loadgen's ceiling of 8760h"]),
     ("file-400-digit-duration", LONG_DURATION, [],
