@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from loadgen import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -17,6 +19,7 @@ from loadgen import (
     Scenario,
     SharedIterations,
 )
+from loadgen.errors import ConfigError
 from loadgen.execution.plan import Overrides, build_plan, describe
 from loadgen.options import NS
 
@@ -91,3 +94,15 @@ def test_the_cli_runs_the_design_shorter_and_says_so(tmp_path: Path) -> None:
     assert "timeline scaled from 10m0s to 1s" in p.stderr
     iterations = json.loads(export.read_text())["metrics"]["iterations"]["count"]
     assert 19 <= iterations <= 22, iterations
+
+
+def test_a_scenario_scaled_below_its_minimum_says_why() -> None:
+    """A 2s scenario beside a 10m one, run for 30s, would last 100ms: refused, naming the
+    scaling (k6's minimum for constant-vus is 1s)."""
+    long = scenario("Long", ConstantVUs(vus=1, duration="10m"))
+    short = scenario("Short", ConstantVUs(vus=1, duration="2s"))
+    with pytest.raises(ConfigError) as e:
+        build_plan([long, short], Overrides(duration="30s"))
+    assert e.value.problems == [
+        "scenario short has configuration errors (its timeline scaled to --duration): "
+        "duration must be at least 1s, got '100ms'"]

@@ -207,7 +207,8 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
         if ex is None:
             continue
         errs = ex.validate() + nonfinite_problems(ex)
-        problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
+        how = " (its timeline scaled to --duration)" if name in scaled else ""
+        problems += [f"scenario {name} has configuration errors{how}: {e}" for e in errs]
         base_url = cls.base_url or env.get("BASE_URL") or cls.default_base_url
         expected = cls.expected_statuses
         specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected,
