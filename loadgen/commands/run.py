@@ -40,6 +40,7 @@ from loadgen.options import (
     parse_key_values,
 )
 from loadgen.results.config import ResultsConfig
+from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
@@ -136,10 +137,16 @@ def run_file(cfg: RunConfig) -> int:
                         stream=sys.stderr)
     try:
         classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
-        specs = build_plan(classes, cfg.overrides)
         registry = Registry()
         for cm in custom:
             registry.define(cm.name, cm.type, cm.contains)
+        notes: list[str] = []
+        try:
+            specs = build_plan(classes, cfg.overrides, notes)
+        except ConfigError as e:  # the file's threshold problems too: all of them at once
+            raise ConfigError(e.problems + threshold_problems(
+                registry, classes, list(cfg.results.threshold_files),
+                scraping=bool(cfg.scrape_urls))) from None
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
@@ -153,7 +160,7 @@ def run_file(cfg: RunConfig) -> int:
         return ExitCode.EXTERNAL_ABORT
     if not cfg.quiet:
         print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
-                                                          describe(specs)), ""]),
+                                                          describe(specs) + notes), ""]),
               file=sys.stderr)
     try:
         outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,

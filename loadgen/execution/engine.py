@@ -92,6 +92,7 @@ class Engine:
         self.exec_start_ns = 0
         self._stop = asyncio.Event()
         self._hook_cancel: asyncio.Event | None = None  # set: cancel the running hook
+        self.stopped_ns: int | None = None  # when a stop was requested (None: never)
         self._exit = ExitCode.OK
         self._reason = ""
         run.on_abort = lambda reason: self.stop(reason, ExitCode.SCRIPT_ABORTED)
@@ -105,11 +106,17 @@ class Engine:
         if not self._stop.is_set():
             self._reason = reason
             self._exit = exit_code
+            self.stopped_ns = self.clock.now_ns()
             self._stop.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def stop_code(self) -> int | None:
+        """The exit code a stop request asked for (105 signal, 108 abort, 99 abortOnFail)."""
+        return self._exit if self._stop.is_set() else None
 
     def elapsed_s(self) -> float:
         return (self.clock.now_ns() - self.start_ns) / 1e9
@@ -181,6 +188,7 @@ class Engine:
                     await rt.executor.run(rt, start)
                 finally:
                     rt.done = True
+                    rt.ended_ns = self.clock.now_ns()
             finally:
                 left -= 1
                 if left == 0:

@@ -147,6 +147,7 @@ class ScenarioRuntime:
         self.dropped_count = 0
         self.failed = 0  # iterations that raised
         self.done = False
+        self.ended_ns: int | None = None  # when the executor actually returned (progress)
         self.end_ns: int | None = None  # when the executor's own duration ends (set at start)
         self._first_ws_ns: int | None = None  # see scenario_end_ns
         self._end_estimate: int | None = None
