@@ -189,7 +189,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                      recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
     env = {**os.environ, **cfg.overrides.env}
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
-                     env=env, run_tags=cfg.run_tags,
+                     env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,

@@ -4,7 +4,8 @@ metrics (failures included)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import ssl
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
@@ -13,12 +14,15 @@ from websockets.typing import Subprotocol
 
 from loadgen.metrics.model import merge_tags
 from loadgen.net import errors as neterr
-from loadgen.net.client import USER_AGENT, strip_credentials
+from loadgen.net.client import USER_AGENT
+from loadgen.net.fast_pool import tls_context
 from loadgen.net.meter import Meter
+from loadgen.net.redact import redact, strip_credentials
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     MAX_QUEUE,
     MAX_SIZE,
+    SEND_TIMEOUT,
     WRITE_LIMIT,
     WSError,
     WSMetrics,
@@ -35,8 +39,9 @@ class WSClient:
     ws:// or wss://), overridden by `ws_base_url` (WS_BASE_URL)."""
 
     def __init__(self, meter: Meter, *, base_url: str | None = None,
-                 ws_base_url: str | None = None) -> None:
+                 ws_base_url: str | None = None, insecure_skip_tls_verify: bool = False) -> None:
         self.meter = meter
+        self.insecure = insecure_skip_tls_verify
         self.clock = meter.clock
         self.recorder = meter.recorder
         self.base_url = ws_base_url or ws_base(base_url)
@@ -72,14 +77,26 @@ class WSClient:
                              "scenario's base_url, BASE_URL or WS_BASE_URL")
         return self.base_url + ("" if url.startswith("/") else "/") + url
 
-    async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
-                      subprotocols: Sequence[str] | None = None, timeout: float = 10.0,  # noqa: ASYNC109
-                      tags: Mapping[str, str] | None = None, throw: bool = True,
-                      max_size: int | None = MAX_SIZE, max_queue: int = MAX_QUEUE,
-                      write_limit: int = WRITE_LIMIT, compression: str | None = None,
-                      ) -> WSSession:
-        """Open a session (k6's ws.connect). Raises WSError on failure unless throw=False, in
-        which case the returned session has `ok == False`, `status` and `error` set."""
+    def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
+                subprotocols: Sequence[str] | None = None, timeout: float = 10.0,
+                tags: Mapping[str, str] | None = None, throw: bool = True,
+                max_size: int | None = MAX_SIZE, max_queue: int = MAX_QUEUE,
+                write_limit: int = WRITE_LIMIT, compression: str | None = None,
+                send_timeout: float | None = SEND_TIMEOUT) -> Connecting:
+        """Open a session (k6's ws.connect): `ws = await vu.ws.connect(url)`, or
+        `async with vu.ws.connect(url) as ws:` (closed on exit), as websockets and aiohttp
+        allow. Raises WSError on failure unless throw=False, in which case the session has
+        `ok == False`, `status` and `error` set. `send_timeout`: see WSSession.send."""
+        return Connecting(self, url, dict(
+            headers=headers, subprotocols=subprotocols, timeout=timeout, tags=tags, throw=throw,
+            max_size=max_size, max_queue=max_queue, write_limit=write_limit,
+            compression=compression, send_timeout=send_timeout))
+
+    async def _connect(self, url: str, *, headers: Mapping[str, str] | None,
+                       subprotocols: Sequence[str] | None, timeout: float,  # noqa: ASYNC109
+                       tags: Mapping[str, str] | None, throw: bool, max_size: int | None,
+                       max_queue: int, write_limit: int, compression: str | None,
+                       send_timeout: float | None) -> WSSession:
         clock = self.clock
         conns: list[CountingConnection] = []
 
@@ -99,8 +116,11 @@ class WSClient:
         try:
             if bad_url is not None:
                 raise bad_url
+            extra: dict[str, ssl.SSLContext] = {}
+            if self.insecure and target.startswith("wss://"):
+                extra["ssl"] = tls_context(False)  # --insecure-skip-tls-verify
             conn = await ws_connect(  # type: ignore[assignment]
-                target, additional_headers=dict(headers) if headers else None,
+                target, **extra, additional_headers=dict(headers) if headers else None,
                 subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
                 compression=compression, open_timeout=timeout, ping_interval=None,
                 ping_timeout=None, close_timeout=CLOSE_TIMEOUT, max_size=max_size,
@@ -123,14 +143,15 @@ class WSClient:
             tags)
         rec = self.recorder
         rec.sample(self.m.connecting, (t1 - t0) / 1e6, ts, t0)
-        session = WSSession(self.meter, self.m, self.sessions, conn, target, ts, t0, status,
-                            subproto, error)
+        shown = redact(target)  # what messages and errors name: never a password
+        session = WSSession(self.meter, self.m, self.sessions, conn, shown, ts, t0, status,
+                            subproto, error, send_timeout)
         if conn is None:
             rec.sample(self.m.errors, 1.0, merge_tags(ts, {"error": error}), t1)
             session._finish(t1)
             if throw:
-                raise WSError(f"WebSocket {target}: {message}", url=target, status=status,
-                              error=error)
+                raise WSError(f"WebSocket {shown}: {redact(message)}", url=shown,
+                              status=status, error=error)
             return session
         self.sessions.add(session)
         return session
@@ -157,5 +178,28 @@ class WSClient:
     async def close_all(self) -> None:
         """Close every session this VU still holds (run end)."""
         await asyncio.gather(*(s.close() for s in list(self.sessions)), return_exceptions=True)
+
+
+class Connecting:
+    """What `vu.ws.connect()` returns: awaited, the session; used with `async with`, the
+    session, closed on exit. The connect starts on first use, so a connect() that is never
+    awaited opens nothing (and leaves no un-awaited coroutine behind)."""
+
+    __slots__ = ("client", "url", "kwargs", "session")
+
+    def __init__(self, client: WSClient, url: str, kwargs: dict[str, Any]) -> None:
+        self.client, self.url, self.kwargs = client, url, kwargs
+        self.session: WSSession | None = None
+
+    def __await__(self) -> Generator[Any, None, WSSession]:
+        return self.client._connect(self.url, **self.kwargs).__await__()
+
+    async def __aenter__(self) -> WSSession:
+        self.session = await self
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.session is not None:
+            await self.session.close()
 
 
