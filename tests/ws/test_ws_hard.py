@@ -89,6 +89,14 @@ async def test_protocol_error_records_the_close_code_loadgen_sent(
     assert harness.total("ws_unexpected_disconnects", close_code=str(code)) == 1
 
 
+async def test_a_server_closing_mid_handshake_is_named_as_such(harness: RealHarness) -> None:
+    with (ws_servers.serving(ws_servers.closes_mid_handshake) as peer,
+          pytest.raises(WSError, match="closed the connection during the handshake") as e):
+        await harness.vu().ws.connect(peer.url, timeout=5)
+    assert e.value.error == "handshake: unexpected EOF"  # was "not a WebSocket endpoint"
+    assert harness.total("ws_errors", error="handshake: unexpected EOF") == 1
+
+
 # -- 3. connect() as an async context manager ---------------------------------------------------
 async def echo(ws: ServerConnection) -> None:
     async for m in ws:

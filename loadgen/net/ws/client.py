@@ -4,12 +4,11 @@ metrics (failures included)."""
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
 from loadgen.metrics.model import merge_tags
@@ -116,7 +115,7 @@ class WSClient:
         try:
             if bad_url is not None:
                 raise bad_url
-            extra: dict[str, ssl.SSLContext] = {}
+            extra: dict[str, Any] = {}
             if self.insecure and target.startswith("wss://"):
                 extra["ssl"] = tls_context(False)  # --insecure-skip-tls-verify
             conn = await ws_connect(  # type: ignore[assignment]
@@ -167,6 +166,9 @@ class WSClient:
                     f"handshake refused: HTTP {status} {e.response.reason_phrase}")
         if isinstance(e, InvalidURI | ValueError) and not conns:
             return 0, "invalid url", f"invalid WebSocket URL: {e}"
+        if isinstance(e, InvalidMessage) and isinstance(e.__cause__, EOFError):
+            return (status, "handshake: unexpected EOF",  # not "not a WebSocket endpoint"
+                    f"the server closed the connection during the handshake ({e.__cause__})")
         if isinstance(e, InvalidHandshake):
             return (status, "handshake: not a WebSocket endpoint",
                     f"bad handshake (not a WebSocket endpoint?): {e}")

@@ -193,7 +193,7 @@ class WSSession:
         if failed is not None:
             code, reason = failed
             why = f"code {code} ({FAIL_CODES.get(code, 'protocol error')}): {reason}"
-            who = "closed by loadgen: the peer broke the protocol,"
+            who = "closed by loadgen (the peer broke the protocol)"
         else:
             why = f"code {rcvd.code} {rcvd.reason!r}" if rcvd else "no close frame (code 1006)"
             who = "closed" if self._closing else "closed by the server or the network"
