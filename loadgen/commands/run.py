@@ -26,6 +26,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -142,10 +143,10 @@ def run_file(cfg: RunConfig) -> int:
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns)
     except LoadgenError as e:
-        print(f"loadgen: {e}", file=sys.stderr)
+        print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
-    if not cfg.quiet:
-        print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
+    if not cfg.quiet:  # `loadgen http GET URL` shows its URL here: never with a password
+        print("\n".join(["", f"     script: {redact(str(cfg.file))}", *(f"     {line}" for line in
                                                           describe(specs)), ""]),
               file=sys.stderr)
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import ws_servers
 from hostile_run import run_cli
+from servers import free_port
 
 SCENARIO = '''
 from loadgen import ConstantVUs, Scenario
@@ -95,3 +96,24 @@ def test_hostile_ws_peer_ends_on_time_and_is_recorded(
         assert all(t["status"] == "0" and "close_code" not in t for t in sessions)
     else:
         assert sessions[0]["close_code"] == close_code and sessions[0]["status"] == "101"
+
+
+def test_no_url_password_in_output_or_result_files(tmp_path: Path) -> None:
+    """A password in a ws:// or http:// URL: the log line of the failed iteration, the
+    banner of `loadgen http` and every result file show `user:***@` at most."""
+    script = tmp_path / "hostile_ws.py"
+    script.write_text(SCENARIO)
+    port = free_port()
+    files = [tmp_path / "ws.ndjson", tmp_path / "ws.json", tmp_path / "http.ndjson"]
+    ws = run_cli("run", str(script), "--out", f"json={files[0]}", "--summary-export",
+                 str(files[1]), env={"WS_URL": f"ws://bob:hunter2@127.0.0.1:{port}/",
+                                     "MODE": "recv", "SEND_TIMEOUT": "1"}, timeout=60)
+    http = run_cli("http", "GET", f"http://bob:hunter2@127.0.0.1:{port}/x", "-d", "1s",
+                   "--rps", "2", "--out", f"json={files[2]}", timeout=60)
+    for r, code in ((ws, 99), (http, 0)):
+        r.assert_clean()
+        assert r.code == code, r.text[-3000:]
+        assert r.wall_s < DURATION_S + GRACEFUL_S + STARTUP_S and r.peak_rss_mb < MAX_RSS_MB
+        assert "hunter2" not in r.text and "bob:***@127.0.0.1" in r.text, r.text[-3000:]
+    for f in files:
+        assert "hunter2" not in f.read_text() and "bob" not in f.read_text(), f
