@@ -66,6 +66,16 @@ async def test_send_to_a_peer_that_does_not_read_times_out(harness: RealHarness)
     await asyncio.wait_for(s.close(), 1)  # already over: returns at once
 
 
+async def test_an_interrupted_handshake_is_recorded(harness: RealHarness) -> None:
+    with ws_servers.serving(ws_servers.never_handshakes) as peer:
+        task = asyncio.ensure_future(harness.vu().ws.connect(peer.url, timeout=30))
+        await asyncio.sleep(0.3)  # what a graceful stop does to a VU stuck in connect
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert harness.total("ws_errors", error="connect interrupted", status="0") == 1
+
+
 # -- 2. protocol errors keep loadgen's close code ----------------------------------------------
 PROTOCOL = [(ws_servers.oversized, 1009, "message too big"),
             (ws_servers.bad_opcode, 1002, "protocol error"),

@@ -126,7 +126,13 @@ class WSClient:
                 max_queue=max_queue, write_limit=write_limit, proxy=None,
                 user_agent_header=USER_AGENT, create_connection=factory)  # type: ignore[arg-type]
         except asyncio.CancelledError:
+            # interrupted (graceful stop) while the peer had not finished the handshake: no
+            # session to count, but the failure is not dropped
             self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+            self.recorder.sample(self.m.errors, 1.0, merge_tags(
+                self.meter.tags.sample_tags, {"url": strip_credentials(target), "status": "0",
+                                              "subproto": "", "error": "connect interrupted"},
+                tags), clock.now_ns())
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
             status, error, message = self._classify(e, conns)
