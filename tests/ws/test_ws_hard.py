@@ -128,9 +128,11 @@ async def test_connect_is_an_async_context_manager_that_closes(harness: RealHarn
     assert harness.total("ws_unexpected_disconnects") == 0
 
 
-async def test_an_unawaited_connect_opens_nothing(harness: RealHarness) -> None:
+async def test_an_unawaited_connect_opens_nothing_and_says_so(harness: RealHarness) -> None:
     vu = harness.vu()
-    vu.ws.connect("ws://127.0.0.1:9/")  # no warning (filterwarnings=error), no socket
+    ws = vu.ws.connect("ws://127.0.0.1:9/")  # no warning (filterwarnings=error), no socket
+    with pytest.raises(AttributeError, match="was not awaited; write `ws = await"):
+        ws.send  # noqa: B018 - the attribute access is what is under test
     assert harness.samples("ws_connecting") == []
 
 

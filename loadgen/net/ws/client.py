@@ -210,4 +210,10 @@ class Connecting:
         if self.session is not None:
             await self.session.close()
 
+    def __getattr__(self, name: str) -> Any:
+        """`ws = vu.ws.connect(url)` without `await`, then `ws.send(...)`: say so."""
+        raise AttributeError(f"{name!r}: vu.ws.connect() was not awaited; write "
+                             "`ws = await vu.ws.connect(url)` or `async with "
+                             "vu.ws.connect(url) as ws:`")
+
 
