@@ -38,7 +38,7 @@ class Hostile(Scenario):
                 await ws.recv(timeout=5)
 '''
 
-DURATION_S, GRACEFUL_S, CLOSE_S, STARTUP_S = 2.0, 1.0, 3.0, 6.0
+DURATION_S, GRACEFUL_S, CLOSE_S, STARTUP_S = 2.0, 1.0, 1.0, 6.0  # close: interrupted
 MAX_RSS_MB = 250
 
 # (peer, what the VU does, send timeout, ws_errors error tag, close_code tag, message)

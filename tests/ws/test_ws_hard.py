@@ -53,6 +53,26 @@ async def test_close_to_a_peer_that_does_not_read_ends_and_is_recorded(
     assert harness.total("ws_sessions", close_code="1006") == 1
 
 
+async def test_an_interrupted_iteration_closes_within_half_a_second(
+        harness: RealHarness) -> None:
+    with ws_servers.serving(ws_servers.no_read) as peer:
+        s = await harness.vu().ws.connect(peer.url)
+        await s.send(BIG)
+
+        async def iteration() -> None:
+            async with s:  # the graceful stop cancels the body; the close still runs
+                await asyncio.sleep(30)
+
+        task = asyncio.ensure_future(iteration())
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert time.monotonic() - t0 < 1.0  # not the 3 s of an ordinary close
+    assert harness.total("ws_errors", error="close timeout") == 1
+
+
 async def test_send_to_a_peer_that_does_not_read_times_out(harness: RealHarness) -> None:
     with ws_servers.serving(ws_servers.no_read) as peer:
         s = await harness.vu().ws.connect(peer.url, send_timeout=0.3)

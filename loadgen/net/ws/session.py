@@ -18,6 +18,7 @@ from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     FAIL_CODES,
     FLUSH_NS,
+    INTERRUPTED_CLOSE,
     NORMAL_CLOSES,
     SEND_TIMEOUT,
     WSClosed,
@@ -25,6 +26,16 @@ from loadgen.net.ws.conn import (
     WSTimeout,
 )
 from loadgen.net.ws.internals import CountingConnection
+
+
+def _close_deadline() -> float:
+    """Seconds a close may take: less once the calling task is being cancelled (an
+    `async with` or `finally` closing after the graceful stop ran out), so an interrupted
+    iteration does not stretch the run by a full close timeout."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        return INTERRUPTED_CLOSE
+    return CLOSE_TIMEOUT + 1.0
 
 
 class WSSession:
@@ -153,8 +164,9 @@ class WSSession:
         """Close (idempotent). A socket the peer already closed counts as unexpected.
 
         Bounded: writing the close frame to a peer that does not read, then waiting for its
-        answer, takes at most CLOSE_TIMEOUT (+1 s); past that the socket is aborted and
-        `ws_errors{error:"close timeout"}` recorded."""
+        answer, takes at most CLOSE_TIMEOUT (+1 s), or INTERRUPTED_CLOSE when the iteration
+        is being interrupted (the graceful stop is already over); past that the socket is
+        aborted and `ws_errors{error:"close timeout"}` recorded."""
         conn = self.conn
         if conn is None or self._ended:
             return
@@ -162,7 +174,7 @@ class WSSession:
             if internals.is_open(conn):
                 self._closing = True
                 try:
-                    async with asyncio.timeout(CLOSE_TIMEOUT + 1.0):
+                    async with asyncio.timeout(_close_deadline()):
                         await conn.close(code, reason)
                 except TimeoutError:
                     self._error("close timeout")
