@@ -114,6 +114,7 @@ async def test_protocol_error_records_the_close_code_loadgen_sent(
             await asyncio.wait_for(s.recv(), 10)
         await s.close()
     assert e.value.close_code == code == s.close_code
+    assert e.value.error == f"close {code} ({name})"  # the same words as the ws_errors tag
     assert harness.total("ws_sessions", close_code=str(code)) == 1
     assert harness.total("ws_errors", error=f"close {code} ({name})") == 1
     assert harness.total("ws_unexpected_disconnects", close_code=str(code)) == 1

@@ -202,15 +202,17 @@ class WSSession:
         rcvd = e.rcvd
         conn = self.conn
         failed = None if self._closing or conn is None else internals.failed_with(conn)
+        error = "closed"
         if failed is not None:
             code, reason = failed
+            error = f"close {code} ({FAIL_CODES.get(code, 'protocol error')})"
             why = f"code {code} ({FAIL_CODES.get(code, 'protocol error')}): {reason}"
             who = "closed by loadgen (the peer broke the protocol)"
         else:
             why = f"code {rcvd.code} {rcvd.reason!r}" if rcvd else "no close frame (code 1006)"
             who = "closed" if self._closing else "closed by the server or the network"
         return WSClosed(f"WebSocket {self.url} {who}: {why}", url=self.url, status=self.status,
-                        error="closed", close_code=self.close_code)
+                        error=error, close_code=self.close_code)
 
     def _stuck(self, what: str, seconds: float | None) -> WSClosed:
         """A `what` that waited `seconds` on a peer that reads nothing: abort and explain."""
