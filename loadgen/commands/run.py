@@ -29,6 +29,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -153,13 +154,13 @@ def run_file(cfg: RunConfig) -> int:
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns)
     except LoadgenError as e:
-        print(f"loadgen: {e}", file=sys.stderr)
+        print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:  # Ctrl-C while the file loads: nothing ran, nothing to report
         print("\nloadgen: interrupted before the run started", file=sys.stderr)
         return ExitCode.EXTERNAL_ABORT
-    if not cfg.quiet:
-        print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
+    if not cfg.quiet:  # `loadgen http GET URL` shows its URL here: never with a password
+        print("\n".join(["", f"     script: {redact(str(cfg.file))}", *(f"     {line}" for line in
                                                           describe(specs) + notes), ""]),
               file=sys.stderr)
     try:
@@ -254,7 +255,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                      recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
     env = {**os.environ, **cfg.overrides.env}
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
-                     env=env, run_tags=cfg.run_tags,
+                     env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,

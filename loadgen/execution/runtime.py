@@ -26,6 +26,7 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.meter import Meter, TagSource
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.scripting.context import current_vu
 from loadgen.scripting.scope import MetricDecl
@@ -48,6 +49,7 @@ class RunContext:
     env: dict[str, str] = field(default_factory=dict)
     run_tags: dict[str, str] = field(default_factory=dict)
     limiter: RateLimiter | None = None
+    insecure: bool = False  # --insecure-skip-tls-verify, for wss:// (transports get their own)
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transports: list[Transport] = field(default_factory=list)
     ws_clients: list[WSClient] = field(default_factory=list)  # closed at the end of the run
@@ -84,7 +86,7 @@ class RunContext:
         n = self._logged.get(key, 0)
         self._logged[key] = n + 1
         if n == 0:
-            log.error(message)
+            log.error(redact(message))  # an error or a traceback line may quote a URL
 
     def new_transport(self) -> Transport:
         t = self.transport_factory()
@@ -182,7 +184,8 @@ class ScenarioRuntime:
             self._first_ws_ns = self.clock.now_ns()
         from loadgen.net.ws import WSClient
 
-        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"))
+        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"),
+                          insecure_skip_tls_verify=self.run.insecure)
         self.run.ws_clients.append(client)
         return client
 

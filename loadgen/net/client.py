@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin
 
 import orjson
 
@@ -17,6 +17,7 @@ from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
+from loadgen.net.redact import strip_credentials
 from loadgen.net.types import RawResponse, Request, Response, Transport
 
 USER_AGENT = "loadgen/0.1"
@@ -36,16 +37,6 @@ def is_expected(status: int, expected: ExpectedStatuses) -> bool:
         elif status == e:
             return True
     return False
-
-
-def strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class HttpClient:
