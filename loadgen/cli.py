@@ -53,7 +53,7 @@ def cli() -> None:
               help="Body bytes kept per response, on the wire and decompressed; a bigger "
                    "body is an error sample (default 67108864 = 64 MiB; 0: no cap).")
 @click.option("--monitor-pid", "monitor_pids", multiple=True, type=int,
-              help="Sample this process's RSS/CPU/files/threads as target_* metrics.")
+              help="Sample this process's RSS/CPU/open fds/threads as target_* metrics.")
 @click.option("--scrape", "scrape_urls", multiple=True, metavar="URL",
               help="Scrape this Prometheus endpoint every second into gauge metrics.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")

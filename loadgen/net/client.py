@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import orjson
 
@@ -18,6 +18,7 @@ from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
+from loadgen.net.redact import strip_credentials
 from loadgen.net.types import RawResponse, Request, Response, Transport
 
 USER_AGENT = "loadgen/0.1"
@@ -66,16 +67,6 @@ def keeps_credentials(initial: str, target: str) -> bool:
 
 def _log_warning(key: str, message: str) -> None:
     log.warning(message)
-
-
-def strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class HttpClient:

@@ -51,7 +51,7 @@ def run_cli(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None
                 proc.kill()
                 proc.wait()
                 raise AssertionError(f"loadgen {' '.join(args)} still running after {timeout}s")
-            with contextlib.suppress(psutil.Error):  # the child may have just exited
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, ps.memory_info().rss)
             time.sleep(0.02)
         wall = time.monotonic() - t0
