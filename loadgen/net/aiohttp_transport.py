@@ -13,10 +13,8 @@ rule that loopback is never proxied), and the proxy is passed per request when o
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 import time
-import urllib.request
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,163 +24,9 @@ from yarl import URL
 
 from loadgen.net import errors as neterr
 from loadgen.net import limits
+from loadgen.net.aiohttp_guards import EnvProxies, GuardedResponse, LimitBroken, clean_message
 from loadgen.net.types import Headers, RawResponse, Request, Timings
 from loadgen.net.validate import header_problem, url_problem
-
-_LOOPBACK_NAMES = frozenset(("localhost", "localhost.localdomain"))
-
-
-class _Limit(aiohttp.ClientError):
-    """A limit of net/limits.py was broken; carries the (code, message) to report."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _content_length(head: bytes) -> int | None:
-    """The Content-Length framing a response head declares; None when the body is framed
-    otherwise (chunked, none, until close) and the parser alone must judge it."""
-    lower = head.lower()
-    if lower[9:12] in (b"204", b"304") or b"\r\ntransfer-encoding:" in lower:
-        return None
-    at = lower.find(b"\r\ncontent-length:")
-    if at < 0:
-        return None
-    end = lower.find(b"\r\n", at + 2)
-    value = lower[at + 17:end if end >= 0 else len(lower)].strip()
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
-class _Framed:
-    """aiohttp's parser fails the whole read when bytes follow a Content-Length-framed
-    response in the same packet, and the response it had parsed is lost inside it. Go (k6)
-    reads exactly Content-Length bytes and drops the connection's leftovers; so does this
-    wrapper: it feeds the parser no byte past the response's end and marks the connection
-    not reusable. Everything else goes to the parser untouched."""
-
-    __slots__ = ("parser", "protocol", "buf", "left", "framed")
-
-    def __init__(self, parser: Any, protocol: Any) -> None:
-        self.parser = parser
-        self.protocol = protocol
-        self.buf = b""  # the head so far, until the final response's head is complete
-        self.left = 0  # body bytes still expected once the head is known
-        self.framed: bool | None = None  # None: head not seen yet
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.parser, name)
-
-    def feed_data(self, data: Any) -> Any:
-        if self.framed is False:
-            return self.parser.feed_data(data)
-        data = bytes(data)
-        if self.framed is None:
-            buf = self.buf + data
-            start = 0
-            while True:
-                end = buf.find(b"\r\n\r\n", start)
-                if end < 0:
-                    self.buf = buf[start:]
-                    if len(self.buf) > limits.MAX_HEADER_BYTES:
-                        self.framed, self.buf = False, b""
-                    return self.parser.feed_data(data)
-                if buf[start + 9:start + 10] == b"1" and buf[start + 9:start + 12] != b"101":
-                    start = end + 4  # an informational head: the final one follows
-                    continue
-                break
-            self.buf = b""
-            length = _content_length(buf[start:end])
-            if length is None:
-                self.framed = False
-                return self.parser.feed_data(data)
-            self.framed = True
-            body_here = len(buf) - end - 4
-            if body_here > length:
-                data = data[:len(data) - (body_here - length)]
-                self.protocol.force_close()
-            self.left = max(0, length - body_here)
-        elif len(data) > self.left:
-            data = data[:self.left]
-            self.protocol.force_close()
-            self.left = 0
-        else:
-            self.left -= len(data)
-        # an empty feed too: aiohttp feeds b"" to drain a paused parser's tail
-        return self.parser.feed_data(data)
-
-
-class _Response(aiohttp.ClientResponse):
-    """aiohttp reads informational responses in an unbounded loop (an endless `102
-    Processing` pins a core); this counts them and stops after Go's five. It also frames a
-    Content-Length body as Go does (_Framed)."""
-
-    async def start(self, connection: Any) -> Any:
-        protocol = connection.protocol
-        read = protocol.read
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
-            message, payload = await read()
-            if 100 <= message.code < 200 and message.code != 101:
-                seen += 1
-                if seen > limits.MAX_INFORMATIONAL:
-                    raise _Limit(*limits.too_many_informational())
-            return message, payload
-
-        protocol.read = counted
-        if self.method != "HEAD" and getattr(protocol, "_parser", None) is not None:
-            protocol._parser = _Framed(protocol._parser, protocol)
-        try:
-            return await super().start(connection)
-        finally:
-            del protocol.read  # the class's own method again
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class _Proxies:
-    """The environment's proxies, read once; per (scheme, host) the proxy URL or None."""
-
-    __slots__ = ("env", "cache")
-
-    def __init__(self) -> None:
-        self.env = {k: v for k, v in urllib.request.getproxies_environment().items()
-                    if k in ("http", "https", "all", "no")}
-        self.cache: dict[tuple[str, str], str | None] = {}
-
-    def for_url(self, url: URL) -> str | None:
-        if not self.env.keys() - {"no"}:
-            return None  # the common case: no proxy configured, nothing to look up
-        key = (url.scheme, url.host or "")
-        if key in self.cache:
-            return self.cache[key]
-        proxy = self.env.get(url.scheme) or self.env.get("all")
-        host = key[1]
-        if proxy and (_is_loopback(host) or urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
-                host, self.env)):
-            proxy = None
-        if len(self.cache) > 1024:
-            self.cache.clear()
-        self.cache[key] = proxy
-        return proxy
-
-
-def _clean(message: str) -> str:
-    """A parser's message without the raw server bytes it quotes: first line, printable,
-    short (the `error` tag is a label, not a dump)."""
-    line = message.strip().split("\n", 1)[0].split(":\n", 1)[0]
-    line = "".join(c if " " <= c < "\x7f" else "?" for c in line)
-    return line[:120]
 
 
 class _Trace:
@@ -232,7 +76,7 @@ def _payload_error(e: aiohttp.ClientPayloadError) -> tuple[int, str]:
     a broken Content-Encoding (1701), a reset (1220), a truncated body ("unexpected EOF")."""
     if isinstance(e.__cause__, ContentEncodingError):
         context = e.__cause__.__context__
-        return neterr.decompression(_clean(str(context)) if context else "invalid data")
+        return neterr.decompression(clean_message(str(context)) if context else "invalid data")
     if "ConnectionResetError" in str(e):  # aiohttp keeps the cause only in the message
         return neterr.TCP_RESET, "read: connection reset by peer"
     return neterr.UNEXPECTED_EOF
@@ -248,14 +92,14 @@ class AiohttpTransport:
         self._limit = limit
         #: body bytes kept at most (after decompression); 0 or None = no cap
         self.max_response_bytes = max_response_bytes
-        self._proxies = _Proxies()
+        self._proxies = EnvProxies()
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl, force_close=False)
         self._session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
             trace_configs=[_trace_config()], auto_decompress=True,
-            skip_auto_headers=("User-Agent",), trust_env=False, response_class=_Response,
+            skip_auto_headers=("User-Agent",), trust_env=False, response_class=GuardedResponse,
             max_line_size=limits.MAX_HEADER_BYTES, max_field_size=limits.MAX_HEADER_BYTES,
             max_headers=limits.MAX_HEADERS)
         return self._session
@@ -284,7 +128,7 @@ class AiohttpTransport:
                 head_bytes = len(resp.raw_headers) * 4 + sum(
                     len(k) + len(v) for k, v in resp.raw_headers) + 17
                 if head_bytes > limits.MAX_HEADER_BYTES:
-                    raise _Limit(*limits.headers_too_large())
+                    raise LimitBroken(*limits.headers_too_large())
                 body = await self._read(resp, cap)
                 t_end = time.perf_counter_ns()
                 received = head_bytes + len(body)
@@ -314,7 +158,7 @@ class AiohttpTransport:
         except aiohttp.ClientPayloadError as e:
             code, msg = _payload_error(e)
             return self._error(code, msg, t0, tr, sent=sent)
-        except _Limit as e:
+        except LimitBroken as e:
             return self._error(e.code, e.message, t0, tr, sent=sent)
         except aiohttp.ClientResponseError as e:
             text = str(e.message)
@@ -323,13 +167,13 @@ class AiohttpTransport:
             elif "Got more than" in text:
                 code, msg = limits.headers_too_large()
             else:
-                code, msg = neterr.malformed(_clean(text))
+                code, msg = neterr.malformed(clean_message(text))
             return self._error(code, msg, t0, tr, sent=sent)
         except aiohttp.ClientError as e:
-            return self._error(neterr.DEFAULT, _clean(f"{type(e).__name__}: {e}"), t0, tr,
+            return self._error(neterr.DEFAULT, clean_message(f"{type(e).__name__}: {e}"), t0, tr,
                                sent=sent)
         except ValueError as e:  # what yarl or aiohttp still refuse after validate.py
-            return self._error(neterr.DEFAULT, _clean(f"invalid request: {e}"), t0, tr,
+            return self._error(neterr.DEFAULT, clean_message(f"invalid request: {e}"), t0, tr,
                                sent=sent)
 
         timings = self._phases(t0, tr, t_first, t_end)
@@ -352,7 +196,7 @@ class AiohttpTransport:
             if size > cap:
                 resp.close()
                 encoded = resp.headers.get("Content-Encoding", "identity") != "identity"
-                raise _Limit(*limits.body_too_large(cap, decompressed=encoded))
+                raise LimitBroken(*limits.body_too_large(cap, decompressed=encoded))
             parts.append(chunk)
         return b"".join(parts)
 

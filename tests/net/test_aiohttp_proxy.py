@@ -13,7 +13,7 @@ import pytest
 from net_helpers import RawServer, read_request
 from yarl import URL
 
-from loadgen.net import aiohttp_transport
+from loadgen.net import aiohttp_guards
 from loadgen.net.aiohttp_transport import AiohttpTransport
 from loadgen.net.types import Request
 
@@ -84,5 +84,5 @@ def test_no_proxy_and_loopback_are_not_proxied(monkeypatch: pytest.MonkeyPatch, 
                                                proxied: bool) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
     monkeypatch.setenv("NO_PROXY", "corp.test")
-    proxies = aiohttp_transport._Proxies()
+    proxies = aiohttp_guards.EnvProxies()
     assert proxies.for_url(URL(url)) == ("http://127.0.0.1:3128" if proxied else None)
