@@ -14,6 +14,7 @@ import urllib.request
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import strip_auth_from_url
 from yarl import URL
 
 from loadgen.net import limits
@@ -139,31 +140,39 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+Proxy = tuple[URL | None, dict[str, str] | None]  # (proxy, proxy headers)
+_NO_PROXY: Proxy = (None, None)
+
+
 class EnvProxies:
-    """The environment's proxies, read once; per (scheme, host) the proxy URL or None."""
+    """The environment's proxies, read once; per (scheme, host) the proxy to use and its
+    credentials (from the proxy URL's user info, as aiohttp's own environment path did)."""
 
     __slots__ = ("env", "cache")
 
     def __init__(self) -> None:
         self.env = {k: v for k, v in urllib.request.getproxies_environment().items()
                     if k in ("http", "https", "all", "no")}
-        self.cache: dict[tuple[str, str], str | None] = {}
+        self.cache: dict[tuple[str, str], Proxy] = {}
 
-    def for_url(self, url: URL) -> str | None:
+    def for_url(self, url: URL) -> Proxy:
         if not self.env.keys() - {"no"}:
-            return None  # the common case: no proxy configured, nothing to look up
+            return _NO_PROXY  # the common case: no proxy configured, nothing to look up
         key = (url.scheme, url.host or "")
-        if key in self.cache:
-            return self.cache[key]
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
         proxy = self.env.get(url.scheme) or self.env.get("all")
         host = key[1]
-        if proxy and (_is_loopback(host) or urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
-                host, self.env)):
-            proxy = None
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        found = _NO_PROXY
+        if proxy and not (_is_loopback(host) or bypass(host, self.env)):
+            bare, auth = strip_auth_from_url(URL(proxy if "://" in proxy else f"http://{proxy}"))
+            found = (bare, {"Proxy-Authorization": auth.encode()} if auth else None)
         if len(self.cache) > 1024:
             self.cache.clear()
-        self.cache[key] = proxy
-        return proxy
+        self.cache[key] = found
+        return found
 
 
 def clean_message(message: str) -> str:

@@ -116,12 +116,16 @@ class AiohttpTransport:
         cap = request.max_response_bytes
         cap = (self.max_response_bytes if cap is None else cap) or 0
         url = URL(request.url, encoded=True)
+        proxy, proxy_headers = self._proxies.for_url(url)
+        sent_headers = request.headers
+        if proxy_headers and url.scheme == "http":  # aiohttp sends proxy_headers on CONNECT
+            sent_headers, proxy_headers = [*sent_headers, *proxy_headers.items()], None
         try:
             async with session.request(
-                request.method, url, headers=request.headers,
+                request.method, url, headers=sent_headers,
                 data=request.body, allow_redirects=False, trace_request_ctx=tr,
                 timeout=aiohttp.ClientTimeout(total=request.timeout),
-                proxy=self._proxies.for_url(url),
+                proxy=proxy, proxy_headers=proxy_headers,
             ) as resp:
                 t_first = time.perf_counter_ns()
                 tls_version = _tls_version(resp)  # before read(): then the connection is gone

@@ -64,13 +64,14 @@ async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.Monke
         await writer.drain()
 
     async with RawServer(proxy) as srv:
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{srv.port}")
+        monkeypatch.setenv("HTTP_PROXY", f"http://bob:pw@127.0.0.1:{srv.port}")
         t = AiohttpTransport()  # the environment is read here
         # the proxy answers for the name: it is never looked up here
         r = await t.send(Request("GET", "http://target.invalid/x"))
         await t.close()
     assert (r.status, r.body) == (200, b"proxied")
     assert heads[0].startswith(b"GET http://target.invalid/x HTTP/1.1")
+    assert b"Proxy-Authorization: Basic Ym9iOnB3" in heads[0]  # bob:pw
 
 
 @pytest.mark.parametrize(("url", "proxied"), [
@@ -85,4 +86,5 @@ def test_no_proxy_and_loopback_are_not_proxied(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
     monkeypatch.setenv("NO_PROXY", "corp.test")
     proxies = aiohttp_guards.EnvProxies()
-    assert proxies.for_url(URL(url)) == ("http://127.0.0.1:3128" if proxied else None)
+    proxy, headers = proxies.for_url(URL(url))
+    assert proxy == (URL("http://127.0.0.1:3128") if proxied else None) and headers is None
