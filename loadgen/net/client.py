@@ -7,6 +7,7 @@ response callback (expected statuses), k6's request tags, and one timing record 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -17,7 +18,7 @@ from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
-from loadgen.net.types import RawResponse, Request, Response, Transport
+from loadgen.net.types import RawResponse, Request, Response, Timings, Transport
 
 USER_AGENT = "loadgen/0.1"
 _BASE_HEADERS = {"User-Agent": USER_AGENT}
@@ -36,6 +37,13 @@ def is_expected(status: int, expected: ExpectedStatuses) -> bool:
         elif status == e:
             return True
     return False
+
+
+def interrupted(elapsed_ms: float) -> RawResponse:
+    """A request cut off in flight by the end of its VU: status 0, failed, and its elapsed
+    time as the duration (a lower bound of what the user would have waited)."""
+    code, message = neterr.INTERRUPTED
+    return RawResponse(timings=Timings(waiting=elapsed_ms), error=message, error_code=code)
 
 
 def strip_credentials(url: str) -> str:
@@ -131,8 +139,16 @@ class HttpClient:
             cookie = self.cookies.header_for(target, dict(cookies) if cookies else None)
             if cookie:
                 req_headers = [*fixed, ("Cookie", cookie)]
-            raw = await self.transport.send(
-                Request(method, target, req_headers, payload, timeout or self.timeout))
+            sent_ns = self.meter.clock.now_ns()
+            try:
+                raw = await self.transport.send(
+                    Request(method, target, req_headers, payload, timeout or self.timeout))
+            except asyncio.CancelledError:
+                # The VU was stopped with this request in flight: record it, or a target
+                # that never answers leaves no sample and passes every latency gate.
+                self._record(method, target, name, tags, interrupted(
+                    (self.meter.clock.now_ns() - sent_ns) / 1e6), expected)
+                raise
             self._record(method, target, name, tags, raw, expected)
             if raw.status:
                 self.cookies.update_from(target, raw.headers.get_all("set-cookie"))

@@ -20,6 +20,7 @@ from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import Metric, SubMetric
+from loadgen.net.errors import INTERRUPTED
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import Judgement
 from loadgen.summary.build import NO_SETUP_DATA, MetricEntry, Summary, SummaryOptions, build_summary
@@ -65,6 +66,28 @@ class OpenModelViews:
         return om
 
 
+class CutOffRequests:
+    """Requests that got no response before their VU was stopped (net/errors.INTERRUPTED):
+    an internal sub-metric of http_reqs, so the summary can say plainly that the target
+    never answered them, rather than leave the reader to infer it from a percentile."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sub = store.add_submetric("http_reqs", "error:interrupted",
+                                       (("error", INTERRUPTED[1]),))
+        self.sub.internal = True
+
+    def warnings(self) -> list[str]:
+        sink = self.store.existing(self.sub)
+        n = int(sink.aggregate("count", 0) or 0) if sink is not None else 0
+        if not n:
+            return []
+        return [f"{n} HTTP request{'s' if n != 1 else ''} got no response before the VU was "
+                f"stopped (the target never answered in time): counted as failed "
+                f"(http_req_failed, error_code {INTERRUPTED[0]}) with the wait so far as "
+                "http_req_duration"]
+
+
 def schedule_warnings(open_model: dict[str, Any]) -> list[str]:
     out = []
     for scen, view in open_model.items():
@@ -77,7 +100,8 @@ def schedule_warnings(open_model: dict[str, Any]) -> list[str]:
 
 
 def loadgen_section(outcome: Outcome, judgement: Judgement, open_model: dict[str, Any],
-                    watchers: list[Any]) -> dict[str, Any]:
+                    watchers: list[Any], more_warnings: list[str] | None = None,
+                    ) -> dict[str, Any]:
     """The `loadgen` key of both JSON files; its `warnings` are also printed under the text
     summary (a saturated generator is never reported as a clean pass silently)."""
     out: dict[str, Any] = {"version": 1, "open_model": open_model, "outcome": {
@@ -94,6 +118,7 @@ def loadgen_section(outcome: Outcome, judgement: Judgement, open_model: dict[str
             if sat.intervals:
                 warnings.append(sat.describe())
     warnings += schedule_warnings(open_model)
+    warnings += more_warnings or []
     out.update(watchers_summary(watchers))
     out["warnings"] = warnings
     out["verdicts"] = {v.scenario: v.to_json() for v in judgement.verdicts}

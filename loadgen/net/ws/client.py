@@ -108,6 +108,13 @@ class WSClient:
                 user_agent_header=USER_AGENT, create_connection=factory)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+            # stopped mid-handshake: the wait so far is a lower bound, and it is an error
+            t1 = clock.now_ns()
+            ts = merge_tags(self.meter.tags.sample_tags, {
+                "url": strip_credentials(target), "status": "0", "subproto": ""}, tags)
+            self.recorder.sample(self.m.connecting, (t1 - t0) / 1e6, ts, t0)
+            self.recorder.sample(self.m.errors, 1.0, merge_tags(ts, {"error": "interrupted"}),
+                                 t1)
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
             status, error, message = self._classify(e, conns)

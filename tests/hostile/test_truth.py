@@ -1,0 +1,39 @@
+"""A dead or slow target must never pass a latency gate: the real CLI against loopback
+targets that do not answer, each case checking the exit code, the message, no traceback,
+a bounded RSS and an end within duration + graceful stop + a margin."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hostile_run import run_cli
+from truth_servers import silent_server
+
+MAX_RSS_MB = 250
+MARGIN_S = 6.0  # interpreter start, imports, teardown on a shared 2-core machine
+
+DEAD = """
+from loadgen import ConstantVUs, Scenario
+
+class Dead(Scenario):
+    executor = ConstantVUs(vus=2, duration="1s", graceful_stop="1s")
+    thresholds = {"http_req_duration": ["p(95)<500"]}
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+"""
+
+
+def test_a_target_that_never_answers_fails_a_latency_gate(tmp_path: Path) -> None:
+    script = tmp_path / "dead.py"
+    script.write_text(DEAD)
+    with silent_server() as url:
+        r = run_cli("run", str(script), "-q", env={"BASE_URL": url})
+    r.assert_clean()
+    assert r.code == 99, r.text[-3000:]
+    assert "✗ 'p(95)<500'" in r.out
+    assert "2 HTTP requests got no response before the VU was stopped" in r.out
+    assert re.search(r"http_req_failed\.+: 100\.00% +2 out of 2", r.out)
+    assert r.peak_rss_mb < MAX_RSS_MB
+    assert r.wall_s < 1 + 1 + MARGIN_S
