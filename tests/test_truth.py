@@ -8,6 +8,7 @@ import math
 from fakes import Harness
 
 from loadgen import ConstantArrivalRate, ConstantVUs, Scenario
+from loadgen.metrics.histogram import TrendSink
 
 MS = 1_000_000
 
@@ -33,3 +34,33 @@ async def test_a_request_in_flight_at_graceful_stop_is_recorded_as_failed():
     assert h.count("iterations") == 0  # the iterations were interrupted, not completed
     rt = h.engine.runtimes[0]
     assert rt.interrupted == 2
+
+
+async def test_dropped_iterations_are_unserved_in_iteration_latency():
+    # 100/s for 4 s, 20 VUs max, the target stalls for the first 3 s: most arrivals of the
+    # stall find no VU and are dropped. Their users were never served, so p95 cannot be the
+    # few milliseconds of the iterations that did run.
+    h = Harness()
+    t0 = h.clock.now_ns()
+    h.server.latency = lambda r: max(3.0 - (h.clock.now_ns() - t0) / 1e9, 0.0) + 0.005
+    await h.run((Get, ConstantArrivalRate(rate=100, duration="4s", pre_allocated_vus=20,
+                                          max_vus=20)))
+    lat = [v for _, v, _ in h.samples("iteration_latency")]
+    dropped = h.count("dropped_iterations")
+    assert dropped > 250
+    assert lat.count(math.inf) == dropped
+    sink = TrendSink()
+    for v in lat:
+        sink.add(v)
+    assert sink.unserved == dropped
+    assert sink.percentile(95) == math.inf  # among the unserved, never a small number
+    assert sink.percentile(10) < 10  # the served ones keep their own values
+
+
+async def test_interrupted_arrivals_are_unserved_in_iteration_latency():
+    h = Harness(latency=lambda r: 3600.0)
+    await h.run((Get, ConstantArrivalRate(rate=10, duration="1s", pre_allocated_vus=20,
+                                          graceful_stop="0s")))
+    lat = [v for _, v, _ in h.samples("iteration_latency")]
+    assert lat == [math.inf] * 10
+    assert len(h.samples("iteration_lag")) == 10  # they did start: their lag is known

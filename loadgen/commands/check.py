@@ -10,6 +10,7 @@ change, never a silent pass. Works on k6 `--summary-export` files and handleSumm
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,8 @@ class CheckResult:
         """Human-readable report, one line per threshold, problems last."""
         lines = []
         for v in self.verdicts:
-            shown = "(no samples)" if v.value is None else js_number(v.value)
+            shown = ("(no samples)" if v.value is None else "unserved" if v.value == math.inf
+                     else js_number(v.value))
             lines.append(f"{'✓' if v.ok else '✗'} {v.metric} '{v.source.strip()}' "
                          f"{v.aggregation}={shown}")
         lines += [f"error: {p}" for p in self.problems]
@@ -93,8 +95,12 @@ def read_summary(doc: Mapping[str, Any]) -> dict[str, SummaryMetric]:
             mtype = _infer_type(raw)
             if mtype is MetricType.RATE and "value" in raw:
                 raw["rate"] = raw.pop("value")
-        out[str(name)] = SummaryMetric(mtype, {k: float(v) for k, v in raw.items()
-                                               if isinstance(v, int | float)})
+        # A trend statistic written as null is loadgen's unserved work (an open-model
+        # percentile among dropped/interrupted iterations; JSON has no infinity): +inf, so
+        # `p(95)<X` fails as it did in the run.
+        out[str(name)] = SummaryMetric(mtype, {
+            k: float(v) if isinstance(v, int | float) else math.inf for k, v in raw.items()
+            if isinstance(v, int | float) or v is None and mtype is MetricType.TREND})
     return out
 
 

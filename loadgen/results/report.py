@@ -62,6 +62,8 @@ class OpenModelViews:
                     view[mname] = int(sink.aggregate("count", 0) or 0) if sink else 0
                 elif sink is not None and not sink.empty:
                     view[mname] = sink.summary_values(OPEN_MODEL_STATS, 0)
+                    if mname == "iteration_latency":  # dropped + interrupted: never served
+                        view[mname]["unserved"] = int(getattr(sink, "unserved", 0))
             om[scen] = view
         return om
 

@@ -9,6 +9,7 @@ k6 renders — plus the `p(N)` threshold values and name-merged checks it does n
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ def _non_trend(m: Metric, unit: str | None) -> list[str]:
 def _trend_value(v: Any, stat: str, m: Metric, unit: str | None) -> str:
     if stat == "count":
         return js_str(v)
+    if v == math.inf:  # the rank falls among unserved work (dropped/interrupted arrivals)
+        return "unserved"
     return humanize_value(v, m["type"], m.get("contains", "default"), unit)
 
 

@@ -4,11 +4,12 @@ a bounded RSS and an end within duration + graceful stop + a margin."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from hostile_run import run_cli
-from truth_servers import silent_server
+from truth_servers import pausing_server, silent_server
 
 MAX_RSS_MB = 250
 MARGIN_S = 6.0  # interpreter start, imports, teardown on a shared 2-core machine
@@ -37,3 +38,26 @@ def test_a_target_that_never_answers_fails_a_latency_gate(tmp_path: Path) -> Non
     assert re.search(r"http_req_failed\.+: 100\.00% +2 out of 2", r.out)
     assert r.peak_rss_mb < MAX_RSS_MB
     assert r.wall_s < 1 + 1 + MARGIN_S
+
+
+def test_dropped_arrivals_are_unserved_not_a_small_latency(tmp_path: Path) -> None:
+    """--rps 100 --max-vus 20 against a 1.5 s stall: ~130 arrivals find no VU. Their users
+    were never served, so iteration_latency p95 is 'unserved' (a `<` threshold fails), not
+    the few milliseconds of the iterations that ran; the JSON export stays valid (null)."""
+    thr = tmp_path / "lat.yaml"
+    thr.write_text('iteration_latency: ["p(95)<1000"]\n')
+    export = tmp_path / "export.json"
+    with pausing_server(0.3, 1.5) as url:
+        r = run_cli("http", "GET", url + "/", "--rps", "100", "--max-vus", "20", "-d", "3s",
+                    "-q", "--thresholds", str(thr), "--summary-export", str(export))
+    r.assert_clean()
+    assert r.code == 99, r.text[-3000:]
+    assert "✗ 'p(95)<1000' p(95)=unserved" in r.out
+    assert re.search(r"iteration_latency\.+: .*p\(95\)=unserved", r.out)
+    data = json.loads(export.read_text())
+    lat = data["metrics"]["iteration_latency"]
+    assert lat["p(95)"] is None and lat["thresholds"] == {"p(95)<1000": True}
+    om = data["loadgen"]["open_model"]["http"]
+    assert om["iteration_latency"]["unserved"] == om["dropped_iterations"] > 50
+    assert r.peak_rss_mb < MAX_RSS_MB
+    assert r.wall_s < 3 + 1.5 + MARGIN_S

@@ -47,14 +47,15 @@ def silent_server(limit: int = 256) -> Iterator[str]:
 @contextmanager
 def pausing_server(pause_at_s: float, pause_s: float) -> Iterator[str]:
     """A minimal HTTP/1.1 keep-alive server that answers at once, except that every request
-    arriving in [pause_at_s, pause_at_s + pause_s) after start waits until the pause ends."""
+    arriving in [pause_at_s, pause_at_s + pause_s) after the first request waits until the
+    pause ends (timed from the first request, so the CLI's start-up time does not matter)."""
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
     srv.listen(128)
     srv.settimeout(0.1)
     stop = threading.Event()
-    t0 = time.monotonic()
+    first: list[float] = []
     reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
     def serve(conn: socket.socket) -> None:
@@ -72,7 +73,9 @@ def pausing_server(pause_at_s: float, pause_s: float) -> Iterator[str]:
             buf += data
             while b"\r\n\r\n" in buf:
                 _, buf = buf.split(b"\r\n\r\n", 1)
-                now = time.monotonic() - t0
+                if not first:
+                    first.append(time.monotonic())
+                now = time.monotonic() - first[0]
                 if pause_at_s <= now < pause_at_s + pause_s:
                     stop.wait(pause_at_s + pause_s - now)
                 try:
