@@ -98,7 +98,8 @@ class Results:
             extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
                                     self.cut_off.warnings())
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra)
+            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
+                                        judgement.no_samples)
             failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
         log_breach(judgement)
         return self._exit_code(judgement.exit_code, failures)

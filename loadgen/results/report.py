@@ -148,7 +148,8 @@ def metric_entries(store: Store, targets: dict[str, Metric | SubMetric],
 
 
 def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: GroupTree,
-                 outcome: Outcome, extra: dict[str, Any]) -> Summary:
+                 outcome: Outcome, extra: dict[str, Any],
+                 no_samples: list[str] | None = None) -> Summary:
     """The summary data (pure: no files, no stdout)."""
     setup = {k: json_safe(v) for k, v in outcome.setup_data.items() if v is not None}
     return build_summary(
@@ -157,7 +158,7 @@ def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: Gr
                                cfg.time_unit, cfg.no_color),
         is_stdout_tty=sys.stdout.isatty(), is_stderr_tty=sys.stderr.isatty(),
         setup_data=(next(iter(setup.values())) if len(setup) == 1 else setup) if setup
-        else NO_SETUP_DATA, extra=extra)
+        else NO_SETUP_DATA, extra=extra, no_samples=no_samples or ())
 
 
 def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,

@@ -61,3 +61,22 @@ def test_dropped_arrivals_are_unserved_not_a_small_latency(tmp_path: Path) -> No
     assert om["iteration_latency"]["unserved"] == om["dropped_iterations"] > 50
     assert r.peak_rss_mb < MAX_RSS_MB
     assert r.wall_s < 3 + 1.5 + MARGIN_S
+
+
+def test_a_threshold_on_no_samples_says_so_in_the_summary_and_the_log(tmp_path: Path) -> None:
+    """A selector that matches nothing (a typo, a status the target never returns) is a
+    threshold judged on zero samples: it fails, and both the summary line and the log say
+    why, instead of k6's `p(95)=0s`, which reads as a fast target."""
+    thr = tmp_path / "typo.yaml"
+    thr.write_text('http_req_duration{status:201}: ["p(95)<500"]\n')
+    with pausing_server(100, 1) as url:  # answers 200 at once for the whole run
+        r = run_cli("http", "GET", url + "/", "--rps", "50", "-d", "1s", "-q",
+                    "--thresholds", str(thr))
+    r.assert_clean()
+    assert r.code == 99, r.text[-3000:]
+    assert "✗ 'p(95)<500' (no samples: nothing to judge, counted as failed)" in r.out
+    assert "p(95)=0s" not in r.out.split("TOTAL RESULTS")[0]
+    assert "level=WARNING msg=threshold on http_req_duration{status:201}: no samples at all" \
+        in r.err
+    assert r.peak_rss_mb < MAX_RSS_MB
+    assert r.wall_s < 1 + MARGIN_S  # nothing in flight: graceful stop unused

@@ -160,3 +160,23 @@ def test_a_latency_gate_never_passes_on_no_samples(capsys: pytest.CaptureFixture
     assert res.judgement.thresholds["http_reqs{status:500}"] == [("count<1", True)]
     out = capsys.readouterr().out
     assert "http_req_duration: no samples at all" in out and "k6 would pass p(95)<100" in out
+
+
+def test_an_empty_threshold_says_no_samples_on_its_line_and_in_the_log(
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """Not k6's `p(95)=0s` beside the ✗ (which reads as a fast target), and logged too, so a
+    run with --no-summary still says why it failed."""
+
+    class Gates(Plain):
+        thresholds = {"http_req_duration": ["p(95)<100"], "http_req_failed": ["rate<0.01"]}
+
+    res, _, _ = make(specs=[ScenarioSpec("plain", Gates, Gates.executor)])
+    with caplog.at_level("WARNING", logger="loadgen"):
+        assert res.finish(Outcome(ExitCode.OK, S)) == ExitCode.THRESHOLDS_FAILED
+    out = capsys.readouterr().out
+    assert "✗ 'p(95)<100' (no samples: nothing to judge, counted as failed)" in out
+    assert "✗ 'rate<0.01' (no samples: nothing to judge, counted as failed)" in out
+    assert "✗ 'p(95)<100' p(95)=0s" not in out
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("http_req_duration: no samples at all" in m for m in logged), logged
+    assert any("http_req_failed: no samples at all" in m for m in logged), logged
