@@ -80,3 +80,46 @@ def test_a_threshold_on_no_samples_says_so_in_the_summary_and_the_log(tmp_path: 
         in r.err
     assert r.peak_rss_mb < MAX_RSS_MB
     assert r.wall_s < 1 + MARGIN_S  # nothing in flight: graceful stop unused
+
+
+RECURRING_STALL = """
+import time
+from loadgen import ConstantVUs, Scenario
+
+class Stalls(Scenario):
+    executor = ConstantVUs(vus=1, duration="5s", graceful_stop="1s")
+    thresholds = {"loadgen_saturated": ["rate==0"]}
+
+    async def iteration(self, vu):
+        time.sleep(%s)  # blocking work on the event loop, on purpose
+        await vu.sleep(%s)
+"""
+
+
+def test_blocking_work_that_recurs_each_second_is_flagged(tmp_path: Path) -> None:
+    """200 ms of blocking work once a second: CPU stays low and a once-a-second point
+    sample of the loop lag slips between the stalls; the lateness of every tick does not."""
+    script = tmp_path / "stalls.py"
+    script.write_text(RECURRING_STALL % (0.2, 0.8))
+    export = tmp_path / "export.json"
+    r = run_cli("run", str(script), "-q", "--summary-export", str(export))
+    r.assert_clean()
+    assert r.code == 99, r.text[-3000:]
+    assert "results unreliable: generator saturated at" in r.out
+    gen = json.loads(export.read_text())["loadgen"]["generator"]
+    assert gen["saturated"] is True and gen["saturated_seconds"] >= 1
+    assert r.peak_rss_mb < MAX_RSS_MB
+    assert r.wall_s < 5 + 1 + MARGIN_S
+
+
+def test_a_loop_blocked_for_2_9_s_is_flagged(tmp_path: Path) -> None:
+    script = tmp_path / "block.py"
+    script.write_text(RECURRING_STALL.replace('duration="5s"', 'duration="3s"') % (2.9, 5))
+    export = tmp_path / "export.json"
+    r = run_cli("run", str(script), "-q", "--summary-export", str(export))
+    r.assert_clean()
+    assert r.code == 99, r.text[-3000:]
+    assert "results unreliable: generator saturated at" in r.out
+    assert json.loads(export.read_text())["loadgen"]["generator"]["saturated"] is True
+    assert r.peak_rss_mb < MAX_RSS_MB
+    assert r.wall_s < 3 + 1 + MARGIN_S
