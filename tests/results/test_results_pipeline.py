@@ -18,7 +18,9 @@ from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import ABORT_REASON
+from loadgen.results.report import schedule_warnings
 from loadgen.testtypes.base import TestType
+from loadgen.watch.generator import GeneratorWatch
 
 
 def test_checks_and_groups_are_counted_in_first_seen_order_during_ingest() -> None:
@@ -180,3 +182,30 @@ def test_an_empty_threshold_says_no_samples_on_its_line_and_in_the_log(
     logged = [r.getMessage() for r in caplog.records]
     assert any("http_req_duration: no samples at all" in m for m in logged), logged
     assert any("http_req_failed: no samples at all" in m for m in logged), logged
+
+
+def test_who_was_slow_generator_or_target() -> None:
+    """Dropped iterations with on-time starts and a calm loop: the target was slow. Late
+    starts, or drops while the loop was saturated: the generator did not keep up."""
+    calm = GeneratorWatch(Registry(), Recorder(), tagset())
+    for i in range(4):
+        calm.observe(float(i), 0.05, 0.5, i, worst_ms=2.0)
+    hot = GeneratorWatch(Registry(), Recorder(), tagset())
+    for i in range(4):
+        hot.observe(float(i), 0.99, 40.0, i, worst_ms=250.0)
+
+    drops = {"s": {"iteration_lag": {"p(95)": 2.2}, "dropped_iterations": 281}}
+    [target] = schedule_warnings(drops, calm)
+    assert target.startswith("scenario s: the target was slow, not the generator: 281 "
+                             "iterations dropped")
+    assert "iteration_lag p95 2.2 ms, loop lag up to 2.0 ms, CPU up to 5%" in target
+    assert "did not keep" not in target
+
+    [gen] = schedule_warnings(drops, hot)
+    assert gen.startswith("scenario s: the generator did not keep the arrival schedule")
+    assert "loop lag up to 250.0 ms, CPU up to 99%" in gen
+
+    late = {"s": {"iteration_lag": {"p(95)": 350.0}, "dropped_iterations": 0}}
+    [gen] = schedule_warnings(late, calm)
+    assert "the generator did not keep the arrival schedule (iteration_lag p95 350.0" in gen
+    assert schedule_warnings({"s": {"iteration_lag": {"p(95)": 1.0}}}, calm) == []
