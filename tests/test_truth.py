@@ -3,12 +3,16 @@ served at the end of a run is recorded, on the fake clock (no real sleeps)."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
 
 from fakes import Harness
 
 from loadgen import ConstantArrivalRate, ConstantVUs, Scenario
 from loadgen.metrics.histogram import TrendSink
+from loadgen.metrics.registry import Registry
+from loadgen.results.ndjson import NdjsonWriter
 
 MS = 1_000_000
 
@@ -64,3 +68,16 @@ async def test_interrupted_arrivals_are_unserved_in_iteration_latency():
     lat = [v for _, v, _ in h.samples("iteration_latency")]
     assert lat == [math.inf] * 10
     assert len(h.samples("iteration_lag")) == 10  # they did start: their lag is known
+
+
+def test_the_ndjson_stream_stays_valid_json_with_unserved_latencies():
+    """JSON has no infinity (Go would write +Inf): an unserved latency point is left out of
+    the NDJSON stream, every other point is written."""
+    reg = Registry()
+    buf = io.BytesIO()
+    w = NdjsonWriter(buf)
+    w.sample(reg["iteration_latency"], 1_700_000_000_000_000_000, math.inf, {"scenario": "s"})
+    w.sample(reg["iteration_latency"], 1_700_000_000_000_000_000, 12.5, {"scenario": "s"})
+    w.flush()
+    lines = [json.loads(x) for x in buf.getvalue().decode().splitlines()]
+    assert [x["data"]["value"] for x in lines if x["type"] == "Point"] == [12.5]
