@@ -10,6 +10,7 @@ import math
 from fakes import Harness
 
 from loadgen import ConstantArrivalRate, ConstantVUs, Scenario
+from loadgen.execution.engine import Hooks, StopRequest
 from loadgen.metrics.histogram import TrendSink
 from loadgen.metrics.registry import Registry
 from loadgen.results.ndjson import NdjsonWriter
@@ -81,3 +82,15 @@ def test_the_ndjson_stream_stays_valid_json_with_unserved_latencies():
     w.flush()
     lines = [json.loads(x) for x in buf.getvalue().decode().splitlines()]
     assert [x["data"]["value"] for x in lines if x["type"] == "Point"] == [12.5]
+
+
+async def test_a_stopped_run_counts_its_running_arrivals_as_unserved():
+    """A stop request (a Stress test that found its limit, abortOnFail) interrupts running
+    iterations: their users were never served, so they are not missing from the view."""
+    h = Harness(latency=lambda r: 3600.0)
+    stop = StopRequest("found the limit", 0)
+    await h.run((Get, ConstantArrivalRate(rate=10, duration="10s", pre_allocated_vus=50)),
+                hooks=Hooks(tick=lambda elapsed: stop if elapsed >= 2 else None))
+    lat = [v for _, v, _ in h.samples("iteration_latency")]
+    assert len(lat) == 21 and set(lat) == {math.inf}  # started at 0, 0.1 ... 2.0 s: none served
+    assert [v for _, v, _ in h.samples("http_req_failed")] == [1.0] * 21
