@@ -170,11 +170,6 @@ class GaugeAgg:
         if not len(v):
             return
         lo, hi = float(v.min()), float(v.max())
-        if hi == math.inf:  # unserved work: counted by the sinks, not a per-second value
-            v = v[v != math.inf]
-            if not len(v):
-                return
-            lo, hi = float(v.min()), float(v.max())
         self.min = lo if self.n == 0 else min(self.min, lo)
         self.max = hi if self.n == 0 else max(self.max, hi)
         self.last = float(v[-1])

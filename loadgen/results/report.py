@@ -75,7 +75,7 @@ class CutOffRequests:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.sub = store.add_submetric("http_reqs", "error:interrupted",
+        self.sub = store.add_submetric("http_reqs", f"error:{INTERRUPTED[1]}",
                                        (("error", INTERRUPTED[1]),))
         self.sub.internal = True
 
