@@ -7,12 +7,14 @@ import io
 import json
 import math
 
+import numpy as np
 from fakes import Harness
 
 from loadgen import ConstantArrivalRate, ConstantVUs, Scenario
 from loadgen.execution.engine import Hooks, StopRequest
 from loadgen.metrics.histogram import TrendSink
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.timeseries import TrendAgg
 from loadgen.results.ndjson import NdjsonWriter
 
 MS = 1_000_000
@@ -94,3 +96,13 @@ async def test_a_stopped_run_counts_its_running_arrivals_as_unserved():
     lat = [v for _, v, _ in h.samples("iteration_latency")]
     assert len(lat) == 21 and set(lat) == {math.inf}  # started at 0, 0.1 ... 2.0 s: none served
     assert [v for _, v, _ in h.samples("http_req_failed")] == [1.0] * 21
+
+
+def test_per_second_trend_aggregates_leave_unserved_values_out():
+    """The per-interval series (NDJSON buckets, test-type verdicts) hold served values only:
+    an unserved +inf would make avg and max infinite and the bucket writer emit +Inf."""
+    agg = TrendAgg()
+    agg.add(np.array([10.0, math.inf, 20.0]))
+    agg.add(np.array([math.inf]))
+    v = agg.values(1.0)
+    assert (v["count"], v["avg"], v["max"]) == (2, 15.0, 20.0)
