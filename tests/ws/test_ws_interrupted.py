@@ -9,9 +9,12 @@ from wshelpers import RealHarness
 
 
 async def test_a_connect_cut_off_mid_handshake_is_recorded():
+    release = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)  # accepts, never answers the upgrade
-        writer.close()
+        writers.append(writer)
+        await release.wait()  # accepts, never answers the upgrade
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -23,7 +26,12 @@ async def test_a_connect_cut_off_mid_handshake_is_recorded():
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     finally:
+        release.set()
+        for w in writers:
+            w.close()
+            await w.wait_closed()
         server.close()
+        await server.wait_closed()
     [(_, ms, tags)] = harness.samples("ws_connecting")
     assert 250 <= ms < 2000 and tags["status"] == "0"
     assert harness.total("ws_errors", error="interrupted") == 1
