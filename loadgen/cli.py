@@ -50,7 +50,7 @@ def cli() -> None:
               help="HTTP transport (default: fast when available).")
 @click.option("--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS certificates.")
 @click.option("--monitor-pid", "monitor_pids", multiple=True, type=int,
-              help="Sample this process's RSS/CPU/files/threads as target_* metrics.")
+              help="Sample this process's RSS/CPU/open fds/threads as target_* metrics.")
 @click.option("--scrape", "scrape_urls", multiple=True, metavar="URL",
               help="Scrape this Prometheus endpoint every second into gauge metrics.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")

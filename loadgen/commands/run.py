@@ -1,13 +1,16 @@
 """One `loadgen run`: load the file, plan, run the engine on uvloop, report, pick the exit code.
 
 This is glue: every step it calls lives in its own module. It owns the process-level
-concerns: the event loop, signals (Ctrl-C stops gracefully, still reports, exits 105) and
-turning errors into k6's exit codes.
+concerns: the event loop, signals and turning errors into k6's exit codes. The first Ctrl-C
+(or SIGTERM) stops the run gracefully — a stalled setup()/teardown() included — and still
+reports and writes every file (exit 105); a second one quits at once (exit 105 too) with the
+NDJSON stream flushed and no traceback: whatever was written stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -26,6 +29,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -37,9 +41,11 @@ from loadgen.options import (
     parse_key_values,
 )
 from loadgen.results.config import ResultsConfig
+from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
+from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
 
 log = logging.getLogger("loadgen")
@@ -132,21 +138,30 @@ def run_file(cfg: RunConfig) -> int:
                         stream=sys.stderr)
     try:
         classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
-        specs = build_plan(classes, cfg.overrides)
         registry = Registry()
         for cm in custom:
             registry.define(cm.name, cm.type, cm.contains)
+        notes: list[str] = []
+        try:
+            specs = build_plan(classes, cfg.overrides, notes)
+        except ConfigError as e:  # the file's threshold problems too: all of them at once
+            raise ConfigError(e.problems + threshold_problems(
+                registry, classes, list(cfg.results.threshold_files),
+                scraping=bool(cfg.scrape_urls))) from None
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns)
     except LoadgenError as e:
-        print(f"loadgen: {e}", file=sys.stderr)
+        print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
-    if not cfg.quiet:
-        print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
-                                                          describe(specs)), ""]),
+    except KeyboardInterrupt:  # Ctrl-C while the file loads: nothing ran, nothing to report
+        print("\nloadgen: interrupted before the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
+    if not cfg.quiet:  # `loadgen http GET URL` shows its URL here: never with a password
+        print("\n".join(["", f"     script: {redact(str(cfg.file))}", *(f"     {line}" for line in
+                                                          describe(specs) + notes), ""]),
               file=sys.stderr)
     try:
         outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,
@@ -155,17 +170,64 @@ def run_file(cfg: RunConfig) -> int:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # before the loop's own signal handlers were in place
+        results.close()
+        print("\nloadgen: interrupted as the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
+    # from here on (the summary and the files) a signal means "quit at once"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: quit_at_once(results))
     return results.finish(outcome)
 
 
+def quit_at_once(results: Results) -> None:
+    """The second Ctrl-C: flush the NDJSON stream, say so, exit 105 without unwinding (no
+    cleanup left to wait for, no traceback)."""
+    print("\nloadgen: interrupted again; quitting at once (the NDJSON stream keeps what it "
+          "had; the summary files are not written)", file=sys.stderr)
+    with contextlib.suppress(Exception):  # nothing may stand between Ctrl-C and the exit
+        results.close()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(ExitCode.EXTERNAL_ABORT)
+
+
+# how long tasks still running after the run (a user task that ignores cancellation) get
+# to finish before the loop is closed anyway
+LEFTOVER_GRACE_S = 2.0
+
+
 def _run_loop(coro: Any) -> Outcome:
+    """Run on uvloop (asyncio's loop without it); the tasks left at the end are cancelled
+    and given LEFTOVER_GRACE_S, never waited for without a deadline (asyncio.run does)."""
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(coro)  # type: ignore[no-any-return]
+        loop = uvloop.new_event_loop()
     except ImportError:
-        return asyncio.run(coro)  # type: ignore[no-any-return]
+        loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_GRACE_S))
+                if stuck:
+                    log.warning("%d task(s) of the run ignored cancellation for %g s; "
+                                "abandoned", len(stuck), LEFTOVER_GRACE_S)
+                    for task in stuck:  # reported just above; asyncio would add a stack
+                        setattr(task, "_log_destroy_pending", False)  # noqa: B010
+            loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(),
+                                                     LEFTOVER_GRACE_S))
+        except (TimeoutError, RuntimeError):
+            pass
+        finally:
+            loop.close()
 
 
 def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> list[Any]:
@@ -179,7 +241,11 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
         except Exception as e:  # noqa: BLE001 - psutil.NoSuchProcess / AccessDenied
             problems.append(f"--monitor-pid {pid}: {e}")
     for url in cfg.scrape_urls:
-        watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
+        problem = url_problem(url)
+        if problem:
+            problems.append(problem)
+        else:
+            watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
     if problems:
         raise ConfigError(problems)
     return watchers
@@ -189,7 +255,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                      recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
     env = {**os.environ, **cfg.overrides.env}
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
-                     env=env, run_tags=cfg.run_tags,
+                     env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,
@@ -207,8 +273,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                   file=sys.stderr)
             engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
         else:
-            results.close()
-            sys.exit(ExitCode.EXTERNAL_ABORT)
+            quit_at_once(results)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)

@@ -28,6 +28,7 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.meter import Meter, TagSource
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.scripting.context import current_vu
 from loadgen.scripting.scope import MetricDecl
@@ -50,6 +51,7 @@ class RunContext:
     env: dict[str, str] = field(default_factory=dict)
     run_tags: dict[str, str] = field(default_factory=dict)
     limiter: RateLimiter | None = None
+    insecure: bool = False  # --insecure-skip-tls-verify, for wss:// (transports get their own)
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     transports: list[Transport] = field(default_factory=list)
     ws_clients: list[WSClient] = field(default_factory=list)  # closed at the end of the run
@@ -86,7 +88,7 @@ class RunContext:
         n = self._logged.get(key, 0)
         self._logged[key] = n + 1
         if n == 0:
-            log.error(message)
+            log.error(redact(message))  # an error or a traceback line may quote a URL
 
     def new_transport(self) -> Transport:
         t = self.transport_factory()
@@ -149,6 +151,7 @@ class ScenarioRuntime:
         self.dropped_count = 0
         self.failed = 0  # iterations that raised
         self.done = False
+        self.ended_ns: int | None = None  # when the executor actually returned (progress)
         self.end_ns: int | None = None  # when the executor's own duration ends (set at start)
         self._first_ws_ns: int | None = None  # see scenario_end_ns
         self._end_estimate: int | None = None
@@ -183,7 +186,8 @@ class ScenarioRuntime:
             self._first_ws_ns = self.clock.now_ns()
         from loadgen.net.ws import WSClient
 
-        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"))
+        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"),
+                          insecure_skip_tls_verify=self.run.insecure)
         self.run.ws_clients.append(client)
         return client
 

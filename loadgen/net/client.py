@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin
 
 import orjson
 
@@ -18,6 +18,7 @@ from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
+from loadgen.net.redact import strip_credentials
 from loadgen.net.types import RawResponse, Request, Response, Timings, Transport
 
 USER_AGENT = "loadgen/0.1"
@@ -44,16 +45,6 @@ def interrupted(elapsed_ms: float) -> RawResponse:
     time as the duration (a lower bound of what the user would have waited)."""
     code, message = neterr.INTERRUPTED
     return RawResponse(timings=Timings(waiting=elapsed_ms), error=message, error_code=code)
-
-
-def strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class HttpClient:

@@ -29,6 +29,31 @@ log = logging.getLogger("loadgen")
 ABORT_REASON = "thresholds were crossed and at least one has abortOnFail enabled"
 
 
+def threshold_problems(registry: Registry, classes: list[type], threshold_files: list[str],
+                       *, scraping: bool = False) -> list[str]:
+    """Every threshold problem of these scenario classes and files, found without a plan, so
+    that a file whose executor is wrong gets its threshold errors listed in the same pass."""
+    problems: list[str] = []
+    sources = [c.effective_thresholds() for c in classes  # type: ignore[attr-defined]
+               if isinstance(getattr(c, "thresholds", None), dict)]
+    for f in threshold_files:
+        try:
+            sources.append(th.load_threshold_file(f))
+        except ConfigError as e:
+            problems += e.problems
+    try:
+        raw = th.merge_thresholds(sources)
+    except ConfigError as e:
+        return problems + e.problems
+    types = {name: m.type for name, m in registry.metrics.items()}
+    if scraping:  # as Judge does: an unknown name is taken to be a scraped gauge
+        for key in raw:
+            parent = key.partition("{")[0].strip()
+            if parent not in types and NAME_RE.match(parent):
+                types[parent] = MetricType.GAUGE
+    return problems + th.validate(raw, types)
+
+
 @dataclass
 class Judgement:
     """What the judge decided at the end of a run."""

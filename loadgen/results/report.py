@@ -30,7 +30,7 @@ from loadgen.summary.handle_summary import render_handle_summary_json
 from loadgen.summary.text import render_summary_text
 from loadgen.testtypes.verdict import render_verdicts
 from loadgen.watch.generator import GeneratorWatch
-from loadgen.watch.target import watchers_summary
+from loadgen.watch.target import ScrapeWatch, watchers_summary
 
 log = logging.getLogger("loadgen")
 OPEN_MODEL_METRICS = ("iteration_lag", "iteration_latency", "dropped_iterations")
@@ -142,6 +142,8 @@ def loadgen_section(outcome: Outcome, judgement: Judgement, open_model: dict[str
                                 "intervals": [list(iv) for iv in sat.intervals]}
             if sat.intervals:
                 warnings.append(sat.describe())
+        elif isinstance(w, ScrapeWatch) and (line := w.warning()):
+            warnings.append(line)
     warnings += schedule_warnings(open_model, generator)
     warnings += more_warnings or []
     out.update(watchers_summary(watchers))

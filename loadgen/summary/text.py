@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.summary.build import Summary
 from loadgen.summary.groups import FlatCheck, GroupTree
 from loadgen.summary.humanize import humanize_value, js_str, sort_metric_names, str_width
+from loadgen.summary.target import target_names, target_rows
 
 _HIDDEN_COMPACT = ("checks", "group_duration", "http_req_blocked", "http_req_connecting",
                    "http_req_receiving", "http_req_sending", "http_req_tls_handshaking",
@@ -123,10 +124,10 @@ def _trend_value(v: Any, stat: str, m: Metric, unit: str | None) -> str:
 
 
 def _info(metrics: Mapping[str, Metric], level: int, stats: Sequence[str],
-          unit: str | None) -> _Info:
+          unit: str | None, display: Callable[[str], str] = display_name) -> _Info:
     info = _Info(stats, trend_max=[0] * len(stats))
     for name, m in metrics.items():
-        info.max_name = max(info.max_name, str_width(_indent(level) + name + display_name(name)))
+        info.max_name = max(info.max_name, str_width(_indent(level) + name + display(name)))
         values = m.get("values", {})
         if m["type"] == "trend":
             info.trend_keys[name] = {k: _trend_value(x, k, m, unit)
@@ -148,8 +149,9 @@ def _info(metrics: Mapping[str, Metric], level: int, stats: Sequence[str],
     return info
 
 
-def _metric_line(name: str, m: Metric, info: _Info, level: int, fmt: _Fmt) -> str:
-    shown = display_name(name)
+def _metric_line(name: str, m: Metric, info: _Info, level: int, fmt: _Fmt,
+                 display: Callable[[str], str] = display_name) -> str:
+    shown = display(name)
     dots = info.max_name - str_width(shown) - len(_indent(level)) + 3
     dotted = shown + fmt.deco("." * dots + ":", "white", "faint")
     if m["type"] == "trend":
@@ -238,9 +240,12 @@ def _checks(checks_metric: Metric, checks: Sequence[FlatCheck], duration_ms: flo
 
 
 def _metric_sections(metrics: Mapping[str, Metric], stats: Sequence[str], unit: str | None,
-                     fmt: _Fmt) -> list[str]:
+                     fmt: _Fmt, target: set[str] | None = None) -> list[str]:
+    """k6's sections; metrics named in `target` (and their sub-metrics) are left out."""
     sections: dict[str, dict[str, Metric]] = {s: {} for s in ("custom", *_SECTIONS)}
     for name, m in metrics.items():
+        if target and name.split("{", 1)[0] in target:
+            continue
         sec = section_of(name)
         if sec is not None:
             sections[sec][name] = m
@@ -255,6 +260,21 @@ def _metric_sections(metrics: Mapping[str, Metric], stats: Sequence[str], unit: 
                    for n in sort_metric_names(list(members)))
         out.append("\n")
     return out
+
+
+def _target_section(data: Mapping[str, Any], stats: Sequence[str], unit: str | None,
+                    fmt: _Fmt) -> list[str]:
+    """TARGET (beyond k6): process gauges and scraped series, per label set."""
+    rows = target_rows(data)
+    if not rows:
+        return []
+    lines = {name: m for row in rows if not isinstance(row, str) for name, m in [row]}
+    info = _info(lines, 2, stats, unit, display=lambda _: "")  # no doubled-name padding
+    out = [_indent(2) + fmt.bold("TARGET")]
+    for row in rows:
+        out.append(_indent(2) + fmt.deco(row, "white", "faint") if isinstance(row, str)
+                   else _metric_line(row[0], row[1], info, 2, fmt, display=str))
+    return [*out, "\n"]
 
 
 def render_text(
@@ -286,7 +306,8 @@ def render_text(
     if "checks" in metrics:
         duration_ms = float(data.get("state", {}).get("testRunDurationMs", 0))
         total += _checks(metrics["checks"], checks, duration_ms, stats, fmt)
-    total += _metric_sections(metrics, stats, unit, fmt)
+    total += _metric_sections(metrics, stats, unit, fmt, target_names(data))
+    total += _target_section(data, stats, unit, fmt)
     sections.append(("TOTAL RESULTS", total))
     body = ""
     for title, content in sections:

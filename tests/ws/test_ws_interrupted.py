@@ -34,4 +34,4 @@ async def test_a_connect_cut_off_mid_handshake_is_recorded():
         await server.wait_closed()
     [(_, ms, tags)] = harness.samples("ws_connecting")
     assert 250 <= ms < 2000 and tags["status"] == "0"
-    assert harness.total("ws_errors", error="interrupted") == 1
+    assert harness.total("ws_errors", error="connect interrupted") == 1
