@@ -12,6 +12,7 @@ Works on k6 `--summary-export` files and handleSummary JSON.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class Verdict:
         """The value as the run summary's threshold lines show it (`p(95)=24.19ms`)."""
         if self.value is None:
             return "(no samples)"
+        if self.value == math.inf:
+            return "unserved"
         if self.aggregation == "count":
             return humanize_value(self.value, "counter", self.contains, None)
         text = humanize_value(self.value, self.type.value, self.contains, None)
@@ -115,8 +118,12 @@ def read_summary(doc: Mapping[str, Any]) -> dict[str, SummaryMetric]:
                 raw["rate"] = raw.pop("value")
             builtin = BUILTINS.get(str(name).partition("{")[0])  # the export has no contains
             contains = builtin[1].value if builtin else "default"
-        out[str(name)] = SummaryMetric(mtype, {k: float(v) for k, v in raw.items()
-                                               if isinstance(v, int | float)}, contains)
+        # A trend statistic written as null is loadgen's unserved work (an open-model
+        # percentile among dropped/interrupted iterations; JSON has no infinity): +inf, so
+        # `p(95)<X` fails as it did in the run.
+        out[str(name)] = SummaryMetric(mtype, {
+            k: float(v) if isinstance(v, int | float) else math.inf for k, v in raw.items()
+            if isinstance(v, int | float) or v is None and mtype is MetricType.TREND}, contains)
     return out
 
 

@@ -4,7 +4,8 @@
 The iteration runner is where k6's accounting rules live (k6-compat.md §4.2): an iteration
 that raises still counts (the error is logged); an interrupted one is neither an iteration
 nor dropped; arrival-rate iterations also record their schedule lag and their latency from
-the intended start (the open model without coordinated omission).
+the intended start (the open model without coordinated omission), and an arrival that was
+dropped or interrupted records that latency as unserved (+inf, see metrics/histogram.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,8 +220,13 @@ class ScenarioRuntime:
         self.run.log_once(key, message)
 
     def dropped(self, n: int) -> None:
+        """k6's dropped_iterations; in the open-model latency view a dropped iteration is
+        unserved (+inf): its user waited forever, which no small number may stand for."""
         self.dropped_count += n
-        self.recorder.sample(self._m_dropped, float(n), self.base_tags, self.clock.now_ns())
+        now = self.clock.now_ns()
+        self.recorder.sample(self._m_dropped, float(n), self.base_tags, now)
+        for _ in range(n):
+            self.recorder.sample(self._m_latency, math.inf, self.base_tags, now)
 
     async def iteration(self, vu: VU, intended_ns: int | None = None) -> None:
         clock = self.clock
@@ -232,7 +239,11 @@ class ScenarioRuntime:
             await vu.instance.iteration(vu)
         except asyncio.CancelledError:
             self.interrupted += 1
-            self._emit_data(vu, clock.now_ns())
+            t1 = clock.now_ns()
+            self._emit_data(vu, t1)
+            if intended_ns is not None:  # started but never finished: unserved, as dropped
+                rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, vu.sample_tags, t0)
+                rec.sample(self._m_latency, math.inf, vu.sample_tags, t1)
             raise
         except TestAborted as e:
             self.run.abort(str(e) or "test aborted")

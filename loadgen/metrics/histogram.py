@@ -176,11 +176,15 @@ class TrendSink(TrendStats):
         self._neg: _Hdr | None = None  # |value| of negative values
         self._zeros = 0
         self._buckets: tuple[np.ndarray, np.ndarray] | None = None  # HDR phase query cache
+        #: +inf values: work never served (an open-model iteration dropped or interrupted).
+        #: Kept apart, above every served value: percentiles that fall among them are +inf,
+        #: while count, sum, min and the histograms describe the served values only.
+        self.unserved = 0
 
     # ---- Sink protocol ------------------------------------------------------------------
     @property
     def empty(self) -> bool:
-        return self.count == 0
+        return self.count == 0 and self.unserved == 0
 
     @property
     def exact(self) -> bool:
@@ -190,7 +194,7 @@ class TrendSink(TrendStats):
     def add(self, value: float) -> None:
         n = self.count
         buf = self._buf
-        if buf is None or n >= len(buf) or n >= self.exact_limit:
+        if buf is None or n >= len(buf) or n >= self.exact_limit or value == math.inf:
             self.add_many(np.array([value], dtype=np.float64))
             return
         v = float(value)  # exact phase, room in the buffer: no numpy call overhead
@@ -209,6 +213,14 @@ class TrendSink(TrendStats):
         if k == 0:
             return
         vmin, vmax = float(v.min()), float(v.max())
+        if vmax == math.inf:
+            served = v != math.inf
+            self.unserved += k - int(np.count_nonzero(served))
+            v = v[served]
+            k = len(v)
+            if k == 0:
+                return
+            vmin, vmax = float(v.min()), float(v.max())
         if self.count == 0 or vmin < self.min:
             self.min = vmin
         if self.count == 0 or vmax > self.max:
@@ -246,7 +258,32 @@ class TrendSink(TrendStats):
         return self.percentiles([p])[0]
 
     def percentiles(self, ps: Sequence[float]) -> list[float]:
-        """k6 percentiles (§0.1) for several p in [0, 100] at once."""
+        """k6 percentiles (§0.1) for several p in [0, 100] at once; with unserved values,
+        ranked over served + unserved, +inf where the rank reaches the unserved ones."""
+        if self.unserved:
+            return self._with_unserved(ps)
+        return self._served_percentiles(ps)
+
+    def _with_unserved(self, ps: Sequence[float]) -> list[float]:
+        n, total = self.count, self.count + self.unserved
+        out: list[float] = []
+        for p in ps:
+            i = min(max(p / 100 * (total - 1), 0.0), total - 1.0)
+            if n == 0 or i > n - 1:  # interpolating towards an unserved one
+                out.append(math.inf)
+            elif n == 1:
+                out.append(self.min)
+            else:  # the same rank among the served values alone
+                out.append(self._served_percentiles([i / (n - 1) * 100])[0])
+        return out
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        """max (and avg with nothing served) is +inf once anything went unserved."""
+        if self.unserved and (method == "max" or method == "avg" and self.count == 0):
+            return math.inf
+        return super().aggregate(method, elapsed_s)
+
+    def _served_percentiles(self, ps: Sequence[float]) -> list[float]:
         if self._buf is not None:
             if self._sorted is None:
                 self._sorted = np.sort(self._buf[: self.count])
@@ -334,6 +371,7 @@ class TrendSink(TrendStats):
         Merging two histograms with different units re-bins `other`'s bucket midpoints,
         which can add one more half-bucket (0.049%) of error to the moved samples.
         """
+        self.unserved += other.unserved
         if other.count == 0:
             return
         if other._buf is not None:

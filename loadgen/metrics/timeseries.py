@@ -18,6 +18,7 @@ the exact min/max). Queries over all scenarios merge the per-scenario aggregates
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -73,6 +74,11 @@ class TrendAgg:
         if not len(v):
             return
         lo, hi = float(v.min()), float(v.max())
+        if hi == math.inf:  # unserved work: counted by the sinks, not a per-second value
+            v = v[v != math.inf]
+            if not len(v):
+                return
+            lo, hi = float(v.min()), float(v.max())
         self.min = lo if self.count == 0 else min(self.min, lo)
         self.max = hi if self.count == 0 else max(self.max, hi)
         self.count += len(v)

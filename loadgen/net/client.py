@@ -7,6 +7,7 @@ response callback (expected statuses), k6's request tags, and one timing record 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
 from loadgen.net.redact import strip_credentials
-from loadgen.net.types import RawResponse, Request, Response, Transport
+from loadgen.net.types import RawResponse, Request, Response, Timings, Transport
 
 USER_AGENT = "loadgen/0.1"
 _BASE_HEADERS = {"User-Agent": USER_AGENT}
@@ -67,6 +68,13 @@ def keeps_credentials(initial: str, target: str) -> bool:
 
 def _log_warning(key: str, message: str) -> None:
     log.warning(message)
+
+
+def interrupted(elapsed_ms: float) -> RawResponse:
+    """A request cut off in flight by the end of its VU: status 0, failed, and its elapsed
+    time as the duration (a lower bound of what the user would have waited)."""
+    code, message = neterr.INTERRUPTED
+    return RawResponse(timings=Timings(waiting=elapsed_ms), error=message, error_code=code)
 
 
 class HttpClient:
@@ -162,8 +170,17 @@ class HttpClient:
             cookie = self.cookies.header_for(target, own_cookies)
             if cookie:
                 req_headers = [*fixed, ("Cookie", cookie)]
-            raw = await self.transport.send(
-                Request(method, target, req_headers, payload, timeout or self.timeout, cap))
+            sent_ns = self.meter.clock.now_ns()
+            try:
+                raw = await self.transport.send(
+                    Request(method, target, req_headers, payload, timeout or self.timeout,
+                            cap))
+            except asyncio.CancelledError:
+                # The VU was stopped with this request in flight: record it, or a target
+                # that never answers leaves no sample and passes every latency gate.
+                self._record(method, target, name, tags, interrupted(
+                    (self.meter.clock.now_ns() - sent_ns) / 1e6), expected)
+                raise
             self._record(method, target, name, tags, raw, expected)
             if raw.status:
                 self.cookies.update_from(target, raw.headers.get_all("set-cookie"))

@@ -22,6 +22,7 @@ from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.report import (
+    CutOffRequests,
     OpenModelViews,
     build_report,
     loadgen_section,
@@ -60,6 +61,7 @@ class Results:
         if problems:
             raise ConfigError(problems)
         self.open_model = OpenModelViews(self.store, specs, set(self.judge.targets))
+        self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
         self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
                                self.judge.tset.by_metric())
@@ -93,9 +95,11 @@ class Results:
         self.close()
         failures = list(self.streams.failures)
         if not self.cfg.no_summary:
-            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers)
+            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
+                                    self.cut_off.warnings())
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra)
+            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
+                                        judgement.no_samples)
             failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
         log_breach(judgement)
         return self._exit_code(judgement.exit_code, failures)

@@ -9,8 +9,9 @@ k6 renders — plus the `p(N)` threshold values and name-merged checks it does n
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,8 @@ def _non_trend(m: Metric, unit: str | None) -> list[str]:
 def _trend_value(v: Any, stat: str, m: Metric, unit: str | None) -> str:
     if stat == "count":
         return js_str(v)
+    if v == math.inf:  # the rank falls among unserved work (dropped/interrupted arrivals)
+        return "unserved"
     return humanize_value(v, m["type"], m.get("contains", "default"), unit)
 
 
@@ -185,7 +188,8 @@ def _threshold_value(m: Metric, name: str, source: str, info: _Info, fmt: _Fmt) 
 
 
 def _thresholds(metrics: Mapping[str, Metric], extra: Mapping[str, Mapping[str, float]],
-                stats: Sequence[str], unit: str | None, fmt: _Fmt) -> list[str]:
+                stats: Sequence[str], unit: str | None, fmt: _Fmt,
+                no_samples: Collection[str] = ()) -> list[str]:
     with_values = {name: {**m, "values": {**m.get("values", {}), **extra.get(name, {})}}
                    for name, m in metrics.items()}
     info = _info(with_values, 2, stats, unit)
@@ -200,8 +204,9 @@ def _thresholds(metrics: Mapping[str, Metric], extra: Mapping[str, Mapping[str, 
             ok = result["ok"] if isinstance(result, Mapping) else bool(result)
             mark = fmt.deco("✓", "green") if ok else fmt.deco("✗", "red")
             text = fmt.deco(f"'{source.strip()}'", "white")
-            out.append(_indent(level) + " ".join(
-                [mark, text, _threshold_value(m, name, source, info, fmt)]))
+            shown = (fmt.deco("(no samples: nothing to judge, counted as failed)", "red")
+                     if name in no_samples else _threshold_value(m, name, source, info, fmt))
+            out.append(_indent(level) + " ".join([mark, text, shown]))
         out.append("\n")
     return out
 
@@ -278,6 +283,7 @@ def render_text(
     threshold_values: Mapping[str, Mapping[str, float]] | None = None,
     checks: Sequence[FlatCheck] | None = None,
     colors: bool = False,
+    no_samples: Collection[str] = (),
 ) -> str:
     """The whole text summary as k6 prints it to stdout (starts with "\\n", ends "\\n\\n\\n").
 
@@ -295,7 +301,7 @@ def render_text(
     with_thresholds = {n: m for n, m in metrics.items() if m.get("thresholds")}
     if with_thresholds:
         sections.append(("THRESHOLDS", _thresholds(with_thresholds, threshold_values or {},
-                                                   stats, unit, fmt)))
+                                                   stats, unit, fmt, no_samples)))
     total: list[str] = []
     if "checks" in metrics:
         duration_ms = float(data.get("state", {}).get("testRunDurationMs", 0))
@@ -313,4 +319,4 @@ def render_text(
 def render_summary_text(summary: Summary, *, colors: bool = False) -> str:
     """render_text for a built Summary (uses its threshold values and first-seen checks)."""
     return render_text(summary.data, threshold_values=summary.threshold_values,
-                       checks=summary.checks, colors=colors)
+                       checks=summary.checks, colors=colors, no_samples=summary.no_samples)

@@ -108,3 +108,15 @@ def test_bad_files(tmp_path: Path) -> None:
         check_summary({}, {})
     with pytest.raises(ConfigError):
         load_summary_file(tmp_path / "missing.json")
+
+
+def test_a_null_trend_statistic_is_unserved_and_fails() -> None:
+    """loadgen writes an open-model percentile that falls among dropped/interrupted
+    iterations as null (JSON has no infinity): re-judged, it fails as it did in the run."""
+    doc = {"metrics": {"iteration_latency": {"avg": 5.0, "min": 1.0, "med": 3.0,
+                                            "max": None, "p(90)": 9.0, "p(95)": None}}}
+    res = check_summary(doc, {"iteration_latency": ["p(95)<1000", "p(90)<1000"]})
+    assert not res.problems
+    assert [v.ok for v in res.verdicts] == [False, True]
+    assert "p(95)=unserved" in res.render()
+    assert res.exit_code == 99

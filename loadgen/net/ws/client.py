@@ -129,10 +129,13 @@ class WSClient:
             # interrupted (graceful stop) while the peer had not finished the handshake: no
             # session to count, but the failure is not dropped
             self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
-            self.recorder.sample(self.m.errors, 1.0, merge_tags(
-                self.meter.tags.sample_tags, {"url": strip_credentials(target), "status": "0",
-                                              "subproto": "", "error": "connect interrupted"},
-                tags), clock.now_ns())
+            # the wait so far is a lower bound of the connect time: recorded, not dropped
+            t1 = clock.now_ns()
+            ts = merge_tags(self.meter.tags.sample_tags, {
+                "url": strip_credentials(target), "status": "0", "subproto": ""}, tags)
+            self.recorder.sample(self.m.connecting, (t1 - t0) / 1e6, ts, t0)
+            self.recorder.sample(self.m.errors, 1.0,
+                                 merge_tags(ts, {"error": "connect interrupted"}), t1)
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
             status, error, message = self._classify(e, conns)
