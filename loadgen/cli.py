@@ -56,6 +56,10 @@ def cli() -> None:
               help="Sample this process's RSS/CPU/open fds/threads as target_* metrics.")
 @click.option("--scrape", "scrape_urls", multiple=True, metavar="URL",
               help="Scrape this Prometheus endpoint every second into gauge metrics.")
+@click.option("--execution-segment", metavar="FROM:TO",
+              help="Run only this share of the test, e.g. 1/3:2/3 (k6's execution segments).")
+@click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1",
+              help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 def run(**kw: Any) -> None:
@@ -84,6 +88,8 @@ def run(**kw: Any) -> None:
 @click.option("--insecure-skip-tls-verify", is_flag=True)
 @click.option("--max-response-bytes", type=int, metavar="N",
               help="Body bytes kept per response (default 64 MiB; 0: no cap).")
+@click.option("--execution-segment", metavar="FROM:TO")
+@click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:

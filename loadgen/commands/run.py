@@ -26,6 +26,8 @@ from loadgen.execution.engine import Engine, Hooks, Outcome
 from loadgen.execution.plan import Overrides, build_plan, describe
 from loadgen.execution.progress import Progress
 from loadgen.execution.runtime import RunContext
+from loadgen.execution.segments import FULL_TUPLE
+from loadgen.execution.segments import resolve as resolve_segment
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
@@ -89,9 +91,15 @@ class RunConfig:
             cap = DEFAULT_MAX_RESPONSE_BYTES
         elif cap < 0:
             problems.append(f"--max-response-bytes must be >= 0 (0: no cap), got {cap}")
+        segment = FULL_TUPLE
+        try:
+            segment = resolve_segment(kw.get("execution_segment"),
+                                      kw.get("execution_segment_sequence"))
+        except ConfigError as e:
+            problems += e.problems
         if problems:
             raise ConfigError(problems)
-        o = Overrides(vus=kw.get("vus"), duration=kw.get("duration"),
+        o = Overrides(segment=segment, vus=kw.get("vus"), duration=kw.get("duration"),
                       iterations=kw.get("iterations"), stages=stages, rps=kw.get("rps"),
                       max_vus=kw.get("max_vus"), scenarios=list(kw.get("scenarios") or ()),
                       env=env)
@@ -173,9 +181,9 @@ def run_file(cfg: RunConfig) -> int:
         print("\nloadgen: interrupted before the run started", file=sys.stderr)
         return ExitCode.EXTERNAL_ABORT
     if not cfg.quiet:  # `loadgen http GET URL` shows its URL here: never with a password
-        print("\n".join(["", f"     script: {redact(str(cfg.file))}", *(f"     {line}" for line in
-                                                          describe(specs) + notes), ""]),
-              file=sys.stderr)
+        banner = describe(specs, cfg.overrides.segment) + notes
+        print("\n".join(["", f"     script: {redact(str(cfg.file))}",
+                         *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     try:
         outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,
                                        watchers))
@@ -270,6 +278,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure,
                                                                  cfg.max_response_bytes),
                      env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
+                     segment=cfg.overrides.segment,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,

@@ -21,6 +21,7 @@ from typing import Any
 from loadgen.errors import ConfigError
 from loadgen.execution.engine import ScenarioSpec
 from loadgen.execution.scaling import scale_all
+from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple
 from loadgen.executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -49,6 +50,8 @@ class Overrides:
     max_vus: int | None = None
     scenarios: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    #: --execution-segment in --execution-segment-sequence (the whole test by default)
+    segment: ExecutionTuple = FULL_TUPLE
 
 
 def shortcut_executor(o: Overrides, problems: list[str]) -> Executor | None:
@@ -207,6 +210,12 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
         if ex is None:
             continue
         errs = ex.validate() + nonfinite_problems(ex)
+        if not errs:
+            ex = ex.for_segment(o.segment)
+            if ex is None:
+                log.warning("scenario %s has no work in execution segment %s: skipped in "
+                            "this instance", name, o.segment)
+                continue
         how = " (its timeline scaled to --duration)" if name in scaled else ""
         problems += [f"scenario {name} has configuration errors{how}: {e}" for e in errs]
         cap = getattr(cls, "max_response_bytes", None)
@@ -222,14 +231,17 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
     return specs
 
 
-def describe(specs: list[ScenarioSpec]) -> list[str]:
-    """k6's banner: a header line plus one line per scenario (by start time, then name)."""
+def describe(specs: list[ScenarioSpec], segment: ExecutionTuple = FULL_TUPLE) -> list[str]:
+    """k6's banner: a header line plus one line per scenario (by start time, then name);
+    a split test shows its share, and which segment of which sequence this instance runs."""
     peak = sum(s.executor.peak_vus() for s in specs)
     longest = max((s.executor.total_ns() for s in specs), default=0)
     from loadgen.options import format_duration
 
-    lines = [f"scenarios: (100.00%) {len(specs)} scenario{'s' if len(specs) != 1 else ''}, "
-             f"{peak} max VUs, {format_duration(longest)} max duration (incl. graceful stop):"]
+    lines = [] if segment.is_full else [f"execution: segment {segment}"]
+    plural = "s" if len(specs) != 1 else ""
+    lines += [f"scenarios: ({segment.share_label()}) {len(specs)} scenario{plural}, "
+              f"{peak} max VUs, {format_duration(longest)} max duration (incl. graceful stop):"]
     for s in sorted(specs, key=lambda s: (s.executor.start_time_ns, s.name)):
         lines.append(f"         * {s.name}: {s.executor.describe()}")
     return lines

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadgen.clock import Clock
 from loadgen.errors import TestAborted
+from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple, LocalCounter
 from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
 from loadgen.metrics.model import Metric, TagSet, tagset
@@ -53,6 +54,9 @@ class RunContext:
     limiter: RateLimiter | None = None
     insecure: bool = False  # --insecure-skip-tls-verify, for wss:// (transports get their own)
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: this instance's execution segment: VU ids and iteration numbers test-wide come from it
+    segment: ExecutionTuple = FULL_TUPLE
+    vu_ids_in_test: LocalCounter | None = None
     transports: list[Transport] = field(default_factory=list)
     ws_clients: list[WSClient] = field(default_factory=list)  # closed at the end of the run
     abort_reason: str | None = None
@@ -67,6 +71,12 @@ class RunContext:
             m = self.registry.define(cm.name, cm.type, cm.contains)
             self._custom[id(cm)] = m
         return m
+
+    def next_vu_id_in_test(self) -> int:
+        """k6's exec.vu.idInTest: 1-based, unique across every instance of a split test."""
+        if self.vu_ids_in_test is None:
+            self.vu_ids_in_test = LocalCounter(self.segment)
+        return self.vu_ids_in_test.next() + 1
 
     def get_tracker(self) -> DeliveryTracker:
         if self.tracker is None:
@@ -159,6 +169,8 @@ class ScenarioRuntime:
         self._first_ws_ns: int | None = None  # see scenario_end_ns
         self._end_estimate: int | None = None
         self.vus: list[VU] = []
+        self._iterations_in_test = LocalCounter(
+            executor.iteration_tuple if executor is not None else FULL_TUPLE)
 
     # -- ExecContext ----------------------------------------------------------------------
     def new_vu(self) -> VU:
@@ -167,6 +179,7 @@ class ScenarioRuntime:
         from the others."""
         vu_id = next(self.run.vu_ids) if self.executor is not None else 0
         vu = VU(vu_id, self, group=self.group)
+        vu.id_in_test = self.run.next_vu_id_in_test() if self.executor is not None else 0
         inst = self.cls()
         inst.data = self.setup_data
         inst.vu = vu  # setup()/teardown() have no vu argument: self.vu.http works there too
@@ -228,10 +241,14 @@ class ScenarioRuntime:
         for _ in range(n):
             self.recorder.sample(self._m_latency, math.inf, self.base_tags, now)
 
-    async def iteration(self, vu: VU, intended_ns: int | None = None) -> None:
+    async def iteration(self, vu: VU, intended_ns: int | None = None,
+                        index: int | None = None) -> None:
+        """One iteration; `index` is its test-wide number when the executor knows it (an
+        arrival's slot in the whole schedule), else the next of this segment's stripes."""
         clock = self.clock
         rec = self.recorder
         vu.iteration += 1
+        vu.iteration_in_test = self._iterations_in_test.next() if index is None else index
         self.started += 1
         current_vu.set(vu)
         t0 = clock.now_ns()

@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from loadgen.executors.arrivals import pool_info, run_arrivals, validate_pool
+from loadgen.execution.segments import ExecutionTuple
+from loadgen.executors.arrivals import (
+    arrival_share,
+    pool_info,
+    run_arrivals,
+    striped,
+    validate_pool,
+)
 from loadgen.executors.base import ExecContext, Executor
 from loadgen.options import NS, format_duration, parse_duration
 
@@ -52,14 +59,19 @@ class ConstantArrivalRate(Executor):
     def peak_vus(self) -> int:
         return max(int(self.max_vus or 0), int(self.pre_allocated_vus or 0))
 
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        return arrival_share(self, tup)
+
     def describe(self) -> str:
-        per_s = float(self.rate or 0) * NS / self.time_unit_ns
+        share = float(self.segment.segment.length)  # k6: the length, not the striped share
+        per_s = float(self.rate or 0) * NS / self.time_unit_ns * share
         pre = int(self.pre_allocated_vus or 0)
         return (f"{per_s:.2f} iterations/s for {format_duration(self.duration_ns())}"
                 + self.base_info(pool_info(pre, self.peak_vus())))
 
     async def run(self, ctx: ExecContext, start_ns: int) -> None:
         await run_arrivals(
-            ctx, start_ns, constant_offsets(float(self.rate or 0), self.time_unit_ns),
+            ctx, start_ns, striped(constant_offsets(float(self.rate or 0), self.time_unit_ns),
+                                   self.iteration_tuple),
             start_ns + self.duration_ns(), int(self.pre_allocated_vus or 0), self.peak_vus(),
             self.graceful_stop_ns)
