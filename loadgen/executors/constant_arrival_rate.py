@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from loadgen.execution.segments import ExecutionTuple
@@ -36,6 +36,7 @@ class ConstantArrivalRate(Executor):
     pre_allocated_vus: int | None = None
     max_vus: int | None = None
     time_unit: Any = "1s"
+    vu_share: float = field(default=1.0, repr=False, compare=False)
 
     def _validate(self) -> list[str]:
         p: list[str] = []
@@ -60,11 +61,13 @@ class ConstantArrivalRate(Executor):
         return max(int(self.max_vus or 0), int(self.pre_allocated_vus or 0))
 
     def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
-        return arrival_share(self, tup)
+        share = arrival_share(self, tup)
+        if isinstance(share, ConstantArrivalRate):  # k6's banner rate: by the share of max VUs
+            share.vu_share = tup.scale(self.peak_vus()) / self.peak_vus()
+        return share
 
     def describe(self) -> str:
-        share = float(self.segment.segment.length)  # k6: the length, not the striped share
-        per_s = float(self.rate or 0) * NS / self.time_unit_ns * share
+        per_s = float(self.rate or 0) * NS / self.time_unit_ns * self.vu_share
         pre = int(self.pre_allocated_vus or 0)
         return (f"{per_s:.2f} iterations/s for {format_duration(self.duration_ns())}"
                 + self.base_info(pool_info(pre, self.peak_vus())))
