@@ -105,7 +105,7 @@ def load_file(path: str | Path) -> tuple[list[type[Scenario]], list[CustomMetric
     sys.path.insert(0, str(p.parent.resolve()))
     try:
         spec.loader.exec_module(module)
-    except ScriptError:
+    except (ScriptError, ConfigError):  # a bad data file (loadgen.data) is bad input: 104
         raise
     except BaseException as e:  # noqa: BLE001 - anything in user code, even SystemExit
         if isinstance(e, KeyboardInterrupt):
