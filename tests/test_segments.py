@@ -12,6 +12,7 @@ import pytest
 from loadgen.errors import ConfigError
 from loadgen.execution.segments import (
     MAX_LCD,
+    MAX_STRIPE_STEPS,
     ExecutionTuple,
     LocalCounter,
     Segment,
@@ -69,6 +70,11 @@ def test_bad_sequences_and_missing_segment_are_config_errors():
     with pytest.raises(ConfigError) as e:  # a pattern too long to build: bounded, not a hang
         resolve("0:0.1234567", None)
     assert f"at most {MAX_LCD}" in e.value.problems[0]
+    many = ",".join(["0", *(f"{i}/1000" if i % 2 else f"{1000 * i + 1}/1000000"
+                            for i in range(1, 500)), "1"])
+    with pytest.raises(ConfigError) as e:  # 500 segments over 1e6: refused, not minutes
+        resolve("0:1/1000", many)
+    assert f"at most {MAX_STRIPE_STEPS} (segments x denominator)" in e.value.problems[0]
 
 
 def test_without_a_sequence_the_gaps_are_filled():
@@ -128,5 +134,6 @@ def test_property_every_index_has_exactly_one_owner():
 
 def test_parse_rat_forms():
     assert parse_rat("1e-1") == F(1, 10) and parse_rat("25%") == F(1, 4)
-    with pytest.raises(ValueError, match="not a valid percentage, decimal"):
-        parse_rat("1_0")
+    for bad in ("1_0", "1e999999999", " 1"):
+        with pytest.raises(ValueError, match="not a valid percentage, decimal"):
+            parse_rat(bad)

@@ -17,17 +17,22 @@ ScaleInt64, GetNewExecutionTupleFromValue); the error wording is k6's. A future 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property, lru_cache
 
 from loadgen.errors import ConfigError
 
 #: The stripe pattern is built index by index, so its length (the sequence's LCD) bounds the
 #: work: `0:0.1234567` would otherwise make every instance loop 10 million times at start.
 MAX_LCD = 1_000_000
+#: ... and building it visits up to LCD x segments steps: bounded too (about a second).
+MAX_STRIPE_STEPS = 2_000_000
 
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# an exponent of at most two digits: `1e999999999` would build a billion-digit number
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,2})?$")
 _FRACTION = re.compile(r"[+-]?\d+/\d+$")
 _INTEGER = re.compile(r"[+-]?\d+$")
 
@@ -128,7 +133,7 @@ def filled(seq: list[Segment], segment: Segment) -> list[Segment]:
     return out
 
 
-def _lcd(seq: list[Segment]) -> int:
+def _lcd(seq: Sequence[Segment]) -> int:
     acc = 1
     for s in seq:
         d = s.length.denominator
@@ -142,7 +147,13 @@ def _gcd(a: int, b: int) -> int:
     return a
 
 
-def stripes(seq: list[Segment]) -> tuple[int, list[list[int]]]:
+def stripes(seq: list[Segment]) -> tuple[int, tuple[tuple[int, ...], ...]]:
+    """(LCD, per segment the global indices in [0, LCD) it owns); see _stripes."""
+    return _stripes(tuple(seq))
+
+
+@lru_cache(maxsize=64)
+def _stripes(seq: tuple[Segment, ...]) -> tuple[int, tuple[tuple[int, ...], ...]]:
     """(LCD, per segment the global indices in [0, LCD) it owns), k6's interleaving.
 
     Segments are visited biggest first (ties in sequence order); index i goes to the first
@@ -150,9 +161,14 @@ def stripes(seq: list[Segment]) -> tuple[int, list[list[int]]]:
     i >= k * LCD / share, share being its length in LCD units."""
     lcd = _lcd(seq)
     if lcd > MAX_LCD:
-        raise ValueError(f"execution segment sequence {sequence_string(seq)} needs a common "
-                         f"denominator of {lcd}; at most {MAX_LCD} is supported (use simpler "
-                         "fractions)")
+        raise ValueError(f"execution segment sequence {sequence_string(list(seq))} needs a "
+                         f"common denominator of {lcd}; at most {MAX_LCD} is supported "
+                         "(use simpler fractions)")
+    if lcd * len(seq) > MAX_STRIPE_STEPS:  # checked first: an error, never a long wait
+        raise ValueError(f"execution segment sequence {sequence_string(list(seq))} has "
+                         f"{len(seq)} segments over a common denominator of {lcd}; at most "
+                         f"{MAX_STRIPE_STEPS} (segments x denominator) is supported (use "
+                         "simpler fractions or fewer segments)")
     shares = [int(s.length * lcd) for s in seq]
     order = sorted(range(len(seq)), key=lambda i: -shares[i])
     chosen = [0] * len(seq)
@@ -164,7 +180,7 @@ def stripes(seq: list[Segment]) -> tuple[int, list[list[int]]]:
                 chosen[rank] += 1
                 owned[idx].append(i)
                 break
-    return lcd, owned
+    return lcd, tuple(tuple(o) for o in owned)
 
 
 @dataclass(frozen=True)
@@ -186,7 +202,7 @@ class ExecutionTuple:
                              f"{sequence_string(seq)}")
         lcd, owned = stripes(seq)
         i = seq.index(segment)
-        return cls(segment, tuple(seq), i, lcd, tuple(owned[i]))
+        return cls(segment, tuple(seq), i, lcd, owned[i])
 
     @property
     def is_full(self) -> bool:
@@ -198,7 +214,7 @@ class ExecutionTuple:
         if self.is_full:
             return value
         whole, rest = divmod(value, self.lcd)
-        return whole * len(self.owned) + sum(1 for i in self.owned if i < rest)
+        return whole * len(self.owned) + bisect_left(self.owned, rest)
 
     def global_index(self, local: int) -> int:
         """The global (test-wide) 0-based index of this instance's `local`-th thing."""
@@ -206,7 +222,11 @@ class ExecutionTuple:
         return whole * self.lcd + self.owned[k]
 
     def owns(self, global_index: int) -> bool:
-        return global_index % self.lcd in self.owned if not self.is_full else True
+        return self.is_full or global_index % self.lcd in self._owned_set
+
+    @cached_property
+    def _owned_set(self) -> frozenset[int]:
+        return frozenset(self.owned)
 
     def indices(self) -> Iterator[int]:
         """This segment's global indices, ascending, forever."""
@@ -238,14 +258,14 @@ class ExecutionTuple:
         if mine < 0:
             return None
         lcd, owned = stripes(cuts)
-        return ExecutionTuple(cuts[mine], tuple(cuts), mine, lcd, tuple(owned[mine]))
+        return ExecutionTuple(cuts[mine], tuple(cuts), mine, lcd, owned[mine])
 
     def sibling(self, i: int) -> ExecutionTuple:
         """The tuple of segment i of the same sequence."""
         if i == self.index:
             return self
-        lcd, owned = stripes(list(self.sequence))
-        return ExecutionTuple(self.sequence[i], self.sequence, i, lcd, tuple(owned[i]))
+        lcd, owned = _stripes(self.sequence)
+        return ExecutionTuple(self.sequence[i], self.sequence, i, lcd, owned[i])
 
     def share_label(self) -> str:
         """The banner's `(33.33%)`."""
