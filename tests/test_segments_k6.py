@@ -5,6 +5,7 @@ iterations do nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import Harness
 
 from loadgen import (
     ConstantArrivalRate,
@@ -26,11 +28,12 @@ from loadgen import (
     SharedIterations,
 )
 from loadgen.execution.plan import Overrides, build_plan, describe
-from loadgen.execution.segments import resolve
+from loadgen.execution.segments import ExecutionTuple, resolve
 from loadgen.options import Stage
 
 SCRIPT = """
 import { Counter } from 'k6/metrics';
+import exec from 'k6/execution';
 const si = new Counter('si_iters');
 const pvi = new Counter('pvi_iters');
 export const options = { scenarios: {
@@ -38,12 +41,13 @@ export const options = { scenarios: {
   pvi: { executor: 'per-vu-iterations', vus: 5, iterations: 3, exec: 'countPvi' },
   cv: { executor: 'constant-vus', vus: 7, duration: '1s' },
   car: { executor: 'constant-arrival-rate', rate: 30, duration: '1s', preAllocatedVUs: 4,
-         maxVUs: 5 },
+         maxVUs: 5, exec: 'logCar' },
   rar: { executor: 'ramping-arrival-rate', startRate: 4, preAllocatedVUs: 7,
          stages: [{ duration: '1s', target: 20 }] },
   rv: { executor: 'ramping-vus', startVUs: 1, stages: [{ duration: '1s', target: 8 }] },
 }};
-export function countSi() { si.add(1); }
+export function countSi() { si.add(1); console.log('SI ' + exec.scenario.iterationInTest); }
+export function logCar() { console.log('CAR ' + exec.scenario.iterationInTest); }
 export function countPvi() { pvi.add(1); }
 export default function () {}
 """
@@ -81,6 +85,27 @@ def plan_lines(text: str) -> list[str]:
             for ln in text.splitlines() if re.match(r"\s*(scenarios: \(|\* \w+: )", ln)]
 
 
+def logged(out: str, tag: str) -> set[int]:
+    """The iterationInTest numbers k6 logged with console.log under `tag`."""
+    return {int(m) for m in re.findall(rf'msg="{tag} (\d+)"', out)}
+
+
+async def numbers_used(cls: type[Scenario], tup: ExecutionTuple) -> set[int]:
+    """loadgen's vu.iteration_in_test values for one instance, on the fake clock."""
+    seen: set[int] = set()
+
+    class Probe(cls):  # type: ignore[valid-type,misc]
+        async def iteration(self, vu: Any) -> None:
+            seen.add(vu.iteration_in_test)
+
+    ex = cls.executor.for_segment(tup)
+    assert ex is not None
+    h = Harness()
+    h.run_ctx.segment = tup
+    await h.run((Probe, ex))
+    return seen
+
+
 def test_each_third_matches_k6(tmp_path: Path) -> None:
     k6 = k6_binary()
     if k6 is None:
@@ -99,6 +124,7 @@ def test_each_third_matches_k6(tmp_path: Path) -> None:
         assert p.returncode == 0, out
         outs.append(out)
     totals = {"si": 0, "pvi": 0}
+    cars: list[set[int]] = []
     for i, seg in enumerate(SEGMENTS):
         tup = resolve(seg, SEQUENCE)
         specs = build_plan(SAME, Overrides(segment=tup))
@@ -112,4 +138,12 @@ def test_each_third_matches_k6(tmp_path: Path) -> None:
         assert metrics["pvi_iters"]["count"] == pvi.vus * pvi.iterations
         totals["si"] += si.iterations
         totals["pvi"] += pvi.vus * pvi.iterations
+        # test-wide iteration numbers: the same stripes as k6 (shared-iterations by its VU
+        # split; arrivals by the schedule, k6 may also race one start at the very end)
+        assert asyncio.run(numbers_used(SAME[0], tup)) == logged(outs[i], "SI")
+        car = asyncio.run(numbers_used(SAME[3], tup))
+        assert car == {n for n in logged(outs[i], "CAR") if n < 30}
+        cars.append(car)
     assert totals == {"si": 20, "pvi": 15}
+    # 30 starts split along max VUs 5 (2/2/1 -> 12/12/6), together the whole schedule
+    assert [len(c) for c in cars] == [12, 12, 6] and set().union(*cars) == set(range(30))
