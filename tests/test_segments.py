@@ -137,3 +137,20 @@ def test_parse_rat_forms():
     for bad in ("1_0", "1e999999999", " 1"):
         with pytest.raises(ValueError, match="not a valid percentage, decimal"):
             parse_rat(bad)
+
+
+@pytest.mark.parametrize(("seq", "seg", "expected"), [
+    # (first index, steps, LCD) as k6 1.x computes them for these splits
+    ("0,0.3,0.5,0.6,0.7,0.8,0.9,1", "0:0.3", (0, [4, 3, 3], 10)),
+    ("0,0.3,0.5,0.6,0.7,0.8,0.9,1", "0.3:0.5", (1, [4, 6], 10)),
+    ("0,0.3,0.5,0.6,0.7,0.8,0.9,1", "0.8:0.9", (8, [10], 10)),
+    ("0,0.2,0.5,0.6,0.7,0.8,0.9,1", "0:0.2", (1, [4, 6], 10)),
+    ("0,0.2,0.5", "0:0.2", (3, [6, 4], 10)),
+    ("0,0.2,0.5", "0.2:0.5", (1, [4, 2, 4], 10)),
+    ("0,2/5,4/5", "2/5:4/5", (1, [3, 2], 5)),
+    (None, "0:0.2", (1, [5], 5)),
+    (None, "0:0.4", (1, [2, 3], 5)),
+    (None, "1/10:5/10", (1, [2, 2, 4, 2], 10)),
+])
+def test_striped_offsets_are_k6s(seq, seg, expected):
+    assert resolve(seg, seq).striped_offsets() == expected

@@ -216,6 +216,13 @@ class ExecutionTuple:
         whole, rest = divmod(value, self.lcd)
         return whole * len(self.owned) + bisect_left(self.owned, rest)
 
+    def striped_offsets(self) -> tuple[int, list[int], int]:
+        """k6's GetStripedOffsets: (first owned index, the steps from each owned index to
+        the next, cycling, LCD) - the compact form a coordinator can hand to a worker."""
+        o = self.owned
+        steps = [b - a for a, b in zip(o, o[1:], strict=False)] + [o[0] + self.lcd - o[-1]]
+        return o[0], steps, self.lcd
+
     def global_index(self, local: int) -> int:
         """The global (test-wide) 0-based index of this instance's `local`-th thing."""
         whole, k = divmod(local, len(self.owned))
