@@ -49,10 +49,11 @@ class Executor:
     graceful_stop: Any = DEFAULT_GRACEFUL_STOP
     tags: dict[str, str] = field(default_factory=dict)
     #: this instance's execution segment (k6-compat.md §7); set by for_segment()
-    segment: ExecutionTuple = field(default=FULL_TUPLE, repr=False, compare=False)
+    segment: ExecutionTuple = field(default=FULL_TUPLE, init=False, repr=False, compare=False)
     #: how this executor's iterations are numbered test-wide (k6's iterationInTest): its own
     #: share of them follows this tuple's stripes
-    iteration_tuple: ExecutionTuple = field(default=FULL_TUPLE, repr=False, compare=False)
+    iteration_tuple: ExecutionTuple = field(default=FULL_TUPLE, init=False, repr=False,
+                                            compare=False)
 
     # -- validation ---------------------------------------------------------------------
     def validate(self) -> list[str]:

@@ -36,7 +36,7 @@ class ConstantArrivalRate(Executor):
     pre_allocated_vus: int | None = None
     max_vus: int | None = None
     time_unit: Any = "1s"
-    vu_share: float = field(default=1.0, repr=False, compare=False)
+    vu_share: float = field(default=1.0, init=False, repr=False, compare=False)
 
     def _validate(self) -> list[str]:
         p: list[str] = []

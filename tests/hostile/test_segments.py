@@ -97,3 +97,18 @@ def test_two_instances_share_the_test_and_never_a_row(tmp_path: Path):
     # shared-iterations 10 on 3 VUs in halves: VUs 2/1, iterations split as the VUs (7/3)
     assert [len(t) for t in taken] == [7, 3]
     assert sorted(taken[0] + taken[1]) == sorted(f"u{i}" for i in range(10))
+
+
+def test_an_instance_with_no_share_of_the_test_runs_nothing_and_says_so(tmp_path: Path):
+    """More instances than VUs (k6 allows it): the empty one warns and exits 0 at once."""
+    script = tmp_path / "one.py"
+    script.write_text("from loadgen import ConstantVUs, Scenario\n\n"
+                      "class S(Scenario):\n    executor = ConstantVUs(vus=1, duration='30s')\n\n"
+                      "    async def iteration(self, vu):\n        print('RAN', flush=True)\n")
+    r = run_cli("run", str(script), "--execution-segment", "1/2:1", "--no-summary")
+    assert r.code == 0, r.text[-2000:]
+    r.assert_clean()
+    assert "scenario s has no work in execution segment 1/2:1 in 0,1/2,1" in r.err
+    assert "RAN" not in r.out
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < 20  # not the scenario's 30 s
