@@ -76,7 +76,7 @@ def _wire(iv: Interval, reg: Registry) -> Interval:
     return Interval.from_json(json.loads(json.dumps(iv.to_json())), types)
 
 
-@pytest.mark.parametrize(("seed", "n"), [(1, 3000), (2, 16000), (3, 40000), (4, 9000)])
+@pytest.mark.parametrize(("seed", "n"), [(1, 3000), (2, 16000), (3, 80000), (4, 9000), (5, 70000)])
 def test_merged_workers_equal_one_store_fed_everything(seed: int, n: int) -> None:
     reg = Registry()
     rng = np.random.default_rng(seed)
@@ -112,7 +112,7 @@ def test_merged_workers_equal_one_store_fed_everything(seed: int, n: int) -> Non
 def test_merge_of_two_intervals_is_exact_and_pure() -> None:
     reg = Registry()
     rng = np.random.default_rng(7)
-    recs = _records(reg, rng, 40000, 0)
+    recs = _records(reg, rng, 80000, 0)
     ra, rb, rall = IntervalRecorder(reg), IntervalRecorder(reg), IntervalRecorder(reg)
     ra.ingest(recs[::2])
     rb.ingest(recs[1::2])
