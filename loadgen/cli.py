@@ -144,6 +144,8 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
 @click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
               help="Time unit for the text summary.")
 @click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
+              help="The per-second NDJSON stream of the merged runs.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 def merge(archives: tuple[str, ...], **kw: Any) -> None:
     """Merge the results archives of several runs (`run --archive`) into one summary, JSON

@@ -17,12 +17,10 @@ from typing import Any, cast
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Outcome, ScenarioSpec
-from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
-from loadgen.metrics.timeseries import TimeSeries
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import apply, trend_sink
+from loadgen.results.interval import apply, interval_store
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch, Saturation
 
@@ -39,9 +37,11 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
         head = infos[0].header
         arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
         health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
+        bucket_outputs_only(rcfg.outputs)
         results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
-                          arrival_scenarios=arrival, store_factory=_merging_store)
-        results.started(0)
+                          arrival_scenarios=arrival, store_factory=interval_store)
+        results.started(0, min(int(i.header.get("start", {}).get("unix_ns", 0)) for i in infos)
+                        or None)
         for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
             apply(iv, registry, results.store, results.timeseries)
             _health(health, iv.health)
@@ -116,8 +116,13 @@ def outcome(infos: list[ArchiveInfo]) -> Outcome:
     return Outcome(code, duration, reason)
 
 
-def _merging_store(registry: Registry, timeseries: TimeSeries) -> Store:
-    return Store(registry, timeseries=timeseries, sink_factory=trend_sink)
+def bucket_outputs_only(outputs: list[str]) -> None:
+    """An archive keeps per-second aggregates, not every sample: only the per-interval
+    NDJSON stream can be written from it."""
+    bad = [o for o in outputs if "points=buckets" not in o.partition("?")[2]]
+    if bad:
+        raise ConfigError([f"-o {o}: an archive keeps per-second aggregates, not every "
+                           "sample; merge writes json=FILE?points=buckets" for o in bad])
 
 
 def _declared(thresholds: Any) -> ScenarioSpec:

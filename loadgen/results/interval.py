@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from loadgen.metrics.histogram import EXACT_LIMIT, HistogramConfigError, TrendSink
+from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import HTTP, Contains, Metric, MetricType, TagSet, tagset
 from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
 from loadgen.metrics.sinks import CounterSink, GaugeSink, RateSink, Sink, merge_sink, new_sink
@@ -61,6 +62,14 @@ def trend_sink(metric: Metric) -> Sink:
     if metric.type is MetricType.TREND:
         return TrendSink(unit_exp=UNIT_EXP[metric.contains])
     return new_sink(metric.type)
+
+
+def interval_store(registry: Registry, timeseries: TimeSeries | None = None) -> Store:
+    """A store whose trends use the fixed units: what a coordinator merges into, and what
+    a run that writes an archive uses itself, so its own summary is the merge of its archive
+    to the last digit (with a data-chosen unit they could differ by 0.05% past 10,000
+    values)."""
+    return Store(registry, timeseries=timeseries, sink_factory=trend_sink)
 
 
 @dataclass

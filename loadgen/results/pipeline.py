@@ -21,7 +21,7 @@ from loadgen.metrics.timeseries import TimeSeries
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import IntervalRecorder
+from loadgen.results.interval import IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.report import (
     CutOffRequests,
@@ -75,6 +75,8 @@ class Results:
                                  writable_problem("--summary-json", cfg.summary_json),
                                  writable_problem("--archive", cfg.archive)) if p]
         self.timeseries = TimeSeries()
+        if store_factory is None and archive is not None:
+            store_factory = interval_store  # the run's own numbers = a merge of its archive
         self.store = (store_factory(registry, self.timeseries) if store_factory
                       else Store(registry, timeseries=self.timeseries))
         # k6 creates this one whenever the expected_response tag is on (the default)
@@ -98,10 +100,11 @@ class Results:
         self.judgement: Judgement | None = None
 
     # -- engine callbacks -----------------------------------------------------------------
-    def started(self, start_ns: int) -> None:
-        """The test run started (before setup): the time series' origin."""
+    def started(self, start_ns: int, wall_ns: int | None = None) -> None:
+        """The test run started (before setup): the time series' origin (`wall_ns`: its
+        wall-clock time when that is not now, as for archives being merged)."""
         self.timeseries.origin_ns = start_ns
-        self.streams.start(start_ns)
+        self.streams.start(start_ns, wall_ns)
         self._start_ns = self._cut_ns = start_ns
         if self.archive is not None and self.intervals is not None:
             self.intervals.start(start_ns)

@@ -98,3 +98,12 @@ def test_an_unwritable_archive_path_is_refused_before_the_run(archives: dict[str
     assert f"--archive {where / 'no' / 'a.ndjson'}: the directory" in r.err
     r.assert_clean()
     assert r.peak_rss_mb < MAX_RSS_MB and r.wall_s < MAX_WALL_S
+
+
+def test_raw_points_cannot_come_from_an_archive(archives: dict[str, Path]) -> None:
+    out = archives["a"].parent / "raw.ndjson"
+    r = run_cli("merge", str(archives["a"]), "-o", f"json={out}", timeout=MAX_WALL_S)
+    assert r.code == 104, r.text[-2000:]
+    assert f"-o json={out}: an archive keeps per-second aggregates, not every sample" in r.err
+    r.assert_clean()
+    assert r.peak_rss_mb < MAX_RSS_MB and r.wall_s < MAX_WALL_S

@@ -129,3 +129,41 @@ def test_a_killed_or_interrupted_run_leaves_an_archive_that_merges(tmp_path: Pat
         d = json.loads(line)
         archived += sum(m["count"] for m in d.get("metrics", ()) if m["metric"] == "http_reqs")
     assert exported["http_reqs"]["count"] == archived > 0
+
+
+BIG = """
+from loadgen import VU, Scenario, SharedIterations, Trend
+value = Trend("my_value")
+
+class S(Scenario):
+    executor = SharedIterations(vus=4, iterations=12000)
+
+    async def iteration(self, vu: VU):
+        k = vu.iteration * 7919 % 10007
+        value.add(k / 13.0 if k % 3 else k * 1e-9)  # a third tiny: a data-chosen unit differs
+        vu.check(vu.iteration, {"even": lambda i: i % 2 == 0})
+"""
+
+
+def test_merging_one_archive_gives_back_the_run_itself(tmp_path: Path) -> None:
+    """Past 10,000 values (the HDR phase) too: a run that archives uses the archive's
+    histogram units, so its own export and the merge of its archive are identical, and
+    the per-second NDJSON written by merge carries the same counts."""
+    (tmp_path / "s.py").write_text(BIG)
+    stats = "avg,min,med,max,p(10),p(30),p(90),p(99)"
+    r = loadgen("run", str(tmp_path / "s.py"), "-q", "--archive", str(tmp_path / "a.ndjson"),
+                "--summary-trend-stats", stats, "--summary-export", str(tmp_path / "run.json"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = loadgen("merge", str(tmp_path / "a.ndjson"), "--summary-trend-stats", stats,
+                "--summary-export", str(tmp_path / "merged.json"),
+                "-o", f"json={tmp_path / 'b.ndjson'}?points=buckets")
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = json.loads((tmp_path / "run.json").read_text())
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    assert run["metrics"]["iterations"]["count"] == 12000
+    assert merged["metrics"] == run["metrics"]
+    assert merged["root_group"] == run["root_group"]
+    per_second = [json.loads(x) for x in (tmp_path / "b.ndjson").read_text().splitlines()]
+    counts = [p["data"]["value"] for p in per_second if p["type"] == "Point"
+              and p["metric"] == "iterations" and p["data"]["tags"]["stat"] == "count"]
+    assert sum(counts) == 12000
