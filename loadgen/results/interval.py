@@ -50,7 +50,8 @@ from loadgen.metrics.timeseries import (
 UNIT_EXP = {Contains.TIME: -30, Contains.DATA: -24, Contains.DEFAULT: -24}
 SUB_BITS = 6  # the time series' histogram resolution (TimeSeries' default)
 MAX_TAG_SETS = 100_000  # per interval: a runaway tag cardinality must not grow the recorder
-_T = itemgetter(1)
+_T, _TAGS, _VALUE, _SAMPLE_TAGS = itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
+_HTTP_COLS = [itemgetter(i) for i in range(3, 11)]  # 7 timings, then failed
 
 
 class IntervalError(ValueError):
@@ -210,26 +211,30 @@ class IntervalRecorder:
             self._ingest_samples([r for r in records if r[0] != HTTP])
 
     def _ingest_http(self, recs: list[tuple[object, ...]]) -> None:
-        t = np.fromiter(map(_T, recs), np.int64, len(recs))
-        cols = np.array([r[3:11] for r in recs], dtype=np.float64)  # None (failed) -> nan
-        ids = np.fromiter((id(r[2]) for r in recs), np.int64, len(recs))
+        n = len(recs)
+        t = np.fromiter(map(_T, recs), np.int64, n)
+        cols = [np.fromiter(map(g, recs), np.float64, n) for g in _HTTP_COLS]  # None -> nan
+        ids = np.fromiter(map(id, map(_TAGS, recs)), np.int64, n)
         for sel in _groups(ids):
             tags: TagSet = recs[int(sel[0])][2]  # type: ignore[assignment]
-            rows_t = t[sel]
+            whole = len(sel) == n
+            rows_t = t if whole else t[sel]
             self._add(self._reqs, tags, np.ones(len(sel)), rows_t)
-            for j, m in enumerate(self._timings):
-                self._add(m, tags, cols[sel, j], rows_t)
-            failed = cols[sel, 7]
+            for m, col in zip(self._timings, cols, strict=False):
+                self._add(m, tags, col if whole else col[sel], rows_t)
+            failed = cols[7] if whole else cols[7][sel]
             has = ~np.isnan(failed)
-            if has.any():
+            if has.all():
+                self._add(self._failed, tags, failed, rows_t)
+            elif has.any():
                 self._add(self._failed, tags, failed[has], rows_t[has])
 
     def _ingest_samples(self, recs: list[tuple[object, ...]]) -> None:
         n = len(recs)
         t = np.fromiter(map(_T, recs), np.int64, n)
-        values = np.fromiter((r[3] for r in recs), np.float64, n)
-        mid = np.fromiter((id(r[2]) for r in recs), np.int64, n)
-        tid = np.fromiter((id(r[4]) for r in recs), np.int64, n)
+        values = np.fromiter(map(_VALUE, recs), np.float64, n)
+        mid = np.fromiter(map(id, map(_TAGS, recs)), np.int64, n)  # field 2: the metric
+        tid = np.fromiter(map(id, map(_SAMPLE_TAGS, recs)), np.int64, n)
         order = np.lexsort((tid, mid))  # stable: record order within a (metric, tags) group
         m_s, t_s = mid[order], tid[order]
         cuts = np.flatnonzero((m_s[1:] != m_s[:-1]) | (t_s[1:] != t_s[:-1])) + 1
