@@ -167,3 +167,43 @@ def test_merging_one_archive_gives_back_the_run_itself(tmp_path: Path) -> None:
     counts = [p["data"]["value"] for p in per_second if p["type"] == "Point"
               and p["metric"] == "iterations" and p["data"]["tags"]["stat"] == "count"]
     assert sum(counts) == 12000
+
+
+OPEN = """
+from loadgen import VU, Scenario, ConstantArrivalRate
+
+class Arrivals(Scenario):
+    executor = ConstantArrivalRate(rate=40, duration="1s", pre_allocated_vus=1, max_vus=1)
+
+    async def iteration(self, vu: VU):
+        await vu.http.get("/delay/100")
+"""
+
+
+def test_open_model_views_and_unserved_work_add_up(tmp_path: Path) -> None:
+    """One VU for 40 arrivals/s of 100 ms work: most are dropped, unserved in
+    iteration_latency. The merge's open-model section is the sum of the runs', and the
+    latency threshold that each run fails still fails on the merge."""
+    (tmp_path / "s.py").write_text(OPEN)
+    (tmp_path / "t.json").write_text(json.dumps({"iteration_latency": ["p(50)<10000"]}))
+    with serve() as url:
+        for part in "12":
+            r = loadgen("run", str(tmp_path / "s.py"), "-q", "--tag", f"part={part}",
+                        "--thresholds", str(tmp_path / "t.json"),
+                        "--archive", str(tmp_path / f"a{part}.ndjson"),
+                        "--summary-json", str(tmp_path / f"h{part}.json"),
+                        env={"BASE_URL": url})
+            assert r.returncode == 99, r.stderr[-2000:]
+    r = loadgen("merge", str(tmp_path / "a1.ndjson"), str(tmp_path / "a2.ndjson"),
+                "--summary-json", str(tmp_path / "h.json"))
+    assert r.returncode == 99, r.stderr[-2000:]
+    assert "unserved" in r.stdout
+    views = [json.loads((tmp_path / f"h{p}.json").read_text())["loadgen"]["open_model"]
+             ["arrivals"] for p in ("1", "2", "")]
+    merged = views[2]
+    assert merged["dropped_iterations"] == views[0]["dropped_iterations"] + views[1][
+        "dropped_iterations"] > 0
+    lat = [v["iteration_latency"] for v in views]
+    assert lat[2]["unserved"] == lat[0]["unserved"] + lat[1]["unserved"] > 0
+    assert lat[2]["count"] == lat[0]["count"] + lat[1]["count"]
+    assert lat[2]["max"] is None  # JSON's infinity: unserved work ranks above everything
