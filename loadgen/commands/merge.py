@@ -11,6 +11,7 @@ pipeline a run uses. Memory: one decoded interval per archive at a time, plus th
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import sys
 from typing import Any, cast
@@ -61,8 +62,16 @@ def read_all(paths: list[str]) -> list[ArchiveInfo]:
         except ArchiveError as e:
             problems += e.problems
     if problems:
-        raise ConfigError(problems)
+        raise ArchiveError(problems)
     first = infos[0]
+    seen: dict[str, str] = {}
+    for info in infos:
+        h = info.header
+        run_id = json.dumps([h.get("start"), h.get("tags"), h.get("execution_segment")])
+        if run_id in seen:
+            problems.append(f"archives {seen[run_id]} and {info.path} are the same run "
+                            "(merging it twice would count its samples twice)")
+        seen.setdefault(run_id, info.path)
     for info in infos[1:]:
         a, b = first.header, info.header
         if a["script"] != b["script"]:
@@ -82,7 +91,7 @@ def read_all(paths: list[str]) -> list[ArchiveInfo]:
                 problems.append(f"metric {name} is a {first.types[name][0].value} in "
                                 f"{first.path} but a {t[0].value} in {info.path}")
     if problems:
-        raise ConfigError(problems)
+        raise ArchiveError(problems)
     return infos
 
 

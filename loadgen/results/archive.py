@@ -46,6 +46,10 @@ Types = dict[str, tuple[MetricType, Contains]]
 class ArchiveError(ConfigError):
     """An archive that cannot be merged (exit 104, the message names the file and line)."""
 
+    def render(self) -> str:
+        lines = "\n".join(f"\t- {p}" for p in self.problems)
+        return f"These archives cannot be merged:\n{lines}"
+
 
 def declaration(registry: Registry, name: str) -> dict[str, Any]:
     m = registry[name]
@@ -191,7 +195,9 @@ def _lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             if len(raw) > MAX_LINE:
                 raise ArchiveError(f"archive {path}: line {no} is longer than {MAX_LINE} bytes")
             if not raw.endswith(b"\n"):
-                raise ArchiveError(f"archive {path}: line {no} is cut off (truncated archive)")
+                raise ArchiveError(f"archive {path}: line {no} is cut off (truncated archive; "
+                                   "if its run was killed in the middle of a write, remove "
+                                   "that last line to merge the rest)")
             try:
                 obj = json.loads(raw)
             except ValueError:

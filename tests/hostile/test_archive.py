@@ -39,6 +39,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (d / "garbage.ndjson").write_bytes(b"\x00\x01PK\x03\x04 not an archive\n")
     (d / "midgarbage.ndjson").write_text(lines[0] + "{{{ oops\n" + "".join(lines[1:]))
     (d / "empty.ndjson").write_text("")
+    (d / "copy.ndjson").write_text(good)
     head = json.loads(lines[0])
     head["hdr"]["significant_figures"] = 2
     (d / "sigfigs.ndjson").write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
@@ -52,11 +53,13 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 CASES = [
     (["missing"], "archive {missing}: No such file or directory"),
-    (["a", "truncated"], "archive {truncated}: line {last} is cut off (truncated archive)"),
+    (["a", "truncated"], "archive {truncated}: line {last} is cut off (truncated archive;"),
     (["garbage"], "archive {garbage}: line 1 is not JSON"),
     (["a", "midgarbage"], "archive {midgarbage}: line 2 is not JSON"),
     (["empty"], "archive {empty}: empty file (not a loadgen archive)"),
     (["a", "c"], "archives of different scenario files: {a} ran s.py"),
+    (["a", "b", "a"], "archives {a} and {a} are the same run"),
+    (["a", "copy"], "archives {a} and {copy} are the same run"),
     (["a", "sigfigs"], "archive {sigfigs}: incompatible histogram configuration"),
     (["unit", "b"], "archive {unit}: incompatible histogram configuration: metric my_value "
                     "was recorded in units of 2**-10"),
