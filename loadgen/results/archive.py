@@ -11,6 +11,8 @@ killed at any moment (kill -9 included) leaves a readable file whose last line i
      "start": {"unix_ns", "iso"}, "interval_s": 1, "hdr": {"lowest": 1,
      "significant_figures": 3, "series_sub_bits": 6}}
     {"kind": "interval", "declare": [...metrics first seen...], ...Interval.to_json()}
+        (trend histograms: HdrHistogram V2 base64; the time series' small histograms: base64
+        of zlib-compressed little-endian arrays, `idx` uint16 and `cnt` int64)
     ... one per second ...
     {"kind": "end", "duration_ns", "exit_code", "reason"}     (absent after a kill -9)
 
@@ -138,7 +140,7 @@ class ArchiveWriter:
         self._line(self.header)
 
     def interval(self, iv: Interval) -> None:
-        new = sorted({name for name, _ in iv.metrics} | {k[1] for k in iv.series}
+        new = sorted(({name for name, _ in iv.metrics} | {k[1] for k in iv.series})
                      - self.declared)
         self.declared.update(new)
         self._line({"kind": "interval", "declare": [declaration(self.registry, n) for n in new],

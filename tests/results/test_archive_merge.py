@@ -158,6 +158,10 @@ def test_merging_one_archive_gives_back_the_run_itself(tmp_path: Path) -> None:
                 "--summary-export", str(tmp_path / "merged.json"),
                 "-o", f"json={tmp_path / 'b.ndjson'}?points=buckets")
     assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(x) for x in (tmp_path / "a.ndjson").read_text().splitlines()]
+    assert [x["kind"] for x in lines] == ["header"] + ["interval"] * (len(lines) - 2) + ["end"]
+    assert "my_value" in {m["name"] for m in lines[0]["metrics"]}
+    assert all(x["declare"] == [] for x in lines[1:-1])  # declared once, in the header
     run = json.loads((tmp_path / "run.json").read_text())
     merged = json.loads((tmp_path / "merged.json").read_text())
     assert run["metrics"]["iterations"]["count"] == 12000
