@@ -110,3 +110,16 @@ def test_raw_points_cannot_come_from_an_archive(archives: dict[str, Path]) -> No
     assert f"-o json={out}: an archive keeps per-second aggregates, not every sample" in r.err
     r.assert_clean()
     assert r.peak_rss_mb < MAX_RSS_MB and r.wall_s < MAX_WALL_S
+
+
+def test_an_archive_that_cannot_be_written_fails_the_run_with_110(
+        archives: dict[str, Path]) -> None:
+    """As for any result file: a CI gate must not pass on an archive nobody can merge."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    r = run_cli("run", str(archives["a"].parent / "s.py"), "-q", "--no-summary",
+                "--archive", "/dev/full", timeout=MAX_WALL_S)
+    assert r.code == 110, r.text[-2000:]
+    assert "could not write --archive /dev/full: No space left on device" in r.err
+    r.assert_clean()
+    assert r.peak_rss_mb < MAX_RSS_MB and r.wall_s < MAX_WALL_S
