@@ -17,7 +17,19 @@ only what arrived since the last cut (work per cut is O(new data)):
 `merge(a, b)` is exact, and `apply()` feeds an interval into a Store and TimeSeries as if its
 samples had been ingested there, so the merged data goes through the same `Results`
 pipeline as one process's. `to_json` / `from_json` are the wire and archive form (JSON with
-non-finite floats as Python writes them).
+non-finite floats as Python writes them). Exact means: counts, min, max and every histogram
+bucket are identical to one store fed all the samples, so percentiles are too; float sums are
+identical when the additions happen in the same order, else within float rounding.
+
+For a coordinator (what `loadgen merge` does, and what `--workers` will do over pipes):
+
+    worker:      rec = IntervalRecorder(registry); rec.start(t0_ns)
+                 on every ingest: rec.ingest(records)
+                 every second:    send(rec.cut(elapsed_s, health).to_json())
+    coordinator: results = Results(registry, specs, cfg, store_factory=interval_store)
+                 on every message: apply(Interval.from_json(msg, types), registry,
+                                         results.store, results.timeseries)
+                 then results.tick(elapsed_s) as a run does, and results.finish(outcome)
 """
 
 from __future__ import annotations
