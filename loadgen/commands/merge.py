@@ -41,8 +41,7 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
         bucket_outputs_only(rcfg.outputs)
         results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
                           arrival_scenarios=arrival, store_factory=interval_store)
-        results.started(0, min(int(i.header.get("start", {}).get("unix_ns", 0)) for i in infos)
-                        or None)
+        results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
         for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
             apply(iv, registry, results.store, results.timeseries)
             _health(health, iv.health)

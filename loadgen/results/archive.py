@@ -34,7 +34,7 @@ from typing import Any
 
 from loadgen import __version__
 from loadgen import thresholds as th
-from loadgen.errors import ConfigError
+from loadgen.errors import ConfigError, ExitCode
 from loadgen.metrics.histogram import SIG_FIGS
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.registry import Registry
@@ -43,6 +43,7 @@ from loadgen.results.interval import SUB_BITS, UNIT_EXP, Interval, IntervalError
 FORMAT, VERSION = "loadgen-archive", 1
 MAX_LINE = 256 * 2**20  # one interval line; a longer one is not an archive loadgen wrote
 Types = dict[str, tuple[MetricType, Contains]]
+_EXIT_CODES = {v for k, v in vars(ExitCode).items() if k.isupper()}
 
 
 class ArchiveError(ConfigError):
@@ -244,6 +245,9 @@ def scan(path: str) -> ArchiveInfo:
     if hdr != want:
         raise ArchiveError(f"archive {path}: incompatible histogram configuration {hdr} "
                            f"(this loadgen merges {want})")
+    problem = header_problem(header)
+    if problem:
+        raise ArchiveError(f"archive {path}: bad header: {problem}")
     info = ArchiveInfo(path, header)
     _declare(info, header.get("metrics"), no)
     for no, obj in lines:
@@ -256,13 +260,36 @@ def scan(path: str) -> ArchiveInfo:
             info.intervals += 1
             info.last_end_s = max(info.last_end_s, iv.end_s)
         elif kind == "end":
-            if not isinstance(obj.get("duration_ns"), int) or not isinstance(
-                    obj.get("exit_code"), int):
-                raise ArchiveError(f"archive {path}: line {no}: bad end line")
+            dur, code = obj.get("duration_ns"), obj.get("exit_code")
+            if (type(dur) is not int or dur < 0 or type(code) is not int
+                    or code not in _EXIT_CODES):
+                raise ArchiveError(f"archive {path}: line {no}: bad end line (duration_ns "
+                                   "must be a count of ns, exit_code one of loadgen's)")
             info.end = obj
         else:
             raise ArchiveError(f"archive {path}: line {no}: unknown line kind {kind!r}")
     return info
+
+
+def header_problem(h: dict[str, Any]) -> str | None:
+    """What is wrong with a header's shape (None: nothing), so later code can trust it."""
+    script, start = h.get("script"), h.get("start")
+    if not isinstance(script, dict) or not all(
+            isinstance(script.get(k), str) for k in ("name", "sha256")):
+        return "script must be {name, sha256}"
+    scenarios = h.get("scenarios")
+    if not isinstance(scenarios, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("name"), str) for s in scenarios):
+        return "scenarios must be a list of {name, executor}"
+    if not isinstance(h.get("thresholds"), dict):
+        return "thresholds must be an object"
+    if not isinstance(h.get("tags"), dict):
+        return "tags must be an object"
+    if not isinstance(start, dict) or not isinstance(start.get("unix_ns"), int):
+        return "start must be {unix_ns, iso}"
+    if not isinstance(h.get("interval_s"), int | float):
+        return "interval_s must be a number"
+    return None
 
 
 def intervals(info: ArchiveInfo) -> Iterator[Interval]:

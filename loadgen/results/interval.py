@@ -134,7 +134,7 @@ class Interval:
         """Raises IntervalError naming what is wrong (unknown metric, bad field, histogram
         of another configuration)."""
         try:
-            iv = cls(float(d["start_s"]), float(d["end_s"]), health=dict(d.get("health") or {}))
+            iv = cls(float(d["start_s"]), float(d["end_s"]), health=_health(d.get("health")))
             for m in d["metrics"]:
                 name = m["metric"]
                 if name not in types:
@@ -372,6 +372,16 @@ def _agg_from(d: dict[str, Any], mtype: MetricType, name: str) -> Agg:
     g = GaugeAgg()
     g.last, g.min, g.max, g.n = float(d["last"]), float(d["min"]), float(d["max"]), int(d["n"])
     return g
+
+
+def _health(h: Any) -> dict[str, Any]:
+    """Generator health as written by a run, checked field by field."""
+    if not h:
+        return {}
+    return {"saturated": [[float(a), float(b)] for a, b in h.get("saturated", ())],
+            "saturated_seconds": int(h.get("saturated_seconds", 0)),
+            "worst_lag_ms": float(h.get("worst_lag_ms", 0.0)),
+            "peak_cpu": float(h.get("peak_cpu", 0.0))}
 
 
 def _pack(a: np.ndarray, dtype: str) -> str:

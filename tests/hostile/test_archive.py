@@ -43,6 +43,15 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     head = json.loads(lines[0])
     head["hdr"]["significant_figures"] = 2
     (d / "sigfigs.ndjson").write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
+    end = json.loads(lines[-1])
+    end["exit_code"] = True
+    (d / "badend.ndjson").write_text("".join(lines[:-1]) + json.dumps(end) + "\n")
+    iv = json.loads(lines[1])
+    iv["health"]["peak_cpu"] = {"a": 1}
+    (d / "badhealth.ndjson").write_text(lines[0] + json.dumps(iv) + "\n" + "".join(lines[2:]))
+    head = json.loads(lines[0])
+    head["start"] = "yesterday"
+    (d / "badhead.ndjson").write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
     head = json.loads(lines[0])
     for m in head["metrics"]:
         if m["name"] == "my_value":
@@ -60,6 +69,9 @@ CASES = [
     (["a", "c"], "archives of different scenario files: {a} ran s.py"),
     (["a", "b", "a"], "archives {a} and {a} are the same run"),
     (["a", "copy"], "archives {a} and {copy} are the same run"),
+    (["badend"], "archive {badend}: line {endline}: bad end line"),
+    (["badhealth"], "archive {badhealth}: line 2: malformed interval"),
+    (["badhead"], "archive {badhead}: bad header: start must be {{unix_ns, iso}}"),
     (["a", "sigfigs"], "archive {sigfigs}: incompatible histogram configuration"),
     (["unit", "b"], "archive {unit}: incompatible histogram configuration: metric my_value "
                     "was recorded in units of 2**-10"),
@@ -72,6 +84,7 @@ def test_bad_archives_are_refused_with_104(archives: dict[str, Path], names: lis
     paths = {k: str(v) for k, v in archives.items()}
     paths["missing"] = str(archives["a"].parent / "missing.ndjson")
     paths["last"] = str(len(archives["truncated"].read_text().split("\n")))
+    paths["endline"] = str(len(archives["a"].read_text().splitlines()))
     r = run_cli("merge", *(paths[n] for n in names), timeout=MAX_WALL_S)
     assert r.code == 104, r.text[-2000:]
     assert message.format(**paths) in r.err, r.err[-2000:]
