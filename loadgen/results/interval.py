@@ -252,7 +252,9 @@ class IntervalRecorder:
         order = np.lexsort((tid, mid))  # stable: record order within a (metric, tags) group
         m_s, t_s = mid[order], tid[order]
         cuts = np.flatnonzero((m_s[1:] != m_s[:-1]) | (t_s[1:] != t_s[:-1])) + 1
-        for sel in np.split(order, cuts):
+        # first-seen order (each group's rows ascend: the sort is stable), so checks and
+        # groups reach a merged summary in the order a run lists them
+        for sel in sorted(np.split(order, cuts), key=lambda rows: int(rows[0])):
             first = recs[int(sel[0])]
             self._add(first[2], first[4], values[sel], t[sel])  # type: ignore[arg-type]
 

@@ -172,3 +172,16 @@ def test_other_histogram_configurations_are_refused() -> None:
     doc["metrics"][0]["metric"] = "nope"
     with pytest.raises(IntervalError, match="not declared"):
         Interval.from_json(doc, types)
+
+
+def test_checks_keep_their_first_seen_order() -> None:
+    """The summary lists checks in the order they were first seen; an interval must keep it
+    whatever the tag sets' addresses are."""
+    reg = Registry()
+    names = ["zeta", "alpha", "mid", "beta", "omega", "gamma"]
+    tags = {n: tagset(check=n) for n in names}
+    order = sorted(names, key=lambda n: -id(tags[n]))  # against address order
+    rec = IntervalRecorder(reg)
+    rec.ingest([(SAMPLE, i, reg["checks"], 1.0, tags[n]) for i, n in enumerate(order * 3)])
+    iv = rec.cut(1)
+    assert [dict(t)["check"] for (m, t) in iv.metrics if m == "checks"] == order
