@@ -64,6 +64,10 @@ from loadgen.metrics.timeseries import (
 UNIT_EXP = {Contains.TIME: -30, Contains.DATA: -24, Contains.DEFAULT: -24}
 SUB_BITS = 6  # the time series' histogram resolution (TimeSeries' default)
 MAX_TAG_SETS = 100_000  # per interval: a runaway tag cardinality must not grow the recorder
+#: Values a trend keeps verbatim across all its tag sets in one process (0.8 MB each): past
+#: it, even a tag set with fewer than EXACT_LIMIT values ships histograms. Then a sub-metric
+#: that a single store would still hold exactly is HDR-exact (0.05%) in a merge instead.
+RAW_BUDGET = 100_000
 _T, _TAGS, _VALUE, _SAMPLE_TAGS = itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
 _HTTP_COLS = [itemgetter(i) for i in range(3, 11)]  # 7 timings, then failed
 
@@ -203,6 +207,8 @@ class IntervalRecorder:
         self._sinks: dict[tuple[Metric, TagSet], Sink] = {}
         #: trend values seen per (metric, tag set) before this interval: the exact budget
         self._seen: dict[tuple[Metric, TagSet], int] = {}
+        #: values each trend may still keep verbatim over all its tag sets (memory bound)
+        self._raw_left: dict[Metric, int] = {}
         self._ts = self._new_ts()
         self._from_s = 0.0
 
@@ -272,6 +278,12 @@ class IntervalRecorder:
             else:
                 sink = new_sink(m.type)
             self._sinks[key] = sink
+        if isinstance(sink, TrendSink) and sink.exact:
+            left = self._raw_left.get(m, RAW_BUDGET)
+            if len(values) > left:  # this metric kept enough values: histograms from here
+                sink.exact_limit = min(sink.exact_limit, sink.count)
+            else:
+                self._raw_left[m] = left - len(values)
         sink.add_many(values)
         if self._ts.wants(m):
             scen = dict(tags).get("scenario", "")

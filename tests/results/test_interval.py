@@ -185,3 +185,32 @@ def test_checks_keep_their_first_seen_order() -> None:
     rec.ingest([(SAMPLE, i, reg["checks"], 1.0, tags[n]) for i, n in enumerate(order * 3)])
     iv = rec.cut(1)
     assert [dict(t)["check"] for (m, t) in iv.metrics if m == "checks"] == order
+
+
+def test_verbatim_values_are_bounded_per_metric_and_merges_stay_exact() -> None:
+    """300 tag sets of 500 values each: at most RAW_BUDGET values travel verbatim (memory
+    and archive size stay bounded), and the metric still merges to one store's numbers."""
+    from loadgen.results.interval import RAW_BUDGET
+
+    reg = Registry()
+    m = reg["http_req_waiting"]
+    rng = np.random.default_rng(11)
+    recs = [(SAMPLE, i, m, float(np.round(rng.lognormal(1, 1) * 1024) / 1024),
+             tagset(name=f"u{i % 300}")) for i in range(150_000)]
+    rec = IntervalRecorder(reg)
+    ivs = []
+    for i in range(0, len(recs), 5000):
+        rec.ingest(recs[i:i + 5000])
+        ivs.append(rec.cut(i))
+    raw = sum(s.count for iv in ivs for s in iv.metrics.values()
+              if isinstance(s, TrendSink) and s.exact)
+    assert RAW_BUDGET - 5000 <= raw <= RAW_BUDGET
+    single, _ = _store(reg)
+    single.ingest(recs)
+    merged, _ = _store(reg)
+    for iv in ivs:
+        apply(_wire(iv, reg), reg, merged, None)
+    a, b = single.get("http_req_waiting"), merged.get("http_req_waiting")
+    assert isinstance(a, TrendSink) and isinstance(b, TrendSink)
+    assert (a.count, a.min, a.max) == (b.count, b.min, b.max)
+    assert a.percentiles(PS) == b.percentiles(PS)
