@@ -46,6 +46,9 @@ def cli() -> None:
 @click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
               help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
+@click.option("--archive", type=click.Path(dir_okay=False),
+              help="Write the results archive here (per-second snapshots `loadgen merge` "
+                   "adds up across runs).")
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None,
               help="HTTP transport (default: fast when available).")
 @click.option("--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS certificates.")
@@ -84,6 +87,8 @@ def run(**kw: Any) -> None:
 @click.option("--summary-export", type=click.Path(dir_okay=False))
 @click.option("--summary-json", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "outputs", multiple=True)
+@click.option("--archive", type=click.Path(dir_okay=False),
+              help="Write the results archive here (for `loadgen merge`).")
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None)
 @click.option("--insecure-skip-tls-verify", is_flag=True)
 @click.option("--max-response-bytes", type=int, metavar="N",
@@ -130,6 +135,31 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
     result = check_summary(load_summary_file(summary), raw)
     click.echo(result.render())
     sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("archives", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A threshold file added to the archived thresholds (repeat).")
+@click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
+@click.option("--summary-export", type=click.Path(dir_okay=False),
+              help="Write k6's legacy JSON summary export here.")
+@click.option("--summary-json", type=click.Path(dir_okay=False),
+              help="Write the handleSummary() data object as JSON here.")
+@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
+@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
+              help="Time unit for the text summary.")
+@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
+              help="The per-second NDJSON stream of the merged runs.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+def merge(archives: tuple[str, ...], **kw: Any) -> None:
+    """Merge the results archives of several runs (`run --archive`) into one summary, JSON
+    files and exit code, as if one run had made all their samples."""
+    from loadgen.commands.merge import merge_archives
+    from loadgen.results.config import ResultsConfig
+
+    sys.exit(merge_archives(list(archives), ResultsConfig.from_cli(kw)))
 
 
 @cli.command("demo-server")

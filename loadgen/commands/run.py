@@ -43,6 +43,12 @@ from loadgen.options import (
     parse_cli_stage,
     parse_key_values,
 )
+from loadgen.results.archive import (
+    ArchiveWriter,
+    build_header,
+    declared_thresholds,
+    execution_segment,
+)
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
@@ -173,7 +179,8 @@ def run_file(cfg: RunConfig) -> int:
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
-                          watchers=watchers, now_ns=clock.now_ns)
+                          watchers=watchers, now_ns=clock.now_ns,
+                          archive=make_archive(cfg, specs, registry))
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
@@ -199,6 +206,18 @@ def run_file(cfg: RunConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: quit_at_once(results))
     return results.finish(outcome)
+
+
+def make_archive(cfg: RunConfig, specs: list[Any], registry: Registry,
+                 ) -> ArchiveWriter | None:
+    """The --archive writer, with the run's header (written when the run starts)."""
+    path = cfg.results.archive
+    if not path:
+        return None
+    files = list(cfg.results.threshold_files)
+    return ArchiveWriter(path, build_header(
+        script=cfg.file, specs=specs, thresholds=declared_thresholds(specs, files),
+        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg)), registry)
 
 
 def quit_at_once(results: Results) -> None:

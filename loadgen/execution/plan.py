@@ -53,6 +53,11 @@ class Overrides:
     #: --execution-segment in --execution-segment-sequence (the whole test by default)
     segment: ExecutionTuple = FULL_TUPLE
 
+    @property
+    def execution_segment(self) -> str | None:
+        """The segment as given (`1/3:2/3`) for result headers; None for a whole test."""
+        return None if self.segment.is_full else str(self.segment.segment)
+
 
 def shortcut_executor(o: Overrides, problems: list[str]) -> Executor | None:
     """The executor the shortcut flags ask for, or None when they ask for none."""

@@ -310,6 +310,12 @@ class TimeSeries:
         for k, scen, sel in groups:
             self._agg(k, metric, scen).add(values if sel is None else values[sel])
 
+    def absorb(self, k: int, metric: Metric, scenario: str, agg: Agg) -> None:
+        """Merge an aggregate of interval `k` (another process's, same interval length and
+        sub_bits) as if its samples had been added here: exact, aggregates are sums."""
+        self.types.setdefault(metric.name, metric.type)
+        merge_agg(self._agg(k, metric, self.scenario_no(scenario)), agg)
+
     def _agg(self, k: int, metric: Metric, scen: int) -> Agg:
         b = self._bucket_for(k)
         b.shown.clear()

@@ -41,16 +41,20 @@ class OpenModelViews:
     """Per arrival-rate scenario, loadgen's own sub-metrics of lag, latency and drops
     (internal: not k6 sub-metrics, unless a threshold names the same one)."""
 
-    def __init__(self, store: Store, specs: list[ScenarioSpec], shown: set[str]) -> None:
+    def __init__(self, store: Store, specs: list[ScenarioSpec], shown: set[str],
+                 arrival: list[str] | None = None) -> None:
+        """`arrival`: the open-model scenarios by name (else: those of `specs`)."""
         self.store = store
         self.subs: dict[str, dict[str, SubMetric]] = {}
-        for s in specs:
-            if isinstance(s.executor, ConstantArrivalRate | RampingArrivalRate):
-                tags = (("scenario", s.name),)
-                self.subs[s.name] = {m: store.add_submetric(m, f"scenario:{s.name}", tags)
-                                     for m in OPEN_MODEL_METRICS}
-                for sub in self.subs[s.name].values():
-                    sub.internal = sub.internal or sub.name not in shown
+        if arrival is None:
+            arrival = [s.name for s in specs
+                       if isinstance(s.executor, ConstantArrivalRate | RampingArrivalRate)]
+        for name in arrival:
+            tags = (("scenario", name),)
+            self.subs[name] = {m: store.add_submetric(m, f"scenario:{name}", tags)
+                               for m in OPEN_MODEL_METRICS}
+            for sub in self.subs[name].values():
+                sub.internal = sub.internal or sub.name not in shown
 
     def values(self) -> dict[str, Any]:
         om: dict[str, Any] = {}

@@ -4,6 +4,7 @@ test, each with its segment, never take the same data row and together run the w
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -81,7 +82,8 @@ def test_two_instances_share_the_test_and_never_a_row(tmp_path: Path):
 
     def instance(segment: str) -> CliRun:
         return run_cli("run", script, "--no-summary", "--execution-segment", segment,
-                       "--execution-segment-sequence", "0,1/2,1", timeout=30)
+                       "--execution-segment-sequence", "0,1/2,1", "--archive",
+                       str(tmp_path / f"{segment.replace('/', '_')}.ndjson"), timeout=30)
 
     with ThreadPoolExecutor(2) as pool:  # both at once, as they would be deployed
         runs = list(pool.map(instance, ["0:1/2", "1/2:1"]))
@@ -97,6 +99,15 @@ def test_two_instances_share_the_test_and_never_a_row(tmp_path: Path):
     # shared-iterations 10 on 3 VUs in halves: VUs 2/1, iterations split as the VUs (7/3)
     assert [len(t) for t in taken] == [7, 3]
     assert sorted(taken[0] + taken[1]) == sorted(f"u{i}" for i in range(10))
+    # the two archives say which segment made them, and merge into the one whole test
+    archives = sorted(str(p) for p in tmp_path.glob("*.ndjson"))
+    headers = [json.loads(Path(a).read_text().splitlines()[0]) for a in archives]
+    assert sorted(h["execution_segment"] for h in headers) == ["0:1/2", "1/2:1"]
+    merged = run_cli("merge", *archives, "--summary-export", str(tmp_path / "m.json"))
+    assert merged.code == 0, merged.text[-2000:]
+    merged.assert_clean()
+    export = json.loads((tmp_path / "m.json").read_text())
+    assert export["metrics"]["iterations"]["count"] == 10
 
 
 def test_an_instance_with_no_share_of_the_test_runs_nothing_and_says_so(tmp_path: Path):
