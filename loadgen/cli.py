@@ -65,11 +65,30 @@ def cli() -> None:
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@click.option("--workers", metavar="N|auto",
+              help="Run the test across N local processes (auto: the usable cores, one "
+                   "fewer for a loopback target), judged as one run.")
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
 
-    sys.exit(run_file(RunConfig.from_cli(kw)))
+    sys.exit(_run(RunConfig.from_cli(kw), kw, run_file))
+
+
+def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
+    """The single-process path, untouched, unless --workers asks for a fleet."""
+    workers = kw.pop("workers", None)
+    if workers is None:
+        return int(run_file(cfg))
+    from loadgen.fleet.coordinator import run_fleet
+    from loadgen.fleet.sizing import choose
+
+    target = os.environ.get("BASE_URL") or {**os.environ, **cfg.overrides.env}.get("BASE_URL")
+    if cfg.endpoint is not None:
+        target = cfg.endpoint["url"]
+    chosen = choose(workers, target)
+    assert chosen is not None
+    return run_fleet(cfg, kw, *chosen)
 
 
 @cli.command("http")
@@ -96,6 +115,7 @@ def run(**kw: Any) -> None:
 @click.option("--execution-segment", metavar="FROM:TO")
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
+@click.option("--workers", metavar="N|auto", help="Run across N local processes.")
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:
     """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
@@ -118,7 +138,9 @@ def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
         kw["vus"] = 1
     cfg = RunConfig.from_cli({**kw, "file": f"{method.upper()} {url}"})
     cfg.classes = [endpoint_scenario(method, url, headers=hdrs, body=data, expect=expect)]
-    sys.exit(run_file(cfg))
+    cfg.endpoint = {"method": method, "url": url, "headers": hdrs, "body": data,
+                    "expect": expect}
+    sys.exit(_run(cfg, kw, run_file))
 
 
 @cli.command()

@@ -75,6 +75,8 @@ class RunConfig:
     results: ResultsConfig = field(default_factory=ResultsConfig)
     monitor_pids: list[int] = field(default_factory=list)
     scrape_urls: list[str] = field(default_factory=list)
+    #: `loadgen http`'s request (method, url, headers, body, expect), for fleet workers
+    endpoint: dict[str, Any] | None = None
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> RunConfig:

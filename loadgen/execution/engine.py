@@ -71,6 +71,11 @@ class Hooks:
     exec_started: Callable[[int], None] | None = None  # the executors' T0 (after setup), ns
     # samplers that run for the whole test (generator/target watchers); cancelled at the end
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # a fleet coordinator: the load runs elsewhere (worker processes); this coroutine gets
+    # the engine and the setup data and returns when the load has ended
+    load: Callable[[Engine, dict[str, Any]], Coroutine[Any, Any, None]] | None = None
+    # (active, allocated) VUs when they are not this process's own (a fleet's sums)
+    vu_counts: Callable[[], tuple[int, int]] | None = None
 
 
 @dataclass
@@ -82,8 +87,14 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, run: RunContext, specs: list[ScenarioSpec], hooks: Hooks | None = None):
+    def __init__(self, run: RunContext, specs: list[ScenarioSpec], hooks: Hooks | None = None,
+                 *, setup_data: dict[str, Any] | None = None, sample_vus: bool = True):
+        """`setup_data`: a fleet worker's, from the coordinator that ran setup() once; this
+        engine then runs neither setup() nor teardown(). `sample_vus`: False in a worker,
+        whose coordinator samples the fleet's VU sums."""
         self.run = run
+        self.given_setup = setup_data
+        self.sample_vus = sample_vus
         self.specs = specs
         self.hooks = hooks or Hooks()
         self.clock = run.clock
@@ -118,6 +129,14 @@ class Engine:
         """The exit code a stop request asked for (105 signal, 108 abort, 99 abortOnFail)."""
         return self._exit if self._stop.is_set() else None
 
+    async def until_stopped(self) -> None:
+        """Returns once a stop has been requested."""
+        await self._stop.wait()
+
+    @property
+    def stop_reason(self) -> str:
+        return self._reason
+
     def elapsed_s(self) -> float:
         return (self.clock.now_ns() - self.start_ns) / 1e9
 
@@ -131,12 +150,16 @@ class Engine:
         background = [asyncio.ensure_future(f()) for f in self.hooks.background]
         setup_data: dict[str, Any] = {}
         try:
-            for spec in self.specs:
-                done, setup_data[spec.name] = await self._guarded(spec, "setup")
-                if not done:  # interrupted: no load, no teardown
-                    break
+            if self.given_setup is not None:
+                setup_data = dict(self.given_setup)
+                await self._load_and_teardown(setup_data, teardown=False)
             else:
-                await self._load_and_teardown(setup_data)
+                for spec in self.specs:
+                    done, setup_data[spec.name] = await self._guarded(spec, "setup")
+                    if not done:  # interrupted: no load, no teardown
+                        break
+                else:
+                    await self._load_and_teardown(setup_data)
         finally:
             for task in (ticker, *background):
                 task.cancel()
@@ -147,12 +170,20 @@ class Engine:
             await self.run.close()
         return Outcome(self._exit, clock.now_ns() - self.start_ns, self._reason, setup_data)
 
-    async def _load_and_teardown(self, setup_data: dict[str, Any]) -> None:
+    async def _load_and_teardown(self, setup_data: dict[str, Any], teardown: bool = True,
+                                 ) -> None:
         """After a complete setup(): the executors, the delivery grace, then teardown()."""
         clock = self.clock
         self.exec_start_ns = clock.now_ns()
         if self.hooks.exec_started:
             self.hooks.exec_started(self.exec_start_ns)
+        if self.hooks.load is not None:  # a fleet coordinator: the workers run the load
+            await self.hooks.load(self, setup_data)
+            for spec in self.specs:
+                done, _ = await self._guarded(spec, "teardown", setup_data.get(spec.name))
+                if not done:
+                    break
+            return
         for spec in self.specs:
             self.runtimes.append(ScenarioRuntime(
                 self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
@@ -161,6 +192,8 @@ class Engine:
         if self.run.tracker is not None:
             # messages still in flight get their grace period before they count as lost
             await self.run.tracker.settle()
+        if not teardown:
+            return
         for spec in self.specs:
             done, _ = await self._guarded(spec, "teardown", setup_data[spec.name])
             if not done:
@@ -267,10 +300,9 @@ class Engine:
             tick += INGEST_NS
             await clock.sleep_until(tick)
             now = clock.now_ns()
-            if now >= next_vus:
+            if now >= next_vus and self.sample_vus:
                 next_vus += VUS_NS
-                active = sum(rt.active for rt in self.runtimes)
-                allocated = sum(rt.allocated for rt in self.runtimes)
+                active, allocated = self.vu_counts()
                 self.run.recorder.sample(vus_m, float(active), run_tags, now)
                 self.run.recorder.sample(vus_max_m, float(allocated), run_tags, now)
             self._flush()
@@ -283,6 +315,13 @@ class Engine:
                 next_prog += VUS_NS
                 if self.hooks.progress:
                     self.hooks.progress(self, False)
+
+    def vu_counts(self) -> tuple[int, int]:
+        """(active, allocated) VUs: this process's, or the fleet's through the hook."""
+        if self.hooks.vu_counts is not None:
+            return self.hooks.vu_counts()
+        return (sum(rt.active for rt in self.runtimes),
+                sum(rt.allocated for rt in self.runtimes))
 
     def _flush(self) -> None:
         records = self.run.recorder.drain()

@@ -98,6 +98,9 @@ class Results:
                                self.judge.tset.by_metric())
         self.summary: Summary | None = None
         self.judgement: Judgement | None = None
+        #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
+        self.sections: dict[str, Any] = {}
+        self.more_warnings: list[str] = []
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -154,7 +157,8 @@ class Results:
             failures.append(self.archive.failure)
         if not self.cfg.no_summary:
             extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
-                                    self.cut_off.warnings())
+                                    self.cut_off.warnings() + self.more_warnings)
+            extra.update(self.sections)
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
             self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
                                         judgement.no_samples)

@@ -1,0 +1,195 @@
+"""`loadgen run FILE --workers N`: one run across N local processes, judged as one.
+
+The coordinator plans once (to validate everything and print the banner), starts N workers
+that each plan segment i/N of an even execution-segment sequence, waits for all of them to
+be ready, runs setup() once, sends its data and one T0, merges their per-second intervals
+into one `Results` pipeline (summary, files, live progress, thresholds every tick), runs
+teardown() once and exits with a single run's code. Signals are handled as a single run
+handles them: the first Ctrl-C stops the fleet and still writes every file (105).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from loadgen.clock import RealClock
+from loadgen.commands.run import (
+    RunConfig,
+    _run_loop,
+    make_watchers,
+    quit_at_once,
+    transport_factory,
+)
+from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.execution.engine import Engine, Hooks, Outcome
+from loadgen.execution.plan import build_plan, describe
+from loadgen.execution.runtime import RunContext
+from loadgen.fleet.fleet import Fleet, Link
+from loadgen.fleet.local import ProcessLink
+from loadgen.fleet.progress import FleetProgress
+from loadgen.metrics.registry import Recorder, Registry
+from loadgen.net.redact import redact
+from loadgen.results.interval import interval_store
+from loadgen.results.judge import threshold_problems
+from loadgen.results.pipeline import Results
+from loadgen.scripting.scenario import load_file
+from loadgen.watch.generator import GeneratorWatch
+
+log = logging.getLogger("loadgen")
+
+
+def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """What a --workers run cannot do (yet), all at once (exit 104)."""
+    problems = []
+    if kw.get("execution_segment") or kw.get("execution_segment_sequence"):
+        problems.append("--workers splits the test into execution segments itself; "
+                        "--execution-segment is for separate instances (without --workers)")
+    if cfg.results.archive:
+        problems.append("--archive is not written by a --workers run yet (run instances "
+                        "with --execution-segment and --archive, then loadgen merge)")
+    problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
+                 "aggregates, not every sample; write json=FILE?points=buckets"
+                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
+    return problems
+
+
+def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
+    """`loadgen http`'s request, for workers to rebuild the same one-line scenario."""
+    ep = cfg.endpoint
+    if ep is None:
+        return None
+    body = ep.get("body")
+    return {**ep, "body": base64.b64encode(body).decode() if body is not None else None}
+
+
+def run_fleet(cfg: RunConfig, kw: dict[str, Any], workers: int, why: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
+                        stream=sys.stderr)
+    try:
+        problems = fleet_problems(kw, cfg)
+        classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
+        registry = Registry()
+        for cm in custom:
+            registry.define(cm.name, cm.type, cm.contains)
+        notes: list[str] = []
+        try:
+            specs = build_plan(classes, cfg.overrides, notes)
+        except ConfigError as e:
+            raise ConfigError(problems + e.problems + threshold_problems(
+                registry, classes, list(cfg.results.threshold_files),
+                scraping=bool(cfg.scrape_urls))) from None
+        if problems:
+            raise ConfigError(problems)
+        recorder = Recorder()
+        clock = RealClock()
+        watchers = make_watchers(cfg, registry, recorder)
+        results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
+                          watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
+    except LoadgenError as e:
+        print(f"loadgen: {redact(str(e))}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("\nloadgen: interrupted before the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
+    if workers > (cores := _cores()):
+        log.warning("--workers %d is more than the %d usable core(s): the workers share them "
+                    "and each one's numbers get noisier", workers, cores)
+    if not cfg.quiet:
+        banner = describe(specs) + notes + [
+            f"workers: {workers} processes ({why}), each runs segment i/{workers} of the test"]
+        print("\n".join(["", f"     script: {redact(str(cfg.file))}",
+                         *(f"     {line}" for line in banner), ""]), file=sys.stderr)
+    config = {"kw": _jsonable(kw), "endpoint": endpoint_of(cfg)}
+    state: dict[str, Any] = {}
+    try:
+        outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
+                                         watchers, workers, config, state))
+    except LoadgenError as e:
+        results.close()
+        print(f"loadgen: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        results.close()
+        print("\nloadgen: interrupted as the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: quit_at_once(results))
+    fleet: Fleet = state["fleet"]
+    results.sections["fleet"] = fleet.summary(why)
+    results.more_warnings += fleet.warnings()
+    return results.finish(outcome)
+
+
+async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
+                       recorder: Recorder, results: Results, watchers: list[Any],
+                       workers: int, config: dict[str, Any], state: dict[str, Any],
+                       ) -> Outcome:
+    links: list[Link] = list(await asyncio.gather(
+        *(ProcessLink.spawn(i) for i in range(workers))))
+    watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
+    fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
+    env = {**os.environ, **cfg.overrides.env}
+    run = RunContext(clock, registry, recorder, transport_factory(
+        cfg.http_client, cfg.insecure, cfg.max_response_bytes),
+        env=env, run_tags=cfg.run_tags, insecure=cfg.insecure)
+    progress = FleetProgress(fleet, enabled=not cfg.quiet)
+    engine = Engine(run, specs, Hooks(
+        ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
+        exec_started=results.exec_started, background=[w.run for w in watchers],
+        load=fleet.load, vu_counts=fleet.vu_counts))
+
+    def skew_line() -> None:
+        skew = fleet.skew_ms()
+        if not cfg.quiet and skew is not None:
+            print(f"     workers: all {workers} started, start skew {skew:.2f} ms (max-min)",
+                  file=sys.stderr)
+
+    fleet.on_started = skew_line
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            print("\nloadgen: stopping the workers (interrupted); press Ctrl-C again to quit "
+                  "at once", file=sys.stderr)
+            engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
+            interrupted.set()
+        else:
+            quit_at_once(results)
+
+    interrupted = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        fleet.configure(config)
+        ready = asyncio.ensure_future(fleet.ready())
+        stop = asyncio.ensure_future(interrupted.wait())
+        await asyncio.wait((ready, stop), return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():  # Ctrl-C while the workers start: nothing ran
+            ready.cancel()
+            raise KeyboardInterrupt
+        stop.cancel()
+        ready.result()  # a worker's own error (its exit code), or who did not start
+        return await engine.execute()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await fleet.close()
+
+
+def _cores() -> int:
+    from loadgen.fleet.sizing import usable_cores
+
+    return usable_cores()
+
+
+def _jsonable(kw: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()}

@@ -1,0 +1,214 @@
+"""A fleet worker: `python -m loadgen.fleet.worker`, started by the coordinator.
+
+It reads its orders on stdin and answers on the stdout it was started with (stdout itself
+is then pointed at stderr, so a scenario's print() can never corrupt a frame):
+
+    in:  config {index, workers, kw, endpoint} -> it plans its segment i/N, answers ready
+         go {origin_ns, t0_ns, setup}           -> waits for T0, runs the load (no setup or
+                                                  teardown: the coordinator runs them once)
+         stop {reason, exit_code}               -> stops at once, as Ctrl-C stops a run
+    out: ready | error {exit_code, message}, started {at_ns}, interval {iv, status} every
+         second, stopping {reason, exit_code} (vu.abort()), done {exit_code, reason}
+
+Times are the run clock's nanoseconds (CLOCK_MONOTONIC on Linux, shared by every process on
+the machine). SIGINT is ignored: a terminal's Ctrl-C reaches the whole process group, and
+only the coordinator decides how the fleet stops. A closed stdin (the coordinator is gone)
+stops the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from loadgen.clock import RealClock
+from loadgen.commands.http import endpoint_scenario
+from loadgen.commands.run import RunConfig, _run_loop, transport_factory
+from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.execution.engine import Engine, Hooks
+from loadgen.execution.plan import build_plan
+from loadgen.execution.runtime import RunContext
+from loadgen.fleet.sizing import even_sequence, segment
+from loadgen.fleet.wire import WireError, encode, read_frame, write_all
+from loadgen.metrics.model import tagset
+from loadgen.metrics.registry import Recorder, Registry
+from loadgen.net.limiter import RateLimiter
+from loadgen.results.interval import Interval, IntervalRecorder
+from loadgen.results.pipeline import generator_health
+from loadgen.scripting.scenario import load_file
+from loadgen.watch.generator import GeneratorWatch
+
+log = logging.getLogger("loadgen")
+INTERVAL_NS = 1_000_000_000
+
+
+def interval_text(iv: Interval) -> str:
+    """An interval as the archive writes it: stdlib JSON keeps inf (unserved latencies,
+    empty minima), which orjson would turn into null."""
+    return json.dumps(iv.to_json(), separators=(",", ":"))
+
+
+def worker_config(msg: dict[str, Any]) -> RunConfig:
+    """The coordinator's command line, narrowed to segment i/N of an even sequence."""
+    i, n = int(msg["index"]), int(msg["workers"])
+    kw = dict(msg["kw"])
+    kw.update(execution_segment=segment(i, n), execution_segment_sequence=even_sequence(n),
+              quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
+              threshold_files=(), no_summary=True)
+    if kw.get("rps_limit"):
+        kw["rps_limit"] = float(kw["rps_limit"]) / n
+    cfg = RunConfig.from_cli(kw)
+    ep = msg.get("endpoint")
+    if ep:
+        body = base64.b64decode(ep["body"]) if ep.get("body") is not None else None
+        cfg.classes = [endpoint_scenario(ep["method"], ep["url"], headers=ep["headers"],
+                                         body=body, expect=ep.get("expect"))]
+    return cfg
+
+
+class Worker:
+    def __init__(self, out_fd: int, reader: asyncio.StreamReader) -> None:
+        self.out_fd = out_fd
+        self.reader = reader
+        self.engine: Engine | None = None
+        self.index = -1
+
+    def send(self, msg: dict[str, Any]) -> None:
+        try:
+            write_all(self.out_fd, encode(msg))
+        except OSError:  # the coordinator is gone: stop, nobody reads the results
+            if self.engine is not None:
+                self.engine.stop("coordinator gone", ExitCode.EXTERNAL_ABORT)
+
+    async def main(self) -> int:
+        cfg_msg = await read_frame(self.reader)
+        if cfg_msg is None or cfg_msg["t"] != "config":
+            return ExitCode.INVALID_CONFIG
+        self.index = int(cfg_msg["index"])
+        try:
+            cfg = worker_config(cfg_msg)
+            classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
+            registry = Registry()
+            for cm in custom:
+                registry.define(cm.name, cm.type, cm.contains)
+            specs = build_plan(classes, cfg.overrides, [])
+        except LoadgenError as e:
+            self.send({"t": "error", "exit_code": e.exit_code, "message": str(e)})
+            return e.exit_code
+        clock = RealClock()
+        recorder = Recorder()
+        watch = GeneratorWatch(registry, recorder, tagset(cfg.run_tags))
+        intervals = IntervalRecorder(registry)
+        run = RunContext(clock, registry, recorder, transport_factory(
+            cfg.http_client, cfg.insecure, cfg.max_response_bytes),
+            env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
+            insecure=cfg.insecure, segment=cfg.overrides.segment,
+            limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
+        self.send({"t": "ready", "pid": os.getpid()})
+        go = await read_frame(self.reader)
+        if go is None or go["t"] != "go":
+            await run.close()
+            return ExitCode.EXTERNAL_ABORT
+        origin = int(go["origin_ns"])
+        intervals.start(origin)
+        engine = self.engine = Engine(
+            run, specs, Hooks(ingest=intervals.ingest, background=[watch.run],
+                              started=lambda at: self.send({"t": "started", "at_ns": at})),
+            setup_data=dict(go.get("setup") or {}), sample_vus=False)
+
+        def on_abort(reason: str) -> None:
+            engine.stop(reason, ExitCode.SCRIPT_ABORTED)
+            self.send({"t": "stopping", "reason": reason,
+                       "exit_code": ExitCode.SCRIPT_ABORTED})
+
+        run.on_abort = on_abort
+
+        sent_types = 0
+
+        def cut() -> None:
+            nonlocal sent_types
+            iv = intervals.cut((clock.now_ns() - origin) / 1e9, generator_health([watch]))
+            rts = engine.runtimes
+            types = {}
+            if len(registry.metrics) != sent_types:  # metrics made at run time, once
+                sent_types = len(registry.metrics)
+                types = {n: [m.type.value, m.contains.value]
+                         for n, m in registry.metrics.items()}
+            self.send({"t": "interval", "iv": interval_text(iv), "types": types, "status": {
+                "active": sum(rt.active for rt in rts),
+                "allocated": sum(rt.allocated for rt in rts),
+                "complete": sum(rt.completed for rt in rts),
+                "interrupted": sum(rt.interrupted for rt in rts)}})
+
+        async def reporter() -> None:
+            next_ns = clock.now_ns() + INTERVAL_NS
+            while True:
+                await clock.sleep_until(next_ns)
+                next_ns += INTERVAL_NS
+                engine._flush()  # what the ticker has not drained yet belongs in this cut
+                cut()
+
+        engine.hooks.background.append(reporter)
+        await clock.sleep_until(int(go["t0_ns"]))
+        listener = asyncio.ensure_future(self.listen())
+        try:
+            outcome = await engine.execute()
+            code, reason = outcome.exit_code, outcome.reason
+        except LoadgenError as e:  # an executor's script error: reported, not a lost worker
+            code, reason = e.exit_code, str(e)
+        finally:
+            listener.cancel()
+        cut()  # the last records (execute() flushed them into the recorder)
+        self.send({"t": "done", "exit_code": code, "reason": reason})
+        return code
+
+    async def listen(self) -> None:
+        """Stop orders from the coordinator; end of stdin means it is gone."""
+        assert self.engine is not None
+        while True:
+            try:
+                msg = await read_frame(self.reader)
+            except WireError as e:
+                msg = {"t": "stop", "reason": f"bad order: {e}",
+                       "exit_code": ExitCode.EXTERNAL_ABORT}
+            if msg is None:
+                self.engine.stop("coordinator gone", ExitCode.EXTERNAL_ABORT)
+                return
+            if msg["t"] == "stop":
+                self.engine.stop(str(msg.get("reason", "stopped")),
+                                 int(msg.get("exit_code", ExitCode.EXTERNAL_ABORT)))
+
+
+async def _main(out_fd: int) -> int:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**16)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return await Worker(out_fd, reader).main()
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # print() in a scenario goes to stderr, never into a frame
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="level=%(levelname)s msg=worker: %(message)s")
+    try:
+        code = int(_run_loop(_main(out_fd)))
+    except (ConfigError, WireError) as e:
+        print(f"loadgen worker: {e}", file=sys.stderr)
+        code = ExitCode.INVALID_CONFIG
+    except LoadgenError as e:
+        print(f"loadgen worker: {e}", file=sys.stderr)
+        code = e.exit_code
+    sys.stdout.flush()
+    os._exit(int(code))
+
+
+if __name__ == "__main__":
+    main()
