@@ -1,0 +1,215 @@
+"""`--workers N` through the real CLI: N worker processes run one test, judged as one run.
+
+Each case asserts the exit code, the message, no traceback, a bounded coordinator RSS and an
+end within the test's own length plus a margin (process start-up included): exact counts
+across workers, the same merged numbers as a single process, a fleet-wide abortOnFail, a
+worker killed with SIGKILL or gone silent, Ctrl-C, and bad values for the flag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostile_run import CliRun, run_cli
+from servers import serve
+
+RSS_MB = 400
+START_S = 6.0  # N interpreters importing loadgen on a busy 2-core machine
+SETUP_SCENARIO = """
+from loadgen import Scenario, SharedIterations
+
+class S(Scenario):
+    executor = SharedIterations(vus=3, iterations=10, max_duration="5s")
+
+    async def setup(self):
+        return {"token": "t-1", "ids": [1, 2, 3]}
+
+    async def iteration(self, vu):
+        r = await vu.http.get("/")
+        vu.check(r, {"status is 200": lambda r: r.status == 200})
+        vu.check(vu.data, {"setup data arrived": lambda d: d == {"token": "t-1", "ids": [1, 2, 3]}})
+"""
+RATE_SCENARIO = """
+from loadgen import ConstantArrivalRate, Scenario
+
+class R(Scenario):
+    executor = ConstantArrivalRate(rate=60, duration="1s", pre_allocated_vus=10)
+
+    async def iteration(self, vu):
+        r = await vu.http.get("/")
+        vu.check(r, {"ok": lambda r: r.status == 200})
+"""
+ABORT_SCENARIO = """
+from loadgen import ConstantVUs, Scenario
+
+class A(Scenario):
+    executor = ConstantVUs(vus=4, duration="30s")
+    thresholds = {"http_req_failed": [{"threshold": "rate<0.5", "abortOnFail": True}]}
+
+    async def iteration(self, vu):
+        await vu.http.get("/status/500")
+        await vu.sleep(0.05)
+"""
+KILL_SCENARIO = """
+import os, signal
+from loadgen import ConstantVUs, Scenario
+
+class K(Scenario):
+    executor = ConstantVUs(vus=2, duration="30s")
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+        await vu.sleep(0.05)
+        if vu.id_in_test == {victim} and vu.iteration == 10:
+            {how}
+"""
+LONG_SCENARIO = """
+from loadgen import ConstantVUs, Scenario
+
+class L(Scenario):
+    executor = ConstantVUs(vus=4, duration="30s")
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+        await vu.sleep(0.05)
+"""
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+def script(tmp_path: Path, text: str, name: str = "s.py") -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def metrics(path: Path) -> dict[str, dict[str, float]]:
+    return json.loads(path.read_text())["metrics"]  # type: ignore[no-any-return]
+
+
+def clean(r: CliRun, code: int, within_s: float) -> None:
+    assert r.code == code, r.text[-3000:]
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < within_s, r.wall_s
+
+
+def test_shared_iterations_run_exactly_once_across_three_workers(tmp_path: Path, base_url: str):
+    out = tmp_path / "export.json"
+    summary = tmp_path / "summary.json"
+    r = run_cli("run", script(tmp_path, SETUP_SCENARIO), "--workers", "3", "--summary-export",
+                str(out), "--summary-json", str(summary), env={"BASE_URL": base_url})
+    clean(r, 0, 5 + START_S)
+    m = metrics(out)
+    assert m["iterations"]["count"] == 10
+    assert m["http_reqs"]["count"] == 10
+    assert m["checks"]["passes"] == 20 and m["checks"]["fails"] == 0  # setup data everywhere
+    fleet = json.loads(summary.read_text())["loadgen"]["fleet"]
+    assert fleet["workers"] == 3 and fleet["lost"] == []
+    assert 0 <= fleet["start_skew_ms"] < 1000
+    assert "start skew" in r.err and "workers: 3 processes" in r.err
+
+
+def test_arrival_rate_over_two_workers_matches_one_process(tmp_path: Path, base_url: str):
+    path = script(tmp_path, RATE_SCENARIO)
+    runs = {}
+    for flags in ([], ["--workers", "2"], ["--workers", "1"]):
+        out = tmp_path / f"export{len(flags)}{flags[-1] if flags else ''}.json"
+        r = run_cli("run", path, "-q", "--summary-export", str(out), *flags,
+                    env={"BASE_URL": base_url})
+        clean(r, 0, 1 + START_S)
+        runs[" ".join(flags)] = metrics(out)
+    for name in ("iterations", "http_reqs"):
+        counts = {k: m[name]["count"] for k, m in runs.items()}
+        assert set(counts.values()) == {60}, counts
+    for m in runs.values():
+        assert m["checks"]["passes"] == 60
+        assert "dropped_iterations" not in m
+
+
+def test_abort_on_fail_stops_every_worker(tmp_path: Path, base_url: str):
+    out = tmp_path / "export.json"
+    r = run_cli("run", script(tmp_path, ABORT_SCENARIO), "--workers", "2", "-q",
+                "--summary-export", str(out), env={"BASE_URL": base_url})
+    # thresholds are judged every 2 s; each worker ends within 2 s of the stop order
+    clean(r, 99, 2 + 2 + 2 + START_S)
+    assert "http_req_failed" in r.err
+    assert metrics(out)["http_reqs"]["count"] > 0
+
+
+@pytest.mark.parametrize(("how", "why"), [
+    ("os.kill(os.getpid(), signal.SIGKILL)", "killed by SIGKILL"),
+    ("import time; time.sleep(60)", "sent nothing for 5 s"),
+])
+def test_a_lost_worker_is_named_and_fails_the_run(tmp_path: Path, base_url: str, how: str,
+                                                  why: str):
+    out = tmp_path / "summary.json"
+    path = script(tmp_path, KILL_SCENARIO.format(victim=2, how=how))
+    r = run_cli("run", path, "--workers", "2", "-q", "--summary-json", str(out),
+                env={"BASE_URL": base_url})
+    clean(r, 110, 1 + 5 + 5 + START_S)  # it dies or falls silent after ~1 s
+    assert f"{why}" in r.err
+    data = json.loads(out.read_text())
+    lost = data["loadgen"]["fleet"]["lost"]
+    assert [x["worker"] for x in lost] == [1] and why in lost[0]["why"]
+    assert any("was lost" in w for w in data["loadgen"]["warnings"])
+    assert "was lost" in r.out  # the text summary names it too
+    assert data["metrics"]["http_reqs"]["values"]["count"] > 10  # what it sent is kept
+
+
+def test_ctrl_c_stops_the_fleet_and_writes_every_file(tmp_path: Path, base_url: str):
+    out, summary = tmp_path / "export.json", tmp_path / "summary.json"
+    buckets = tmp_path / "b.ndjson"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadgen", "run", script(tmp_path, LONG_SCENARIO), "--workers",
+         "2", "--summary-export", str(out), "--summary-json", str(summary), "-o",
+         f"json={buckets}?points=buckets"], env={**os.environ, "BASE_URL": base_url},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + START_S + 3
+    # as a terminal's Ctrl-C: the whole process group, once the load runs
+    while time.monotonic() < deadline and not (buckets.exists() and buckets.stat().st_size):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=15)
+    r = CliRun(proc.returncode, stdout.decode(), stderr.decode(), time.monotonic() - t0, 0.0)
+    clean(r, 105, 5)
+    assert metrics(out)["http_reqs"]["count"] > 0
+    assert json.loads(summary.read_text())["loadgen"]["outcome"]["exit_code"] == 105
+    assert buckets.read_text().count("\n") > 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "1.5", "two", "", "1e3"])
+def test_bad_worker_counts_are_refused(tmp_path: Path, value: str):
+    r = run_cli("run", script(tmp_path, LONG_SCENARIO), f"--workers={value}", "-q")
+    clean(r, 104, 10)
+    assert "--workers must be a whole number >= 1 or auto" in r.err
+
+
+def test_what_a_fleet_cannot_do_yet_is_refused(tmp_path: Path):
+    r = run_cli("http", "GET", "http://127.0.0.1:9/", "-q", "--workers", "2", "-o",
+                f"json={tmp_path / 'raw.ndjson'}", "--archive", str(tmp_path / "a.ndjson"))
+    clean(r, 104, 10)
+    assert "write json=FILE?points=buckets" in r.err
+    assert "--archive is not written by a --workers run" in r.err
+
+
+def test_setup_data_that_is_not_json_is_a_script_error(tmp_path: Path, base_url: str):
+    text = SETUP_SCENARIO.replace('{"token": "t-1", "ids": [1, 2, 3]}', "{1, 2}")
+    r = run_cli("run", script(tmp_path, text), "--workers", "2", "-q",
+                env={"BASE_URL": base_url})
+    clean(r, 107, 5 + START_S)
+    assert "setup() returned data that cannot be sent to the workers" in r.err
