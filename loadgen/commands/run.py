@@ -16,9 +16,9 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from loadgen.clock import RealClock
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
@@ -58,6 +58,7 @@ from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
 
 log = logging.getLogger("loadgen")
+T = TypeVar("T")
 
 
 @dataclass
@@ -240,7 +241,7 @@ def quit_at_once(results: Results) -> None:
 LEFTOVER_GRACE_S = 2.0
 
 
-def _run_loop(coro: Any) -> Outcome:
+def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Run on uvloop (asyncio's loop without it); the tasks left at the end are cancelled
     and given LEFTOVER_GRACE_S, never waited for without a deadline (asyncio.run does)."""
     loop: asyncio.AbstractEventLoop
@@ -251,7 +252,7 @@ def _run_loop(coro: Any) -> Outcome:
     except ImportError:
         loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+        return loop.run_until_complete(coro)
     finally:
         try:
             left = asyncio.all_tasks(loop)

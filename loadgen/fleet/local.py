@@ -55,10 +55,10 @@ class ProcessLink:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
 
-    async def wait(self, timeout: float) -> int | None:
-        """Its exit status, or None if it is still running after `timeout` seconds."""
+    async def wait(self, within_s: float) -> int | None:
+        """Its exit status, or None if it is still running after `within_s` seconds."""
         with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(self.proc.wait(), timeout)
+            return await asyncio.wait_for(self.proc.wait(), within_s)
         return None
 
     def describe_exit(self) -> str:

@@ -199,7 +199,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="level=%(levelname)s msg=worker: %(message)s")
     try:
-        code = int(_run_loop(_main(out_fd)))
+        code = _run_loop(_main(out_fd))
     except (ConfigError, WireError) as e:
         print(f"loadgen worker: {e}", file=sys.stderr)
         code = ExitCode.INVALID_CONFIG
