@@ -105,7 +105,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], workers: int, why: str) -> int
             f"workers: {workers} processes ({why}), each runs segment i/{workers} of the test"]
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
-    config = {"kw": _jsonable(kw), "endpoint": endpoint_of(cfg)}
+    config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}
     state: dict[str, Any] = {}
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,

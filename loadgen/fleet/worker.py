@@ -206,6 +206,9 @@ def main() -> None:
     except LoadgenError as e:
         print(f"loadgen worker: {e}", file=sys.stderr)
         code = e.exit_code
+    except Exception as e:  # noqa: BLE001 - the coordinator names the worker; one line here
+        print(f"loadgen worker: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        code = 1
     sys.stdout.flush()
     os._exit(int(code))
 

@@ -213,3 +213,12 @@ def test_setup_data_that_is_not_json_is_a_script_error(tmp_path: Path, base_url:
                 env={"BASE_URL": base_url})
     clean(r, 107, 5 + START_S)
     assert "setup() returned data that cannot be sent to the workers" in r.err
+
+
+def test_http_command_runs_across_workers(tmp_path: Path, base_url: str):
+    out = tmp_path / "export.json"
+    r = run_cli("http", "GET", f"{base_url}/", "--rps", "40", "-d", "1s", "--expect", "200",
+                "--workers", "2", "-q", "--summary-export", str(out))
+    clean(r, 0, 1 + START_S)
+    m = metrics(out)
+    assert m["http_reqs"]["count"] == 40 and m["checks"]["passes"] == 40
