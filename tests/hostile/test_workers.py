@@ -201,10 +201,21 @@ def test_bad_worker_counts_are_refused(tmp_path: Path, value: str):
 
 def test_what_a_fleet_cannot_do_yet_is_refused(tmp_path: Path):
     r = run_cli("http", "GET", "http://127.0.0.1:9/", "-q", "--workers", "2", "-o",
-                f"json={tmp_path / 'raw.ndjson'}", "--archive", str(tmp_path / "a.ndjson"))
+                f"json={tmp_path / 'raw.ndjson'}", "--archive", str(tmp_path / "a.ndjson"),
+                "--execution-segment", "0:1/2")
     clean(r, 104, 10)
+    assert "--execution-segment is for separate instances" in r.err
     assert "write json=FILE?points=buckets" in r.err
     assert "--archive is not written by a --workers run" in r.err
+
+
+def test_vu_abort_in_one_worker_stops_the_fleet(tmp_path: Path, base_url: str):
+    text = KILL_SCENARIO.format(victim=1, how="vu.abort('enough')")
+    out = tmp_path / "summary.json"
+    r = run_cli("run", script(tmp_path, text), "--workers", "2", "-q", "--summary-json",
+                str(out), env={"BASE_URL": base_url})
+    clean(r, 108, 1 + 2 + START_S)
+    assert "enough" in json.loads(out.read_text())["loadgen"]["outcome"]["reason"]
 
 
 def test_setup_data_that_is_not_json_is_a_script_error(tmp_path: Path, base_url: str):
