@@ -323,6 +323,10 @@ class Engine:
         return (sum(rt.active for rt in self.runtimes),
                 sum(rt.allocated for rt in self.runtimes))
 
+    def drain(self) -> None:
+        """Hand the records so far to the ingest hook now (a fleet worker's cut)."""
+        self._flush()
+
     def _flush(self) -> None:
         records = self.run.recorder.drain()
         if records and self.hooks.ingest:

@@ -46,6 +46,15 @@ from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
 INTERVAL_NS = 1_000_000_000
+#: cuts follow the end of each second of the run by this much, so a second's samples reach
+#: the coordinator well before its live per-second stream writes that second (1 s later)
+CUT_AFTER_NS = 100_000_000
+
+
+def next_cut(origin_ns: int, now_ns: int) -> int:
+    """The first cut time after `now_ns`: CUT_AFTER_NS past a whole second of the run."""
+    k = (now_ns - origin_ns - CUT_AFTER_NS) // INTERVAL_NS + 1
+    return origin_ns + k * INTERVAL_NS + CUT_AFTER_NS
 
 
 def interval_text(iv: Interval) -> str:
@@ -147,11 +156,11 @@ class Worker:
                 "interrupted": sum(rt.interrupted for rt in rts)}})
 
         async def reporter() -> None:
-            next_ns = clock.now_ns() + INTERVAL_NS
+            next_ns = next_cut(origin, clock.now_ns())
             while True:
                 await clock.sleep_until(next_ns)
                 next_ns += INTERVAL_NS
-                engine._flush()  # what the ticker has not drained yet belongs in this cut
+                engine.drain()  # what the ticker has not drained yet belongs in this cut
                 cut()
 
         engine.hooks.background.append(reporter)

@@ -142,3 +142,13 @@ async def test_a_coordinator_engine_runs_setup_and_teardown_once_around_the_load
     assert WithHooks.seen == []  # no executor ran here
     assert {v for _, v, _ in h.samples("vus")} == {5.0}
     assert {v for _, v, _ in h.samples("vus_max")} == {8.0}
+
+
+@pytest.mark.parametrize(("now", "cut"), [
+    (0, 100), (99, 100), (100, 1100), (950, 1100), (1100, 2100), (1101, 2100)])
+def test_worker_cuts_follow_each_second_of_the_run(now: int, cut: int):
+    from loadgen.fleet import worker
+
+    ms = 1_000_000
+    origin = 5_000 * ms  # any origin: cuts are relative to the run's start
+    assert worker.next_cut(origin, origin + now * ms) == origin + cut * ms

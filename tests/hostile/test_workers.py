@@ -233,3 +233,33 @@ def test_http_command_runs_across_workers(tmp_path: Path, base_url: str):
     clean(r, 0, 1 + START_S)
     m = metrics(out)
     assert m["http_reqs"]["count"] == 40 and m["checks"]["passes"] == 40
+
+
+SLOW_SETUP_SCENARIO = """
+import asyncio
+from loadgen import ConstantArrivalRate, Scenario
+
+class B(Scenario):
+    executor = ConstantArrivalRate(rate=100, duration="2s", pre_allocated_vus=10)
+
+    async def setup(self):
+        await asyncio.sleep({setup_s})  # T0 late in a second of the run: cuts must not be
+        return {{}}
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+"""
+
+
+@pytest.mark.parametrize("setup_s", [0.9])
+def test_the_live_per_second_stream_misses_no_worker_sample(tmp_path: Path, base_url: str,
+                                                           setup_s: float):
+    out, buckets = tmp_path / "export.json", tmp_path / "b.ndjson"
+    r = run_cli("run", script(tmp_path, SLOW_SETUP_SCENARIO.format(setup_s=setup_s)),
+                "--workers", "2", "-q", "--summary-export", str(out),
+                "-o", f"json={buckets}?points=buckets", env={"BASE_URL": base_url})
+    clean(r, 0, 3 + START_S)
+    lines = [json.loads(x) for x in buckets.read_text().splitlines()]
+    streamed = sum(x["data"]["value"] for x in lines if x.get("type") == "Point"
+                   and x["metric"] == "http_reqs" and x["data"]["tags"]["stat"] == "count")
+    assert streamed == metrics(out)["http_reqs"]["count"] == 200
