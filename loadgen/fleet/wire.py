@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-MAX_FRAME = 256 * 2**20  # one interval of a busy worker is kilobytes to a few MiB
+MAX_FRAME = 64 * 2**20  # one interval of a busy worker is kilobytes to a few MiB
 _LEN = struct.Struct(">I")
 
 
