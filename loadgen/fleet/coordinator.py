@@ -44,6 +44,10 @@ from loadgen.watch.generator import GeneratorWatch
 log = logging.getLogger("loadgen")
 
 
+class Interrupted(LoadgenError):
+    exit_code = ExitCode.EXTERNAL_ABORT
+
+
 def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
     """What a --workers run cannot do (yet), all at once (exit 104)."""
     problems = []
@@ -175,7 +179,7 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         await asyncio.wait((ready, stop), return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():  # Ctrl-C while the workers start: nothing ran
             ready.cancel()
-            raise KeyboardInterrupt
+            raise Interrupted("interrupted while the workers started; nothing ran")
         stop.cancel()
         ready.result()  # a worker's own error (its exit code), or who did not start
         return await engine.execute()

@@ -89,6 +89,7 @@ class Fleet:
         self.t0_ns = 0
         self.changed = asyncio.Event()
         self.on_started: Any = None  # called once every worker has started (the skew line)
+        self.closing = False
 
     # -- start ------------------------------------------------------------------------------
     def configure(self, config: dict[str, Any]) -> None:
@@ -154,7 +155,7 @@ class Fleet:
 
     def lose(self, w: WorkerState, why: str) -> None:
         """A worker is gone: kill it, name it, stop the run (its results so far stay)."""
-        if not w.running:
+        if not w.running or self.closing:  # closing: the coordinator ends them itself
             return
         w.lost = why
         w.link.kill()
@@ -231,6 +232,7 @@ class Fleet:
     # -- the end ----------------------------------------------------------------------------
     async def close(self) -> None:
         """Every worker ends: asked (stdin closed), then killed after a deadline."""
+        self.closing = True
         for w in self.workers:
             w.link.close()
         for w in self.workers:

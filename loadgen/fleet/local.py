@@ -28,7 +28,8 @@ class ProcessLink:
     async def spawn(cls, index: int) -> ProcessLink:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "loadgen.fleet.worker", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, limit=READ_LIMIT)
+            stdout=asyncio.subprocess.PIPE, limit=READ_LIMIT,
+            start_new_session=True)  # a terminal's Ctrl-C is the coordinator's to handle
         return cls(index, proc)
 
     @property

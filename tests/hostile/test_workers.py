@@ -263,3 +263,27 @@ def test_the_live_per_second_stream_misses_no_worker_sample(tmp_path: Path, base
     streamed = sum(x["data"]["value"] for x in lines if x.get("type") == "Point"
                    and x["metric"] == "http_reqs" and x["data"]["tags"]["stat"] == "count")
     assert streamed == metrics(out)["http_reqs"]["count"] == 200
+
+
+def test_ctrl_c_while_the_workers_start_leaves_no_worker_behind(tmp_path: Path, base_url: str):
+    import psutil
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadgen", "run", script(tmp_path, LONG_SCENARIO), "--workers",
+         "2", "-q"], env={**os.environ, "BASE_URL": base_url}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True)
+    coordinator = psutil.Process(proc.pid)
+    deadline = time.monotonic() + START_S
+    children: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(children) < 2:
+        children = coordinator.children()
+        time.sleep(0.01)
+    assert len(children) == 2
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C reaches the coordinator only
+    stdout, stderr = proc.communicate(timeout=15)
+    r = CliRun(proc.returncode, stdout.decode(), stderr.decode(), time.monotonic() - t0, 0.0)
+    clean(r, 105, 5)
+    assert "lost" not in r.err  # the coordinator ended them: not a lost worker
+    _, alive = psutil.wait_procs(children, timeout=3)
+    assert not alive
