@@ -287,3 +287,26 @@ def test_ctrl_c_while_the_workers_start_leaves_no_worker_behind(tmp_path: Path, 
     assert "lost" not in r.err  # the coordinator ended them: not a lost worker
     _, alive = psutil.wait_procs(children, timeout=3)
     assert not alive
+
+
+def test_workers_stop_when_the_coordinator_is_killed(tmp_path: Path, base_url: str):
+    import psutil
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadgen", "run", script(tmp_path, LONG_SCENARIO), "--workers",
+         "2", "-q"], env={**os.environ, "BASE_URL": base_url}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    coordinator = psutil.Process(proc.pid)
+    deadline = time.monotonic() + START_S
+    children: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        children = coordinator.children()
+        if len(children) == 2:
+            break
+        time.sleep(0.05)
+    assert len(children) == 2
+    time.sleep(1.5)  # the load runs
+    proc.kill()
+    proc.communicate(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=5)  # stdin closed: they stop themselves
+    assert not alive
