@@ -70,6 +70,7 @@ class WorkerState:
     done: dict[str, Any] | None = None
     lost: str | None = None
     status: dict[str, int] = field(default_factory=dict)
+    ended_ns: int | None = None  # when its `done` arrived
     reader: asyncio.Task[None] | None = None
 
     @property
@@ -90,6 +91,7 @@ class Fleet:
         self.changed = asyncio.Event()
         self.on_started: Any = None  # called once every worker has started (the skew line)
         self.closing = False
+        self.stop_sent_ns: int | None = None  # when the stop order went out (None: never)
 
     # -- start ------------------------------------------------------------------------------
     def configure(self, config: dict[str, Any]) -> None:
@@ -139,6 +141,7 @@ class Fleet:
                 if w.running and now - w.last_seen_ns > SILENT_S * 1e9:
                     self.lose(w, f"sent nothing for {SILENT_S:g} s")
             if engine.stopping and stop_deadline is None:
+                self.stop_sent_ns = now
                 stop_deadline = now + int(STOP_DEADLINE_S * 1e9)
                 self.broadcast({"t": "stop", "reason": engine.stop_reason,
                                 "exit_code": engine.stop_code})
@@ -215,6 +218,7 @@ class Fleet:
             self.engine.stop(str(msg["reason"]), int(msg["exit_code"]))
         elif kind == "done":
             w.done = msg
+            w.ended_ns = self.clock.now_ns()
             code = int(msg["exit_code"])
             if code not in (ExitCode.OK, ExitCode.EXTERNAL_ABORT) and self.engine is not None:
                 self.engine.stop(f"{w.link.name}: {msg.get('reason', '')}", code)
@@ -250,7 +254,12 @@ class Fleet:
 
     def summary(self, why: str) -> dict[str, Any]:
         starts = [w.started_ns for w in self.workers if w.started_ns is not None]
+        ends = [w.ended_ns for w in self.workers if w.ended_ns is not None]
+        sent = self.stop_sent_ns
         return {"workers": len(self.workers), "chosen": why,
+                # from the stop order to the last worker's end (None: no stop order)
+                "stop_to_end_ms": (max(ends) - sent) / 1e6 if sent is not None and ends
+                and len(ends) == len(self.workers) else None,
                 "start_skew_ms": self.skew_ms(),
                 "latest_start_after_t0_ms": (max(starts) - self.t0_ns) / 1e6 if starts
                 else None,

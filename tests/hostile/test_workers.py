@@ -140,13 +140,16 @@ def test_arrival_rate_over_two_workers_matches_one_process(tmp_path: Path, base_
 
 
 def test_abort_on_fail_stops_every_worker(tmp_path: Path, base_url: str):
-    out = tmp_path / "export.json"
+    out, summary = tmp_path / "export.json", tmp_path / "summary.json"
     r = run_cli("run", script(tmp_path, ABORT_SCENARIO), "--workers", "2", "-q",
-                "--summary-export", str(out), env={"BASE_URL": base_url})
+                "--summary-export", str(out), "--summary-json", str(summary),
+                env={"BASE_URL": base_url})
     # thresholds are judged every 2 s; each worker ends within 2 s of the stop order
     clean(r, 99, 2 + 2 + 2 + START_S)
     assert "http_req_failed" in r.err
     assert metrics(out)["http_reqs"]["count"] > 0
+    fleet = json.loads(summary.read_text())["loadgen"]["fleet"]
+    assert fleet["lost"] == [] and 0 <= fleet["stop_to_end_ms"] < 2000
 
 
 @pytest.mark.parametrize(("how", "why"), [
