@@ -100,6 +100,9 @@ class Worker:
         if cfg_msg is None or cfg_msg["t"] != "config":
             return ExitCode.INVALID_CONFIG
         self.index = int(cfg_msg["index"])
+        for handler in logging.getLogger().handlers:  # which worker said it
+            handler.setFormatter(logging.Formatter(
+                f"level=%(levelname)s msg=worker {self.index}: %(message)s"))
         try:
             cfg = worker_config(cfg_msg)
             classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)

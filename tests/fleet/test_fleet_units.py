@@ -152,3 +152,33 @@ def test_worker_cuts_follow_each_second_of_the_run(now: int, cut: int):
     ms = 1_000_000
     origin = 5_000 * ms  # any origin: cuts are relative to the run's start
     assert worker.next_cut(origin, origin + now * ms) == origin + cut * ms
+
+
+class FakeFleet:
+    def __init__(self) -> None:
+        self.workers = [type("W", (), {"running": r})() for r in (True, True, False)]
+
+    def vu_counts(self) -> tuple[int, int]:
+        return 7, 9
+
+    def iterations(self) -> tuple[int, int]:
+        return 120, 3
+
+
+class FakeEngine:
+    def elapsed_s(self) -> float:
+        return 4.25
+
+
+def test_fleet_progress_sums_the_workers():
+    import io
+
+    from loadgen.fleet.progress import FleetProgress
+
+    stream = io.StringIO()
+    FleetProgress(FakeFleet(), stream)(FakeEngine(), True)
+    assert stream.getvalue() == ("running (004.2s), 07/09 VUs, 120 complete and 3 interrupted "
+                                 "iterations, 2/3 workers running\n")
+    quiet = io.StringIO()
+    FleetProgress(FakeFleet(), quiet, enabled=False)(FakeEngine(), True)
+    assert quiet.getvalue() == ""
