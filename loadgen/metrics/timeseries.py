@@ -202,15 +202,12 @@ def merge_agg(into: Agg, other: Agg) -> None:
 class Bucket:
     """One aligned interval: [index << level, (index + 1) << level) base intervals."""
 
-    __slots__ = ("level", "index", "data", "shown")
+    __slots__ = ("level", "index", "data")
 
     def __init__(self, level: int, index: int) -> None:
         self.level = level
         self.index = index
         self.data: dict[tuple[str, int], Agg] = {}  # (metric name, scenario no.) -> agg
-        # aggregates already computed for a query (metric, scenarios) -> values; cleared
-        # whenever data arrives, so a closed interval's percentiles are computed once
-        self.shown: dict[tuple[str, tuple[int, ...]], dict[str, float]] = {}
 
     @property
     def start(self) -> int:
@@ -222,7 +219,6 @@ class Bucket:
 
     def absorb(self, other: Bucket) -> None:
         """Merge `other` (a bucket inside this one's span, usually later) into this one."""
-        self.shown.clear()
         for key, agg in other.data.items():
             mine = self.data.get(key)
             if mine is None:
@@ -256,6 +252,9 @@ class TimeSeries:
         self._scenario_no: dict[str, int] = {"": 0}
         self._buckets: list[Bucket] = []
         self._starts: list[int] = []
+        #: intervals visited by queries so far: what a per-tick reader costs, for tests
+        #: that prove the cost does not grow with the run's length
+        self.visited = 0
 
     # ---- feeding ----------------------------------------------------------------------------
     def wants(self, metric: Metric) -> bool:
@@ -306,7 +305,6 @@ class TimeSeries:
 
     def _agg(self, k: int, metric: Metric, scen: int) -> Agg:
         b = self._bucket_for(k)
-        b.shown.clear()
         key = (metric.name, scen)
         agg = b.data.get(key)
         if agg is None:
@@ -367,13 +365,15 @@ class TimeSeries:
         return self._scenarios[1:]
 
     def buckets(
-        self, metric: str, scenario: str | None = None, since_s: float | None = None
+        self, metric: str, scenario: str | None = None, since_s: float | None = None,
+        until_s: float | None = None,
     ) -> list[tuple[float, float, dict[str, float]]]:
         """(t_start_s, t_end_s, aggregates) per interval, oldest first; times from origin.
 
-        `since_s`: only intervals that end after it (what a live writer has not seen yet),
-        so a reader that asks every second does work for the new intervals only; an
-        interval's aggregates are computed once and kept until new data reaches it.
+        `since_s`/`until_s`: only intervals that end after `since_s` and start before
+        `until_s` (what a live writer has not seen yet, a monitor's window), found by
+        bisection, so a reader that asks every second does work for those intervals only.
+        Aggregates are computed per call and not kept: nothing here grows with reads.
 
         Every interval that holds any data is listed; one without samples of `metric` shows
         zero aggregates (counts 0). Intervals in which nothing at all was recorded are absent.
@@ -395,18 +395,17 @@ class TimeSeries:
         if since_s is not None and since_s > float("-inf"):
             # buckets are sorted and disjoint: skip those that ended at or before since_s
             first = max(0, bisect.bisect_right(self._starts, int(since_s / w)) - 1)
-        key = (metric, tuple(scens))
         out: list[tuple[float, float, dict[str, float]]] = []
-        for b in self._buckets[first:]:
+        for b in self._buckets[first:] if first else self._buckets:
+            if until_s is not None and b.start * w >= until_s:
+                break
+            self.visited += 1
             if since_s is not None and b.end * w <= since_s:
                 continue
-            values = b.shown.get(key)
-            if values is None:
-                agg = new_agg(mtype, self.sub_bits)
-                for s in scens:
-                    part = b.data.get((metric, s))
-                    if part is not None:
-                        merge_agg(agg, part)
-                values = b.shown[key] = agg.values(w * (1 << b.level))
-            out.append((b.start * w, b.end * w, values))
+            agg = new_agg(mtype, self.sub_bits)
+            for s in scens:
+                part = b.data.get((metric, s))
+                if part is not None:
+                    merge_agg(agg, part)
+            out.append((b.start * w, b.end * w, agg.values(w * (1 << b.level))))
         return out

@@ -24,7 +24,8 @@ def completed_points(ts: TimeSeries, since_s: float, until_s: float) -> Iterator
     rows: list[tuple[float, str, float, dict[str, str]]] = []
     for metric in sorted(ts.names):
         for scen in ts.scenarios():
-            for t0, t1, agg in ts.buckets(metric, scenario=scen, since_s=since_s):
+            for t0, t1, agg in ts.buckets(metric, scenario=scen, since_s=since_s,
+                                           until_s=until_s):
                 if not since_s < t1 <= until_s or not agg:
                     continue
                 base = {"interval": f"{t1 - t0:g}s"}
