@@ -366,7 +366,7 @@ class TimeSeries:
 
     def buckets(
         self, metric: str, scenario: str | None = None, since_s: float | None = None,
-        until_s: float | None = None,
+        until_s: float | None = None, present_only: bool = False,
     ) -> list[tuple[float, float, dict[str, float]]]:
         """(t_start_s, t_end_s, aggregates) per interval, oldest first; times from origin.
 
@@ -376,7 +376,8 @@ class TimeSeries:
         Aggregates are computed per call and not kept: nothing here grows with reads.
 
         Every interval that holds any data is listed; one without samples of `metric` shows
-        zero aggregates (counts 0). Intervals in which nothing at all was recorded are absent.
+        zero aggregates (counts 0), unless `present_only` (then it is left out, as are
+        intervals in which nothing at all was recorded).
         `scenario=None` merges all scenarios; "" is samples without a scenario tag.
         Aggregates: counter {count, rate (per s)}, rate {rate, passes, fails, total}, gauge
         {value, min, max}, trend {count, avg, min, max, p50, p90, p95, p99}.
@@ -403,9 +404,13 @@ class TimeSeries:
             if since_s is not None and b.end * w <= since_s:
                 continue
             agg = new_agg(mtype, self.sub_bits)
+            found = False
             for s in scens:
                 part = b.data.get((metric, s))
                 if part is not None:
                     merge_agg(agg, part)
+                    found = True
+            if present_only and not found:
+                continue
             out.append((b.start * w, b.end * w, agg.values(w * (1 << b.level))))
         return out
