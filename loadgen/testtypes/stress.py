@@ -98,18 +98,22 @@ class Stress(TestType):
     def monitor(cls, view: RunView) -> str | None:
         """Judge the steps completed since the last tick only (`view.memo` remembers how
         many held), so a tick costs one step's intervals, not the whole run's."""
-        held = int(view.memo.get("steps_held", 0))
-        steps = cls.steps(view, view.elapsed_s - 1.0, held)  # one interval's margin
+        held: list[Step] = view.memo.setdefault("steps", [])
+        steps = cls.steps(view, view.elapsed_s - 1.0, len(held))  # one interval's margin
         i, why = first_break(steps, p95_ms=cls.p95_ms, error_rate=cls.max_error_rate,
                              keep_up=cls.keep_up)
         if i is None:
-            view.memo["steps_held"] = held + len(steps)
+            # measured while their intervals were recent (at full resolution): the verdict
+            # reuses them, as old intervals are merged into coarser ones in a long run
+            held.extend(steps)
+            view.memo["steps_held"] = len(held)
             return None
         return f"breakpoint found at {steps[i].rate:g}/s ({why}); stopping the stress test"
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        steps = cls.steps(view, view.elapsed_s + 1e-6)
+        held: list[Step] = list(view.memo.get("steps", ()))
+        steps = held + cls.steps(view, view.elapsed_s + 1e-6, len(held))
         i, why = first_break(steps, p95_ms=cls.p95_ms, error_rate=cls.max_error_rate,
                              keep_up=cls.keep_up)
         sustainable = steps[i - 1].rate if i else (None if i == 0 else
