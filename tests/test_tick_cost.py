@@ -59,3 +59,22 @@ def test_the_stress_monitor_reads_a_bounded_number_of_intervals_per_tick() -> No
     # before: every interval since the start, on every tick (~4 x 600 at the end)
     assert early <= 4 * 12 and late <= early, (early, late)
     assert judge._memo["ramp"]["steps_held"] == n  # 60 steps of 10 s, each judged once
+
+
+def test_the_progress_line_of_a_long_saturated_run_does_not_grow() -> None:
+    """Drawn every second: it used to list every saturated span since the start."""
+    from types import SimpleNamespace
+
+    from loadgen.execution.progress import Progress
+    from loadgen.watch.generator import Saturation
+
+    def line(spans: int) -> str:
+        sat = Saturation([(1e9 + 10.0 * i, 1e9 + 10.0 * i + 4) for i in range(spans)], spans)
+        watch = SimpleNamespace(saturation=sat, current_cpu=1.0, current_lag_ms=12.0)
+        engine = SimpleNamespace(runtimes=[], exec_start_ns=0)
+        out = Progress(watch=watch).lines(engine, 60.0)  # type: ignore[arg-type]
+        return out[-1]
+
+    assert len(line(10_000)) - len(line(4)) <= 4  # only the count of earlier spans grows
+    assert line(10_000).endswith("(and 9997 earlier)")
+    assert not line(3).endswith("earlier)")
