@@ -1,7 +1,12 @@
 """Soak: long steady load. The question: does anything drift? p95, throughput and error rate
 of the last window are compared with the first (after warm-up): worse by more than the
 tolerance AND significant (Mann-Whitney U on the per-interval values) is drift. When the
-target is monitored (--monitor-pid), its memory growth is part of the answer."""
+target is monitored (--monitor-pid), its memory growth is part of the answer.
+
+A soak too short for its windows to ever reach significance (fewer than `min_window`
+intervals each), or one where a metric got worse beyond the tolerance without
+significance, is undecided (`?`): "no drift" is said only when the data could have shown
+one."""
 
 from __future__ import annotations
 
