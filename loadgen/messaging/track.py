@@ -13,8 +13,9 @@ Why it is shaped like this:
   HTTP response does), so unknown ids are remembered for `early_ttl` seconds; a later
   `sent()` of that id is delivered at once (latency clamped at 0 if the receipt came first).
   Unknown ids never matched in that window count as `messages_unmatched`.
-* **Duplicates** are recognised for the last `dup_window` delivered ids (a bounded FIFO of
-  their hashes), so a duplicate arriving much later is seen as an unmatched receipt instead.
+* **Duplicates** are recognised for the last `dup_window` delivered ids (their hashes, in
+  blocks: ~8 bytes per id, see recent.py), so a duplicate arriving much later is seen as an
+  unmatched receipt instead.
 * **Lost = not received within a grace period after the run**: the engine awaits `settle()`,
   which waits up to `grace` seconds (default 5; a Scenario class attribute `delivery_grace`,
   or `tracker.grace`) for outstanding ids, then counts the rest as `messages_lost`.
@@ -32,10 +33,11 @@ per-recipient ids (`f"{msg_id}:{user}"`) when every copy matters.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 
 from loadgen.clock import Clock, wait_first
+from loadgen.messaging.recent import RecentHashes
 from loadgen.metrics.model import Contains, MetricType, TagSet, merge_tags, tagset
 from loadgen.metrics.registry import Recorder, Registry
 
@@ -91,11 +93,7 @@ class DeliveryTracker:
         self._run_tags = tagset(dict(run_tags or {}))
         self._out: dict[Hashable, tuple[int, TagSet]] = {}  # id -> (sent ns, sender tags)
         self._early: OrderedDict[Hashable, int] = OrderedDict()  # id -> first receipt ns
-        # recently delivered ids, oldest first, as their hashes: a soak at 500 msg/s fills
-        # the window in 200 s, and 100,000 id strings in an OrderedDict held 15.6 MB
-        # (8.6 MB as hashes); a false duplicate needs a 64-bit hash collision
-        self._done: deque[int] = deque()
-        self._done_set: set[int] = set()
+        self._done = RecentHashes(dup_window)  # recently delivered ids (their hashes)
         self._idle: asyncio.Event | None = None
         self.counts: Counter[str] = Counter()
 
@@ -168,7 +166,7 @@ class DeliveryTracker:
             if not self._out and self._idle is not None:
                 self._idle.set()
             return True
-        if hash(msg_id) in self._done_set or msg_id in self._early:
+        if msg_id in self._done or msg_id in self._early:
             self.counts["duplicated"] += 1
             self.recorder.sample(self.m_duplicated, 1.0, ts, now)
             return False
@@ -184,12 +182,7 @@ class DeliveryTracker:
         self.counts["delivered"] += 1
         self.recorder.sample(self.m_latency, max(0, t_recv - t_sent) / 1e6, tags, now)
         self.recorder.sample(self.m_delivered, 1.0, tags, now)
-        h = hash(msg_id)
-        if h not in self._done_set:
-            self._done_set.add(h)
-            self._done.append(h)
-            if len(self._done) > self.dup_window:
-                self._done_set.discard(self._done.popleft())
+        self._done.add(msg_id)
 
     def _untracked(self, tags: TagSet, now: int, why: str) -> None:
         self.counts["untracked"] += 1
