@@ -5,6 +5,7 @@ Public API only: what a scenario file imports - Scenario, the executors, the tes
 programmatic `run()`: a file is run by the `loadgen run` command (loadgen.cli).
 """
 
+from loadgen import data
 from loadgen.executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -35,6 +36,7 @@ from loadgen.testtypes import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "data",
     "VU",
     "Baseline",
     "Peak",

@@ -46,13 +46,23 @@ def cli() -> None:
 @click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
               help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
+@click.option("--archive", type=click.Path(dir_okay=False),
+              help="Write the results archive here (per-second snapshots `loadgen merge` "
+                   "adds up across runs).")
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None,
               help="HTTP transport (default: fast when available).")
 @click.option("--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS certificates.")
+@click.option("--max-response-bytes", type=int, metavar="N",
+              help="Body bytes kept per response, on the wire and decompressed; a bigger "
+                   "body is an error sample (default 67108864 = 64 MiB; 0: no cap).")
 @click.option("--monitor-pid", "monitor_pids", multiple=True, type=int,
-              help="Sample this process's RSS/CPU/files/threads as target_* metrics.")
+              help="Sample this process's RSS/CPU/open fds/threads as target_* metrics.")
 @click.option("--scrape", "scrape_urls", multiple=True, metavar="URL",
               help="Scrape this Prometheus endpoint every second into gauge metrics.")
+@click.option("--execution-segment", metavar="FROM:TO",
+              help="Run only this share of the test, e.g. 1/3:2/3 (k6's execution segments).")
+@click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1",
+              help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 def run(**kw: Any) -> None:
@@ -77,8 +87,14 @@ def run(**kw: Any) -> None:
 @click.option("--summary-export", type=click.Path(dir_okay=False))
 @click.option("--summary-json", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "outputs", multiple=True)
+@click.option("--archive", type=click.Path(dir_okay=False),
+              help="Write the results archive here (for `loadgen merge`).")
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None)
 @click.option("--insecure-skip-tls-verify", is_flag=True)
+@click.option("--max-response-bytes", type=int, metavar="N",
+              help="Body bytes kept per response (default 64 MiB; 0: no cap).")
+@click.option("--execution-segment", metavar="FROM:TO")
+@click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:
@@ -119,6 +135,31 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
     result = check_summary(load_summary_file(summary), raw)
     click.echo(result.render())
     sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("archives", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A threshold file added to the archived thresholds (repeat).")
+@click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
+@click.option("--summary-export", type=click.Path(dir_okay=False),
+              help="Write k6's legacy JSON summary export here.")
+@click.option("--summary-json", type=click.Path(dir_okay=False),
+              help="Write the handleSummary() data object as JSON here.")
+@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
+@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
+              help="Time unit for the text summary.")
+@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
+              help="The per-second NDJSON stream of the merged runs.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+def merge(archives: tuple[str, ...], **kw: Any) -> None:
+    """Merge the results archives of several runs (`run --archive`) into one summary, JSON
+    files and exit code, as if one run had made all their samples."""
+    from loadgen.commands.merge import merge_archives
+    from loadgen.results.config import ResultsConfig
+
+    sys.exit(merge_archives(list(archives), ResultsConfig.from_cli(kw)))
 
 
 @cli.command("demo-server")

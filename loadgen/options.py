@@ -19,24 +19,46 @@ _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s"
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
+# Longer than any run (a year): a 400-digit duration is a typo, and past this the clock's
+# deadlines would overflow or round to infinity instead of being refused with a message.
+MAX_DURATION_NS = 365 * 24 * 3600 * NS
+
+
+def _shown(value: Any) -> str:
+    """`value` for a message, a 400-digit one cut short so the message stays readable."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:18]}…{text[-18:]} ({len(text) - 2} chars)"
+
+
 def parse_duration(value: Any, *, what: str = "duration") -> int:
     """A k6 duration ("30s", "1m30s", "250ms", "1h") or a number of seconds -> nanoseconds.
 
-    Raises ValueError with a message naming `what` on anything else ("30x", "-1s", "").
+    Raises ValueError with a message naming `what` on anything else ("30x", "-1s", "", nan,
+    or more than MAX_DURATION_NS).
     """
+    ns = _parse_duration(value, what)
+    if ns > MAX_DURATION_NS:
+        raise ValueError(f"invalid {what} {_shown(value)}: more than loadgen's ceiling of "
+                         f"{format_duration(MAX_DURATION_NS)}")
+    return ns
+
+
+def _parse_duration(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"invalid {what} {value!r}: expected a duration like '30s'")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"invalid {what} {value!r}: must be a finite number of seconds")
         if value < 0:
             raise ValueError(f"invalid {what} {value!r}: must not be negative")
-        return round(value * NS)
+        return _finite_ns(value * NS, value, what)
     if not isinstance(value, str):
         raise ValueError(f"invalid {what} {value!r}: expected a duration like '30s'")
     s = value.strip()
     if s.startswith("-"):
         raise ValueError(f"invalid {what} {value!r}: must not be negative")
     if re.fullmatch(r"\d+(\.\d+)?", s):  # bare number: seconds
-        return round(float(s) * NS)
+        return _finite_ns(float(s) * NS, value, what)
     pos, total = 0, 0.0
     for m in _PART.finditer(s):
         if m.start() != pos:
@@ -45,9 +67,17 @@ def parse_duration(value: Any, *, what: str = "duration") -> int:
         pos = m.end()
     if pos != len(s) or not s:
         raise ValueError(
-            f"invalid {what} {value!r}: expected a number with a unit (ns, us, ms, s, m, h), "
-            "e.g. '30s' or '1m30s'"
+            f"invalid {what} {_shown(value)}: expected a number with a unit (ns, us, ms, s, m, "
+            "h), e.g. '30s' or '1m30s'"
         )
+    return _finite_ns(total, value, what)
+
+
+def _finite_ns(total: float, value: Any, what: str) -> int:
+    """Round to ns; a value too large for a float (400 digits) is refused, not a traceback."""
+    if not math.isfinite(total) or total > MAX_DURATION_NS:
+        raise ValueError(f"invalid {what} {_shown(value)}: more than loadgen's ceiling of "
+                         f"{format_duration(MAX_DURATION_NS)}")
     return round(total)
 
 
@@ -104,11 +134,16 @@ def parse_stages(raw: Any, problems: list[str], *, where: str) -> list[Stage]:
         except ValueError as e:
             problems.append(f"{where}: stage {i}: {e}")
             continue
-        if not isinstance(stage.target, int | float) or stage.target < 0:
+        t = stage.target
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) \
+                or t < 0:
             problems.append(
-                f"{where}: stage {i}: target must be a number >= 0, got {stage.target!r}")
+                f"{where}: stage {i}: target must be a finite number >= 0, got {t!r}")
             continue
         stages.append(stage)
+    if stages and len(stages) == len(raw) and sum(st.duration_ns for st in stages) == 0:
+        problems.append(f"{where}: the stages last 0s in total, so nothing would run (give "
+                        "at least one stage a duration, e.g. 30s:10)")
     return stages
 
 

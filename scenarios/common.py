@@ -30,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 import orjson
@@ -116,6 +117,54 @@ def frame_of(msg: str | bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return doc if isinstance(doc, dict) else None
+
+
+class Backoff:
+    """Capped exponential backoff with jitter for a VU's reconnect loop.
+
+    Without it a service that accepts and drops every socket at once (or refuses them) gets
+    a reconnect storm: one VU spun 1,142 times a second. Wait `base` * 2^n seconds after the
+    n-th consecutive failure, at most `cap`, jittered to between half and all of that (never
+    near 0, so it cannot spin, and VUs that dropped together do not come back together). A
+    session that stayed up `healthy_after` seconds resets it."""
+
+    def __init__(self, base: float = 0.5, cap: float = 10.0, healthy_after: float = 10.0,
+                 rng: Callable[[], float] = random.random) -> None:
+        self.base, self.cap, self.healthy_after, self.rng = base, cap, healthy_after, rng
+        self.failures = 0
+
+    def delay(self) -> float:
+        """The wait before the next attempt (and count this failure)."""
+        ceiling = min(self.cap, self.base * 2.0 ** min(self.failures, 30))
+        self.failures += 1
+        return ceiling * (0.5 + 0.5 * self.rng())
+
+    def reset(self) -> None:
+        self.failures = 0
+
+    async def after_session(self, vu: Any, lasted_s: float) -> None:
+        """A session ended: reset if it was healthy, else wait before reconnecting."""
+        if lasted_s >= self.healthy_after:
+            self.reset()
+        else:
+            await self.pause(vu)
+
+    async def pause(self, vu: Any) -> None:
+        """Wait `delay()` seconds on the run clock, cut short at the scenario's end (so a
+        backed-off VU never holds the run past its duration)."""
+        left = self.delay()
+        while left > 0 and not vu.stopping:
+            step = min(left, 0.25)
+            await vu.sleep(step)
+            left -= step
+
+
+def reconnect_backoff(state: Any) -> Backoff:
+    """The per-VU Backoff kept on a scenario instance (`self`, one per VU)."""
+    b = getattr(state, "_backoff", None)
+    if b is None:
+        b = state._backoff = Backoff()
+    return b
 
 
 def copy_id(client_msg_id: Any, recipient: str) -> str:
@@ -281,11 +330,13 @@ class Inboxes(Tracked, HeldSockets):
             if frame is not None and frame.get("type") == "message":
                 self.received(vu, frame, user)
 
+        backoff = reconnect_backoff(self)
         try:
             session = await vu.ws.connect("/v1/ws", headers=auth(token))
         except WSError:
-            await vu.sleep(1.0)  # counted in ws_errors; do not spin while the service is down
+            await backoff.pause(vu)  # counted in ws_errors; do not spin while it is down
             return
+        t0 = time.monotonic()
         async with session:
             online = cls.connected[conv]
             online.add(user)
@@ -297,6 +348,7 @@ class Inboxes(Tracked, HeldSockets):
             finally:
                 online.discard(user)
                 cls.ready.pop(conv, None)
+        await backoff.after_session(vu, time.monotonic() - t0)  # dropped at once: no storm
 
 
 class InboxSenders(Tracked, Scenario):

@@ -17,9 +17,10 @@ hold (every 10 s, or more often in a short run).
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any, ClassVar
 
-from common import HeldSockets, auth, login, username
+from common import HeldSockets, auth, login, reconnect_backoff, username
 
 from loadgen import ConstantVUs, Shape
 from loadgen.net.ws import WSError
@@ -49,11 +50,14 @@ class WebsocketLongevity(HeldSockets):
                 await vu.sleep(1.0)
                 return
             self.token = token
+        backoff = reconnect_backoff(self)
         try:
             session = await vu.ws.connect("/v1/ws", headers=auth(self.token))
         except WSError:
-            await vu.sleep(1.0)  # counted in ws_errors; retried, not spun
+            await backoff.pause(vu)  # counted in ws_errors; retried, not spun
             return
+        t0 = time.monotonic()
         async with session:
             every = getattr(type(self), "_run_ping", self.ping_every)
             await session.hold(ping_every=every, ping_timeout=5.0)
+        await backoff.after_session(vu, time.monotonic() - t0)  # a drop at once backs off

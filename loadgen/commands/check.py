@@ -3,13 +3,16 @@
 A CI job can then gate on thresholds that were not known when the test ran (or re-gate an
 old k6 run) from the summary alone. A summary only holds aggregates, so some thresholds
 cannot be answered — a `p(99)` that was not a summary trend stat, a metric that was not
-observed — and those are configuration errors (exit 104) with a message saying what to
-change, never a silent pass. Works on k6 `--summary-export` files and handleSummary JSON.
+observed — and those are reported with a message saying what to change, never a silent
+pass: exit 104 when nothing failed, but a threshold that clearly fails still fails the check
+(99) beside an undecidable one. Values are shown as the run summary shows them (ms, %, kB).
+Works on k6 `--summary-export` files and handleSummary JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +20,9 @@ from typing import Any
 
 from loadgen.errors import ConfigError, ExitCode
 from loadgen.metrics.model import MetricType
+from loadgen.metrics.registry import BUILTINS
 from loadgen.metrics.selectors import SelectorError, parse_selector
-from loadgen.numfmt import js_number
+from loadgen.summary.humanize import humanize_value
 from loadgen.thresholds import SUPPORTED, RawThresholds, ThresholdError, parse_spec
 
 
@@ -26,6 +30,7 @@ from loadgen.thresholds import SUPPORTED, RawThresholds, ThresholdError, parse_s
 class SummaryMetric:
     type: MetricType
     values: dict[str, float]  # rate metrics use "rate" (export's "value" renamed)
+    contains: str = "default"  # "time" (ms), "data" (bytes) or "default": how to show values
 
 
 @dataclass(frozen=True)
@@ -35,28 +40,45 @@ class Verdict:
     ok: bool
     aggregation: str
     value: float | None  # None: an empty rate (passes, as in k6)
+    type: MetricType = MetricType.TREND
+    contains: str = "default"
+
+    def shown(self) -> str:
+        """The value as the run summary's threshold lines show it (`p(95)=24.19ms`)."""
+        if self.value is None:
+            return "(no samples)"
+        if self.value == math.inf:
+            return "unserved"
+        if self.aggregation == "count":
+            return humanize_value(self.value, "counter", self.contains, None)
+        text = humanize_value(self.value, self.type.value, self.contains, None)
+        return text + "/s" if self.type is MetricType.COUNTER else text
 
 
 @dataclass
 class CheckResult:
     verdicts: list[Verdict] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # invalid thresholds: fix the file
+    undecidable: list[str] = field(default_factory=list)  # valid, but the summary cannot say
 
     @property
     def exit_code(self) -> int:
+        """An invalid threshold is a configuration error; otherwise a failure is a failure,
+        whatever else could not be judged; only an all-passing check with an undecidable
+        threshold is 104 (never a silent pass)."""
         if self.problems:
             return ExitCode.INVALID_CONFIG
         if any(not v.ok for v in self.verdicts):
             return ExitCode.THRESHOLDS_FAILED
+        if self.undecidable:
+            return ExitCode.INVALID_CONFIG
         return ExitCode.OK
 
     def render(self) -> str:
         """Human-readable report, one line per threshold, problems last."""
-        lines = []
-        for v in self.verdicts:
-            shown = "(no samples)" if v.value is None else js_number(v.value)
-            lines.append(f"{'✓' if v.ok else '✗'} {v.metric} '{v.source.strip()}' "
-                         f"{v.aggregation}={shown}")
+        lines = [f"{'✓' if v.ok else '✗'} {v.metric} '{v.source.strip()}' "
+                 f"{v.aggregation}={v.shown()}" for v in self.verdicts]
+        lines += [f"? {p}" for p in self.undecidable]
         lines += [f"error: {p}" for p in self.problems]
         return "\n".join(lines) + "\n"
 
@@ -88,13 +110,20 @@ def read_summary(doc: Mapping[str, Any]) -> dict[str, SummaryMetric]:
                 raise ConfigError(f"metric {name}: unknown type {m['type']!r} (counter, gauge, "
                                   "rate or trend)") from None
             raw = dict(m["values"])
+            contains = str(m.get("contains") or "default")
         else:  # --summary-export: bare values, rate renamed to "value"
             raw = {k: v for k, v in m.items() if k != "thresholds"}
             mtype = _infer_type(raw)
             if mtype is MetricType.RATE and "value" in raw:
                 raw["rate"] = raw.pop("value")
-        out[str(name)] = SummaryMetric(mtype, {k: float(v) for k, v in raw.items()
-                                               if isinstance(v, int | float)})
+            builtin = BUILTINS.get(str(name).partition("{")[0])  # the export has no contains
+            contains = builtin[1].value if builtin else "default"
+        # A trend statistic written as null is loadgen's unserved work (an open-model
+        # percentile among dropped/interrupted iterations; JSON has no infinity): +inf, so
+        # `p(95)<X` fails as it did in the run.
+        out[str(name)] = SummaryMetric(mtype, {
+            k: float(v) if isinstance(v, int | float) else math.inf for k, v in raw.items()
+            if isinstance(v, int | float) or v is None and mtype is MetricType.TREND}, contains)
     return out
 
 
@@ -142,7 +171,7 @@ def check_summary(doc: Mapping[str, Any], thresholds: RawThresholds) -> CheckRes
             res.problems.append(str(e))
             continue
         if found is None:
-            res.problems.append(f"cannot evaluate thresholds on {key}: the summary has no "
+            res.undecidable.append(f"cannot evaluate thresholds on {key}: the summary has no "
                                 f"metric {key!r} (it was not observed in that run, or the "
                                 "sub-metric had no threshold then)")
             continue
@@ -167,12 +196,12 @@ def check_summary(doc: Mapping[str, Any], thresholds: RawThresholds) -> CheckRes
                 ok_found, value = True, None  # k6: an empty rate has no value and passes
             if not ok_found:
                 have = ", ".join(k for k in m.values if k not in ("passes", "fails"))
-                res.problems.append(
+                res.undecidable.append(
                     f"cannot evaluate {spec.source!r} on {name}: the summary has no {agg} "
                     f"(it has {have}); re-run with --summary-trend-stats including {agg}")
                 continue
             ok = True if value is None else expr.compare(value)
-            res.verdicts.append(Verdict(name, spec.source, ok, agg, value))
+            res.verdicts.append(Verdict(name, spec.source, ok, agg, value, m.type, m.contains))
     return res
 
 

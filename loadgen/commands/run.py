@@ -1,13 +1,16 @@
 """One `loadgen run`: load the file, plan, run the engine on uvloop, report, pick the exit code.
 
 This is glue: every step it calls lives in its own module. It owns the process-level
-concerns: the event loop, signals (Ctrl-C stops gracefully, still reports, exits 105) and
-turning errors into k6's exit codes.
+concerns: the event loop, signals and turning errors into k6's exit codes. The first Ctrl-C
+(or SIGTERM) stops the run gracefully — a stalled setup()/teardown() included — and still
+reports and writes every file (exit 105); a second one quits at once (exit 105 too) with the
+NDJSON stream flushed and no traceback: whatever was written stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -23,9 +26,13 @@ from loadgen.execution.engine import Engine, Hooks, Outcome
 from loadgen.execution.plan import Overrides, build_plan, describe
 from loadgen.execution.progress import Progress
 from loadgen.execution.runtime import RunContext
+from loadgen.execution.segments import FULL_TUPLE
+from loadgen.execution.segments import resolve as resolve_segment
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
+from loadgen.net.limits import DEFAULT_MAX_RESPONSE_BYTES
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -36,10 +43,18 @@ from loadgen.options import (
     parse_cli_stage,
     parse_key_values,
 )
+from loadgen.results.archive import (
+    ArchiveWriter,
+    build_header,
+    declared_thresholds,
+    execution_segment,
+)
 from loadgen.results.config import ResultsConfig
+from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
+from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
 
 log = logging.getLogger("loadgen")
@@ -54,6 +69,8 @@ class RunConfig:
     rps_limit: float | None = None
     http_client: str | None = None
     insecure: bool = False
+    #: each transport's body cap (--max-response-bytes); 0 = none
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     quiet: bool = False
     results: ResultsConfig = field(default_factory=ResultsConfig)
     monitor_pids: list[int] = field(default_factory=list)
@@ -75,16 +92,28 @@ class RunConfig:
         except ConfigError as e:
             problems += e.problems
         problems += number_problems(kw)
+        cap = kw.get("max_response_bytes")
+        if cap is None:
+            cap = DEFAULT_MAX_RESPONSE_BYTES
+        elif cap < 0:
+            problems.append(f"--max-response-bytes must be >= 0 (0: no cap), got {cap}")
+        segment = FULL_TUPLE
+        try:
+            segment = resolve_segment(kw.get("execution_segment"),
+                                      kw.get("execution_segment_sequence"))
+        except ConfigError as e:
+            problems += e.problems
         if problems:
             raise ConfigError(problems)
-        o = Overrides(vus=kw.get("vus"), duration=kw.get("duration"),
+        o = Overrides(segment=segment, vus=kw.get("vus"), duration=kw.get("duration"),
                       iterations=kw.get("iterations"), stages=stages, rps=kw.get("rps"),
                       max_vus=kw.get("max_vus"), scenarios=list(kw.get("scenarios") or ()),
                       env=env)
         return cls(file=kw["file"], overrides=o, run_tags=tags, rps_limit=kw.get("rps_limit"),
                    http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
                                                                      False),
-                   quiet=kw.get("quiet", False), results=ResultsConfig.from_cli(kw),
+                   max_response_bytes=cap, quiet=kw.get("quiet", False),
+                   results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
                    scrape_urls=list(kw.get("scrape_urls") or ()))
 
@@ -112,7 +141,9 @@ def number_problems(kw: dict[str, Any]) -> list[str]:
     return [p for p in checks if p]
 
 
-def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transport]:
+def transport_factory(name: str | None, insecure: bool,
+                      max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                      ) -> Callable[[], Transport]:
     """The default is the fast transport when it is installed, else aiohttp."""
     if name in (None, "fast"):
         try:
@@ -121,10 +152,12 @@ def transport_factory(name: str | None, insecure: bool) -> Callable[[], Transpor
             if name == "fast":
                 raise ConfigError("--http-client fast is not available in this build") from None
         else:
-            return lambda: FastTransport(insecure_skip_tls_verify=insecure)
+            return lambda: FastTransport(insecure_skip_tls_verify=insecure,
+                                         max_response_bytes=max_response_bytes)
     from loadgen.net.aiohttp_transport import AiohttpTransport
 
-    return lambda: AiohttpTransport(insecure_skip_tls_verify=insecure)
+    return lambda: AiohttpTransport(insecure_skip_tls_verify=insecure,
+                                    max_response_bytes=max_response_bytes)
 
 
 def run_file(cfg: RunConfig) -> int:
@@ -132,22 +165,32 @@ def run_file(cfg: RunConfig) -> int:
                         stream=sys.stderr)
     try:
         classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
-        specs = build_plan(classes, cfg.overrides)
         registry = Registry()
         for cm in custom:
             registry.define(cm.name, cm.type, cm.contains)
+        notes: list[str] = []
+        try:
+            specs = build_plan(classes, cfg.overrides, notes)
+        except ConfigError as e:  # the file's threshold problems too: all of them at once
+            raise ConfigError(e.problems + threshold_problems(
+                registry, classes, list(cfg.results.threshold_files),
+                scraping=bool(cfg.scrape_urls))) from None
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
-                          watchers=watchers, now_ns=clock.now_ns)
+                          watchers=watchers, now_ns=clock.now_ns,
+                          archive=make_archive(cfg, specs, registry))
     except LoadgenError as e:
-        print(f"loadgen: {e}", file=sys.stderr)
+        print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
-    if not cfg.quiet:
-        print("\n".join(["", f"     script: {cfg.file}", *(f"     {line}" for line in
-                                                          describe(specs)), ""]),
-              file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C while the file loads: nothing ran, nothing to report
+        print("\nloadgen: interrupted before the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
+    if not cfg.quiet:  # `loadgen http GET URL` shows its URL here: never with a password
+        banner = describe(specs, cfg.overrides.segment) + notes
+        print("\n".join(["", f"     script: {redact(str(cfg.file))}",
+                         *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     try:
         outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,
                                        watchers))
@@ -155,17 +198,76 @@ def run_file(cfg: RunConfig) -> int:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:  # before the loop's own signal handlers were in place
+        results.close()
+        print("\nloadgen: interrupted as the run started", file=sys.stderr)
+        return ExitCode.EXTERNAL_ABORT
+    # from here on (the summary and the files) a signal means "quit at once"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: quit_at_once(results))
     return results.finish(outcome)
 
 
+def make_archive(cfg: RunConfig, specs: list[Any], registry: Registry,
+                 ) -> ArchiveWriter | None:
+    """The --archive writer, with the run's header (written when the run starts)."""
+    path = cfg.results.archive
+    if not path:
+        return None
+    files = list(cfg.results.threshold_files)
+    return ArchiveWriter(path, build_header(
+        script=cfg.file, specs=specs, thresholds=declared_thresholds(specs, files),
+        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg)), registry)
+
+
+def quit_at_once(results: Results) -> None:
+    """The second Ctrl-C: flush the NDJSON stream, say so, exit 105 without unwinding (no
+    cleanup left to wait for, no traceback)."""
+    print("\nloadgen: interrupted again; quitting at once (the NDJSON stream keeps what it "
+          "had; the summary files are not written)", file=sys.stderr)
+    with contextlib.suppress(Exception):  # nothing may stand between Ctrl-C and the exit
+        results.close()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(ExitCode.EXTERNAL_ABORT)
+
+
+# how long tasks still running after the run (a user task that ignores cancellation) get
+# to finish before the loop is closed anyway
+LEFTOVER_GRACE_S = 2.0
+
+
 def _run_loop(coro: Any) -> Outcome:
+    """Run on uvloop (asyncio's loop without it); the tasks left at the end are cancelled
+    and given LEFTOVER_GRACE_S, never waited for without a deadline (asyncio.run does)."""
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(coro)  # type: ignore[no-any-return]
+        loop = uvloop.new_event_loop()
     except ImportError:
-        return asyncio.run(coro)  # type: ignore[no-any-return]
+        loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_GRACE_S))
+                if stuck:
+                    log.warning("%d task(s) of the run ignored cancellation for %g s; "
+                                "abandoned", len(stuck), LEFTOVER_GRACE_S)
+                    for task in stuck:  # reported just above; asyncio would add a stack
+                        setattr(task, "_log_destroy_pending", False)  # noqa: B010
+            loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(),
+                                                     LEFTOVER_GRACE_S))
+        except (TimeoutError, RuntimeError):
+            pass
+        finally:
+            loop.close()
 
 
 def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> list[Any]:
@@ -179,7 +281,11 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
         except Exception as e:  # noqa: BLE001 - psutil.NoSuchProcess / AccessDenied
             problems.append(f"--monitor-pid {pid}: {e}")
     for url in cfg.scrape_urls:
-        watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
+        problem = url_problem(url)
+        if problem:
+            problems.append(problem)
+        else:
+            watchers.append(ScrapeWatch(url, registry, recorder, cfg.run_tags))
     if problems:
         raise ConfigError(problems)
     return watchers
@@ -188,8 +294,10 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
 async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
                      recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
     env = {**os.environ, **cfg.overrides.env}
-    run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure),
-                     env=env, run_tags=cfg.run_tags,
+    run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure,
+                                                                 cfg.max_response_bytes),
+                     env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
+                     segment=cfg.overrides.segment,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,
@@ -207,8 +315,7 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                   file=sys.stderr)
             engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
         else:
-            results.close()
-            sys.exit(ExitCode.EXTERNAL_ABORT)
+            quit_at_once(results)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)

@@ -1,6 +1,8 @@
 """Running the demo app: `start_server` for tests and `make demo`, `serve` for humans.
 
-Binds to 127.0.0.1 unless told otherwise: this is a test target, not a public service.
+Binds to 127.0.0.1 unless told otherwise: this is a test target, not a public service. Its
+`/admin/faults` (stall it, corrupt its bytes, drop its deliveries) has no authentication, so
+a start on any other address prints a warning saying who can now reach it.
 `serve` prefers uvloop (the same loop the load generator uses, so a local benchmark
 compares like with like) and shuts down cleanly on SIGINT/SIGTERM.
 """
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import signal
+import sys
 
 from aiohttp import web
 
@@ -43,6 +47,32 @@ async def start_server(
     return runner, actual
 
 
+def exposure_warning(host: str) -> str | None:
+    """The start-up warning for `host`, or None when only this machine can connect.
+
+    Decided from the address alone (no name is resolved): loopback addresses and
+    `localhost` are safe; 0.0.0.0, ::, "" (every interface), any other address and any
+    other name are not."""
+    bare = host.strip().strip("[]")
+    if bare.lower() == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(bare).is_loopback:
+            return None
+    shown = bare or "every interface"
+    return (f"WARNING: the demo server listens on {shown}, not on a loopback address: anyone "
+            "who can reach this machine can use its API and POST /admin/faults (no "
+            "authentication: stall it, fail requests, corrupt bytes, drop deliveries). It is "
+            "a test target; bind it to 127.0.0.1 unless that is what you want.")
+
+
+def startup_lines(host: str, port: int) -> list[str]:
+    """What `serve` prints once listening: the address, then the warning if exposed."""
+    shown = f"[{host}]" if ":" in host else host
+    warning = exposure_warning(host)
+    return [f"demo server listening on http://{shown}:{port}", *([warning] if warning else [])]
+
+
 async def _serve(host: str, port: int, config: DemoConfig | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -50,8 +80,10 @@ async def _serve(host: str, port: int, config: DemoConfig | None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows
             loop.add_signal_handler(sig, stop.set)
     runner, actual = await start_server(host, port, config)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"demo server listening on http://{shown}:{actual}", flush=True)
+    listening, *warnings = startup_lines(host, actual)
+    print(listening, flush=True)
+    for line in warnings:
+        print(line, file=sys.stderr, flush=True)
     try:
         await stop.wait()  # until SIGINT/SIGTERM
     finally:

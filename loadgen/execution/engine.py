@@ -3,12 +3,16 @@
 The ticker drains the hot-path records into the metrics every ~50 ms, samples `vus` and
 `vus_max` every second, evaluates thresholds every 2 s (k6's cadence) and refreshes the
 progress display. A stop request (Ctrl-C, abortOnFail, vu.abort()) interrupts running
-iterations and still runs teardown, so results are never lost.
+iterations and still runs teardown, so results are never lost. A stop request that arrives
+while setup() or teardown() runs cancels it: a setup() stalled on a request used to hold
+Ctrl-C for the whole request timeout. An interrupted setup() skips the load and teardown()
+(as a failed one does in k6); the run still ends with its summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -23,6 +27,10 @@ from loadgen.scripting.context import current_vu
 INGEST_NS = 50_000_000
 VUS_NS = 1_000_000_000
 THRESHOLD_NS = 2_000_000_000
+# how long a cancelled setup()/teardown() may take to unwind before it is abandoned
+HOOK_CANCEL_GRACE_S = 2.0
+
+log = logging.getLogger("loadgen")
 
 
 @dataclass
@@ -83,21 +91,32 @@ class Engine:
         self.start_ns = 0
         self.exec_start_ns = 0
         self._stop = asyncio.Event()
+        self._hook_cancel: asyncio.Event | None = None  # set: cancel the running hook
+        self.stopped_ns: int | None = None  # when a stop was requested (None: never)
         self._exit = ExitCode.OK
         self._reason = ""
         run.on_abort = lambda reason: self.stop(reason, ExitCode.SCRIPT_ABORTED)
 
     # -- control ------------------------------------------------------------------------
     def stop(self, reason: str, exit_code: int) -> None:
-        """Stop the test now (interrupting iterations); the first reason wins."""
+        """Stop the test now (interrupting iterations and a running setup()/teardown());
+        the first reason wins."""
+        if self._hook_cancel is not None:
+            self._hook_cancel.set()
         if not self._stop.is_set():
             self._reason = reason
             self._exit = exit_code
+            self.stopped_ns = self.clock.now_ns()
             self._stop.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def stop_code(self) -> int | None:
+        """The exit code a stop request asked for (105 signal, 108 abort, 99 abortOnFail)."""
+        return self._exit if self._stop.is_set() else None
 
     def elapsed_s(self) -> float:
         return (self.clock.now_ns() - self.start_ns) / 1e9
@@ -113,20 +132,11 @@ class Engine:
         setup_data: dict[str, Any] = {}
         try:
             for spec in self.specs:
-                setup_data[spec.name] = await self._hook(spec, "setup")
-            self.exec_start_ns = clock.now_ns()
-            if self.hooks.exec_started:
-                self.hooks.exec_started(self.exec_start_ns)
-            for spec in self.specs:
-                self.runtimes.append(ScenarioRuntime(
-                    self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
-                    tags=spec.tags, expected=spec.expected, setup_data=setup_data[spec.name]))
-            await self._run_executors()
-            if self.run.tracker is not None:
-                # messages still in flight get their grace period before they count as lost
-                await self.run.tracker.settle()
-            for spec in self.specs:
-                await self._hook(spec, "teardown", setup_data[spec.name])
+                done, setup_data[spec.name] = await self._guarded(spec, "setup")
+                if not done:  # interrupted: no load, no teardown
+                    break
+            else:
+                await self._load_and_teardown(setup_data)
         finally:
             for task in (ticker, *background):
                 task.cancel()
@@ -136,6 +146,25 @@ class Engine:
                 self.hooks.progress(self, True)
             await self.run.close()
         return Outcome(self._exit, clock.now_ns() - self.start_ns, self._reason, setup_data)
+
+    async def _load_and_teardown(self, setup_data: dict[str, Any]) -> None:
+        """After a complete setup(): the executors, the delivery grace, then teardown()."""
+        clock = self.clock
+        self.exec_start_ns = clock.now_ns()
+        if self.hooks.exec_started:
+            self.hooks.exec_started(self.exec_start_ns)
+        for spec in self.specs:
+            self.runtimes.append(ScenarioRuntime(
+                self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
+                tags=spec.tags, expected=spec.expected, setup_data=setup_data[spec.name]))
+        await self._run_executors()
+        if self.run.tracker is not None:
+            # messages still in flight get their grace period before they count as lost
+            await self.run.tracker.settle()
+        for spec in self.specs:
+            done, _ = await self._guarded(spec, "teardown", setup_data[spec.name])
+            if not done:
+                break
 
     async def _run_executors(self) -> None:
         """Every scenario's executor in one task group: a stop request cancels them all;
@@ -159,6 +188,7 @@ class Engine:
                     await rt.executor.run(rt, start)
                 finally:
                     rt.done = True
+                    rt.ended_ns = self.clock.now_ns()
             finally:
                 left -= 1
                 if left == 0:
@@ -173,6 +203,33 @@ class Engine:
             pass
         except* Exception as eg:
             raise eg.exceptions[0] from None
+
+    async def _guarded(self, spec: ScenarioSpec, which: str, data: Any = None,
+                       ) -> tuple[bool, Any]:
+        """Run setup() or teardown() until it ends or a stop request cancels it: (True, its
+        value) or (False, None). One that ignores the cancellation is abandoned after
+        HOOK_CANCEL_GRACE_S, so a stop is never held by user code."""
+        if which == "setup" and self._stop.is_set():
+            return False, None
+        cancel = self._hook_cancel = asyncio.Event()
+        task = asyncio.ensure_future(self._hook(spec, which, data))
+        waiter = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._hook_cancel = None
+            waiter.cancel()
+        if task.done():
+            return True, task.result()  # a ScriptError from the hook propagates
+        task.cancel()
+        done, _ = await asyncio.wait((task,), timeout=HOOK_CANCEL_GRACE_S)
+        if done and not task.cancelled() and task.exception() is None:
+            return True, task.result()  # it ended on its own as it was being cancelled
+        log.warning("scenario %s: %s() interrupted (%s)%s", spec.name, which,
+                    self._reason or "stopped",
+                    "" if done else f"; it ignored the cancellation for "
+                    f"{HOOK_CANCEL_GRACE_S:g} s and was abandoned")
+        return False, None
 
     async def _hook(self, spec: ScenarioSpec, which: str, data: Any = None) -> Any:
         """Run setup() or teardown() once, in group ::setup/::teardown without a scenario tag

@@ -1,7 +1,8 @@
 """From Scenario classes + command-line overrides to runnable ScenarioSpecs.
 
 k6's shortcut rules (k6-compat.md §4.3) decide the executor: `--vus/--duration` make
-constant-vus, `--iterations` shared-iterations, `--stage` ramping-vus; beyond k6, `--rps N`
+constant-vus, `--iterations` shared-iterations, `--stage` ramping-vus, except that
+`--duration` alone keeps a scenario's own executor, scaled (scaling.py); beyond k6, `--rps N`
 makes every selected scenario an open-model constant-arrival-rate (N iterations/s shared by
 weight) - the user's meaning of "500 rps sustained". Every problem is collected and raised
 at once (exit 104).
@@ -10,13 +11,17 @@ at once (exit 104).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.errors import ConfigError
 from loadgen.execution.engine import ScenarioSpec
+from loadgen.execution.scaling import scale_all
+from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple
 from loadgen.executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -45,6 +50,13 @@ class Overrides:
     max_vus: int | None = None
     scenarios: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    #: --execution-segment in --execution-segment-sequence (the whole test by default)
+    segment: ExecutionTuple = FULL_TUPLE
+
+    @property
+    def execution_segment(self) -> str | None:
+        """The segment as given (`1/3:2/3`) for result headers; None for a whole test."""
+        return None if self.segment.is_full else str(self.segment.segment)
 
 
 def shortcut_executor(o: Overrides, problems: list[str]) -> Executor | None:
@@ -74,6 +86,40 @@ def shortcut_executor(o: Overrides, problems: list[str]) -> Executor | None:
     return None
 
 
+def duration_only(o: Overrides) -> bool:
+    """Only --duration among the load flags: designed scenarios are scaled, not replaced."""
+    return (o.duration is not None and o.vus is None and o.iterations is None and not o.stages
+            and o.rps is None)
+
+
+def class_problems(cls: type[Scenario], name: str) -> list[str]:
+    """What is wrong with a scenario class itself, beyond its executor: a plain `def
+    iteration` would return at once and spin thousands of times a second, and thresholds
+    given as a list cannot be matched to metrics."""
+    problems = []
+    for method in ("iteration", "setup", "teardown"):
+        fn = getattr(cls, method, None)
+        if fn is not None and not inspect.iscoroutinefunction(fn):
+            problems.append(f"scenario {name}: {method} must be `async def {method}(self, "
+                            f"...)`, got a plain function (it would never wait for anything)")
+    if not isinstance(cls.thresholds, dict):
+        problems.append(f"scenario {name}: thresholds must be a mapping of metric to a list of "
+                        f"expressions, e.g. {{\"http_req_duration\": [\"p(95)<300\"]}}, got a "
+                        f"{type(cls.thresholds).__name__}")
+    return problems
+
+
+def nonfinite_problems(ex: Executor) -> list[str]:
+    """nan and inf pass every `> 0` check (nan compares false with everything), so they are
+    refused by name before an executor runs a nan rate or an endless one."""
+    out = []
+    for f in dataclasses.fields(ex):
+        v = getattr(ex, f.name)
+        if isinstance(v, float) and not math.isfinite(v):
+            out.append(f"{f.name} must be a finite number, got {v}")
+    return out
+
+
 def rps_executor(o: Overrides, rate: float, problems: list[str]) -> Executor | None:
     if o.duration is None:
         problems.append("--rps needs --duration (how long to sustain the rate)")
@@ -86,7 +132,9 @@ def rps_executor(o: Overrides, rate: float, problems: list[str]) -> Executor | N
                                max_vus=peak)
 
 
-def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec]:
+def build_plan(classes: list[type[Scenario]], o: Overrides,
+               notes: list[str] | None = None) -> list[ScenarioSpec]:
+    """The runnable specs; `notes` receives banner lines about what the flags changed."""
     problems: list[str] = []
     by_name: dict[str, type[Scenario]] = {}
     for cls in classes:
@@ -105,7 +153,19 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
             problems.append(f"unknown scenario(s) {', '.join(unknown)}; this file has: "
                             f"{', '.join(by_name)}")
         selected = [n for n in o.scenarios if n in by_name]
+    for name in selected:
+        problems += class_problems(by_name[name], name)
     shortcut = shortcut_executor(o, problems)
+    scaled: dict[str, Executor] = {}
+    if shortcut is not None and duration_only(o):
+        designed = {n: by_name[n].executor for n in selected
+                    if isinstance(by_name[n].executor, Executor)
+                    and not issubclass(by_name[n], TestType)}
+        if designed:
+            scaled, note = scale_all(designed,  # type: ignore[arg-type]
+                                     parse_duration(o.duration, what="duration"))
+            if notes is not None:
+                notes.append(note)
     def takes_rps(c: type[Scenario]) -> bool:
         """--rps drives plain scenarios with weight > 0; test types scale their own shape and
         weight-0 scenarios (e.g. sockets held open beside the rate) keep their executor."""
@@ -136,6 +196,8 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
             ex, plan = shape.executor, shape.plan
         elif o.rps is not None and takes_rps(cls):
             ex = rps_executor(o, o.rps * cls.weight / total_weight, problems)
+        elif name in scaled:
+            ex = scaled[name]
         elif shortcut is not None:
             ex = dataclasses.replace(shortcut)
         elif isinstance(cls.executor, Executor):
@@ -152,8 +214,19 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
             continue
         if ex is None:
             continue
-        errs = ex.validate()
-        problems += [f"scenario {name} has configuration errors: {e}" for e in errs]
+        errs = ex.validate() + nonfinite_problems(ex)
+        if not errs:
+            ex = ex.for_segment(o.segment)
+            if ex is None:
+                log.warning("scenario %s has no work in execution segment %s: skipped in "
+                            "this instance", name, o.segment)
+                continue
+        how = " (its timeline scaled to --duration)" if name in scaled else ""
+        problems += [f"scenario {name} has configuration errors{how}: {e}" for e in errs]
+        cap = getattr(cls, "max_response_bytes", None)
+        if cap is not None and (type(cap) is not int or cap < 0):
+            problems.append(f"scenario {name}: max_response_bytes must be a whole number of "
+                            f"bytes >= 0 (0: no cap), got {cap!r}")
         base_url = cls.base_url or env.get("BASE_URL") or cls.default_base_url
         expected = cls.expected_statuses
         specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected,
@@ -163,14 +236,17 @@ def build_plan(classes: list[type[Scenario]], o: Overrides) -> list[ScenarioSpec
     return specs
 
 
-def describe(specs: list[ScenarioSpec]) -> list[str]:
-    """k6's banner: a header line plus one line per scenario (by start time, then name)."""
+def describe(specs: list[ScenarioSpec], segment: ExecutionTuple = FULL_TUPLE) -> list[str]:
+    """k6's banner: a header line plus one line per scenario (by start time, then name);
+    a split test shows its share, and which segment of which sequence this instance runs."""
     peak = sum(s.executor.peak_vus() for s in specs)
     longest = max((s.executor.total_ns() for s in specs), default=0)
     from loadgen.options import format_duration
 
-    lines = [f"scenarios: (100.00%) {len(specs)} scenario{'s' if len(specs) != 1 else ''}, "
-             f"{peak} max VUs, {format_duration(longest)} max duration (incl. graceful stop):"]
+    lines = [] if segment.is_full else [f"execution: segment {segment}"]
+    plural = "s" if len(specs) != 1 else ""
+    lines += [f"scenarios: ({segment.share_label()}) {len(specs)} scenario{plural}, "
+              f"{peak} max VUs, {format_duration(longest)} max duration (incl. graceful stop):"]
     for s in sorted(specs, key=lambda s: (s.executor.start_time_ns, s.name)):
         lines.append(f"         * {s.name}: {s.executor.describe()}")
     return lines

@@ -4,7 +4,8 @@
 The iteration runner is where k6's accounting rules live (k6-compat.md §4.2): an iteration
 that raises still counts (the error is logged); an interrupted one is neither an iteration
 nor dropped; arrival-rate iterations also record their schedule lag and their latency from
-the intended start (the open model without coordinated omission).
+the intended start (the open model without coordinated omission), and an arrival that was
+dropped or interrupted records that latency as unserved (+inf, see metrics/histogram.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadgen.clock import Clock
 from loadgen.errors import TestAborted
+from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple, LocalCounter
 from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
 from loadgen.metrics.model import Metric, TagSet, tagset
@@ -26,6 +29,7 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.meter import Meter, TagSource
+from loadgen.net.redact import redact
 from loadgen.net.types import Transport
 from loadgen.scripting.context import current_vu
 from loadgen.scripting.scope import MetricDecl
@@ -48,7 +52,11 @@ class RunContext:
     env: dict[str, str] = field(default_factory=dict)
     run_tags: dict[str, str] = field(default_factory=dict)
     limiter: RateLimiter | None = None
+    insecure: bool = False  # --insecure-skip-tls-verify, for wss:// (transports get their own)
     vu_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: this instance's execution segment: VU ids and iteration numbers test-wide come from it
+    segment: ExecutionTuple = FULL_TUPLE
+    vu_ids_in_test: LocalCounter | None = None
     transports: list[Transport] = field(default_factory=list)
     ws_clients: list[WSClient] = field(default_factory=list)  # closed at the end of the run
     abort_reason: str | None = None
@@ -63,6 +71,12 @@ class RunContext:
             m = self.registry.define(cm.name, cm.type, cm.contains)
             self._custom[id(cm)] = m
         return m
+
+    def next_vu_id_in_test(self) -> int:
+        """k6's exec.vu.idInTest: 1-based, unique across every instance of a split test."""
+        if self.vu_ids_in_test is None:
+            self.vu_ids_in_test = LocalCounter(self.segment)
+        return self.vu_ids_in_test.next() + 1
 
     def get_tracker(self) -> DeliveryTracker:
         if self.tracker is None:
@@ -79,12 +93,15 @@ class RunContext:
                                caller_tags=_caller_tags, caller_grace=_caller_grace,
                                log_once=self.log_once, **options)
 
-    def log_once(self, key: str, message: str) -> None:
+    def log_once(self, key: str, message: str, level: int = logging.ERROR) -> None:
         """Log the first occurrence of each distinct problem; count the rest."""
         n = self._logged.get(key, 0)
         self._logged[key] = n + 1
         if n == 0:
-            log.error(message)
+            log.log(level, redact(message))  # an error or a traceback line may quote a URL
+
+    def warn_once(self, key: str, message: str) -> None:
+        self.log_once(key, message, logging.WARNING)
 
     def new_transport(self) -> Transport:
         t = self.transport_factory()
@@ -147,10 +164,13 @@ class ScenarioRuntime:
         self.dropped_count = 0
         self.failed = 0  # iterations that raised
         self.done = False
+        self.ended_ns: int | None = None  # when the executor actually returned (progress)
         self.end_ns: int | None = None  # when the executor's own duration ends (set at start)
         self._first_ws_ns: int | None = None  # see scenario_end_ns
         self._end_estimate: int | None = None
         self.vus: list[VU] = []
+        self._iterations_in_test = LocalCounter(
+            executor.iteration_tuple if executor is not None else FULL_TUPLE)
 
     # -- ExecContext ----------------------------------------------------------------------
     def new_vu(self) -> VU:
@@ -159,6 +179,7 @@ class ScenarioRuntime:
         from the others."""
         vu_id = next(self.run.vu_ids) if self.executor is not None else 0
         vu = VU(vu_id, self, group=self.group)
+        vu.id_in_test = self.run.next_vu_id_in_test() if self.executor is not None else 0
         inst = self.cls()
         inst.data = self.setup_data
         inst.vu = vu  # setup()/teardown() have no vu argument: self.vu.http works there too
@@ -174,14 +195,17 @@ class ScenarioRuntime:
 
     def new_http_client(self, meter: Meter) -> HttpClient:
         return HttpClient(meter, self.run.new_transport(), base_url=self.base_url,
-                          expected=self.expected, tag_cache=self.tag_cache)
+                          expected=self.expected, tag_cache=self.tag_cache,
+                          max_response_bytes=getattr(self.cls, "max_response_bytes", None),
+                          warn_once=self.run.warn_once)
 
     def new_ws_client(self, meter: Meter) -> WSClient:
         if self._first_ws_ns is None:
             self._first_ws_ns = self.clock.now_ns()
         from loadgen.net.ws import WSClient
 
-        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"))
+        client = WSClient(meter, base_url=self.base_url, ws_base_url=self.env.get("WS_BASE_URL"),
+                          insecure_skip_tls_verify=self.run.insecure)
         self.run.ws_clients.append(client)
         return client
 
@@ -209,13 +233,22 @@ class ScenarioRuntime:
         self.run.log_once(key, message)
 
     def dropped(self, n: int) -> None:
+        """k6's dropped_iterations; in the open-model latency view a dropped iteration is
+        unserved (+inf): its user waited forever, which no small number may stand for."""
         self.dropped_count += n
-        self.recorder.sample(self._m_dropped, float(n), self.base_tags, self.clock.now_ns())
+        now = self.clock.now_ns()
+        self.recorder.sample(self._m_dropped, float(n), self.base_tags, now)
+        for _ in range(n):
+            self.recorder.sample(self._m_latency, math.inf, self.base_tags, now)
 
-    async def iteration(self, vu: VU, intended_ns: int | None = None) -> None:
+    async def iteration(self, vu: VU, intended_ns: int | None = None,
+                        index: int | None = None) -> None:
+        """One iteration; `index` is its test-wide number when the executor knows it (an
+        arrival's slot in the whole schedule), else the next of this segment's stripes."""
         clock = self.clock
         rec = self.recorder
         vu.iteration += 1
+        vu.iteration_in_test = self._iterations_in_test.next() if index is None else index
         self.started += 1
         current_vu.set(vu)
         t0 = clock.now_ns()
@@ -223,7 +256,11 @@ class ScenarioRuntime:
             await vu.instance.iteration(vu)
         except asyncio.CancelledError:
             self.interrupted += 1
-            self._emit_data(vu, clock.now_ns())
+            t1 = clock.now_ns()
+            self._emit_data(vu, t1)
+            if intended_ns is not None:  # started but never finished: unserved, as dropped
+                rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, vu.sample_tags, t0)
+                rec.sample(self._m_latency, math.inf, vu.sample_tags, t1)
             raise
         except TestAborted as e:
             self.run.abort(str(e) or "test aborted")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from loadgen.executors.base import ExecContext, TaskSet
+from loadgen.execution.segments import ExecutionTuple
+from loadgen.executors.base import ExecContext, Executor, TaskSet
 
 log = logging.getLogger("loadgen")
 
@@ -42,6 +43,31 @@ def pool_for(rate_per_s: float, vus: int | None = None,
     return pre, max(peak, pre)
 
 
+def striped(offsets: Iterable[int], stripe: ExecutionTuple) -> Iterator[tuple[int, int]]:
+    """(test-wide index, offset) of the starts this instance owns: the whole test's
+    schedule, thinned to this segment's stripes, so the instances' starts together are the
+    unsplit schedule exactly (no per-instance rate, no drift between instances)."""
+    if stripe.is_full:
+        yield from enumerate(offsets)
+        return
+    for k, off in enumerate(offsets):
+        if stripe.owns(k):
+            yield k, off
+
+
+def arrival_share(ex: Any, tup: ExecutionTuple) -> Executor | None:
+    """An arrival-rate executor's share (k6): pre-allocated and max VUs striped, starts
+    striped along the split of max VUs (k6 re-cuts the sequence by max VUs)."""
+    pre = int(ex.pre_allocated_vus or 0)
+    peak = int(ex.peak_vus())
+    by_vus = tup.for_value(peak)
+    if tup.scale(peak) == 0 or by_vus is None:
+        return None
+    scaled: Executor = ex._scaled(tup, by_vus, pre_allocated_vus=tup.scale(pre),
+                                  max_vus=tup.scale(peak))
+    return scaled
+
+
 def pool_info(pre: int, peak: int) -> str:
     return f"maxVUs: {peak}" if pre == peak else f"maxVUs: {pre}-{peak}"
 
@@ -49,7 +75,7 @@ def pool_info(pre: int, peak: int) -> str:
 async def run_arrivals(
     ctx: ExecContext,
     start_ns: int,
-    offsets_ns: Iterable[int],
+    starts: Iterable[tuple[int, int]],
     end_ns: int,
     pre_allocated: int,
     max_vus: int,
@@ -60,16 +86,16 @@ async def run_arrivals(
     ctx.allocated = len(idle)
     warned = False
 
-    async def one(vu: Any, intended: int) -> None:
+    async def one(vu: Any, intended: int, index: int) -> None:
         ctx.active += 1
         try:
-            await ctx.iteration(vu, intended)
+            await ctx.iteration(vu, intended, index)
         finally:
             ctx.active -= 1
             idle.append(vu)
 
     async with TaskSet(clock) as tasks:
-        for off in offsets_ns:
+        for index, off in starts:
             t = start_ns + off
             if t >= end_ns:
                 break
@@ -88,6 +114,6 @@ async def run_arrivals(
                         "Insufficient VUs, reached %d active VUs and cannot initialize more "
                         "(scenario %s); iterations are being dropped", ctx.allocated, ctx.name)
                 continue
-            tasks.spawn(one(vu, t))
+            tasks.spawn(one(vu, t, index))
         await clock.sleep_until(end_ns)
         await tasks.finish(end_ns + graceful_stop_ns)

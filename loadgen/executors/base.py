@@ -7,11 +7,13 @@ iteration, accounting, metrics) is the context's job, so the six executors stay 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from loadgen.clock import Clock, wait_first
+from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple
 from loadgen.options import format_duration, parse_duration
 
 DEFAULT_GRACEFUL_STOP = "30s"
@@ -31,7 +33,8 @@ class ExecContext(Protocol):
 
     def new_vu(self) -> Any: ...
 
-    async def iteration(self, vu: Any, intended_ns: int | None = None) -> None: ...
+    async def iteration(self, vu: Any, intended_ns: int | None = None,
+                        index: int | None = None) -> None: ...
 
     def dropped(self, n: int) -> None: ...
 
@@ -45,6 +48,12 @@ class Executor:
     start_time: Any = "0s"
     graceful_stop: Any = DEFAULT_GRACEFUL_STOP
     tags: dict[str, str] = field(default_factory=dict)
+    #: this instance's execution segment (k6-compat.md §7); set by for_segment()
+    segment: ExecutionTuple = field(default=FULL_TUPLE, init=False, repr=False, compare=False)
+    #: how this executor's iterations are numbered test-wide (k6's iterationInTest): its own
+    #: share of them follows this tuple's stripes
+    iteration_tuple: ExecutionTuple = field(default=FULL_TUPLE, init=False, repr=False,
+                                            compare=False)
 
     # -- validation ---------------------------------------------------------------------
     def validate(self) -> list[str]:
@@ -87,6 +96,25 @@ class Executor:
         if value < minimum:
             problems.append(f"{attr} must be at least {minimum}, got {value}")
         return value
+
+    # -- execution segments -------------------------------------------------------------
+    def for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        """This executor's share of the test in one segment (a scaled copy), or None when the
+        segment gets no work from it (k6's HasWork). Scaling happens once, after validation,
+        on the unscaled options, so every instance computes its share from the same numbers."""
+        if tup.is_full:
+            return self
+        return self._for_segment(tup)
+
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        raise NotImplementedError
+
+    def _scaled(self, tup: ExecutionTuple, numbering: ExecutionTuple | None = None,
+                **changes: Any) -> Executor:
+        copy = dataclasses.replace(self, **changes)
+        copy.segment = tup
+        copy.iteration_tuple = numbering or tup
+        return copy
 
     # -- derived values -----------------------------------------------------------------
     @property

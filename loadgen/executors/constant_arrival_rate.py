@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from loadgen.executors.arrivals import pool_info, run_arrivals, validate_pool
+from loadgen.execution.segments import ExecutionTuple
+from loadgen.executors.arrivals import (
+    arrival_share,
+    pool_info,
+    run_arrivals,
+    striped,
+    validate_pool,
+)
 from loadgen.executors.base import ExecContext, Executor
 from loadgen.options import NS, format_duration, parse_duration
 
@@ -29,6 +36,7 @@ class ConstantArrivalRate(Executor):
     pre_allocated_vus: int | None = None
     max_vus: int | None = None
     time_unit: Any = "1s"
+    vu_share: float = field(default=1.0, init=False, repr=False, compare=False)
 
     def _validate(self) -> list[str]:
         p: list[str] = []
@@ -52,14 +60,21 @@ class ConstantArrivalRate(Executor):
     def peak_vus(self) -> int:
         return max(int(self.max_vus or 0), int(self.pre_allocated_vus or 0))
 
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        share = arrival_share(self, tup)
+        if isinstance(share, ConstantArrivalRate):  # k6's banner rate: by the share of max VUs
+            share.vu_share = tup.scale(self.peak_vus()) / self.peak_vus()
+        return share
+
     def describe(self) -> str:
-        per_s = float(self.rate or 0) * NS / self.time_unit_ns
+        per_s = float(self.rate or 0) * NS / self.time_unit_ns * self.vu_share
         pre = int(self.pre_allocated_vus or 0)
         return (f"{per_s:.2f} iterations/s for {format_duration(self.duration_ns())}"
                 + self.base_info(pool_info(pre, self.peak_vus())))
 
     async def run(self, ctx: ExecContext, start_ns: int) -> None:
         await run_arrivals(
-            ctx, start_ns, constant_offsets(float(self.rate or 0), self.time_unit_ns),
+            ctx, start_ns, striped(constant_offsets(float(self.rate or 0), self.time_unit_ns),
+                                   self.iteration_tuple),
             start_ns + self.duration_ns(), int(self.pre_allocated_vus or 0), self.peak_vus(),
             self.graceful_stop_ns)

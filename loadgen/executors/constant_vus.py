@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from loadgen.execution.segments import ExecutionTuple
 from loadgen.executors.base import ExecContext, Executor, TaskSet
 from loadgen.options import NS, format_duration, parse_duration
 
@@ -27,6 +28,10 @@ class ConstantVUs(Executor):
 
     def peak_vus(self) -> int:
         return self.vus
+
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        vus = tup.scale(self.vus)
+        return self._scaled(tup, vus=vus) if vus > 0 else None
 
     def describe(self) -> str:
         return (f"{self.vus} looping VUs for {format_duration(self.duration_ns())}"

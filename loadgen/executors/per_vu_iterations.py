@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from loadgen.execution.segments import ExecutionTuple
 from loadgen.executors.base import ExecContext, Executor, TaskSet
 from loadgen.options import NS, format_duration, parse_duration
 
@@ -29,6 +30,11 @@ class PerVUIterations(Executor):
 
     def peak_vus(self) -> int:
         return self.vus
+
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        """Only the VUs are split; each still runs all its iterations (as k6)."""
+        vus = tup.scale(self.vus)
+        return self._scaled(tup, vus=vus) if vus > 0 else None
 
     def describe(self) -> str:
         return (f"{self.iterations} iterations for each of {self.vus} VUs"

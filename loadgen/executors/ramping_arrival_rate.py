@@ -8,7 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from loadgen.executors.arrivals import pool_info, run_arrivals, validate_pool
+from loadgen.execution.segments import ExecutionTuple
+from loadgen.executors.arrivals import (
+    arrival_share,
+    pool_info,
+    run_arrivals,
+    striped,
+    validate_pool,
+)
 from loadgen.executors.base import ExecContext, Executor
 from loadgen.options import NS, Stage, format_duration, parse_duration, parse_stages
 
@@ -81,9 +88,13 @@ class RampingArrivalRate(Executor):
     def peak_vus(self) -> int:
         return max(int(self.max_vus or 0), int(self.pre_allocated_vus or 0))
 
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        return arrival_share(self, tup)
+
     def describe(self) -> str:
         top = max([float(self.start_rate)] + [float(s.target) for s in self.parsed_stages])
-        per_s = top * NS / self.time_unit_ns
+        share = float(self.segment.segment.length)  # k6: the length, not the striped share
+        per_s = top * NS / self.time_unit_ns * share
         return (f"Up to {per_s:.2f} iterations/s for {format_duration(self.duration_ns())} over "
                 f"{len(self.stages)} stages"
                 + self.base_info(pool_info(int(self.pre_allocated_vus or 0), self.peak_vus())))
@@ -91,6 +102,7 @@ class RampingArrivalRate(Executor):
     async def run(self, ctx: ExecContext, start_ns: int) -> None:
         offsets = ramping_offsets(float(self.start_rate), self.parsed_stages, self.time_unit_ns)
         # The last start may land exactly on the end (k6 races it); it belongs to the run.
-        await run_arrivals(ctx, start_ns, offsets, start_ns + self.duration_ns() + 1,
-                           int(self.pre_allocated_vus or 0), self.peak_vus(),
+        await run_arrivals(ctx, start_ns, striped(offsets, self.iteration_tuple),
+                           start_ns + self.duration_ns() + 1, int(self.pre_allocated_vus or 0),
+                           self.peak_vus(),
                            self.graceful_stop_ns)

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from loadgen.execution.segments import ExecutionTuple
 from loadgen.executors.base import ExecContext, Executor, TaskSet
 from loadgen.options import Stage, format_duration, parse_duration, parse_stages
 
@@ -75,7 +76,27 @@ class RampingVUs(Executor):
         return sum(s.duration_ns for s in self.parsed_stages)
 
     def peak_vus(self) -> int:
+        return self.segment.scale(self._global_peak())
+
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        """The stages stay unscaled: run() follows the whole test's VU line and keeps the
+        VUs whose test-wide index this segment owns, so each starts and stops exactly when
+        it would in the unsplit test."""
+        if tup.scale(self._global_peak()) == 0:
+            return None
+        return self._scaled(tup)
+
+    def _global_peak(self) -> int:
         return max([self.start_vus] + [int(s.target) for s in self.parsed_stages])
+
+    def local_steps(self) -> list[tuple[int, int]]:
+        """(offset_ns, this instance's planned VUs) whenever that count changes."""
+        out: list[tuple[int, int]] = []
+        for t, n in vu_steps(self.start_vus, self.parsed_stages):
+            local = self.segment.scale(n)
+            if not out or out[-1][1] != local:
+                out.append((t, local))
+        return out
 
     def describe(self) -> str:
         grd = format_duration(parse_duration(self.graceful_ramp_down))
@@ -106,7 +127,7 @@ class RampingVUs(Executor):
                 task.cancel()
 
         async with TaskSet(clock) as tasks, TaskSet(clock) as timers:
-            for offset, planned in vu_steps(self.start_vus, self.parsed_stages):
+            for offset, planned in self.local_steps():
                 t = start_ns + offset
                 if t >= end_ns:
                     break

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from loadgen.execution.segments import ExecutionTuple
 from loadgen.executors.base import ExecContext, Executor, TaskSet
 from loadgen.options import NS, format_duration, parse_duration
 
@@ -32,6 +33,18 @@ class SharedIterations(Executor):
 
     def peak_vus(self) -> int:
         return self.vus
+
+    def _for_segment(self, tup: ExecutionTuple) -> Executor | None:
+        """VUs striped; iterations split as the VUs were (k6: 20 on 5 VUs in thirds is
+        8/8/4), and numbered test-wide along that same split."""
+        vus = tup.scale(self.vus)
+        by_vus = tup.for_value(self.vus)
+        if vus == 0 or by_vus is None:
+            return None
+        iterations = by_vus.scale(self.iterations)
+        if iterations == 0:
+            return None
+        return self._scaled(tup, by_vus, vus=vus, iterations=iterations)
 
     def describe(self) -> str:
         return (f"{self.iterations} iterations shared among {self.vus} VUs"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -163,8 +164,12 @@ class TrendSink(TrendStats):
 
     type = MetricType.TREND
 
-    def __init__(self, exact_limit: int = EXACT_LIMIT) -> None:
+    def __init__(self, exact_limit: int = EXACT_LIMIT, unit_exp: int | None = None) -> None:
         self.exact_limit = exact_limit
+        #: a unit fixed in advance (None: chosen from the data at the switch). Sinks whose
+        #: histograms are merged across processes share one, so their buckets line up and
+        #: a merge is an exact sum of counts (results/interval.py).
+        self.fixed_unit_exp = unit_exp
         self.count = 0
         self.sum = 0.0
         self.min = 0.0
@@ -176,11 +181,15 @@ class TrendSink(TrendStats):
         self._neg: _Hdr | None = None  # |value| of negative values
         self._zeros = 0
         self._buckets: tuple[np.ndarray, np.ndarray] | None = None  # HDR phase query cache
+        #: +inf values: work never served (an open-model iteration dropped or interrupted).
+        #: Kept apart, above every served value: percentiles that fall among them are +inf,
+        #: while count, sum, min and the histograms describe the served values only.
+        self.unserved = 0
 
     # ---- Sink protocol ------------------------------------------------------------------
     @property
     def empty(self) -> bool:
-        return self.count == 0
+        return self.count == 0 and self.unserved == 0
 
     @property
     def exact(self) -> bool:
@@ -190,7 +199,7 @@ class TrendSink(TrendStats):
     def add(self, value: float) -> None:
         n = self.count
         buf = self._buf
-        if buf is None or n >= len(buf) or n >= self.exact_limit:
+        if buf is None or n >= len(buf) or n >= self.exact_limit or value == math.inf:
             self.add_many(np.array([value], dtype=np.float64))
             return
         v = float(value)  # exact phase, room in the buffer: no numpy call overhead
@@ -209,6 +218,14 @@ class TrendSink(TrendStats):
         if k == 0:
             return
         vmin, vmax = float(v.min()), float(v.max())
+        if vmax == math.inf:
+            served = v != math.inf
+            self.unserved += k - int(np.count_nonzero(served))
+            v = v[served]
+            k = len(v)
+            if k == 0:
+                return
+            vmin, vmax = float(v.min()), float(v.max())
         if self.count == 0 or vmin < self.min:
             self.min = vmin
         if self.count == 0 or vmax > self.max:
@@ -231,7 +248,8 @@ class TrendSink(TrendStats):
                 return
             v = np.concatenate([self._buf[:n0], v])
             self._buf = self._sorted = None
-            self.unit_exp = choose_unit_exp(v)
+            self.unit_exp = (choose_unit_exp(v) if self.fixed_unit_exp is None
+                             else self.fixed_unit_exp)
         self._add_hdr(v)
 
     def _sum(self, v: np.ndarray) -> float:
@@ -246,7 +264,32 @@ class TrendSink(TrendStats):
         return self.percentiles([p])[0]
 
     def percentiles(self, ps: Sequence[float]) -> list[float]:
-        """k6 percentiles (§0.1) for several p in [0, 100] at once."""
+        """k6 percentiles (§0.1) for several p in [0, 100] at once; with unserved values,
+        ranked over served + unserved, +inf where the rank reaches the unserved ones."""
+        if self.unserved:
+            return self._with_unserved(ps)
+        return self._served_percentiles(ps)
+
+    def _with_unserved(self, ps: Sequence[float]) -> list[float]:
+        n, total = self.count, self.count + self.unserved
+        out: list[float] = []
+        for p in ps:
+            i = min(max(p / 100 * (total - 1), 0.0), total - 1.0)
+            if n == 0 or i > n - 1:  # interpolating towards an unserved one
+                out.append(math.inf)
+            elif n == 1:
+                out.append(self.min)
+            else:  # the same rank among the served values alone
+                out.append(self._served_percentiles([i / (n - 1) * 100])[0])
+        return out
+
+    def aggregate(self, method: str, elapsed_s: float) -> float | None:
+        """max (and avg with nothing served) is +inf once anything went unserved."""
+        if self.unserved and (method == "max" or method == "avg" and self.count == 0):
+            return math.inf
+        return super().aggregate(method, elapsed_s)
+
+    def _served_percentiles(self, ps: Sequence[float]) -> list[float]:
         if self._buf is not None:
             if self._sorted is None:
                 self._sorted = np.sort(self._buf[: self.count])
@@ -334,6 +377,7 @@ class TrendSink(TrendStats):
         Merging two histograms with different units re-bins `other`'s bucket midpoints,
         which can add one more half-bucket (0.049%) of error to the moved samples.
         """
+        self.unserved += other.unserved
         if other.count == 0:
             return
         if other._buf is not None:
@@ -363,7 +407,7 @@ class TrendSink(TrendStats):
             self._add_hdr(reps, counts.astype(np.float64))
 
     def copy(self) -> TrendSink:
-        c = TrendSink(self.exact_limit)
+        c = TrendSink(self.exact_limit, self.fixed_unit_exp)
         c.merge(self)
         return c
 
@@ -384,6 +428,68 @@ class TrendSink(TrendStats):
         if self._pos is None:
             return None
         return bytes(self._pos.h.encode()).decode("ascii")
+
+
+    # ---- the serialisable form (interval snapshots; HdrHistogram V2 encoding) -------------
+    def to_parts(self) -> dict[str, Any]:
+        """count/sum/min/max/unserved exactly, then either every value (exact phase) or the
+        histograms in the standard HdrHistogram V2 compressed encoding (base64), each in
+        units of 2**unit_exp: `pos` (values > 0), `neg` (|values| < 0), `zeros`."""
+        out: dict[str, Any] = {"count": self.count, "sum": self.sum, "min": self.min,
+                               "max": self.max, "unserved": self.unserved}
+        if self._buf is not None:
+            out["values"] = self._buf[: self.count].tolist()
+            return out
+        out["unit_exp"] = self.unit_exp
+        out["zeros"] = self._zeros
+        for key, h in (("pos", self._pos), ("neg", self._neg)):
+            if h is not None and h.top >= 0:
+                out[key] = bytes(h.h.encode()).decode("ascii")
+        return out
+
+    @classmethod
+    def from_parts(cls, d: dict[str, Any], unit_exp: int | None = None) -> TrendSink:
+        """The inverse of to_parts (raises ValueError/TypeError on anything malformed,
+        HistogramConfigError on a histogram of another configuration)."""
+        s = cls(unit_exp=unit_exp)
+        values = d.get("values")
+        if values is not None:
+            s.add_many(np.asarray(values, dtype=np.float64))
+        else:
+            got = d["unit_exp"]
+            if unit_exp is not None and got != unit_exp:
+                raise HistogramConfigError(f"unit 2**{got}, expected 2**{unit_exp}")
+            s._buf = s._sorted = None
+            s.unit_exp = int(got)
+            s._zeros = int(d.get("zeros", 0))
+            s._pos = _decode_hdr(d.get("pos"))
+            s._neg = _decode_hdr(d.get("neg"))
+        s.count = int(d["count"])
+        s.sum, s.min, s.max = float(d["sum"]), float(d["min"]), float(d["max"])
+        s.unserved = int(d.get("unserved", 0))
+        return s
+
+
+class HistogramConfigError(ValueError):
+    """A histogram recorded with another configuration: merging it would not be exact."""
+
+
+def _decode_hdr(blob: str | None) -> _Hdr | None:
+    """An hdrh V2 blob back into a _Hdr; only loadgen's configuration (lowest 1, 3
+    significant figures) is accepted, so bucket indices mean the same everywhere."""
+    if blob is None:
+        return None
+    h = HdrHistogram.decode(blob.encode("ascii"))
+    if h.lowest_trackable_value != 1 or h.significant_figures != SIG_FIGS:
+        raise HistogramConfigError(
+            f"lowest {h.lowest_trackable_value}, {h.significant_figures} significant figures "
+            f"(loadgen uses lowest 1, {SIG_FIGS})")
+    out = _Hdr.__new__(_Hdr)
+    out.h = h
+    out.view = np.frombuffer(h.counts, dtype=np.uint64)
+    nz = np.flatnonzero(out.view)
+    out.top = int(nz[-1]) if len(nz) else -1
+    return out
 
 
 def _merge_hdr(mine: _Hdr | None, theirs: _Hdr | None) -> _Hdr | None:

@@ -185,6 +185,28 @@ class ExactTrendSink(TrendStats):
         return k6_percentile_of_sorted(sorted(self.values), p)
 
 
+def merge_sink(into: Sink, other: Sink) -> None:
+    """Add every sample `other` saw to `into` (same type), exactly: sums of counts, min/max,
+    the gauge's later last value (`other` is taken as the later one), trend histograms by
+    TrendSink.merge (an exact sum of counts when both share a unit)."""
+    if isinstance(into, CounterSink) and isinstance(other, CounterSink):
+        into.count += other.count
+        into.n += other.n
+    elif isinstance(into, RateSink) and isinstance(other, RateSink):
+        into.passes += other.passes
+        into.total += other.total
+    elif isinstance(into, GaugeSink) and isinstance(other, GaugeSink):
+        if other.n:
+            into.min = other.min if into.n == 0 else min(into.min, other.min)
+            into.max = max(into.max, other.max)  # both include k6's 0 start (see GaugeSink)
+            into.value = other.value
+            into.n += other.n
+    elif isinstance(into, TrendSink) and isinstance(other, TrendSink):
+        into.merge(other)
+    else:
+        raise TypeError(f"cannot merge a {other.type} sink into a {into.type} sink")
+
+
 def new_sink(mtype: MetricType) -> Sink:
     """The production sink for a metric type; trends get the bounded-memory TrendSink."""
     if mtype is MetricType.COUNTER:

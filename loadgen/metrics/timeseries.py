@@ -18,6 +18,7 @@ the exact min/max). Queries over all scenarios merge the per-scenario aggregates
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -79,6 +80,11 @@ class TrendAgg:
         if not len(v):
             return
         lo, hi = float(v.min()), float(v.max())
+        if hi == math.inf:  # unserved work: counted by the sinks, not a per-second value
+            v = v[v != math.inf]
+            if not len(v):
+                return
+            lo, hi = float(v.min()), float(v.max())
         self.min = lo if self.count == 0 else min(self.min, lo)
         self.max = hi if self.count == 0 else max(self.max, hi)
         self.count += len(v)
@@ -308,6 +314,12 @@ class TimeSeries:
         self.types.setdefault(metric.name, metric.type)
         for k, scen, sel in groups:
             self._agg(k, metric, scen).add(values if sel is None else values[sel])
+
+    def absorb(self, k: int, metric: Metric, scenario: str, agg: Agg) -> None:
+        """Merge an aggregate of interval `k` (another process's, same interval length and
+        sub_bits) as if its samples had been added here: exact, aggregates are sums."""
+        self.types.setdefault(metric.name, metric.type)
+        merge_agg(self._agg(k, metric, self.scenario_no(scenario)), agg)
 
     def _agg(self, k: int, metric: Metric, scen: int) -> Agg:
         b = self._bucket_for(k)

@@ -7,9 +7,11 @@ response callback (expected statuses), k6's request tags, and one timing record 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import orjson
 
@@ -17,12 +19,21 @@ from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
-from loadgen.net.types import RawResponse, Request, Response, Transport
+from loadgen.net.redact import strip_credentials
+from loadgen.net.types import RawResponse, Request, Response, Timings, Transport
 
 USER_AGENT = "loadgen/0.1"
 _BASE_HEADERS = {"User-Agent": USER_AGENT}
 _BASE_HEADER_LIST = [("User-Agent", USER_AGENT)]  # shared: never mutated
 REDIRECTS = (301, 302, 303, 307, 308)
+# Go's http.Client drops these on a redirect to another host, as k6 does (net/http's
+# shouldCopyHeaderOnRedirect); we also drop them on an https -> http downgrade
+SENSITIVE = frozenset(("authorization", "proxy-authorization", "www-authenticate", "cookie",
+                       "cookie2"))
+REDIRECT_LIMIT_WARNING = (
+    "Stopped after {n} redirects and returned the redirection; pass {{ redirects: n }} in "
+    "request params or set global maxRedirects to silence this")
+log = logging.getLogger("loadgen")
 _DEFAULT: Any = object()
 ExpectedStatuses = Sequence[int | tuple[int, int]] | None
 
@@ -38,14 +49,32 @@ def is_expected(status: int, expected: ExpectedStatuses) -> bool:
     return False
 
 
-def strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+
+
+def keeps_credentials(initial: str, target: str) -> bool:
+    """Go's rule for a redirect: Authorization, Cookie and the like go on only to the same
+    host or one of its subdomains (the port does not matter), and never from https down
+    to http."""
+    if initial.startswith("https:") and target.startswith("http:"):
+        return False
+    ihost, dhost = _host(initial), _host(target)
+    return bool(ihost) and (dhost == ihost or dhost.endswith("." + ihost))
+
+
+def _log_warning(key: str, message: str) -> None:
+    log.warning(message)
+
+
+def interrupted(elapsed_ms: float) -> RawResponse:
+    """A request cut off in flight by the end of its VU: status 0, failed, and its elapsed
+    time as the duration (a lower bound of what the user would have waited)."""
+    code, message = neterr.INTERRUPTED
+    return RawResponse(timings=Timings(waiting=elapsed_ms), error=message, error_code=code)
 
 
 class HttpClient:
@@ -53,11 +82,13 @@ class HttpClient:
     It records through the VU's meter, so it never needs the VU itself."""
 
     __slots__ = ("meter", "transport", "base_url", "cookies", "max_redirects", "timeout",
-                 "expected", "_tag_cache")
+                 "expected", "_tag_cache", "max_response_bytes", "warn_once")
 
     def __init__(self, meter: Meter, transport: Transport, *, base_url: str | None,
                  expected: ExpectedStatuses, tag_cache: dict[tuple[Any, ...], TagSet],
-                 max_redirects: int = 10, timeout: float = 60.0) -> None:
+                 max_redirects: int = 10, timeout: float = 60.0,
+                 max_response_bytes: int | None = None,
+                 warn_once: Callable[[str, str], None] = _log_warning) -> None:
         self.meter = meter
         self.transport = transport
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -66,6 +97,11 @@ class HttpClient:
         self.timeout = timeout
         self.expected = expected
         self._tag_cache = tag_cache
+        #: the scenario's body cap (None: the transport's, i.e. --max-response-bytes)
+        self.max_response_bytes = max_response_bytes
+        #: warn_once(key, message): the run logs each key once (a flood of requests hitting
+        #: the same limit must not flood the log)
+        self.warn_once = warn_once
 
     # -- URL and body -------------------------------------------------------------------
     def url_for(self, url: str, params: Mapping[str, Any] | None = None) -> str:
@@ -106,7 +142,7 @@ class HttpClient:
         body: bytes | str | None = None, name: str | None = None,
         tags: Mapping[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
         redirects: int | None = None, expected_statuses: Any = _DEFAULT,
-        cookies: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None, max_response_bytes: int | None = None,
     ) -> Response:
         method = method.upper()
         target = self.url_for(url, params)
@@ -125,24 +161,49 @@ class HttpClient:
         limiter = self.meter.limiter
         if limiter is not None:
             await limiter.wait()
+        cap = self.max_response_bytes if max_response_bytes is None else max_response_bytes
         history: list[Response] = []
+        initial = target
+        own_cookies = dict(cookies) if cookies else None
         while True:
             req_headers = fixed
-            cookie = self.cookies.header_for(target, dict(cookies) if cookies else None)
+            cookie = self.cookies.header_for(target, own_cookies)
             if cookie:
                 req_headers = [*fixed, ("Cookie", cookie)]
-            raw = await self.transport.send(
-                Request(method, target, req_headers, payload, timeout or self.timeout))
+            sent_ns = self.meter.clock.now_ns()
+            try:
+                raw = await self.transport.send(
+                    Request(method, target, req_headers, payload, timeout or self.timeout,
+                            cap))
+            except asyncio.CancelledError:
+                # The VU was stopped with this request in flight: record it, or a target
+                # that never answers leaves no sample and passes every latency gate.
+                self._record(method, target, name, tags, interrupted(
+                    (self.meter.clock.now_ns() - sent_ns) / 1e6), expected)
+                raise
             self._record(method, target, name, tags, raw, expected)
             if raw.status:
                 self.cookies.update_from(target, raw.headers.get_all("set-cookie"))
             resp = Response(raw.status, raw.headers, raw.body, target, method, raw.proto,
-                            raw.timings, raw.error, raw.error_code, history)
+                            raw.timings, raw.error,
+                            raw.error_code or neterr.status_error_code(raw.status), history)
             location = raw.headers.get("location") if raw.status in REDIRECTS else None
-            if location is None or len(history) >= max_hops:
+            if location is None:
+                return resp
+            if len(history) >= max_hops:
+                if redirects is None and max_hops:
+                    self.warn_once("http-redirect-limit",
+                                   REDIRECT_LIMIT_WARNING.format(n=max_hops)
+                                   + f" (first seen for {strip_credentials(initial)})")
                 return resp
             history = [*history, resp]
             target = urljoin(target, location)
+            if not keeps_credentials(initial, target):
+                # the user's credentials stay with the host they were meant for; the jar's
+                # cookies still go wherever their domain matches
+                fixed = [(k, v) for k, v in fixed if k.lower() not in SENSITIVE]
+                hdrs = dict(fixed)
+                own_cookies = None
             if raw.status == 303 or (raw.status in (301, 302) and method == "POST"):
                 method = "GET" if method != "HEAD" else method
                 payload = None

@@ -35,6 +35,10 @@ MALFORMED_RESPONSE = 1000
 UNSUPPORTED = 1000
 # beyond k6: a body over the transport's max_response_bytes (the connection is dropped)
 RESPONSE_TOO_LARGE = 1000
+# beyond k6: a request still in flight when its VU was stopped (end of gracefulStop, a stop
+# request, Ctrl-C). k6 records nothing for it; loadgen records it as failed, in k6's request
+# timeout family (1050), with its elapsed time as a lower bound of its duration.
+INTERRUPTED = (REQUEST_TIMEOUT, "request interrupted: no response before the VU was stopped")
 
 # What k6 1.1.0 reports (checked against the binary on a raw loopback server) when the server
 # closes the connection: before any response byte, Go's "EOF"; inside a response (headers or a

@@ -21,7 +21,8 @@ import zlib
 from time import perf_counter_ns
 
 from loadgen.net import errors as neterr
-from loadgen.net.fast_conn import Conn
+from loadgen.net import limits
+from loadgen.net.fast_conn import _NO_CAP, Conn
 from loadgen.net.fast_headers import RawHeaders, content_encoding
 from loadgen.net.fast_pool import ConnectionPool, open_conn, tls_context
 from loadgen.net.fast_request import _CACHE, Head, head_for
@@ -51,13 +52,12 @@ def _decode(enc: bytes, body: bytes, cap: int | None) -> bytes:
         d = zlib.decompressobj(zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS)
     else:
         return body
-    try:
+    try:  # max_length: a bomb inflates to cap + 1 bytes at most, never to its full size
         out = d.decompress(body, 0 if cap is None else cap + 1)
     except zlib.error as e:
         raise _Failed(*neterr.decompression(str(e))) from None
     if cap is not None and len(out) > cap:
-        raise _Failed(neterr.RESPONSE_TOO_LARGE,
-                      f"decompressed response body larger than max_response_bytes ({cap})")
+        raise _Failed(*limits.body_too_large(cap, decompressed=True))
     if not d.eof:
         raise _Failed(*neterr.decompression("unexpected EOF"))
     return out
@@ -77,7 +77,8 @@ class FastTransport:
       connect_timeout: seconds for TCP connect + TLS handshake (k6 code 1211 when it is what
         expires; the request timeout, code 1050, still bounds the whole hop).
       max_response_bytes: a body larger than this (on the wire or decompressed) ends the
-        request with an error and drops the connection; None = no cap.
+        request with an error and drops the connection; 0 or None = no cap. A request's own
+        `max_response_bytes` takes precedence. Default: limits.DEFAULT_MAX_RESPONSE_BYTES.
       discard_response_bodies: count body bytes but keep none (k6's discardResponseBodies).
       pool: a ConnectionPool shared with other transports (then close() leaves it open);
         default: a pool of this instance's own.
@@ -90,7 +91,8 @@ class FastTransport:
 
     def __init__(self, *, insecure_skip_tls_verify: bool = False,
                  ssl_context: ssl.SSLContext | None = None, connect_timeout: float = 30.0,
-                 max_response_bytes: int | None = None, discard_response_bodies: bool = False,
+                 max_response_bytes: int | None = limits.DEFAULT_MAX_RESPONSE_BYTES,
+                 discard_response_bodies: bool = False,
                  pool: ConnectionPool | None = None,
                  max_connections_per_host: int | None = None) -> None:
         self.insecure = insecure_skip_tls_verify
@@ -112,6 +114,8 @@ class FastTransport:
             h = head_for(method, request.url, request.headers)
         if h.error_code:
             return _error(h.error_code, h.error)
+        cap = request.max_response_bytes
+        cap = self.max_response_bytes if cap is None else cap
         body = request.body
         data = h.end if body is None else h.with_body(body)
         loop = self._loop
@@ -139,6 +143,7 @@ class FastTransport:
                 tls = t_ready - t_conn
             fut = loop.create_future()
             reused = conn.used
+            conn.cap = cap or _NO_CAP
             conn.begin(fut, h.is_head, deadline)
             try:
                 conn.transport.write(data)
@@ -163,10 +168,10 @@ class FastTransport:
             return _error(conn.err_code, conn.err_msg, sent, conn.nrecv)
         if body is not None and conn.transport.get_write_buffer_size():
             conn.keep = False  # answered before the body was all sent: the stream is dirty
-        return self._response(conn, h, t0, t_block, connecting, tls, t_ready, sent)
+        return self._response(conn, h, t0, t_block, connecting, tls, t_ready, sent, cap or None)
 
     def _response(self, conn: Conn, h: Head, t0: int, t_block: int, connecting: int, tls: int,
-                  t_ready: int, sent: int) -> RawResponse:
+                  t_ready: int, sent: int, cap: int | None) -> RawResponse:
         t_first = conn.t_first
         t_sent = conn.t_sent or t_first
         received = conn.nrecv
@@ -181,7 +186,7 @@ class FastTransport:
             enc = content_encoding(lower)
             if enc:
                 try:
-                    body = _decode(enc, body, self.max_response_bytes)
+                    body = _decode(enc, body, cap)
                 except _Failed as e:
                     self.pool.discard(conn)
                     return _error(e.code, e.message, sent, received)
@@ -225,7 +230,7 @@ class FastTransport:
         pool.reserve(h.key)
         try:
             async with asyncio.timeout(max(limit, 0.0)):
-                opened = await open_conn(loop, h, ctx, cap=self.max_response_bytes,
+                opened = await open_conn(loop, h, ctx, cap=None,
                                          keep_body=not self.discard)
         except TimeoutError:
             pool.unreserve(h.key)

@@ -20,9 +20,13 @@ from typing import Any
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from loadgen.net import errors as neterr
+from loadgen.net import limits
 
 _NO_CAP = sys.maxsize
-MAX_HEAD = 1 << 20  # bytes of status line + headers kept for lazy header access
+MAX_HEAD = limits.MAX_HEADER_BYTES  # a longer status line + headers ends the request
+# a head shorter than this cannot hold more than MAX_HEADERS lines ("a:" CRLF is 4 bytes),
+# so only longer ones are counted: the common response pays one length test
+_COUNT_FROM = 4 * limits.MAX_HEADERS
 
 
 class _Stop(Exception):
@@ -64,7 +68,7 @@ class Conn(asyncio.Protocol):
         "loop", "key", "transport", "parser", "closed", "used", "proto", "tls_version",
         "paused", "busy", "done", "is_head", "head_stop", "fut", "status", "head", "hbuf",
         "body", "blen", "nrecv", "keep", "t_sent", "t_first", "t_end", "err_code", "err_msg",
-        "deadline", "timer", "timer_at", "cap", "keep_body",
+        "deadline", "timer", "timer_at", "cap", "keep_body", "n1xx",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], *,
@@ -97,6 +101,7 @@ class Conn(asyncio.Protocol):
         self.timer_at = 0.0
         self.cap = _NO_CAP if cap is None else cap
         self.keep_body = keep_body
+        self.n1xx = 0  # informational responses before the final one
 
     # -- the sender's side ----------------------------------------------------------------
     def begin(self, fut: asyncio.Future[None], is_head: bool, deadline: float) -> None:
@@ -110,6 +115,7 @@ class Conn(asyncio.Protocol):
         self.blen = self.nrecv = 0
         self.t_first = 0
         self.err_code = 0
+        self.n1xx = 0
         self.deadline = deadline
         if is_head or self.is_head:
             self.is_head = is_head
@@ -157,6 +163,9 @@ class Conn(asyncio.Protocol):
         """End the request in flight with an error; the connection is not reused."""
         self.keep = False
         self.closed = True
+        # the connection sits in a reference cycle with its parser until the garbage
+        # collector runs: a capped 64 MiB body must not wait for it
+        self.body = None
         if not self.busy:
             return
         self.busy = False
@@ -206,8 +215,12 @@ class Conn(asyncio.Protocol):
             end = -1 if self.hbuf else data.find(b"\r\n\r\n")
             if end > 0 and data[9:10] != b"1":
                 self.head = data[:end]
+                if end > _COUNT_FROM:
+                    self._check_count(self.head)
             else:
                 self._grab_head(data)
+            if not self.busy:  # the head broke a limit: the request has failed
+                return
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade:
@@ -228,21 +241,33 @@ class Conn(asyncio.Protocol):
     def _grab_head(self, data: bytes) -> None:
         """Keep the final response's status line and headers (skipping 1xx heads)."""
         buf = self.hbuf + data if self.hbuf else data
-        if len(buf) > MAX_HEAD:
-            self.hbuf = b""
-            self.head = b""  # stop collecting; llhttp judges the rest
-            return
         while True:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
+                if len(buf) > MAX_HEAD:
+                    self.hbuf = b""
+                    self.fail(*limits.headers_too_large())
+                    self.abort()
+                    return
                 self.hbuf = buf
+                return
+            if end > MAX_HEAD:
+                self.fail(*limits.headers_too_large())
+                self.abort()
                 return
             if buf[9:10] == b"1" and buf[9:12] != b"101":  # "HTTP/1.1 100 ..."
                 buf = buf[end + 4:]
                 continue
             self.head = buf[:end]
             self.hbuf = b""
+            if end > _COUNT_FROM:
+                self._check_count(self.head)
             return
+
+    def _check_count(self, head: bytes) -> None:
+        if head.count(b"\n") > limits.MAX_HEADERS:
+            self.fail(*limits.too_many_headers())
+            self.abort()
 
     def eof_received(self) -> bool | None:
         self.closed = True  # at once: the transport closes before connection_lost runs
@@ -295,7 +320,12 @@ class Conn(asyncio.Protocol):
         if self.done:  # a second message after the complete one: not ours
             raise _Stop
         status = self.parser.get_status_code()
-        if status < 200 and status != 101:  # 1xx: the real response follows
+        if status < 200 and status != 101:  # 1xx: the real response follows (a few times)
+            self.n1xx += 1
+            if self.n1xx > limits.MAX_INFORMATIONAL:
+                self.fail(*limits.too_many_informational())
+                self.abort()
+                raise _Stop
             return
         self.status = status
         self.keep = self.parser.should_keep_alive()

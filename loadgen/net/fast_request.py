@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
 from loadgen.net import errors as neterr
+from loadgen.net.validate import header_problem
 
 ALTERNATIVE = "use --http-client aiohttp"
 IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
@@ -99,14 +100,14 @@ def build(method: str, url: str, headers: tuple[tuple[str, str], ...]) -> Head:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as e:
-        return _fail(neterr.INVALID_URL, f"invalid URL {url!r}: {e}")
+        return _fail(neterr.INVALID_URL, f"invalid URL {url[:200]!r}: {e}")
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORT:
         return _fail(neterr.UNSUPPORTED, f'unsupported protocol scheme "{scheme}" (the fast '
                      f"HTTP client speaks http and https only; {ALTERNATIVE} for others)")
     host = parts.hostname or ""
     if not host:
-        return _fail(neterr.INVALID_URL, f"invalid URL {url!r}: no host")
+        return _fail(neterr.INVALID_URL, f"invalid URL {url[:200]!r}: no host")
     if _proxy_for(scheme, host):
         return _fail(neterr.UNSUPPORTED, f"a proxy is configured ({scheme.upper()}_PROXY) but "
                      f"the fast HTTP client does not support proxies; {ALTERNATIVE}")
@@ -125,9 +126,10 @@ def build(method: str, url: str, headers: tuple[tuple[str, str], ...]) -> Head:
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     if "host" not in lower:
         lines.append(f"Host: {host_field}\r\n")
+    problem = header_problem(headers)
+    if problem is not None:
+        return _fail(*problem)
     for k, v in headers:
-        if not k or any(c in k for c in ":\r\n\0 \t") or any(c in v for c in "\r\n\0"):
-            return _fail(neterr.DEFAULT, f"net/http: invalid header field {k!r}")
         lines.append(f"{k}: {v}\r\n")
     if "accept-encoding" not in lower:
         lines.append("Accept-Encoding: gzip, deflate\r\n")

@@ -39,6 +39,8 @@ class Request:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes | None = None
     timeout: float = 60.0  # seconds for the whole hop (k6's default timeout is 60s)
+    # body bytes kept at most (wire and decompressed); None = the transport's own, 0 = no cap
+    max_response_bytes: int | None = None
 
 
 class Headers:

@@ -18,6 +18,7 @@ class ResultsConfig:
     no_summary: bool = False
     outputs: list[str] = field(default_factory=list)
     no_color: bool = False
+    archive: str | None = None  # --archive FILE: interval snapshots (results/archive.py)
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:
@@ -28,4 +29,4 @@ class ResultsConfig:
                    summary_export=kw.get("summary_export"), summary_json=kw.get("summary_json"),
                    trend_stats=trend, time_unit=kw.get("summary_time_unit") or "",
                    no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
-                   no_color=bool(kw.get("no_color")))
+                   no_color=bool(kw.get("no_color")), archive=kw.get("archive"))

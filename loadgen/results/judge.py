@@ -29,6 +29,31 @@ log = logging.getLogger("loadgen")
 ABORT_REASON = "thresholds were crossed and at least one has abortOnFail enabled"
 
 
+def threshold_problems(registry: Registry, classes: list[type], threshold_files: list[str],
+                       *, scraping: bool = False) -> list[str]:
+    """Every threshold problem of these scenario classes and files, found without a plan, so
+    that a file whose executor is wrong gets its threshold errors listed in the same pass."""
+    problems: list[str] = []
+    sources = [c.effective_thresholds() for c in classes  # type: ignore[attr-defined]
+               if isinstance(getattr(c, "thresholds", None), dict)]
+    for f in threshold_files:
+        try:
+            sources.append(th.load_threshold_file(f))
+        except ConfigError as e:
+            problems += e.problems
+    try:
+        raw = th.merge_thresholds(sources)
+    except ConfigError as e:
+        return problems + e.problems
+    types = {name: m.type for name, m in registry.metrics.items()}
+    if scraping:  # as Judge does: an unknown name is taken to be a scraped gauge
+        for key in raw:
+            parent = key.partition("{")[0].strip()
+            if parent not in types and NAME_RE.match(parent):
+                types[parent] = MetricType.GAUGE
+    return problems + th.validate(raw, types)
+
+
 @dataclass
 class Judgement:
     """What the judge decided at the end of a run."""
@@ -39,6 +64,8 @@ class Judgement:
     warnings: list[str] = field(default_factory=list)
     #: per threshold key, (source, passed) of each expression; empty when none were judged
     thresholds: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    #: threshold keys failed because their metric had no samples at all
+    no_samples: list[str] = field(default_factory=list)
 
 
 class Judge:
@@ -129,10 +156,11 @@ class Judge:
         """Final threshold evaluation and verdicts -> the exit code."""
         ev = None
         warnings: list[str] = []
+        empty: list[str] = []
         if self.enabled and self.tset.metrics:
             ev = th.evaluate(self.tset, self.sink, outcome.duration_ns / 1e9, final=True)
             warnings += self._fail_unseen_scrapes(ev)
-            warnings += self._fail_empty(ev)
+            warnings += self._fail_empty(ev, empty)
         verdicts = [v for cls, view in self.views(final=True)
                     if (v := cls.verdict(view)) is not None]
         code = outcome.exit_code
@@ -144,9 +172,9 @@ class Judge:
             for v in failed:
                 log.error("verdict of %s (%s) failed: %s", v.scenario, v.kind, v.headline)
         return Judgement(code, ev, verdicts, warnings,
-                         self.tset.results() if ev is not None else {})
+                         self.tset.results() if ev is not None else {}, empty)
 
-    def _fail_empty(self, ev: th.Evaluation) -> list[str]:
+    def _fail_empty(self, ev: th.Evaluation, empty: list[str]) -> list[str]:
         """A trend or rate threshold with no samples at all fails, loudly.
 
         k6 passes `p(95)<500` and `rate<0.01` on an empty metric (its §3.6), so a target
@@ -162,9 +190,11 @@ class Judge:
                 continue
             passed = [s.source for s, ok in zip(mt.specs, mt.last_ok, strict=True) if ok]
             _fail(mt, ev)
-            warnings.append(
-                f"threshold on {mt.name}: no samples at all, so nothing to judge; counted as "
-                "failed" + (f" (k6 would pass {', '.join(passed)})" if passed else ""))
+            empty.append(mt.name)
+            msg = (f"threshold on {mt.name}: no samples at all, so nothing to judge; counted "
+                   "as failed" + (f" (k6 would pass {', '.join(passed)})" if passed else ""))
+            log.warning(msg)  # in the log too: --no-summary must not hide it
+            warnings.append(msg)
         return warnings
 
     def _fail_unseen_scrapes(self, ev: th.Evaluation) -> list[str]:

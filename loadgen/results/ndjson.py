@@ -9,6 +9,7 @@ flush on disk.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, BinaryIO, Protocol
@@ -135,8 +136,12 @@ class NdjsonWriter:
     ) -> None:
         """Queue one Point (and the metric's Metric line the first time it is seen).
 
-        `t_ns` is wall-clock time in nanoseconds since the Unix epoch.
+        `t_ns` is wall-clock time in nanoseconds since the Unix epoch. An unserved
+        (dropped or interrupted) iteration's +inf latency is left out: JSON has no infinity
+        and k6 never writes one (a dropped one still has its `dropped_iterations` point).
         """
+        if value == math.inf:
+            return
         if metric.name not in self._seen:
             self._seen.add(metric.name)
             self._buf.append(metric_line(

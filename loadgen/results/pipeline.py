@@ -18,10 +18,13 @@ from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
+from loadgen.results.interval import IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.report import (
+    CutOffRequests,
     OpenModelViews,
     build_report,
     loadgen_section,
@@ -31,23 +34,51 @@ from loadgen.results.report import (
 )
 from loadgen.results.streams import Streams
 from loadgen.summary.build import Summary, validate_trend_stats
+from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
+ARCHIVE_INTERVAL_NS = 1_000_000_000
+
+
+def generator_health(watchers: list[Any]) -> dict[str, Any]:
+    """The generator watch's state so far, for an interval snapshot."""
+    for w in watchers:
+        if isinstance(w, GeneratorWatch):
+            return {"saturated": [list(iv) for iv in w.saturation.intervals],
+                    "saturated_seconds": w.saturation.seconds,
+                    "worst_lag_ms": w.worst_lag_ms, "peak_cpu": w.peak_cpu}
+    return {}
 
 
 class Results:
     def __init__(self, registry: Registry, specs: list[ScenarioSpec], cfg: ResultsConfig, *,
                  scraping: bool = False, watchers: list[Any] | None = None,
-                 now_ns: Callable[[], int] | None = None) -> None:
+                 now_ns: Callable[[], int] | None = None, archive: ArchiveWriter | None = None,
+                 arrival_scenarios: list[str] | None = None,
+                 store_factory: Callable[[Registry, TimeSeries], Store] | None = None) -> None:
         """Validate everything the results side is asked for (all problems at once), open
-        the streams; `now_ns` is the run's clock (test-type views need the time)."""
+        the streams; `now_ns` is the run's clock (test-type views need the time).
+
+        `archive`: also cut the records into interval snapshots and write them there.
+        `arrival_scenarios` / `store_factory`: for a coordinator that feeds intervals
+        (`loadgen merge`): which scenarios were open-model, and a store whose trend
+        histograms share the intervals' fixed unit."""
         self.cfg = cfg
+        self.now_ns = now_ns
+        self.archive = archive
+        self.intervals = IntervalRecorder(registry) if archive is not None else None
+        self._start_ns = 0
+        self._cut_ns = 0
         self.watchers = list(watchers or ())
         problems = validate_trend_stats(list(cfg.trend_stats)) if cfg.trend_stats else []
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
-                                 writable_problem("--summary-json", cfg.summary_json)) if p]
+                                 writable_problem("--summary-json", cfg.summary_json),
+                                 writable_problem("--archive", cfg.archive)) if p]
         self.timeseries = TimeSeries()
-        self.store = Store(registry, timeseries=self.timeseries)
+        if store_factory is None and archive is not None:
+            store_factory = interval_store  # the run's own numbers = a merge of its archive
+        self.store = (store_factory(registry, self.timeseries) if store_factory
+                      else Store(registry, timeseries=self.timeseries))
         # k6 creates this one whenever the expected_response tag is on (the default)
         self.store.add_submetric("http_req_duration", "expected_response:true",
                                  (("expected_response", "true"),))
@@ -59,7 +90,9 @@ class Results:
             raise ConfigError(problems + e.problems) from None
         if problems:
             raise ConfigError(problems)
-        self.open_model = OpenModelViews(self.store, specs, set(self.judge.targets))
+        self.open_model = OpenModelViews(self.store, specs, set(self.judge.targets),
+                                         arrival_scenarios)
+        self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
         self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
                                self.judge.tset.by_metric())
@@ -67,10 +100,15 @@ class Results:
         self.judgement: Judgement | None = None
 
     # -- engine callbacks -----------------------------------------------------------------
-    def started(self, start_ns: int) -> None:
-        """The test run started (before setup): the time series' origin."""
+    def started(self, start_ns: int, wall_ns: int | None = None) -> None:
+        """The test run started (before setup): the time series' origin (`wall_ns`: its
+        wall-clock time when that is not now, as for archives being merged)."""
         self.timeseries.origin_ns = start_ns
-        self.streams.start(start_ns)
+        self.streams.start(start_ns, wall_ns)
+        self._start_ns = self._cut_ns = start_ns
+        if self.archive is not None and self.intervals is not None:
+            self.intervals.start(start_ns)
+            self.archive.start()
 
     def exec_started(self, exec_start_ns: int) -> None:
         self.judge.exec_started(exec_start_ns)
@@ -78,24 +116,48 @@ class Results:
     def ingest(self, records: list[tuple[object, ...]]) -> None:
         self.store.ingest(records)
         self.streams.after_ingest()
+        if self.intervals is not None:
+            self.intervals.ingest(records)
+            if self.now_ns is not None:
+                now = self.now_ns()
+                if now - self._cut_ns >= ARCHIVE_INTERVAL_NS:
+                    self._cut(now)
+
+    def _cut(self, now_ns: int) -> None:
+        """One interval snapshot into the archive (every second, and at the end)."""
+        assert self.intervals is not None and self.archive is not None
+        self._cut_ns = now_ns
+        self.archive.interval(self.intervals.cut((now_ns - self._start_ns) / 1e9,
+                                                 generator_health(self.watchers)))
 
     def tick(self, elapsed_s: float) -> StopRequest | None:
         return self.judge.tick(elapsed_s)
 
     # -- the end --------------------------------------------------------------------------
     def close(self) -> None:
-        """Flush and close the streams (also on the hard-exit path)."""
+        """Flush and close the streams (also on the hard-exit path: the archive gets its
+        last interval, without an end line)."""
         self.streams.close()
+        if self.archive is not None and not self.archive.ended and self.now_ns is not None:
+            self._cut(self.now_ns())
+            self.archive.close()
 
     def finish(self, outcome: Outcome) -> int:
         """Final judgement, summaries and files; returns the process exit code."""
+        if self.archive is not None and self.now_ns is not None:
+            self._cut(self.now_ns())
+            self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
         self.close()
         failures = list(self.streams.failures)
+        if self.archive is not None and self.archive.failure:
+            failures.append(self.archive.failure)
         if not self.cfg.no_summary:
-            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers)
+            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
+                                    self.cut_off.warnings())
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra)
+            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
+                                        judgement.no_samples)
             failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
         log_breach(judgement)
         return self._exit_code(judgement.exit_code, failures)

@@ -20,6 +20,7 @@ from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.executors import ConstantArrivalRate, RampingArrivalRate
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import Metric, SubMetric
+from loadgen.net.errors import INTERRUPTED
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import Judgement
 from loadgen.summary.build import NO_SETUP_DATA, MetricEntry, Summary, SummaryOptions, build_summary
@@ -29,7 +30,7 @@ from loadgen.summary.handle_summary import render_handle_summary_json
 from loadgen.summary.text import render_summary_text
 from loadgen.testtypes.verdict import render_verdicts
 from loadgen.watch.generator import GeneratorWatch
-from loadgen.watch.target import watchers_summary
+from loadgen.watch.target import ScrapeWatch, watchers_summary
 
 log = logging.getLogger("loadgen")
 OPEN_MODEL_METRICS = ("iteration_lag", "iteration_latency", "dropped_iterations")
@@ -40,16 +41,20 @@ class OpenModelViews:
     """Per arrival-rate scenario, loadgen's own sub-metrics of lag, latency and drops
     (internal: not k6 sub-metrics, unless a threshold names the same one)."""
 
-    def __init__(self, store: Store, specs: list[ScenarioSpec], shown: set[str]) -> None:
+    def __init__(self, store: Store, specs: list[ScenarioSpec], shown: set[str],
+                 arrival: list[str] | None = None) -> None:
+        """`arrival`: the open-model scenarios by name (else: those of `specs`)."""
         self.store = store
         self.subs: dict[str, dict[str, SubMetric]] = {}
-        for s in specs:
-            if isinstance(s.executor, ConstantArrivalRate | RampingArrivalRate):
-                tags = (("scenario", s.name),)
-                self.subs[s.name] = {m: store.add_submetric(m, f"scenario:{s.name}", tags)
-                                     for m in OPEN_MODEL_METRICS}
-                for sub in self.subs[s.name].values():
-                    sub.internal = sub.internal or sub.name not in shown
+        if arrival is None:
+            arrival = [s.name for s in specs
+                       if isinstance(s.executor, ConstantArrivalRate | RampingArrivalRate)]
+        for name in arrival:
+            tags = (("scenario", name),)
+            self.subs[name] = {m: store.add_submetric(m, f"scenario:{name}", tags)
+                               for m in OPEN_MODEL_METRICS}
+            for sub in self.subs[name].values():
+                sub.internal = sub.internal or sub.name not in shown
 
     def values(self) -> dict[str, Any]:
         om: dict[str, Any] = {}
@@ -61,23 +66,69 @@ class OpenModelViews:
                     view[mname] = int(sink.aggregate("count", 0) or 0) if sink else 0
                 elif sink is not None and not sink.empty:
                     view[mname] = sink.summary_values(OPEN_MODEL_STATS, 0)
+                    if mname == "iteration_latency":  # dropped + interrupted: never served
+                        view[mname]["unserved"] = int(getattr(sink, "unserved", 0))
             om[scen] = view
         return om
 
 
-def schedule_warnings(open_model: dict[str, Any]) -> list[str]:
+class CutOffRequests:
+    """Requests that got no response before their VU was stopped (net/errors.INTERRUPTED):
+    an internal sub-metric of http_reqs, so the summary can say plainly that the target
+    never answered them, rather than leave the reader to infer it from a percentile."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sub = store.add_submetric("http_reqs", f"error:{INTERRUPTED[1]}",
+                                       (("error", INTERRUPTED[1]),))
+        self.sub.internal = True
+
+    def warnings(self) -> list[str]:
+        sink = self.store.existing(self.sub)
+        n = int(sink.aggregate("count", 0) or 0) if sink is not None else 0
+        if not n:
+            return []
+        return [f"{n} HTTP request{'s' if n != 1 else ''} got no response before the VU was "
+                f"stopped (the target never answered in time): counted as failed "
+                f"(http_req_failed, error_code {INTERRUPTED[0]}) with the wait so far as "
+                "http_req_duration"]
+
+
+LAG_P95_LIMIT_MS = 100.0  # iteration_lag p95 above this: starts were late
+
+
+def schedule_warnings(open_model: dict[str, Any],
+                      generator: GeneratorWatch | None = None) -> list[str]:
+    """Who did not keep the arrival schedule: the generator or the target.
+
+    Late starts (iteration_lag) are the generator's doing: an arrival-rate iteration is
+    never delayed for want of a VU, it is dropped. Dropped iterations while starts were on
+    time and the loop was not saturated mean every VU was busy waiting for the target:
+    the target was slow, and saying "the generator did not keep up" would blame the wrong
+    side (the unserved arrivals are in iteration_latency, see metrics/histogram.py)."""
     out = []
+    saturated = generator is not None and bool(generator.saturation.intervals)
+    health = "" if generator is None else (
+        f"loop lag up to {generator.worst_lag_ms:.1f} ms, CPU up to {generator.peak_cpu:.0%}")
     for scen, view in open_model.items():
         lag = view.get("iteration_lag", {}).get("p(95)", 0)
-        if lag > 100 or view.get("dropped_iterations", 0):
-            out.append(f"scenario {scen}: the generator did not keep the arrival "
-                       f"schedule (iteration_lag p95 {lag:.1f} ms, "
-                       f"{view.get('dropped_iterations', 0)} dropped)")
+        dropped = view.get("dropped_iterations", 0)
+        if lag > LAG_P95_LIMIT_MS or (dropped and saturated):
+            out.append(f"scenario {scen}: the generator did not keep the arrival schedule "
+                       f"(iteration_lag p95 {lag:.1f} ms, {dropped} dropped"
+                       + (f"; {health}" if health else "") + ")")
+        elif dropped:
+            out.append(f"scenario {scen}: the target was slow, not the generator: {dropped} "
+                       "iterations dropped because every VU was busy waiting for responses, "
+                       f"while starts kept the schedule (iteration_lag p95 {lag:.1f} ms"
+                       + (f", {health}" if health else "") + "); they count as unserved in "
+                       "iteration_latency (raise max_vus to measure how slow instead)")
     return out
 
 
 def loadgen_section(outcome: Outcome, judgement: Judgement, open_model: dict[str, Any],
-                    watchers: list[Any]) -> dict[str, Any]:
+                    watchers: list[Any], more_warnings: list[str] | None = None,
+                    ) -> dict[str, Any]:
     """The `loadgen` key of both JSON files; its `warnings` are also printed under the text
     summary (a saturated generator is never reported as a clean pass silently)."""
     out: dict[str, Any] = {"version": 1, "open_model": open_model, "outcome": {
@@ -85,15 +136,20 @@ def loadgen_section(outcome: Outcome, judgement: Judgement, open_model: dict[str
     warnings = list(judgement.warnings)
     if warnings:
         out["warnings"] = warnings
+    generator = None
     for w in watchers:
         if isinstance(w, GeneratorWatch):
+            generator = w
             sat = w.saturation
             out["generator"] = {"saturated": bool(sat.intervals),
                                 "saturated_seconds": sat.seconds,
                                 "intervals": [list(iv) for iv in sat.intervals]}
             if sat.intervals:
                 warnings.append(sat.describe())
-    warnings += schedule_warnings(open_model)
+        elif isinstance(w, ScrapeWatch) and (line := w.warning()):
+            warnings.append(line)
+    warnings += schedule_warnings(open_model, generator)
+    warnings += more_warnings or []
     out.update(watchers_summary(watchers))
     out["warnings"] = warnings
     out["verdicts"] = {v.scenario: v.to_json() for v in judgement.verdicts}
@@ -121,7 +177,8 @@ def metric_entries(store: Store, targets: dict[str, Metric | SubMetric],
 
 
 def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: GroupTree,
-                 outcome: Outcome, extra: dict[str, Any]) -> Summary:
+                 outcome: Outcome, extra: dict[str, Any],
+                 no_samples: list[str] | None = None) -> Summary:
     """The summary data (pure: no files, no stdout)."""
     setup = {k: json_safe(v) for k, v in outcome.setup_data.items() if v is not None}
     return build_summary(
@@ -130,7 +187,7 @@ def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: Gr
                                cfg.time_unit, cfg.no_color),
         is_stdout_tty=sys.stdout.isatty(), is_stderr_tty=sys.stderr.isatty(),
         setup_data=(next(iter(setup.values())) if len(setup) == 1 else setup) if setup
-        else NO_SETUP_DATA, extra=extra)
+        else NO_SETUP_DATA, extra=extra, no_samples=no_samples or ())
 
 
 def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,

@@ -78,9 +78,10 @@ class Streams:
         if self.raw:
             store.add_point_hook(self._write_points)
 
-    def start(self, now_ns: int) -> None:
-        """The run's clock at its start: NDJSON times are wall clock, samples are not."""
-        self._wall_offset_ns = time.time_ns() - now_ns
+    def start(self, now_ns: int, wall_ns: int | None = None) -> None:
+        """The run's clock at its start: NDJSON times are wall clock, samples are not.
+        `wall_ns`: the wall clock of that start when it is not now (a merge of archives)."""
+        self._wall_offset_ns = (time.time_ns() if wall_ns is None else wall_ns) - now_ns
 
     def after_ingest(self) -> None:
         """Called after every ingest: write completed buckets and flush every 200 ms."""

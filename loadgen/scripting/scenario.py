@@ -39,6 +39,9 @@ class Scenario:
     default_base_url: ClassVar[str | None] = None
     #: statuses counted as expected (not failed); k6's default is 200-399; None disables
     expected_statuses: ClassVar[Any] = ((200, 399),)
+    #: body bytes kept per response, on the wire and decompressed (a bigger one is an error
+    #: sample); None: `--max-response-bytes`, whose default is 64 MiB; 0: no cap
+    max_response_bytes: ClassVar[int | None] = None
     #: seconds a tracked message may still arrive after the load ends before it is lost
     delivery_grace: ClassVar[float | None] = None
     #: share of a global `--rps` given to this scenario when several run together
@@ -102,7 +105,7 @@ def load_file(path: str | Path) -> tuple[list[type[Scenario]], list[CustomMetric
     sys.path.insert(0, str(p.parent.resolve()))
     try:
         spec.loader.exec_module(module)
-    except ScriptError:
+    except (ScriptError, ConfigError):  # a bad data file (loadgen.data) is bad input: 104
         raise
     except BaseException as e:  # noqa: BLE001 - anything in user code, even SystemExit
         if isinstance(e, KeyboardInterrupt):

@@ -62,12 +62,17 @@ class VU:
     Its clients (`http`, `ws`) record through its `meter`, never through the VU itself, so
     the network layer does not depend on this one."""
 
-    __slots__ = ("id", "iteration", "scenario", "rt", "tags", "group_path", "data", "http", "_ws",
-                 "instance", "meter", "_dirty", "_tags", "__weakref__")
+    __slots__ = ("id", "id_in_test", "iteration", "iteration_in_test", "scenario", "rt", "tags",
+                 "group_path", "data", "http", "_ws", "instance", "meter", "_dirty", "_tags",
+                 "__weakref__")
 
     def __init__(self, vu_id: int, rt: ScenarioScope, *, group: str = "") -> None:
         self.id = vu_id
         self.iteration = -1  # index of the current iteration in this VU (k6's __ITER)
+        # k6's exec.vu.idInTest / exec.scenario.iterationInTest: unique across the instances
+        # of a test split with --execution-segment (ids as vu.id when it is not split)
+        self.id_in_test = vu_id
+        self.iteration_in_test = -1
         self.rt = rt
         self.scenario = rt.name
         self.tags = TagDict(self)

@@ -10,7 +10,7 @@ travel beside it in `Summary`, never inside the JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,9 @@ class Summary:
     data: dict[str, Any]
     threshold_values: dict[str, dict[str, float]] = field(default_factory=dict)
     checks: list[FlatCheck] | None = None  # None: derive from data["root_group"]
+    #: metrics whose thresholds failed for want of any sample (the judge's call): the text
+    #: shows "(no samples)" there, not k6's zero values (`p(95)=0s` reads as a fast target)
+    no_samples: frozenset[str] = frozenset()
 
 
 def validate_trend_stats(stats: Sequence[str]) -> list[str]:
@@ -152,11 +155,13 @@ def build_summary(
     is_stderr_tty: bool = False,
     setup_data: Any = NO_SETUP_DATA,
     extra: Mapping[str, Any] | None = None,
+    no_samples: Iterable[str] = (),
 ) -> Summary:
     """Assemble the handleSummary data (+ text-only extras) at the end of a run.
 
     `metrics` maps metric and sub-metric names (`http_req_duration{status:200}`) to entries;
-    `extra`, if given, becomes a top-level `loadgen` section (beyond k6).
+    `extra`, if given, becomes a top-level `loadgen` section (beyond k6); `no_samples`
+    names the metrics whose thresholds the judge failed for want of any sample.
     """
     opts = options or SummaryOptions()
     elapsed_s = test_run_duration_ms / 1000.0
@@ -179,4 +184,5 @@ def build_summary(
     if extra is not None:
         data["loadgen"] = dict(extra)
     observed = {k: v for k, v in metrics.items() if k in data["metrics"]}
-    return Summary(data, threshold_values(observed, elapsed_s), groups.flat_checks())
+    return Summary(data, threshold_values(observed, elapsed_s), groups.flat_checks(),
+                   frozenset(no_samples))

@@ -9,14 +9,16 @@ k6 renders — plus the `p(N)` threshold values and name-merged checks it does n
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.summary.build import Summary
 from loadgen.summary.groups import FlatCheck, GroupTree
 from loadgen.summary.humanize import humanize_value, js_str, sort_metric_names, str_width
+from loadgen.summary.target import target_names, target_rows
 
 _HIDDEN_COMPACT = ("checks", "group_duration", "http_req_blocked", "http_req_connecting",
                    "http_req_receiving", "http_req_sending", "http_req_tls_handshaking",
@@ -116,14 +118,16 @@ def _non_trend(m: Metric, unit: str | None) -> list[str]:
 def _trend_value(v: Any, stat: str, m: Metric, unit: str | None) -> str:
     if stat == "count":
         return js_str(v)
+    if v == math.inf:  # the rank falls among unserved work (dropped/interrupted arrivals)
+        return "unserved"
     return humanize_value(v, m["type"], m.get("contains", "default"), unit)
 
 
 def _info(metrics: Mapping[str, Metric], level: int, stats: Sequence[str],
-          unit: str | None) -> _Info:
+          unit: str | None, display: Callable[[str], str] = display_name) -> _Info:
     info = _Info(stats, trend_max=[0] * len(stats))
     for name, m in metrics.items():
-        info.max_name = max(info.max_name, str_width(_indent(level) + name + display_name(name)))
+        info.max_name = max(info.max_name, str_width(_indent(level) + name + display(name)))
         values = m.get("values", {})
         if m["type"] == "trend":
             info.trend_keys[name] = {k: _trend_value(x, k, m, unit)
@@ -145,8 +149,9 @@ def _info(metrics: Mapping[str, Metric], level: int, stats: Sequence[str],
     return info
 
 
-def _metric_line(name: str, m: Metric, info: _Info, level: int, fmt: _Fmt) -> str:
-    shown = display_name(name)
+def _metric_line(name: str, m: Metric, info: _Info, level: int, fmt: _Fmt,
+                 display: Callable[[str], str] = display_name) -> str:
+    shown = display(name)
     dots = info.max_name - str_width(shown) - len(_indent(level)) + 3
     dotted = shown + fmt.deco("." * dots + ":", "white", "faint")
     if m["type"] == "trend":
@@ -183,7 +188,8 @@ def _threshold_value(m: Metric, name: str, source: str, info: _Info, fmt: _Fmt) 
 
 
 def _thresholds(metrics: Mapping[str, Metric], extra: Mapping[str, Mapping[str, float]],
-                stats: Sequence[str], unit: str | None, fmt: _Fmt) -> list[str]:
+                stats: Sequence[str], unit: str | None, fmt: _Fmt,
+                no_samples: Collection[str] = ()) -> list[str]:
     with_values = {name: {**m, "values": {**m.get("values", {}), **extra.get(name, {})}}
                    for name, m in metrics.items()}
     info = _info(with_values, 2, stats, unit)
@@ -198,8 +204,9 @@ def _thresholds(metrics: Mapping[str, Metric], extra: Mapping[str, Mapping[str, 
             ok = result["ok"] if isinstance(result, Mapping) else bool(result)
             mark = fmt.deco("✓", "green") if ok else fmt.deco("✗", "red")
             text = fmt.deco(f"'{source.strip()}'", "white")
-            out.append(_indent(level) + " ".join(
-                [mark, text, _threshold_value(m, name, source, info, fmt)]))
+            shown = (fmt.deco("(no samples: nothing to judge, counted as failed)", "red")
+                     if name in no_samples else _threshold_value(m, name, source, info, fmt))
+            out.append(_indent(level) + " ".join([mark, text, shown]))
         out.append("\n")
     return out
 
@@ -233,9 +240,12 @@ def _checks(checks_metric: Metric, checks: Sequence[FlatCheck], duration_ms: flo
 
 
 def _metric_sections(metrics: Mapping[str, Metric], stats: Sequence[str], unit: str | None,
-                     fmt: _Fmt) -> list[str]:
+                     fmt: _Fmt, target: set[str] | None = None) -> list[str]:
+    """k6's sections; metrics named in `target` (and their sub-metrics) are left out."""
     sections: dict[str, dict[str, Metric]] = {s: {} for s in ("custom", *_SECTIONS)}
     for name, m in metrics.items():
+        if target and name.split("{", 1)[0] in target:
+            continue
         sec = section_of(name)
         if sec is not None:
             sections[sec][name] = m
@@ -252,12 +262,28 @@ def _metric_sections(metrics: Mapping[str, Metric], stats: Sequence[str], unit: 
     return out
 
 
+def _target_section(data: Mapping[str, Any], stats: Sequence[str], unit: str | None,
+                    fmt: _Fmt) -> list[str]:
+    """TARGET (beyond k6): process gauges and scraped series, per label set."""
+    rows = target_rows(data)
+    if not rows:
+        return []
+    lines = {name: m for row in rows if not isinstance(row, str) for name, m in [row]}
+    info = _info(lines, 2, stats, unit, display=lambda _: "")  # no doubled-name padding
+    out = [_indent(2) + fmt.bold("TARGET")]
+    for row in rows:
+        out.append(_indent(2) + fmt.deco(row, "white", "faint") if isinstance(row, str)
+                   else _metric_line(row[0], row[1], info, 2, fmt, display=str))
+    return [*out, "\n"]
+
+
 def render_text(
     data: Mapping[str, Any],
     *,
     threshold_values: Mapping[str, Mapping[str, float]] | None = None,
     checks: Sequence[FlatCheck] | None = None,
     colors: bool = False,
+    no_samples: Collection[str] = (),
 ) -> str:
     """The whole text summary as k6 prints it to stdout (starts with "\\n", ends "\\n\\n\\n").
 
@@ -275,12 +301,13 @@ def render_text(
     with_thresholds = {n: m for n, m in metrics.items() if m.get("thresholds")}
     if with_thresholds:
         sections.append(("THRESHOLDS", _thresholds(with_thresholds, threshold_values or {},
-                                                   stats, unit, fmt)))
+                                                   stats, unit, fmt, no_samples)))
     total: list[str] = []
     if "checks" in metrics:
         duration_ms = float(data.get("state", {}).get("testRunDurationMs", 0))
         total += _checks(metrics["checks"], checks, duration_ms, stats, fmt)
-    total += _metric_sections(metrics, stats, unit, fmt)
+    total += _metric_sections(metrics, stats, unit, fmt, target_names(data))
+    total += _target_section(data, stats, unit, fmt)
     sections.append(("TOTAL RESULTS", total))
     body = ""
     for title, content in sections:
@@ -292,4 +319,4 @@ def render_text(
 def render_summary_text(summary: Summary, *, colors: bool = False) -> str:
     """render_text for a built Summary (uses its threshold values and first-seen checks)."""
     return render_text(summary.data, threshold_values=summary.threshold_values,
-                       checks=summary.checks, colors=colors)
+                       checks=summary.checks, colors=colors, no_samples=summary.no_samples)

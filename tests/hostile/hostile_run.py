@@ -8,6 +8,7 @@ decompression bomb grow: those take hundreds of milliseconds to reach a gigabyte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -50,10 +51,8 @@ def run_cli(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None
                 proc.kill()
                 proc.wait()
                 raise AssertionError(f"loadgen {' '.join(args)} still running after {timeout}s")
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, ps.memory_info().rss)
-            except psutil.Error:
-                pass
             time.sleep(0.02)
         wall = time.monotonic() - t0
         out.seek(0)

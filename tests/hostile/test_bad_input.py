@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hostile_run import run_cli
 
 SCENARIO = """
 from loadgen import Scenario
@@ -92,3 +93,99 @@ def test_a_k6_style_rps_with_vus_is_warned_about(files: dict[str, str]) -> None:
                 "--no-summary")
     assert p.returncode == 0, p.stderr
     assert "loadgen's --rps-limit" in p.stderr
+
+
+# -- scenario files a user got wrong: one clear 104 each, never a silent run or a traceback --
+
+ZEROS = "1" + "0" * 400
+SYNC_ITERATION = """
+from loadgen import Scenario
+
+class S(Scenario):
+    def iteration(self, vu):
+        pass
+"""
+LIST_THRESHOLDS = """
+from loadgen import Scenario
+
+class S(Scenario):
+    thresholds = ["p(95)<300"]
+
+    async def iteration(self, vu):
+        pass
+"""
+RATE = """
+from loadgen import ConstantArrivalRate, Scenario
+
+class S(Scenario):
+    executor = ConstantArrivalRate(rate=float("{rate}"), duration="2s", pre_allocated_vus=1)
+
+    async def iteration(self, vu):
+        pass
+"""
+LONG_DURATION = f"""
+from loadgen import ConstantVUs, Scenario
+
+class S(Scenario):
+    executor = ConstantVUs(vus=1, duration="{ZEROS}s")
+
+    async def iteration(self, vu):
+        pass
+"""
+RAMP_NAN = """
+from loadgen import RampingArrivalRate, Scenario
+
+class S(Scenario):
+    executor = RampingArrivalRate(start_rate=float("nan"), pre_allocated_vus=1,
+                                  stages=[("2s", float("nan"))])
+
+    async def iteration(self, vu):
+        pass
+"""
+EVERYTHING_WRONG = """
+from loadgen import ConstantVUs, Scenario
+
+class S(Scenario):
+    executor = ConstantVUs(vus=-1, duration="2s")
+    thresholds = {"http_req_duration": ["p(95)<<300"], "no_such_metric": ["count>0"]}
+
+    async def iteration(self, vu):
+        pass
+"""
+
+FILE_CASES = [
+    ("sync-iteration", SYNC_ITERATION, [],
+     ["iteration must be `async def iteration(self, ...)`"]),
+    ("zero-stages", SCENARIO, ["-s", "0s:0"], ["the stages last 0s in total"]),
+    ("list-thresholds", LIST_THRESHOLDS, [],
+     ["scenario s: thresholds must be a mapping", "got a list"]),
+    ("rate-nan", RATE.replace("{rate}", "nan"), [], ["rate must be a finite number, got nan"]),
+    ("rate-inf", RATE.replace("{rate}", "inf"), [], ["rate must be a finite number, got inf"]),
+    ("ramp-nan", RAMP_NAN, [], ["stage 0: target must be a finite number >= 0, got nan",
+                                "start_rate must be a finite number, got nan"]),
+    ("cli-400-digit-duration", SCENARIO, ["-d", ZEROS + "s"],
+     ["invalid duration", "more than loadgen's ceiling of 8760h"]),
+    ("file-400-digit-duration", LONG_DURATION, [],
+     ["scenario s has configuration errors: invalid duration", "ceiling of 8760h"]),
+    ("all-problems-at-once", EVERYTHING_WRONG, [],
+     ["vus must be at least 1, got -1", 'threshold expresion\'s "p(95)<<300"',
+      'no metric name "no_such_metric" found']),
+]
+
+
+@pytest.mark.parametrize(("source", "flags", "needles"), [c[1:] for c in FILE_CASES],
+                         ids=[c[0] for c in FILE_CASES])
+def test_a_bad_scenario_file_exits_104_naming_every_problem(
+        tmp_path: Path, source: str, flags: list[str], needles: list[str]) -> None:
+    """Before: a plain `def iteration` spun at 6,500 it/s and exited 0, `-s 0s:0` ran nothing,
+    a nan rate ran, list thresholds and 400-digit durations raised tracebacks, and an
+    executor error hid the threshold errors of the same file."""
+    script = tmp_path / "bad.py"
+    script.write_text(source)
+    r = run_cli("run", str(script), "--no-summary", *flags, timeout=60)
+    r.assert_clean()
+    assert r.code == 104, r.text[-2000:]
+    for needle in needles:
+        assert needle in r.err, r.err
+    assert r.peak_rss_mb < 400
+    assert r.wall_s < 20  # refused before any load: no duration, no graceful stop

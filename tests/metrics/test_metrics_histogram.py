@@ -143,8 +143,9 @@ def test_negative_only_and_infinities() -> None:
     sink.add_many(values)
     assert _rel_err(sink.percentiles(PS), values) <= BOUND
     sink.add_many(np.array([np.inf, -np.inf]))
-    assert sink.max == np.inf and sink.min == -np.inf
-    assert sink.count == 5002
+    # +inf is unserved work (kept apart, ranked above everything), -inf an ordinary value
+    assert sink.aggregate("max", 0) == np.inf and sink.min == -np.inf
+    assert (sink.count, sink.unserved) == (5001, 1)
 
 
 def test_switch_from_exact_to_hdr_at_the_limit() -> None:
@@ -267,3 +268,24 @@ def test_new_sink_gives_bounded_trend_sink() -> None:
     assert isinstance(sink, TrendSink)
     assert sink.empty and sink.aggregate("p(95)", 1) == 0.0 and sink.aggregate("avg", 1) == 0.0
     assert sink.summary_values(["count", "min"], 1) == {"count": 0, "min": 0.0}
+
+
+def test_unserved_values_rank_above_every_served_one():
+    """+inf marks work never served (open model): percentiles that fall among them are +inf,
+    count/sum/min stay those of the served values, exact and HDR phases alike."""
+    for limit in (10_000, 10):
+        s = TrendSink(exact_limit=limit)
+        s.add_many(np.arange(1, 101, dtype=np.float64))
+        s.add_many(np.full(10, math.inf))
+        assert (s.count, s.unserved, s.sum, s.min) == (100, 10, 5050.0, 1.0)
+        p50, p90, p95 = s.percentiles([50, 90, 95])
+        assert p50 == pytest.approx(55.5, rel=1e-3) and p90 == pytest.approx(99.1, rel=1e-3)
+        assert p95 == math.inf
+        assert s.aggregate("max", 0) == math.inf
+        merged = TrendSink()
+        merged.merge(s)
+        assert merged.unserved == 10
+    only = TrendSink()
+    only.add(math.inf)
+    assert not only.empty and only.percentile(1) == math.inf
+    assert only.aggregate("avg", 0) == math.inf

@@ -18,7 +18,9 @@ from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import ABORT_REASON
+from loadgen.results.report import schedule_warnings
 from loadgen.testtypes.base import TestType
+from loadgen.watch.generator import GeneratorWatch
 
 
 def test_checks_and_groups_are_counted_in_first_seen_order_during_ingest() -> None:
@@ -160,3 +162,50 @@ def test_a_latency_gate_never_passes_on_no_samples(capsys: pytest.CaptureFixture
     assert res.judgement.thresholds["http_reqs{status:500}"] == [("count<1", True)]
     out = capsys.readouterr().out
     assert "http_req_duration: no samples at all" in out and "k6 would pass p(95)<100" in out
+
+
+def test_an_empty_threshold_says_no_samples_on_its_line_and_in_the_log(
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """Not k6's `p(95)=0s` beside the ✗ (which reads as a fast target), and logged too, so a
+    run with --no-summary still says why it failed."""
+
+    class Gates(Plain):
+        thresholds = {"http_req_duration": ["p(95)<100"], "http_req_failed": ["rate<0.01"]}
+
+    res, _, _ = make(specs=[ScenarioSpec("plain", Gates, Gates.executor)])
+    with caplog.at_level("WARNING", logger="loadgen"):
+        assert res.finish(Outcome(ExitCode.OK, S)) == ExitCode.THRESHOLDS_FAILED
+    out = capsys.readouterr().out
+    assert "✗ 'p(95)<100' (no samples: nothing to judge, counted as failed)" in out
+    assert "✗ 'rate<0.01' (no samples: nothing to judge, counted as failed)" in out
+    assert "✗ 'p(95)<100' p(95)=0s" not in out
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("http_req_duration: no samples at all" in m for m in logged), logged
+    assert any("http_req_failed: no samples at all" in m for m in logged), logged
+
+
+def test_who_was_slow_generator_or_target() -> None:
+    """Dropped iterations with on-time starts and a calm loop: the target was slow. Late
+    starts, or drops while the loop was saturated: the generator did not keep up."""
+    calm = GeneratorWatch(Registry(), Recorder(), tagset())
+    for i in range(4):
+        calm.observe(float(i), 0.05, 0.5, i, worst_ms=2.0)
+    hot = GeneratorWatch(Registry(), Recorder(), tagset())
+    for i in range(4):
+        hot.observe(float(i), 0.99, 40.0, i, worst_ms=250.0)
+
+    drops = {"s": {"iteration_lag": {"p(95)": 2.2}, "dropped_iterations": 281}}
+    [target] = schedule_warnings(drops, calm)
+    assert target.startswith("scenario s: the target was slow, not the generator: 281 "
+                             "iterations dropped")
+    assert "iteration_lag p95 2.2 ms, loop lag up to 2.0 ms, CPU up to 5%" in target
+    assert "did not keep" not in target
+
+    [gen] = schedule_warnings(drops, hot)
+    assert gen.startswith("scenario s: the generator did not keep the arrival schedule")
+    assert "loop lag up to 250.0 ms, CPU up to 99%" in gen
+
+    late = {"s": {"iteration_lag": {"p(95)": 350.0}, "dropped_iterations": 0}}
+    [gen] = schedule_warnings(late, calm)
+    assert "the generator did not keep the arrival schedule (iteration_lag p95 350.0" in gen
+    assert schedule_warnings({"s": {"iteration_lag": {"p(95)": 1.0}}}, calm) == []

@@ -17,13 +17,17 @@ Why it is shaped like this:
   one counter sample per session per second (and at close): totals exact, timestamps coarse.
 * **Bytes on the wire.** The connection counts what the socket really carries (handshake and
   frame headers too), which k6 adds to data_sent/data_received.
+* **Every wait has a deadline.** A peer that stops reading cannot hold a send (`send_timeout`)
+  or a close (CLOSE_TIMEOUT) forever, nor can one that never finishes a closing handshake
+  hold a reader: the socket is aborted and the failure recorded in `ws_errors`. When a peer
+  breaks the protocol, the code loadgen sent (1002, 1007, 1009) is the `close_code`, not 1006.
 * **Bounded memory, visible backpressure.** Receive buffers hold at most `max_queue` frames of at
   most `max_size` bytes; sends wait once `write_limit` bytes are unsent. Time blocked that way is
   `ws_send_wait`; a non-empty receive queue shows as the `ws_queue_depth` gauge.
 """
 
-from loadgen.net.ws.client import WSClient
+from loadgen.net.ws.client import Connecting, WSClient
 from loadgen.net.ws.conn import WSClosed, WSError, WSTimeout, ws_base
 from loadgen.net.ws.session import WSSession
 
-__all__ = ["WSClient", "WSClosed", "WSError", "WSSession", "WSTimeout", "ws_base"]
+__all__ = ["Connecting", "WSClient", "WSClosed", "WSError", "WSSession", "WSTimeout", "ws_base"]

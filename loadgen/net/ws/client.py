@@ -4,21 +4,24 @@ metrics (failures included)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
 from loadgen.metrics.model import merge_tags
 from loadgen.net import errors as neterr
-from loadgen.net.client import USER_AGENT, strip_credentials
+from loadgen.net.client import USER_AGENT
+from loadgen.net.fast_pool import tls_context
 from loadgen.net.meter import Meter
+from loadgen.net.redact import redact, strip_credentials
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     MAX_QUEUE,
     MAX_SIZE,
+    SEND_TIMEOUT,
     WRITE_LIMIT,
     WSError,
     WSMetrics,
@@ -35,8 +38,9 @@ class WSClient:
     ws:// or wss://), overridden by `ws_base_url` (WS_BASE_URL)."""
 
     def __init__(self, meter: Meter, *, base_url: str | None = None,
-                 ws_base_url: str | None = None) -> None:
+                 ws_base_url: str | None = None, insecure_skip_tls_verify: bool = False) -> None:
         self.meter = meter
+        self.insecure = insecure_skip_tls_verify
         self.clock = meter.clock
         self.recorder = meter.recorder
         self.base_url = ws_base_url or ws_base(base_url)
@@ -72,14 +76,26 @@ class WSClient:
                              "scenario's base_url, BASE_URL or WS_BASE_URL")
         return self.base_url + ("" if url.startswith("/") else "/") + url
 
-    async def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
-                      subprotocols: Sequence[str] | None = None, timeout: float = 10.0,  # noqa: ASYNC109
-                      tags: Mapping[str, str] | None = None, throw: bool = True,
-                      max_size: int | None = MAX_SIZE, max_queue: int = MAX_QUEUE,
-                      write_limit: int = WRITE_LIMIT, compression: str | None = None,
-                      ) -> WSSession:
-        """Open a session (k6's ws.connect). Raises WSError on failure unless throw=False, in
-        which case the returned session has `ok == False`, `status` and `error` set."""
+    def connect(self, url: str, *, headers: Mapping[str, str] | None = None,
+                subprotocols: Sequence[str] | None = None, timeout: float = 10.0,
+                tags: Mapping[str, str] | None = None, throw: bool = True,
+                max_size: int | None = MAX_SIZE, max_queue: int = MAX_QUEUE,
+                write_limit: int = WRITE_LIMIT, compression: str | None = None,
+                send_timeout: float | None = SEND_TIMEOUT) -> Connecting:
+        """Open a session (k6's ws.connect): `ws = await vu.ws.connect(url)`, or
+        `async with vu.ws.connect(url) as ws:` (closed on exit), as websockets and aiohttp
+        allow. Raises WSError on failure unless throw=False, in which case the session has
+        `ok == False`, `status` and `error` set. `send_timeout`: see WSSession.send."""
+        return Connecting(self, url, dict(
+            headers=headers, subprotocols=subprotocols, timeout=timeout, tags=tags, throw=throw,
+            max_size=max_size, max_queue=max_queue, write_limit=write_limit,
+            compression=compression, send_timeout=send_timeout))
+
+    async def _connect(self, url: str, *, headers: Mapping[str, str] | None,
+                       subprotocols: Sequence[str] | None, timeout: float,  # noqa: ASYNC109
+                       tags: Mapping[str, str] | None, throw: bool, max_size: int | None,
+                       max_queue: int, write_limit: int, compression: str | None,
+                       send_timeout: float | None) -> WSSession:
         clock = self.clock
         conns: list[CountingConnection] = []
 
@@ -99,15 +115,27 @@ class WSClient:
         try:
             if bad_url is not None:
                 raise bad_url
+            extra: dict[str, Any] = {}
+            if self.insecure and target.startswith("wss://"):
+                extra["ssl"] = tls_context(False)  # --insecure-skip-tls-verify
             conn = await ws_connect(  # type: ignore[assignment]
-                target, additional_headers=dict(headers) if headers else None,
+                target, **extra, additional_headers=dict(headers) if headers else None,
                 subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
                 compression=compression, open_timeout=timeout, ping_interval=None,
                 ping_timeout=None, close_timeout=CLOSE_TIMEOUT, max_size=max_size,
                 max_queue=max_queue, write_limit=write_limit, proxy=None,
                 user_agent_header=USER_AGENT, create_connection=factory)  # type: ignore[arg-type]
         except asyncio.CancelledError:
+            # interrupted (graceful stop) while the peer had not finished the handshake: no
+            # session to count, but the failure is not dropped
             self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+            # the wait so far is a lower bound of the connect time: recorded, not dropped
+            t1 = clock.now_ns()
+            ts = merge_tags(self.meter.tags.sample_tags, {
+                "url": strip_credentials(target), "status": "0", "subproto": ""}, tags)
+            self.recorder.sample(self.m.connecting, (t1 - t0) / 1e6, ts, t0)
+            self.recorder.sample(self.m.errors, 1.0,
+                                 merge_tags(ts, {"error": "connect interrupted"}), t1)
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
             status, error, message = self._classify(e, conns)
@@ -123,14 +151,15 @@ class WSClient:
             tags)
         rec = self.recorder
         rec.sample(self.m.connecting, (t1 - t0) / 1e6, ts, t0)
-        session = WSSession(self.meter, self.m, self.sessions, conn, target, ts, t0, status,
-                            subproto, error)
+        shown = redact(target)  # what messages and errors name: never a password
+        session = WSSession(self.meter, self.m, self.sessions, conn, shown, ts, t0, status,
+                            subproto, error, send_timeout)
         if conn is None:
             rec.sample(self.m.errors, 1.0, merge_tags(ts, {"error": error}), t1)
             session._finish(t1)
             if throw:
-                raise WSError(f"WebSocket {target}: {message}", url=target, status=status,
-                              error=error)
+                raise WSError(f"WebSocket {shown}: {redact(message)}", url=shown,
+                              status=status, error=error)
             return session
         self.sessions.add(session)
         return session
@@ -146,6 +175,9 @@ class WSClient:
                     f"handshake refused: HTTP {status} {e.response.reason_phrase}")
         if isinstance(e, InvalidURI | ValueError) and not conns:
             return 0, "invalid url", f"invalid WebSocket URL: {e}"
+        if isinstance(e, InvalidMessage) and isinstance(e.__cause__, EOFError):
+            return (status, "handshake: unexpected EOF",  # not "not a WebSocket endpoint"
+                    f"the server closed the connection during the handshake ({e.__cause__})")
         if isinstance(e, InvalidHandshake):
             return (status, "handshake: not a WebSocket endpoint",
                     f"bad handshake (not a WebSocket endpoint?): {e}")
@@ -157,5 +189,34 @@ class WSClient:
     async def close_all(self) -> None:
         """Close every session this VU still holds (run end)."""
         await asyncio.gather(*(s.close() for s in list(self.sessions)), return_exceptions=True)
+
+
+class Connecting:
+    """What `vu.ws.connect()` returns: awaited, the session; used with `async with`, the
+    session, closed on exit. The connect starts on first use, so a connect() that is never
+    awaited opens nothing (and leaves no un-awaited coroutine behind)."""
+
+    __slots__ = ("client", "url", "kwargs", "session")
+
+    def __init__(self, client: WSClient, url: str, kwargs: dict[str, Any]) -> None:
+        self.client, self.url, self.kwargs = client, url, kwargs
+        self.session: WSSession | None = None
+
+    def __await__(self) -> Generator[Any, None, WSSession]:
+        return self.client._connect(self.url, **self.kwargs).__await__()
+
+    async def __aenter__(self) -> WSSession:
+        self.session = await self
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    def __getattr__(self, name: str) -> Any:
+        """`ws = vu.ws.connect(url)` without `await`, then `ws.send(...)`: say so."""
+        raise AttributeError(f"{name!r}: vu.ws.connect() was not awaited; write "
+                             "`ws = await vu.ws.connect(url)` or `async with "
+                             "vu.ws.connect(url) as ws:`")
 
 

@@ -12,8 +12,13 @@ FLUSH_NS = 1_000_000_000  # message counters reach the recorder at most this lat
 MAX_SIZE = 32 * 2**20  # largest incoming message (bytes)
 MAX_QUEUE = 32  # incoming frames buffered before reading from the socket pauses
 WRITE_LIMIT = 2**16  # unsent bytes before send() waits for the socket to drain
-CLOSE_TIMEOUT = 2.0  # seconds to wait for the peer's close frame before aborting
+CLOSE_TIMEOUT = 2.0  # seconds a close may take (frame out, peer's frame back) before aborting
+INTERRUPTED_CLOSE = 0.5  # the same, in an iteration the graceful stop is interrupting
+SEND_TIMEOUT = 10.0  # seconds a send may wait on a peer that does not read before aborting
 NORMAL_CLOSES = (1000, 1001)
+#: RFC 6455 names of the codes loadgen itself sends when a peer breaks the protocol
+FAIL_CODES = {1002: "protocol error", 1007: "invalid data", 1009: "message too big",
+              1011: "internal error"}
 
 
 class WSError(LoadgenError):

@@ -11,6 +11,7 @@ as a release moves one of them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,10 @@ INTERNALS: tuple[tuple[str, str], ...] = (
     ("transport.is_closing", "fast send: not on a closing transport"),
     ("transport.abort", "never leave an interrupted socket behind"),
     ("recv_messages.frames", "the receive queue depth (ws_queue_depth)"),
+    ("protocol.close_sent", "the close code loadgen sent for a protocol error (1002, 1007...)"),
+    ("protocol.close_rcvd_then_sent", "whether that close frame only echoed the peer's"),
+    ("close_deadline", "abort a closing handshake the peer never finishes"),
+    ("loop", "schedule that abort"),
 )
 
 
@@ -43,6 +48,7 @@ class CountingConnection(ClientConnection):
         self.n_in = 0
         self.n_out = 0
         self.on_wait: Callable[[int], None] | None = None
+        self._reaper: asyncio.TimerHandle | None = None
         pull = self.protocol.data_to_send
 
         def counted() -> list[bytes]:
@@ -56,6 +62,20 @@ class CountingConnection(ClientConnection):
     def data_received(self, data: bytes) -> None:
         self.n_in += len(data)
         super().data_received(data)
+        # A close started here (the peer's close frame, or loadgen failing the connection on
+        # a bad frame) gets a deadline from the library, but only a send or close waits on it:
+        # a reader would wait for the peer's TCP close forever. Enforce it.
+        if self.close_deadline is not None and self._reaper is None:
+            self._reaper = self.loop.call_at(self.close_deadline, self._reap)
+
+    def _reap(self) -> None:
+        if self.protocol.state is not State.CLOSED:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        super().connection_lost(exc)
 
     async def drain(self) -> None:
         if not self.paused or self.on_wait is None:
@@ -90,6 +110,19 @@ def send_now(conn: ClientConnection, message: str | bytes | bytearray | memoryvi
         raise TypeError(f"a WebSocket message is str or bytes-like, not {type(message).__name__}")
     conn.send_data()
     return True
+
+
+def failed_with(conn: ClientConnection) -> tuple[int, str] | None:
+    """(code, reason) of a close frame sent on loadgen's side first (not an echo of the
+    peer's). When the scenario did not ask for a close, that is the library failing the
+    connection because the peer broke the protocol (1009 an oversized frame, 1002 a reserved
+    opcode, 1007 text that is not UTF-8), which it reports as 1006 when the peer never
+    answers; the caller knows whether the scenario asked."""
+    proto = conn.protocol
+    sent = proto.close_sent
+    if sent is None or proto.close_rcvd_then_sent:
+        return None
+    return int(sent.code), sent.reason
 
 
 def abort(conn: ClientConnection) -> None:

@@ -16,13 +16,26 @@ from loadgen.net.meter import Meter
 from loadgen.net.ws import internals
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
+    FAIL_CODES,
     FLUSH_NS,
+    INTERRUPTED_CLOSE,
     NORMAL_CLOSES,
+    SEND_TIMEOUT,
     WSClosed,
     WSMetrics,
     WSTimeout,
 )
 from loadgen.net.ws.internals import CountingConnection
+
+
+def _close_deadline() -> float:
+    """Seconds a close may take: less once the calling task is being cancelled (an
+    `async with` or `finally` closing after the graceful stop ran out), so an interrupted
+    iteration does not stretch the run by a full close timeout."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        return INTERRUPTED_CLOSE
+    return CLOSE_TIMEOUT + 1.0
 
 
 class WSSession:
@@ -32,16 +45,18 @@ class WSSession:
     live sessions (`live`) when it ends."""
 
     __slots__ = ("meter", "m", "live", "conn", "url", "tags", "t0", "status", "subprotocol",
-                 "error", "close_code", "_closing", "_ended", "_n_sent", "_n_recv", "_b_out",
-                 "_b_in", "_next_flush", "_depth", "__weakref__")
+                 "error", "close_code", "send_timeout", "_closing", "_ended", "_n_sent",
+                 "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "__weakref__")
 
     def __init__(self, meter: Meter, m: WSMetrics, live: set[WSSession],
                  conn: CountingConnection | None, url: str, tags: TagSet, t0: int,
-                 status: int, subprotocol: str, error: str) -> None:
+                 status: int, subprotocol: str, error: str,
+                 send_timeout: float | None = SEND_TIMEOUT) -> None:
         self.meter, self.m, self.live = meter, m, live
         self.conn, self.url, self.tags, self.t0 = conn, url, tags, t0
         self.status, self.subprotocol, self.error = status, subprotocol, error
         self.close_code: int | None = None
+        self.send_timeout = send_timeout
         self._closing = self._ended = False
         self._n_sent = self._n_recv = self._b_out = self._b_in = self._depth = 0
         self._next_flush = t0 + FLUSH_NS
@@ -69,11 +84,19 @@ class WSSession:
 
     # -- messages -------------------------------------------------------------------------
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
-        """Send one text (str) or binary (bytes-like, handed on without a copy) message."""
+        """Send one text (str) or binary (bytes-like, handed on without a copy) message.
+
+        A send waits while `write_limit` bytes are unsent; a peer that reads nothing for
+        `send_timeout` seconds is dead to us: the socket is aborted, `ws_errors{error:"send
+        timeout"}` recorded and WSClosed raised (the write buffer never grows past the limit).
+        """
         conn = self._require()
         try:
             if not internals.send_now(conn, message):  # the fast path, when nothing blocks
-                await conn.send(message)
+                async with asyncio.timeout(self.send_timeout):
+                    await conn.send(message)
+        except TimeoutError:
+            raise self._stuck("send", self.send_timeout) from None
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_sent += 1
@@ -121,8 +144,8 @@ class WSSession:
         clock = self.meter.clock
         t0 = clock.now_ns()
         try:
-            waiter = await conn.ping()
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout):  # the ping itself waits on a peer not reading
+                waiter = await conn.ping()
                 await waiter
         except TimeoutError:
             self._error("ping timeout")
@@ -138,14 +161,23 @@ class WSSession:
 
     # -- closing --------------------------------------------------------------------------
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close (idempotent). A socket the peer already closed counts as unexpected."""
+        """Close (idempotent). A socket the peer already closed counts as unexpected.
+
+        Bounded: writing the close frame to a peer that does not read, then waiting for its
+        answer, takes at most CLOSE_TIMEOUT (+1 s), or INTERRUPTED_CLOSE when the iteration
+        is being interrupted (the graceful stop is already over); past that the socket is
+        aborted and `ws_errors{error:"close timeout"}` recorded."""
         conn = self.conn
         if conn is None or self._ended:
             return
         try:
             if internals.is_open(conn):
                 self._closing = True
-                await conn.close(code, reason)
+                try:
+                    async with asyncio.timeout(_close_deadline()):
+                        await conn.close(code, reason)
+                except TimeoutError:
+                    self._error("close timeout")
             else:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(CLOSE_TIMEOUT):
@@ -168,10 +200,29 @@ class WSSession:
         """The connection turned out closed while we used it: finish and explain."""
         self._finish(self.meter.clock.now_ns())
         rcvd = e.rcvd
-        why = f"code {rcvd.code} {rcvd.reason!r}" if rcvd else "no close frame (code 1006)"
-        who = "closed" if self._closing else "closed by the server or the network"
+        conn = self.conn
+        failed = None if self._closing or conn is None else internals.failed_with(conn)
+        error = "closed"
+        if failed is not None:
+            code, reason = failed
+            error = f"close {code} ({FAIL_CODES.get(code, 'protocol error')})"
+            why = f"code {code} ({FAIL_CODES.get(code, 'protocol error')}): {reason}"
+            who = "closed by loadgen (the peer broke the protocol)"
+        else:
+            why = f"code {rcvd.code} {rcvd.reason!r}" if rcvd else "no close frame (code 1006)"
+            who = "closed" if self._closing else "closed by the server or the network"
         return WSClosed(f"WebSocket {self.url} {who}: {why}", url=self.url, status=self.status,
-                        error="closed", close_code=self.close_code)
+                        error=error, close_code=self.close_code)
+
+    def _stuck(self, what: str, seconds: float | None) -> WSClosed:
+        """A `what` that waited `seconds` on a peer that reads nothing: abort and explain."""
+        error = f"{what} timeout"
+        self._error(error)
+        self._closing = True  # loadgen ended it: not a disconnect by the peer
+        self._finish(self.meter.clock.now_ns())
+        return WSClosed(f"WebSocket {self.url}: the peer read nothing for {seconds or 0:g} s "
+                        f"({what} blocked); connection aborted", url=self.url,
+                        status=self.status, error=error, close_code=self.close_code)
 
     def _error(self, error: str) -> None:
         meter = self.meter
@@ -190,12 +241,16 @@ class WSSession:
         if conn is not None:
             if not internals.is_closed(conn):
                 internals.abort(conn)  # interrupted mid-close: never leave a socket behind
-            self.close_code = code = conn.close_code or 1006
+            # loadgen's own 1002/1007/1009 (not 1006) unless the scenario asked for the close
+            failed = None if self._closing else internals.failed_with(conn)
+            self.close_code = code = failed[0] if failed else (conn.close_code or 1006)
             tags = merge_tags(self.tags, {"close_code": str(code)})
             if not self._closing:
                 rec.sample(m.unexpected_disconnects, 1.0, tags, t_end)
-                if code not in NORMAL_CLOSES:
-                    self._error(f"close {code}")
+            if failed is not None:
+                self._error(f"close {code} ({FAIL_CODES.get(code, 'protocol error')})")
+            elif not self._closing and code not in NORMAL_CLOSES:
+                self._error(f"close {code}")
             self.flush(t_end)
             self.live.discard(self)
         rec.sample(m.sessions, 1.0, tags, self.t0)
