@@ -129,6 +129,8 @@ def test_baseline_and_soak_verdicts_on_a_healthy_target(tmp_path):
     verdicts = summary["loadgen"]["verdicts"]
     assert verdicts["steady"]["ok"] and "SLOs held" in verdicts["steady"]["headline"]
     assert verdicts["steady"]["figures"]["steady_throughput_per_s"] == pytest.approx(30, rel=0.2)
-    assert verdicts["long"]["ok"] and verdicts["long"]["headline"].startswith("no drift")
+    # 6 s cannot show drift (windows of 2 intervals never reach p < 0.01): "?", not a pass
+    assert verdicts["long"]["ok"] is None
+    assert verdicts["long"]["headline"].startswith("too short to judge drift")
     # the baseline's default thresholds are real k6 thresholds in the summary
     assert summary["metrics"]["http_req_duration"]["thresholds"] == {"p(95)<200": {"ok": True}}

@@ -95,7 +95,7 @@ class Progress:
         w = self.watch
         if w is not None and w.saturation.intervals:
             out.append(f"⚠ GENERATOR SATURATED (cpu {w.current_cpu:.0%}, loop lag "
-                       f"{w.current_lag_ms:.1f} ms): {w.saturation.describe()}")
+                       f"{w.current_lag_ms:.1f} ms): {w.saturation.describe(last=3)}")
         return out
 
     @staticmethod

@@ -13,8 +13,9 @@ Why it is shaped like this:
   HTTP response does), so unknown ids are remembered for `early_ttl` seconds; a later
   `sent()` of that id is delivered at once (latency clamped at 0 if the receipt came first).
   Unknown ids never matched in that window count as `messages_unmatched`.
-* **Duplicates** are recognised for the last `dup_window` delivered ids (a bounded FIFO), so a
-  duplicate arriving much later is seen as an unmatched receipt instead.
+* **Duplicates** are recognised for the last `dup_window` delivered ids (their hashes, in
+  blocks: ~8 bytes per id, see recent.py), so a duplicate arriving much later is seen as an
+  unmatched receipt instead.
 * **Lost = not received within a grace period after the run**: the engine awaits `settle()`,
   which waits up to `grace` seconds (default 5; a Scenario class attribute `delivery_grace`,
   or `tracker.grace`) for outstanding ids, then counts the rest as `messages_lost`.
@@ -36,6 +37,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 
 from loadgen.clock import Clock, wait_first
+from loadgen.messaging.recent import RecentHashes
 from loadgen.metrics.model import Contains, MetricType, TagSet, merge_tags, tagset
 from loadgen.metrics.registry import Recorder, Registry
 
@@ -91,7 +93,7 @@ class DeliveryTracker:
         self._run_tags = tagset(dict(run_tags or {}))
         self._out: dict[Hashable, tuple[int, TagSet]] = {}  # id -> (sent ns, sender tags)
         self._early: OrderedDict[Hashable, int] = OrderedDict()  # id -> first receipt ns
-        self._done: OrderedDict[Hashable, None] = OrderedDict()  # recently delivered ids
+        self._done = RecentHashes(dup_window)  # recently delivered ids (their hashes)
         self._idle: asyncio.Event | None = None
         self.counts: Counter[str] = Counter()
 
@@ -180,10 +182,7 @@ class DeliveryTracker:
         self.counts["delivered"] += 1
         self.recorder.sample(self.m_latency, max(0, t_recv - t_sent) / 1e6, tags, now)
         self.recorder.sample(self.m_delivered, 1.0, tags, now)
-        done = self._done
-        done[msg_id] = None
-        if len(done) > self.dup_window:
-            done.popitem(last=False)
+        self._done.add(msg_id)
 
     def _untracked(self, tags: TagSet, now: int, why: str) -> None:
         self.counts["untracked"] += 1

@@ -24,14 +24,15 @@ def completed_points(ts: TimeSeries, since_s: float, until_s: float) -> Iterator
     rows: list[tuple[float, str, float, dict[str, str]]] = []
     for metric in sorted(ts.names):
         for scen in ts.scenarios():
-            for t0, t1, agg in ts.buckets(metric, scenario=scen, since_s=since_s):
+            # present_only: an interval with no sample of this metric in this scenario
+            # writes nothing (a scenario without iteration_lag wrote zero trends each second)
+            for t0, t1, agg in ts.buckets(metric, scenario=scen, since_s=since_s,
+                                           until_s=until_s, present_only=True):
                 if not since_s < t1 <= until_s or not agg:
                     continue
                 base = {"interval": f"{t1 - t0:g}s"}
                 if scen:
                     base["scenario"] = scen
-                if agg.get("count", 1) == 0 and agg.get("total", 1) == 0:
-                    continue  # nothing of this metric in that interval
                 for stat, value in agg.items():
                     rows.append((t1, metric, float(value), {**base, "stat": stat}))
     rows.sort(key=lambda r: r[0])

@@ -81,6 +81,7 @@ class Judge:
         self.exec_start_ns: int | None = None
         self.scrape_defined: set[str] = set()  # threshold names only a scrape can fill
         self._stop_sent = False
+        self._memo: dict[str, dict[str, object]] = {}  # per scenario, for its monitor
         raw = th.merge_thresholds(
             [s.cls.effective_thresholds() for s in specs]  # type: ignore[attr-defined]
             + [th.load_threshold_file(f) for f in threshold_files])
@@ -122,7 +123,8 @@ class Judge:
                 ran = max(0.0, (now - start) / 1e9)
                 out.append((s.cls, RunView(self.timeseries, s.name, start_s, ran, self.store,
                                            final, s.executor.duration_ns() / 1e9,
-                                           plan=s.plan)))
+                                           plan=s.plan,
+                                           memo=self._memo.setdefault(s.name, {}))))
         return out
 
     def tick(self, elapsed_s: float) -> StopRequest | None:

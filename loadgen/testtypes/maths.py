@@ -124,6 +124,19 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     return math.erfc(max(z, 0.0) / math.sqrt(2))
 
 
+def min_window(alpha: float = 0.01, limit: int = 10_000) -> int:
+    """The fewest intervals per window (both windows alike) with which `mann_whitney_p` can
+    reach p < alpha at all: the best case, two windows that do not overlap and have no ties.
+
+    Below it no data, however drifted, is significant (at alpha 0.01: 5 per window give at
+    best p = 0.012, 6 give 0.005), so a verdict built on the test must say it cannot tell.
+    Derived from the test itself, not a table, so it follows any change to the test."""
+    for n in range(2, limit):
+        if mann_whitney_p(range(n), range(n, 2 * n)) < alpha:
+            return n
+    return limit
+
+
 @dataclass(frozen=True)
 class Drift:
     metric: str
@@ -132,16 +145,21 @@ class Drift:
     change: float  # relative change last/first - 1
     p_value: float
     drifted: bool
+    #: False when the metric moved the bad way by more than the tolerance but not
+    #: significantly: neither "drift" nor "no drift" can be said
+    decided: bool = True
 
 
 def drift(name: str, first: Sequence[float], last: Sequence[float], *, tolerance: float,
           alpha: float = 0.01, higher_is_worse: bool = True) -> Drift:
     """Did `name` get worse between the first and the last window? Worse by more than the
     tolerance AND significant (Mann-Whitney) - both, so noise or a tiny real shift do not
-    fail a soak."""
+    fail a soak. Worse by more than the tolerance without significance is undecided (a
+    5 -> 65 ms climb over windows too small or too noisy to prove it is not "no drift")."""
     f = sum(first) / len(first) if first else 0.0
     la = sum(last) / len(last) if last else 0.0
     change = (la / f - 1) if f else (0.0 if la == 0 else math.inf)
     worse = change > tolerance if higher_is_worse else change < -tolerance
     p = mann_whitney_p(first, last)
-    return Drift(name, f, la, change, p, bool(worse and p < alpha))
+    drifted = bool(worse and p < alpha)
+    return Drift(name, f, la, change, p, drifted, decided=drifted or not worse)

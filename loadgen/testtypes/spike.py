@@ -47,6 +47,7 @@ class Spike(TestType):
     tolerance: ClassVar[float] = 0.5  # p95 back within +50% of the baseline's
     max_recovery: ClassVar[str | None] = None  # fail the verdict if recovery takes longer
     max_vus: ClassVar[int | None] = None
+    stable: ClassVar[int] = 2  # healthy intervals in a row that count as recovered
 
     @classmethod
     def phases(cls, scale: float = 1.0) -> list[tuple[str, float]]:
@@ -98,16 +99,27 @@ class Spike(TestType):
         b_p95, b_err, b_n = summarize(base)
         s_p95, s_err, s_n = summarize(window(series, t_warm, t_spike_end))
         health = Health(b_p95, b_err, tolerance=cls.tolerance)
-        rec = recovery_time(series, t_spike_end, view.until_s, health)
+        rec = recovery_time(series, t_spike_end, view.until_s, health, cls.stable)
         tail = [b for b in series if view.until_s - 3 <= b[0] < view.until_s]
         answers = any(b[4] > 0 and b[3] < 1.0 for b in tail)
         limit = parse_duration(cls.max_recovery) / 1e9 if cls.max_recovery else None
-        ok = rec is not None and answers and (limit is None or rec <= limit)
+        ok: bool | None = rec is not None and answers and (limit is None or rec <= limit)
+        seen_after = view.until_s - t_spike_end
+        undecided = None
+        if b_n == 0:
+            undecided = "no baseline (nothing completed during the warm-up) to recover to"
+        elif rec is None and answers and seen_after < cls.stable:
+            # stopped before `stable` intervals after the spike existed: not a failure
+            undecided = (f"the run ended {max(seen_after, 0.0):.1f} s after the spike, "
+                         f"before {cls.stable} intervals of recovery could be seen")
+        if undecided is not None:
+            ok = None
         figures = {"baseline_p95_ms": round(b_p95, 3), "baseline_error_rate": b_err,
                    "spike_p95_ms": round(s_p95, 3), "spike_error_rate": s_err,
                    "spike_requests": s_n, "recovery_s": rec, "answers_after": answers,
                    "spike_end_s": round(t_spike_end, 3)}
-        head = (f"recovered {rec:.1f} s after the spike" if rec is not None
+        head = (f"cannot tell: {undecided}" if undecided is not None
+                else f"recovered {rec:.1f} s after the spike" if rec is not None
                 else "did NOT recover after the spike") + (
             f"; during the spike p95 {s_p95:.1f} ms (baseline {b_p95:.1f} ms), "
             f"errors {s_err:.2%}" + ("" if answers else "; target not answering at the end"))

@@ -71,21 +71,23 @@ class Stress(TestType):
         return Shape(ex, plan)
 
     @classmethod
-    def steps(cls, view: RunView, upto_s: float) -> list[Step]:
-        """Measured steps whose window ended before `upto_s`."""
+    def steps(cls, view: RunView, upto_s: float, first: int = 0) -> list[Step]:
+        """Measured steps whose window ended before `upto_s`, from step no. `first` on;
+        each step reads its own window only."""
         plan: StressPlan = cls.plan_of(view)
         step_s = plan.step_s
-        series = view.series()
-        iters = view.counts("iterations")
-        drops = view.counts("dropped_iterations")
         out: list[Step] = []
         for i, r in enumerate(plan.rates):
+            if i < first:
+                continue
             t0, t1 = i * step_s + cls.settle, (i + 1) * step_s
             if t1 > upto_s:
                 break
-            p95, err, n = summarize(window(series, t0, t1))
-            done = sum(c for a, b, c in iters if t0 <= (a + b) / 2 < t1)
-            dropped = sum(c for a, b, c in drops if t0 <= (a + b) / 2 < t1)
+            p95, err, n = summarize(window(view.series(t0=t0, t1=t1), t0, t1))
+            done = sum(c for a, b, c in view.counts("iterations", t0, t1)
+                       if t0 <= (a + b) / 2 < t1)
+            dropped = sum(c for a, b, c in view.counts("dropped_iterations", t0, t1)
+                          if t0 <= (a + b) / 2 < t1)
             achieved = done / (t1 - t0) if t1 > t0 else 0.0
             if dropped:
                 achieved = min(achieved, r * (1 - dropped / max(r * (t1 - t0), 1)))
@@ -94,16 +96,24 @@ class Stress(TestType):
 
     @classmethod
     def monitor(cls, view: RunView) -> str | None:
-        steps = cls.steps(view, view.elapsed_s - 1.0)  # one interval's margin for completions
+        """Judge the steps completed since the last tick only (`view.memo` remembers how
+        many held), so a tick costs one step's intervals, not the whole run's."""
+        held: list[Step] = view.memo.setdefault("steps", [])
+        steps = cls.steps(view, view.elapsed_s - 1.0, len(held))  # one interval's margin
         i, why = first_break(steps, p95_ms=cls.p95_ms, error_rate=cls.max_error_rate,
                              keep_up=cls.keep_up)
         if i is None:
+            # measured while their intervals were recent (at full resolution): the verdict
+            # reuses them, as old intervals are merged into coarser ones in a long run
+            held.extend(steps)
+            view.memo["steps_held"] = len(held)
             return None
         return f"breakpoint found at {steps[i].rate:g}/s ({why}); stopping the stress test"
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:
-        steps = cls.steps(view, view.elapsed_s + 1e-6)
+        held: list[Step] = list(view.memo.get("steps", ()))
+        steps = held + cls.steps(view, view.elapsed_s + 1e-6, len(held))
         i, why = first_break(steps, p95_ms=cls.p95_ms, error_rate=cls.max_error_rate,
                              keep_up=cls.keep_up)
         sustainable = steps[i - 1].rate if i else (None if i == 0 else
@@ -122,4 +132,6 @@ class Stress(TestType):
         figures = {"max_sustainable_rate": sustainable,
                    "broken_at": steps[i].rate if i is not None else None,
                    "first_broken_slo": why or None, "curve": curve}
-        return Verdict(cls.kind, view.scenario, bool(steps), head, figures, details)
+        # no complete step: nothing measured, so no answer (not a failure of the target)
+        return Verdict(cls.kind, view.scenario, True if steps else None, head, figures,
+                       details)

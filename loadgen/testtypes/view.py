@@ -4,7 +4,7 @@ the plan its shape() made for this run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.metrics.timeseries import TimeSeries
@@ -21,25 +21,35 @@ class RunView:
     final: bool = False
     duration_s: float = float("inf")  # the executor's own length (without graceful stop)
     plan: Any = None  # what the type's shape() worked out for this run (see base.Shape)
+    #: what a monitor worked out on earlier ticks of this run (the judge keeps one dict per
+    #: scenario): lets it read only the intervals that are new since then
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def until_s(self) -> float:
         """The end of the scenario's load so far: verdict windows stop here."""
         return min(self.elapsed_s, self.duration_s)
 
-    def _rows(self, metric: str) -> dict[float, tuple[float, dict[str, float]]]:
+    def _rows(self, metric: str, t0: float | None, t1: float | None
+              ) -> dict[float, tuple[float, dict[str, float]]]:
         rows: dict[float, tuple[float, dict[str, float]]] = {}
-        for t0, t1, agg in self.timeseries.buckets(metric, scenario=self.scenario):
-            rows[round(t0 - self.start_s, 6)] = (t1 - self.start_s, agg)
+        since = None if t0 is None else self.start_s + t0
+        until = None if t1 is None else self.start_s + t1
+        for a, b, agg in self.timeseries.buckets(metric, scenario=self.scenario,
+                                                 since_s=since, until_s=until):
+            rows[round(a - self.start_s, 6)] = (b - self.start_s, agg)
         return rows
 
-    def series(self, latency: str = "http_req_duration") -> list[Bucket]:
-        """(t0, t1, p95 ms, error rate, count) per interval, relative to the scenario start.
+    def series(self, latency: str = "http_req_duration", t0: float | None = None,
+               t1: float | None = None) -> list[Bucket]:
+        """(t0, t1, p95 ms, error rate, count) per interval, relative to the scenario start;
+        with `t0`/`t1`, only the intervals that overlap [t0, t1) are read (a monitor's
+        window: its cost is that window's, not the run's so far).
 
         Intervals where nothing completed are absent. The error rate comes from
         http_req_failed when requests ran, else 0."""
-        lat = self._rows(latency)
-        err = self._rows("http_req_failed")
+        lat = self._rows(latency, t0, t1)
+        err = self._rows("http_req_failed", t0, t1)
         out: list[Bucket] = []
         for t0 in sorted(lat):
             t1, a = lat[t0]
@@ -48,7 +58,9 @@ class RunView:
                         int(a.get("count", 0))))
         return out
 
-    def counts(self, metric: str) -> list[tuple[float, float, float]]:
-        """(t0, t1, count) of a counter per interval (iterations, dropped_iterations...)."""
-        return [(t0, t1, float(a.get("count", 0.0)))
-                for t0, (t1, a) in sorted(self._rows(metric).items())]
+    def counts(self, metric: str, t0: float | None = None, t1: float | None = None
+               ) -> list[tuple[float, float, float]]:
+        """(t0, t1, count) of a counter per interval (iterations, dropped_iterations...),
+        optionally only the intervals overlapping [t0, t1)."""
+        return [(a, b, float(agg.get("count", 0.0)))
+                for a, (b, agg) in sorted(self._rows(metric, t0, t1).items())]

@@ -37,11 +37,16 @@ class Saturation:
     intervals: list[tuple[float, float]] = field(default_factory=list)
     seconds: int = 0
 
-    def describe(self) -> str:
+    def describe(self, last: int | None = None) -> str:
+        """Every span (the summary), or only the `last` few (the live progress line, drawn
+        every second: its cost must not grow with the number of spans so far)."""
+        shown = self.intervals if last is None else self.intervals[-last:]
         spans = ", ".join(
             f"{time.strftime('%H:%M:%S', time.localtime(a))}-"
-            f"{time.strftime('%H:%M:%S', time.localtime(b))}" for a, b in self.intervals)
-        return f"results unreliable: generator saturated at {spans}"
+            f"{time.strftime('%H:%M:%S', time.localtime(b))}" for a, b in shown)
+        earlier = len(self.intervals) - len(shown)
+        more = f" (and {earlier} earlier)" if earlier else ""
+        return f"results unreliable: generator saturated at {spans}{more}"
 
 
 class LagWindow:

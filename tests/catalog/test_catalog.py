@@ -264,7 +264,9 @@ def test_scenario_runs_against_the_demo_and_passes_its_thresholds(name, catalog_
     assert "level=ERROR" not in run.stderr and "Traceback" not in run.stderr, run.stderr
     if case.verdict:
         verdicts = run.summary["loadgen"]["verdicts"]
-        assert verdicts and all(v["ok"] for v in verdicts.values()), verdicts
+        # 8 s of soak cannot show drift (too few intervals for significance): "?" is right
+        assert verdicts and all(v["ok"] or (v["kind"] == "soak" and v["ok"] is None)
+                                for v in verdicts.values()), verdicts
 
 
 def test_tracked_messages_all_arrive_in_the_scaled_message_soak(catalog_runs):

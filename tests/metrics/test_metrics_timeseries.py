@@ -220,13 +220,37 @@ def test_a_live_reader_does_work_for_new_intervals_only(monkeypatch: pytest.Monk
     assert max(early) <= 2 and max(late) <= 2  # was ~3,000: every interval, every second
 
 
-def test_closed_intervals_are_computed_once_and_recomputed_when_data_arrives() -> None:
+def test_a_late_sample_reaches_its_interval_and_windows_select_by_overlap() -> None:
+    """Aggregates are computed per query (a cache per interval cost more memory than every
+    re-read it saved), so a late sample is always seen; since/until pick overlapping ones."""
     ts = TimeSeries()
     ts.add(DUR, times(0.5), arr(5.0))
-    first = ts.buckets("http_req_duration")
-    assert ts.buckets("http_req_duration")[0][2] is first[0][2]  # cached
+    assert ts.buckets("http_req_duration")[0][2]["count"] == 1
     ts.add(DUR, times(0.6), arr(50.0))  # a late sample for the same interval
     again = ts.buckets("http_req_duration")
     assert again[0][2]["count"] == 2 and again[0][2]["max"] == 50.0
     assert ts.buckets("http_req_duration", since_s=1.0) == []
     assert len(ts.buckets("http_req_duration", since_s=0.999)) == 1
+    ts.add(DUR, times(1.5, 2.5, 3.5), arr(1.0, 2.0, 3.0))
+    got = ts.buckets("http_req_duration", since_s=1.0, until_s=3.0)
+    assert [(a, b) for a, b, _ in got] == [(1.0, 2.0), (2.0, 3.0)]
+    assert [a for a, _, _ in ts.buckets("http_req_duration", until_s=1.5)] == [0.0, 1.0]
+
+
+def test_bucket_points_skip_intervals_without_samples_of_that_metric_and_scenario() -> None:
+    """A closed-model scenario records no iteration_lag: it used to get a zero-count trend
+    (count, avg, min, max, p50...p99 all 0) written every second beside the real one."""
+    from loadgen.results.bucket_points import completed_points
+
+    lag = Metric("iteration_lag", MetricType.TREND)
+    ts = TimeSeries()
+    open_model, closed = ts.scenario_no("senders"), ts.scenario_no("receivers")
+    for k in range(3):
+        ts.add(lag, times(k + 0.5), arr(2.0), open_model)
+        ts.add(DUR, times(k + 0.5), arr(9.0), closed)
+        ts.add(VUS, times(k + 0.5), arr(5.0), closed)
+    rows = list(completed_points(ts, float("-inf"), 3.0))
+    seen = {(name, tags.get("scenario")) for name, _, _, tags in rows}
+    assert seen == {("iteration_lag", "senders"), ("http_req_duration", "receivers"),
+                    ("vus", "receivers")}
+    assert len([r for r in rows if r[0] == "iteration_lag"]) == 3 * 8
