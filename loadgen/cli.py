@@ -81,14 +81,8 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     if workers is None:
         return int(run_file(cfg))
     from loadgen.fleet.coordinator import run_fleet
-    from loadgen.fleet.sizing import choose
 
-    target = os.environ.get("BASE_URL") or {**os.environ, **cfg.overrides.env}.get("BASE_URL")
-    if cfg.endpoint is not None:
-        target = cfg.endpoint["url"]
-    chosen = choose(workers, target)
-    assert chosen is not None
-    return run_fleet(cfg, kw, *chosen)
+    return run_fleet(cfg, kw, workers)
 
 
 @cli.command("http")

@@ -33,6 +33,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.fleet.fleet import Fleet, Link
 from loadgen.fleet.local import ProcessLink
 from loadgen.fleet.progress import FleetProgress
+from loadgen.fleet.sizing import choose, usable_cores
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.results.interval import interval_store
@@ -72,11 +73,16 @@ def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
     return {**ep, "body": base64.b64encode(body).decode() if body is not None else None}
 
 
-def run_fleet(cfg: RunConfig, kw: dict[str, Any], workers: int, why: str) -> int:
+def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
+    """`value`: the --workers flag as given (N or auto)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
         problems = fleet_problems(kw, cfg)
+        try:
+            choose(value, [])  # a bad value is listed with every other problem
+        except ConfigError as e:
+            problems += e.problems
         classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
         registry = Registry()
         for cm in custom:
@@ -90,6 +96,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], workers: int, why: str) -> int
                 scraping=bool(cfg.scrape_urls))) from None
         if problems:
             raise ConfigError(problems)
+        targets = [s.base_url for s in specs] + [cfg.endpoint["url"] if cfg.endpoint else None]
+        workers, why = choose(value, targets) or (1, "")
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
@@ -101,7 +109,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], workers: int, why: str) -> int
     except KeyboardInterrupt:
         print("\nloadgen: interrupted before the run started", file=sys.stderr)
         return ExitCode.EXTERNAL_ABORT
-    if workers > (cores := _cores()):
+    if workers > (cores := usable_cores()):
         log.warning("--workers %d is more than the %d usable core(s): the workers share them "
                     "and each one's numbers get noisier", workers, cores)
     if not cfg.quiet:
@@ -187,12 +195,6 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await fleet.close()
-
-
-def _cores() -> int:
-    from loadgen.fleet.sizing import usable_cores
-
-    return usable_cores()
 
 
 def _jsonable(kw: dict[str, Any]) -> dict[str, Any]:

@@ -24,18 +24,20 @@ def is_loopback(url: str | None) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
-def choose(value: str | None, target_url: str | None) -> tuple[int, str] | None:
+def choose(value: str | None, targets: list[str | None]) -> tuple[int, str] | None:
     """(workers, why) from the flag; None when no flag was given (the single-process
-    path). Every bad value is a ConfigError (exit 104)."""
+    path). `targets`: the scenarios' base URLs; `auto` leaves a core to a loopback one.
+    Every bad value is a ConfigError (exit 104)."""
     if value is None:
         return None
     text = value.strip().lower()
     cores = usable_cores()
     if text == "auto":
-        if is_loopback(target_url):
+        local = next((t for t in targets if is_loopback(t)), None)
+        if local is not None:
             n = max(1, cores - 1)
             return n, (f"auto: {cores} usable core(s), one left to the loopback target "
-                       f"{urlsplit(target_url or '').hostname}")
+                       f"{urlsplit(local).hostname}")
         return cores, f"auto: {cores} usable core(s)"
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ConfigError(f"--workers must be a whole number >= 1 or auto, got {value!r}")

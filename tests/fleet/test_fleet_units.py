@@ -28,21 +28,21 @@ from loadgen.fleet.worker import worker_config
 def test_auto_is_the_usable_cores_minus_one_for_a_loopback_target(
         monkeypatch: pytest.MonkeyPatch, cores: int, url: str | None, n: int, why: str):
     monkeypatch.setattr(sizing, "usable_cores", lambda: cores)
-    got, reason = sizing.choose("auto", url) or (0, "")
+    got, reason = sizing.choose("auto", [None, url]) or (0, "")
     assert got == n and why in reason
 
 
 def test_more_workers_than_cores_is_allowed_and_said(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sizing, "usable_cores", lambda: 2)
-    assert sizing.choose(" 3 ", None) == (3, "as asked; more than the 2 usable core(s): "
+    assert sizing.choose(" 3 ", []) == (3, "as asked; more than the 2 usable core(s): "
                                           "they will share them")
-    assert sizing.choose(None, None) is None  # no flag: the single-process path
+    assert sizing.choose(None, []) is None  # no flag: the single-process path
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1.0", "x", "", "١", "100000"])
 def test_bad_worker_counts(value: str):
     with pytest.raises(ConfigError, match="--workers"):
-        sizing.choose(value, None)
+        sizing.choose(value, [])
 
 
 def test_segments_of_an_even_sequence():

@@ -313,3 +313,18 @@ def test_workers_stop_when_the_coordinator_is_killed(tmp_path: Path, base_url: s
     proc.communicate(timeout=10)
     _, alive = psutil.wait_procs(children, timeout=5)  # stdin closed: they stop themselves
     assert not alive
+
+
+def test_auto_leaves_a_core_to_a_loopback_target(tmp_path: Path, base_url: str):
+    text = RATE_SCENARIO.replace("class R(Scenario):",
+                                 f"class R(Scenario):\n    base_url = {base_url!r}")
+    summary = tmp_path / "summary.json"
+    env = {k: v for k, v in os.environ.items() if k != "BASE_URL"}  # the file's own base_url
+    r = run_cli("run", script(tmp_path, text), "--workers", "auto", "--summary-json",
+                str(summary), env=env)
+    clean(r, 0, 1 + START_S)
+    cores = len(os.sched_getaffinity(0))
+    fleet = json.loads(summary.read_text())["loadgen"]["fleet"]
+    assert fleet["workers"] == max(1, cores - 1)
+    assert "one left to the loopback target 127.0.0.1" in fleet["chosen"] in r.err
+    assert json.loads(summary.read_text())["metrics"]["iterations"]["values"]["count"] == 60
