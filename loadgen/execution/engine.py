@@ -129,10 +129,6 @@ class Engine:
         """The exit code a stop request asked for (105 signal, 108 abort, 99 abortOnFail)."""
         return self._exit if self._stop.is_set() else None
 
-    async def until_stopped(self) -> None:
-        """Returns once a stop has been requested."""
-        await self._stop.wait()
-
     @property
     def stop_reason(self) -> str:
         return self._reason
