@@ -142,29 +142,12 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
                        recorder: Recorder, results: Results, watchers: list[Any],
                        workers: int, config: dict[str, Any], state: dict[str, Any],
                        ) -> Outcome:
-    links: list[Link] = list(await asyncio.gather(
-        *(ProcessLink.spawn(i) for i in range(workers))))
-    watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
-    fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
-    env = {**os.environ, **cfg.overrides.env}
-    run = RunContext(clock, registry, recorder, transport_factory(
-        cfg.http_client, cfg.insecure, cfg.max_response_bytes),
-        env=env, run_tags=cfg.run_tags, insecure=cfg.insecure)
-    progress = FleetProgress(fleet, enabled=not cfg.quiet)
-    engine = Engine(run, specs, Hooks(
-        ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
-        exec_started=results.exec_started, background=[w.run for w in watchers],
-        load=fleet.load, vu_counts=fleet.vu_counts))
-
-    def skew_line() -> None:
-        skew = fleet.skew_ms()
-        if not cfg.quiet and skew is not None:
-            print(f"     workers: all {workers} started, start skew {skew:.2f} ms (max-min)",
-                  file=sys.stderr)
-
-    fleet.on_started = skew_line
+    # signals first, before any await: a Ctrl-C that arrived as a KeyboardInterrupt inside
+    # a destructor or a lock release was swallowed ("Exception ignored"), and the run went on
     loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
     signals = 0
+    engines: list[Engine] = []
 
     def on_signal() -> None:
         nonlocal signals
@@ -172,29 +155,53 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         if signals == 1:
             print("\nloadgen: stopping the workers (interrupted); press Ctrl-C again to quit "
                   "at once", file=sys.stderr)
-            engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
             interrupted.set()
+            for engine in engines:
+                engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
         else:
             quit_at_once(results)
 
-    interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    fleet: Fleet | None = None
     try:
+        links: list[Link] = list(await asyncio.gather(
+            *(ProcessLink.spawn(i) for i in range(workers))))
+        watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
+        fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
+        fleet.on_started = lambda: _skew_line(cfg, fleet, workers)
         fleet.configure(config)
         ready = asyncio.ensure_future(fleet.ready())
         stop = asyncio.ensure_future(interrupted.wait())
         await asyncio.wait((ready, stop), return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():  # Ctrl-C while the workers start: nothing ran
+        if interrupted.is_set():  # Ctrl-C while the workers start: nothing ran
             ready.cancel()
             raise Interrupted("interrupted while the workers started; nothing ran")
         stop.cancel()
         ready.result()  # a worker's own error (its exit code), or who did not start
+        run = RunContext(clock, registry, recorder, transport_factory(
+            cfg.http_client, cfg.insecure, cfg.max_response_bytes),
+            env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
+            insecure=cfg.insecure)
+        engine = Engine(run, specs, Hooks(
+            ingest=results.ingest, tick=results.tick,
+            progress=FleetProgress(fleet, enabled=not cfg.quiet), started=results.started,
+            exec_started=results.exec_started, background=[w.run for w in watchers],
+            load=fleet.load, vu_counts=fleet.vu_counts))
+        engines.append(engine)
         return await engine.execute()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await fleet.close()
+        if fleet is not None:
+            await fleet.close()
+
+
+def _skew_line(cfg: RunConfig, fleet: Fleet, workers: int) -> None:
+    skew = fleet.skew_ms()
+    if not cfg.quiet and skew is not None:
+        print(f"     workers: all {workers} started, start skew {skew:.2f} ms (max-min)",
+              file=sys.stderr)
 
 
 def _jsonable(kw: dict[str, Any]) -> dict[str, Any]:
