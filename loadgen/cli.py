@@ -68,6 +68,13 @@ def cli() -> None:
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
+@click.option("--listen", metavar="HOST:PORT",
+              help="With --workers N: wait for N workers to connect here (loadgen worker "
+                   "--connect) instead of starting local processes.")
+@click.option("--fleet-token", envvar="LOADGEN_FLEET_TOKEN", metavar="TOKEN",
+              help="The secret workers must present to join (env LOADGEN_FLEET_TOKEN).")
+@click.option("--join-timeout", type=float, default=300.0, show_default=True,
+              metavar="SECONDS", help="With --listen: how long to wait for every worker.")
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
@@ -78,11 +85,14 @@ def run(**kw: Any) -> None:
 def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     """The single-process path, untouched, unless --workers asks for a fleet."""
     workers = kw.pop("workers", None)
+    remote = {k: kw.pop(k, None) for k in ("listen", "fleet_token", "join_timeout")}
+    if remote["listen"] and workers is None:
+        raise ConfigError("--listen needs --workers N (how many workers to wait for)")
     if workers is None:
         return int(run_file(cfg))
     from loadgen.fleet.coordinator import run_fleet
 
-    return run_fleet(cfg, kw, workers)
+    return run_fleet(cfg, kw, workers, remote if remote["listen"] else None)
 
 
 @cli.command("http")
@@ -186,6 +196,46 @@ def demo_server(host: str, port: int) -> None:
     from loadgen.demo.server import serve
 
     serve(host, port)
+
+
+@cli.command("worker", context_settings={"ignore_unknown_options": True,
+                                         "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def worker(args: tuple[str, ...]) -> None:
+    """A fleet worker: loadgen worker --connect HOST:PORT --index I (see --help)."""
+    from loadgen.fleet.worker import main as worker_main
+
+    worker_main(list(args))
+
+
+@cli.command("pod", context_settings={"ignore_unknown_options": True})
+@click.argument("file")
+@click.option("--workers", type=int, required=True)
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+def pod(file: str, workers: int, run_args: tuple[str, ...]) -> None:
+    """One pod of `loadgen k8s`'s Job: JOB_COMPLETION_INDEX 0 is the coordinator, i>0 is
+    worker i-1 (addresses from LOADGEN_LISTEN / LOADGEN_COORDINATOR)."""
+    from loadgen.commands.k8s import pod_command
+
+    argv = pod_command(file, workers, list(run_args), dict(os.environ))
+    os.execv(argv[0], argv)
+
+
+@cli.command("k8s")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workers", type=int, required=True, help="Worker pods (plus a coordinator).")
+@click.option("--image", default=None, help="A container image with loadgen installed.")
+@click.option("--namespace", default="default", show_default=True)
+@click.option("--port", type=int, default=6565, show_default=True)
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+def k8s(file: str, workers: int, image: str | None, namespace: str, port: int,
+        run_args: tuple[str, ...]) -> None:
+    """Print a Kubernetes Indexed Job (YAML) that runs FILE on N worker pods as one run;
+    options after `--` go to `loadgen run`."""
+    from loadgen.commands.k8s import manifest_yaml
+
+    click.echo(manifest_yaml(file, workers, image=image, namespace=namespace, port=port,
+                             run_args=list(run_args)), nl=False)
 
 
 def main() -> None:

@@ -34,6 +34,13 @@ from loadgen.fleet.fleet import Fleet, Link
 from loadgen.fleet.local import ProcessLink
 from loadgen.fleet.progress import FleetProgress
 from loadgen.fleet.sizing import choose, usable_cores
+from loadgen.fleet.socket_link import (
+    TOKEN_ENV,
+    Listener,
+    SocketLink,
+    parse_address,
+    script_payload,
+)
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.results.interval import interval_store
@@ -73,8 +80,10 @@ def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
     return {**ep, "body": base64.b64encode(body).decode() if body is not None else None}
 
 
-def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
-    """`value`: the --workers flag as given (N or auto)."""
+def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str,
+              remote: dict[str, Any] | None = None) -> int:
+    """`value`: the --workers flag as given (N or auto); `remote`: --listen and its token
+    (workers join over TCP instead of being started here)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -94,10 +103,14 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
             raise ConfigError(problems + e.problems + threshold_problems(
                 registry, classes, list(cfg.results.threshold_files),
                 scraping=bool(cfg.scrape_urls))) from None
+        if remote is not None:
+            problems += remote_problems(value, remote)
         if problems:
             raise ConfigError(problems)
         targets = [s.base_url for s in specs] + [cfg.endpoint["url"] if cfg.endpoint else None]
         workers, why = choose(value, targets) or (1, "")
+        if remote is not None:
+            why = f"joining over TCP at {remote['listen']}"
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
@@ -109,7 +122,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
     except KeyboardInterrupt:
         print("\nloadgen: interrupted before the run started", file=sys.stderr)
         return ExitCode.EXTERNAL_ABORT
-    if workers > (cores := usable_cores()):
+    if remote is None and workers > (cores := usable_cores()):
         log.warning("--workers %d is more than the %d usable core(s): the workers share them "
                     "and each one's numbers get noisier", workers, cores)
     if not cfg.quiet:
@@ -118,10 +131,12 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}
+    if remote is not None:
+        config["script"] = None if cfg.classes else script_payload(cfg.file)
     state: dict[str, Any] = {}
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
-                                         watchers, workers, config, state))
+                                         watchers, workers, config, state, remote))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -135,13 +150,19 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
     fleet: Fleet = state["fleet"]
     results.sections["fleet"] = fleet.summary(why)
     results.more_warnings += fleet.warnings()
+    if remote is not None:
+        clocks = [link for link in state.get("links", []) if isinstance(link, SocketLink)]
+        results.sections["fleet"]["clocks"] = [
+            {"worker": c.index, "peer": c.peer, "offset_ms": c.offset_ns / 1e6,
+             "uncertainty_ms": c.rtt_ns / 2e6} for c in clocks]
+        results.more_warnings += [w for c in clocks if (w := c.clock_warning())]
     return results.finish(outcome)
 
 
 async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
                        recorder: Recorder, results: Results, watchers: list[Any],
                        workers: int, config: dict[str, Any], state: dict[str, Any],
-                       ) -> Outcome:
+                       remote: dict[str, Any] | None = None) -> Outcome:
     # signals first, before any await: a Ctrl-C that arrived as a KeyboardInterrupt inside
     # a destructor or a lock release was swallowed ("Exception ignored"), and the run went on
     loop = asyncio.get_running_loop()
@@ -165,8 +186,11 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         loop.add_signal_handler(sig, on_signal)
     fleet: Fleet | None = None
     try:
-        links: list[Link] = list(await asyncio.gather(
-            *(ProcessLink.spawn(i) for i in range(workers))))
+        if remote is None:
+            links: list[Link] = list(await asyncio.gather(
+                *(ProcessLink.spawn(i) for i in range(workers))))
+        else:
+            links = state["links"] = await _join(remote, workers, interrupted)
         watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
         fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
         fleet.on_started = lambda: _skew_line(cfg, fleet, workers)
@@ -195,6 +219,44 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             loop.remove_signal_handler(sig)
         if fleet is not None:
             await fleet.close()
+
+
+def remote_problems(value: str, remote: dict[str, Any]) -> list[str]:
+    """What --listen needs: a fixed worker count, an address and a shared token."""
+    problems = []
+    if not value.isdigit() or int(value) < 1:
+        problems.append(f"--listen needs --workers N (a whole number >= 1), not {value!r}: "
+                        "the coordinator waits for exactly N workers to connect")
+    try:
+        parse_address(str(remote["listen"]), "--listen")
+    except ConfigError as e:
+        problems += e.problems
+    if not remote.get("fleet_token"):
+        problems.append("--listen needs a shared token (--fleet-token or "
+                        f"{TOKEN_ENV}) so that a stray connection cannot join the run")
+    if not (remote.get("join_timeout") or 0) > 0:
+        problems.append("--join-timeout must be > 0 seconds")
+    return problems
+
+
+async def _join(remote: dict[str, Any], workers: int, interrupted: asyncio.Event,
+                ) -> list[Link]:
+    """Listen, and wait (to --join-timeout, or a Ctrl-C) for every worker to connect."""
+    host, port = parse_address(str(remote["listen"]), "--listen")
+    listener = Listener(host, port, workers, str(remote["fleet_token"]))
+    await listener.open()
+    log.info("waiting for %d worker(s) to connect to %s:%d", workers, host, port)
+    joined = asyncio.ensure_future(listener.links(float(remote["join_timeout"])))
+    stop = asyncio.ensure_future(interrupted.wait())
+    await asyncio.wait((joined, stop), return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if not joined.done():
+        joined.cancel()
+        listener.stop()
+        for link in listener.joined.values():
+            link.kill()
+        raise Interrupted("interrupted while the workers joined; nothing ran")
+    return list(joined.result())
 
 
 def _skew_line(cfg: RunConfig, fleet: Fleet, workers: int) -> None:

@@ -18,13 +18,16 @@ stops the worker.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from loadgen.clock import RealClock
@@ -35,6 +38,7 @@ from loadgen.execution.engine import Engine, Hooks
 from loadgen.execution.plan import build_plan
 from loadgen.execution.runtime import RunContext
 from loadgen.fleet.sizing import even_sequence, segment
+from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_address
 from loadgen.fleet.wire import WireError, encode, read_frame, write_all
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
@@ -82,15 +86,17 @@ def worker_config(msg: dict[str, Any]) -> RunConfig:
 
 
 class Worker:
-    def __init__(self, out_fd: int, reader: asyncio.StreamReader) -> None:
-        self.out_fd = out_fd
+    def __init__(self, out: Callable[[bytes], None], reader: asyncio.StreamReader,
+                 shift_ns: int = 0) -> None:
+        self.out = out
         self.reader = reader
         self.engine: Engine | None = None
         self.index = -1
+        self.shift_ns = shift_ns  # coordinator run clock -> ours (0 on one machine)
 
     def send(self, msg: dict[str, Any]) -> None:
         try:
-            write_all(self.out_fd, encode(msg))
+            self.out(encode(msg))
         except OSError:  # the coordinator is gone: stop, nobody reads the results
             if self.engine is not None:
                 self.engine.stop("coordinator gone", ExitCode.EXTERNAL_ABORT)
@@ -104,7 +110,7 @@ class Worker:
             handler.setFormatter(logging.Formatter(
                 f"level=%(levelname)s msg=worker {self.index}: %(message)s"))
         try:
-            cfg = worker_config(cfg_msg)
+            cfg = worker_config(materialize(cfg_msg))
             classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
             registry = Registry()
             for cm in custom:
@@ -127,11 +133,12 @@ class Worker:
         if go is None or go["t"] != "go":
             await run.close()
             return ExitCode.EXTERNAL_ABORT
-        origin = int(go["origin_ns"])
+        origin = int(go["origin_ns"]) + self.shift_ns
         intervals.start(origin)
         engine = self.engine = Engine(
             run, specs, Hooks(ingest=intervals.ingest, background=[watch.run],
-                              started=lambda at: self.send({"t": "started", "at_ns": at})),
+                              started=lambda at: self.send({"t": "started",
+                                                             "at_ns": at - self.shift_ns})),
             setup_data=dict(go.get("setup") or {}), sample_vus=False)
 
         def on_abort(reason: str) -> None:
@@ -167,7 +174,7 @@ class Worker:
                 cut()
 
         engine.hooks.background.append(reporter)
-        await clock.sleep_until(int(go["t0_ns"]))
+        await clock.sleep_until(int(go["t0_ns"]) + self.shift_ns)
         listener = asyncio.ensure_future(self.listen())
         try:
             outcome = await engine.execute()
@@ -201,17 +208,55 @@ async def _main(out_fd: int) -> int:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**16)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return await Worker(out_fd, reader).main()
+    return await Worker(lambda frame: write_all(out_fd, frame), reader).main()
 
 
-def main() -> None:
+async def _main_tcp(address: str, index: int, token: str, within_s: float) -> int:
+    """A worker on another machine or pod: the same conversation over one TCP connection."""
+    host, port = parse_address(address, "--connect")
+    reader, writer, sync = await connect(host, port, index, token, within_s)
+    log.info("joined %s:%d (clock offset %+.1f ms ±%.1f ms)", host, port,
+             sync.offset_ns / 1e6, sync.rtt_ns / 2e6)
+
+    def out(frame: bytes) -> None:
+        if writer.is_closing():
+            raise ConnectionResetError("the coordinator closed the connection")
+        writer.write(frame)
+
+    try:
+        return await Worker(out, reader, sync.shift_ns).main()
+    finally:
+        with contextlib.suppress(OSError, TimeoutError):  # its last frames, then the end
+            await asyncio.wait_for(writer.drain(), 5.0)
+        writer.close()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="loadgen worker", description=(
+        "A fleet worker. Without --connect it talks on stdin/stdout (started by a local "
+        "coordinator); with it, it joins a coordinator started with --listen."))
+    p.add_argument("--connect", metavar="HOST:PORT")
+    p.add_argument("--index", type=int, default=0, help="this worker's index, 0..N-1")
+    p.add_argument("--token", default=None,
+                   help=f"the fleet's shared token (default: ${TOKEN_ENV})")
+    p.add_argument("--connect-timeout", type=float, default=300.0, metavar="SECONDS")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     out_fd = os.dup(1)
     os.dup2(2, 1)  # print() in a scenario goes to stderr, never into a frame
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="level=%(levelname)s msg=worker: %(message)s")
     try:
-        code = _run_loop(_main(out_fd))
+        if args.connect:
+            token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, "")
+            code = _run_loop(_main_tcp(args.connect, args.index, token,
+                                       args.connect_timeout))
+        else:
+            code = _run_loop(_main(out_fd))
     except (ConfigError, WireError) as e:
         print(f"loadgen worker: {e}", file=sys.stderr)
         code = ExitCode.INVALID_CONFIG

@@ -1,0 +1,229 @@
+"""Workers over TCP and `loadgen k8s`, through the real CLI on 127.0.0.1.
+
+The printed manifest is checked with the kubernetes client's own models, then its exact pod
+commands run here as the Job would run them (JOB_COMPLETION_INDEX 0..N, loopback instead of
+the Service): the coordinator's exit code and merged counts. Also: a port in use (104), a
+wrong token and a duplicate index rejected, a worker killed mid-run reported as lost (110).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hostile_run import CliRun, run_cli
+from k8s_pods import Pods
+from servers import free_port, serve
+
+RSS_MB = 400
+START_S = 8.0  # interpreters importing loadgen on a busy 2-core machine, joins included
+SHARED = """
+from loadgen import Scenario, SharedIterations
+
+class S(Scenario):
+    executor = SharedIterations(vus=3, iterations=10, max_duration="5s")
+
+    async def iteration(self, vu):
+        r = await vu.http.get("/")
+        vu.check(r, {"status is 200": lambda r: r.status == 200})
+"""
+KILL = """
+import os, signal
+from loadgen import ConstantVUs, Scenario
+
+class K(Scenario):
+    executor = ConstantVUs(vus=2, duration="20s")
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+        await vu.sleep(0.05)
+        if vu.id_in_test == 2 and vu.iteration == 10:
+            os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+def clean(r: CliRun, code: int, within_s: float) -> None:
+    assert r.code == code, r.text[-3000:]
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < within_s, r.wall_s
+
+
+def printed(tmp_path: Path, text: str, workers: int, *run_args: str) -> str:
+    path = tmp_path / "checkout.py"
+    path.write_text(text)
+    r = run_cli("k8s", str(path), "--workers", str(workers), "--image", "reg/loadgen:1",
+                "--namespace", "perf", *(("--", *run_args) if run_args else ()))
+    clean(r, 0, 10)
+    return r.out
+
+
+def worker(port: int, index: int, token: str, log: Path, base_url: str,
+           timeout: str = "20") -> subprocess.Popen[bytes]:
+    with log.open("wb") as err:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+
+            [sys.executable, "-m", "loadgen", "worker", "--connect", f"127.0.0.1:{port}",
+             "--index", str(index), "--token", token, "--connect-timeout", timeout],
+            stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "BASE_URL": base_url})
+
+
+def wait_for(log: Path, text: str, within_s: float = 15.0) -> None:
+    deadline = time.monotonic() + within_s
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+
+
+def test_the_manifest_is_a_valid_indexed_job(tmp_path: Path):
+    from kubernetes.client import ApiClient
+
+    docs = {d["kind"]: d for d in __import__("yaml").safe_load_all(printed(tmp_path, SHARED, 3))}
+    api = ApiClient()
+    load = api._ApiClient__deserialize  # type: ignore[attr-defined]
+    job, svc = load(docs["Job"], "V1Job"), load(docs["Service"], "V1Service")
+    cm, secret = load(docs["ConfigMap"], "V1ConfigMap"), load(docs["Secret"], "V1Secret")
+    spec = job.spec
+    assert spec.completion_mode == "Indexed" and spec.completions == spec.parallelism == 4
+    assert spec.backoff_limit == 0
+    assert spec.success_policy.rules[0].succeeded_indexes == "0"
+    rule = spec.pod_failure_policy.rules[0]
+    assert rule.action == "FailJob" and rule.on_exit_codes.operator == "NotIn"
+    assert rule.on_exit_codes.values == [0]  # 99 (a failed gate) fails the Job, never re-runs
+    pod = spec.template.spec
+    assert pod.restart_policy == "Never"  # what a podFailurePolicy requires
+    c = pod.containers[0]
+    assert c.image == "reg/loadgen:1" and c.name == rule.on_exit_codes.container_name
+    assert c.command[:2] == ["loadgen", "pod"] and c.command[3:5] == ["--workers", "3"]
+    mount = c.volume_mounts[0]
+    assert c.command[2] == f"{mount.mount_path}/checkout.py"
+    assert pod.volumes[0].config_map.name == cm.metadata.name
+    assert cm.data["checkout.py"] == SHARED
+    env = {e.name: e for e in c.env}
+    assert env["LOADGEN_FLEET_TOKEN"].value_from.secret_key_ref.name == secret.metadata.name
+    assert len(secret.string_data["token"]) >= 32
+    port = svc.spec.ports[0].port
+    assert env["LOADGEN_COORDINATOR"].value == f"{svc.metadata.name}.perf.svc:{port}"
+    assert env["LOADGEN_LISTEN"].value == f"0.0.0.0:{port}"
+    assert svc.spec.cluster_ip == "None"  # headless: the coordinator pod's own address
+    assert svc.spec.selector == {"job-name": job.metadata.name,
+                                 "batch.kubernetes.io/job-completion-index": "0"}
+    assert {o.metadata.namespace for o in (job, svc, cm, secret)} == {"perf"}
+
+
+def test_the_pod_commands_run_one_fleet(tmp_path: Path, base_url: str):
+    out = tmp_path / "export.json"
+    summary = tmp_path / "summary.json"
+    port = free_port()
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    text = printed(tmp_path, SHARED, 2, "--summary-export", str(out), "--summary-json",
+                   str(summary), "-q", "-e", f"BASE_URL={base_url}")
+    pods = Pods.from_yaml(text, mounted, port)
+    extra = {"BASE_URL": "http://127.0.0.1:9/"}  # the manifest's -e wins: it reached every pod
+    workers = [pods.start(i, tmp_path / f"pod{i}.log", extra) for i in (1, 2)]
+    try:
+        r = run_cli(*pods.argv(), env=pods.env(0, extra), timeout=40)
+        codes = [w.wait(10) for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    clean(r, 0, 5 + START_S)
+    assert codes == [0, 0], [(tmp_path / f"pod{i}.log").read_text() for i in (1, 2)]
+    m = json.loads(out.read_text())["metrics"]
+    assert m["iterations"]["count"] == 10 and m["http_reqs"]["count"] == 10
+    assert m["checks"]["passes"] == 10
+    fleet = json.loads(summary.read_text())["loadgen"]["fleet"]
+    assert fleet["workers"] == 2 and fleet["lost"] == []
+    assert [c["worker"] for c in fleet["clocks"]] == [0, 1]
+    assert all(abs(c["offset_ms"]) < 100 for c in fleet["clocks"])  # one machine, one clock
+    assert fleet["chosen"] == f"joining over TCP at 127.0.0.1:{port}"
+    assert f"waiting for 2 worker(s) to connect to 127.0.0.1:{port}" in r.err
+
+
+def test_the_coordinator_port_in_use_is_104(tmp_path: Path):
+    path = tmp_path / "s.py"
+    path.write_text(SHARED)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_cli("run", str(path), "--workers", "1", "--listen", f"127.0.0.1:{port}",
+                    "--fleet-token", "t", "-q")
+    clean(r, 104, START_S)
+    assert f"--listen 127.0.0.1:{port}: cannot listen there" in r.err
+
+
+def test_listen_without_a_token_or_a_count_is_104(tmp_path: Path):
+    path = tmp_path / "s.py"
+    path.write_text(SHARED)
+    r = run_cli("run", str(path), "--workers", "auto", "--listen", "127.0.0.1:1", "-q",
+                env={"LOADGEN_FLEET_TOKEN": ""})
+    clean(r, 104, START_S)
+    assert "--listen needs a shared token" in r.err
+    assert "--listen needs --workers N" in r.err
+
+
+def test_a_wrong_token_and_a_second_index_are_turned_away(tmp_path: Path, base_url: str):
+    path = tmp_path / "s.py"
+    path.write_text(SHARED)
+    port = free_port()
+    with ThreadPoolExecutor(1) as pool:
+        coordinator = pool.submit(
+            run_cli, "run", str(path), "--workers", "2", "--listen", f"127.0.0.1:{port}",
+            "--fleet-token", "right", "--join-timeout", "20", "-q",
+            env={"BASE_URL": base_url}, timeout=40)
+        stray = worker(port, 0, "wrong", tmp_path / "stray.log", base_url)
+        assert stray.wait(20) == 104
+        assert "rejected worker 0: wrong token" in (tmp_path / "stray.log").read_text()
+        first = worker(port, 0, "right", tmp_path / "w0.log", base_url)
+        wait_for(tmp_path / "w0.log", "joined 127.0.0.1")
+        twin = worker(port, 0, "right", tmp_path / "twin.log", base_url)
+        assert twin.wait(20) == 104
+        assert "worker index 0 is already connected" in (
+            tmp_path / "twin.log").read_text()
+        second = worker(port, 1, "right", tmp_path / "w1.log", base_url)
+        r = coordinator.result()
+        assert first.wait(10) == 0 and second.wait(10) == 0
+    clean(r, 0, 20 + START_S)
+    assert "rejected a worker connection from 127.0.0.1" in r.err
+    assert "wrong token" in r.err and "already connected" in r.err
+
+
+def test_a_worker_killed_mid_run_is_reported_lost(tmp_path: Path, base_url: str):
+    path = tmp_path / "k.py"
+    path.write_text(KILL)
+    summary = tmp_path / "summary.json"
+    port = free_port()
+    with ThreadPoolExecutor(1) as pool:
+        coordinator = pool.submit(
+            run_cli, "run", str(path), "--workers", "2", "--listen", f"127.0.0.1:{port}",
+            "--fleet-token", "t", "--summary-json", str(summary), "-q",
+            env={"BASE_URL": base_url}, timeout=40)
+        workers = [worker(port, i, "t", tmp_path / f"w{i}.log", base_url) for i in (0, 1)]
+        try:
+            r = coordinator.result()
+            codes = [w.wait(10) for w in workers]
+        finally:
+            for w in workers:
+                w.kill()
+    clean(r, 110, 5 + START_S)  # well before the 20 s the scenario asks for
+    assert "worker 1 (127.0.0.1:" in r.err
+    assert "lost: its connection closed before it said it was done" in r.err
+    assert codes[1] == -9 and codes[0] is not None
+    lost = json.loads(summary.read_text())["loadgen"]["fleet"]["lost"]
+    assert [x["worker"] for x in lost] == [1]
