@@ -227,3 +227,58 @@ def test_a_worker_killed_mid_run_is_reported_lost(tmp_path: Path, base_url: str)
     assert codes[1] == -9 and codes[0] is not None
     lost = json.loads(summary.read_text())["loadgen"]["fleet"]["lost"]
     assert [x["worker"] for x in lost] == [1]
+
+
+ON_TIME = """
+import time
+from loadgen import Scenario, SharedIterations
+
+class S(Scenario):
+    executor = SharedIterations(vus=2, iterations=10, max_duration="8s")
+
+    async def setup(self):  # on the coordinator, just before T0; one machine, one monotonic
+        return {"t": time.perf_counter()}
+
+    async def iteration(self, vu):
+        vu.check(vu.data, {"started on time": lambda d: time.perf_counter() - d["t"] < 2.5})
+        await vu.http.get("/")
+"""
+LATE_WORKER = """
+import sys, time
+_real = time.time_ns
+time.time_ns = lambda: _real() - 5_000_000_000  # this machine's wall clock is 5 s late
+from loadgen.fleet.worker import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_worker_whose_clock_is_far_off_is_reported_and_still_starts_on_time(
+        tmp_path: Path, base_url: str):
+    path = tmp_path / "s.py"
+    path.write_text(ON_TIME)
+    summary = tmp_path / "summary.json"
+    port = free_port()
+    env = {**os.environ, "BASE_URL": base_url}
+    with ThreadPoolExecutor(1) as pool:
+        coordinator = pool.submit(
+            run_cli, "run", str(path), "--workers", "2", "--listen", f"127.0.0.1:{port}",
+            "--fleet-token", "t", "--summary-json", str(summary), "-q",
+            env={"BASE_URL": base_url}, timeout=40)
+        late = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-c", LATE_WORKER, "--connect", f"127.0.0.1:{port}", "--index",
+             "1", "--token", "t", "--connect-timeout", "20"], env=env)
+        on_time = worker(port, 0, "t", tmp_path / "w0.log", base_url)
+        r = coordinator.result()
+        assert late.wait(10) == 0 and on_time.wait(10) == 0
+    clean(r, 0, 5 + START_S)
+    data = json.loads(summary.read_text())
+    fleet = data["loadgen"]["fleet"]
+    offsets = {c["worker"]: c["offset_ms"] for c in fleet["clocks"]}
+    assert abs(offsets[1] - 5000) < 100 and abs(offsets[0]) < 100
+    assert any("worker 1 (127.0.0.1:" in w and "clock is +5.0" in w
+               for w in data["loadgen"]["warnings"])
+    # corrected by its offset, it started with the other one, not 5 s away
+    assert fleet["start_skew_ms"] < 500 and abs(fleet["latest_start_after_t0_ms"]) < 500
+    assert data["metrics"]["iterations"]["values"]["count"] == 10
+    (checks,) = [c for c in data["root_group"]["checks"] if c["name"] == "started on time"]
+    assert checks["passes"] == 10 and checks["fails"] == 0
