@@ -47,7 +47,21 @@ PINGS = 5
 FAR_OFF_NS = 1_000_000_000  # a clock further off than this is reported
 TOKEN_ENV = "LOADGEN_FLEET_TOKEN"
 SCRIPT_MAX = 16 * 2**20  # the script's bytes ride in the config frame up to this size
+MAX_PENDING = 64  # handshakes in progress at once; more connections are closed at once
 _LEN = struct.Struct(">I")
+
+
+def keepalive(writer: asyncio.StreamWriter) -> None:
+    """A peer whose machine vanishes (no FIN) is noticed in ~25 s, not the kernel's 2 h:
+    waits for the next order have no other deadline."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
 
 
 def parse_address(value: str, flag: str) -> tuple[str, int]:
@@ -155,6 +169,7 @@ class Listener:
 
     def __post_init__(self) -> None:
         self.joined: dict[int, SocketLink] = {}
+        self.pending = 0
         self.all_joined = asyncio.Event()
         self.server: asyncio.Server | None = None
 
@@ -188,6 +203,12 @@ class Listener:
                          writer: asyncio.StreamWriter) -> None:
         addr = writer.get_extra_info("peername")
         peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+        if self.pending >= MAX_PENDING:
+            log.warning("rejected a connection from %s: %d handshakes already in progress",
+                        peer, MAX_PENDING)
+            writer.transport.abort()
+            return
+        self.pending += 1
         try:
             link = await asyncio.wait_for(self._join(reader, writer, peer), HANDSHAKE_S)
         except (TimeoutError, WireError, ConnectionError, KeyError, TypeError, ValueError) as e:
@@ -195,6 +216,8 @@ class Listener:
             log.warning("rejected a connection from %s: %s", peer, why)
             writer.transport.abort()
             return
+        finally:
+            self.pending -= 1
         if link is None:
             return
         if self.all_joined.is_set() or link.index in self.joined:  # raced: checked again
@@ -235,9 +258,7 @@ class Listener:
         clock = await read_small(reader, HANDSHAKE_S)
         if clock is None or clock["t"] != "clock":
             raise WireError("it did not report its clock")
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        keepalive(writer)
         link = SocketLink(index, reader, writer, peer)
         link.offset_ns, link.rtt_ns = int(clock["offset_ns"]), int(clock["rtt_ns"])
         return link
@@ -287,6 +308,7 @@ async def connect(host: str, port: int, index: int, token: str, within_s: float,
             raise ConfigError(f"--connect {host}:{port}: no coordinator answered within "
                               f"{within_s:g} s ({last})")
         await asyncio.sleep(0.5)
+    keepalive(writer)
     writer.write(encode({"t": "hello", "index": index, "token": token}))
     try:
         answer = await read_small(reader, HANDSHAKE_S)

@@ -119,3 +119,21 @@ def test_the_pod_index_picks_coordinator_or_worker():
     for bad in ("", "3", "x"):
         with pytest.raises(ConfigError, match="JOB_COMPLETION_INDEX"):
             pod_command("/m/s.py", 2, [], {**env, "JOB_COMPLETION_INDEX": bad})
+
+
+async def test_silent_connections_beyond_the_bound_are_closed_at_once():
+    listener = Listener("127.0.0.1", 0, 1, "tok")
+    await listener.open()
+    assert listener.server is not None
+    port = listener.server.sockets[0].getsockname()[1]
+    silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(64)]
+    for _ in range(200):  # the server accepts them on this loop: at most 2 s
+        if listener.pending == 64:
+            break
+        await asyncio.sleep(0.01)
+    assert listener.pending == 64
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert await asyncio.wait_for(reader.read(), 2.0) == b""  # not held for 10 s
+    for _, w in [*silent, (reader, writer)]:
+        w.close()
+    listener.stop()
