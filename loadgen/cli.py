@@ -222,7 +222,7 @@ def pod(file: str, workers: int, run_args: tuple[str, ...]) -> None:
 
 
 @cli.command("k8s")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file")
 @click.option("--workers", type=int, required=True, help="Worker pods (plus a coordinator).")
 @click.option("--image", default=None, help="A container image with loadgen installed.")
 @click.option("--namespace", default="default", show_default=True)

@@ -282,3 +282,31 @@ def test_a_worker_whose_clock_is_far_off_is_reported_and_still_starts_on_time(
     assert data["metrics"]["iterations"]["values"]["count"] == 10
     (checks,) = [c for c in data["root_group"]["checks"] if c["name"] == "started on time"]
     assert checks["passes"] == 10 and checks["fails"] == 0
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (("k8s", "/nonexistent/s.py", "--workers", "2"), {}, "/nonexistent/s.py: cannot read"),
+    (("k8s", "{path}", "--workers", "0"), {}, "--workers must be >= 1, not 0"),
+    (("pod", "{path}", "--workers", "2"), {"JOB_COMPLETION_INDEX": "7"},
+     "JOB_COMPLETION_INDEX='7': expected 0..2"),
+    (("worker", "--connect", "127.0.0.1:{port}", "--index", "0", "--token", "t",
+      "--connect-timeout", "0.5"), {}, "no coordinator answered within 0.5 s"),
+    (("worker", "--connect", "nowhere", "--token", "t"), {}, "expected HOST:PORT"),
+])
+def test_bad_pod_and_worker_input_is_104(tmp_path: Path, args: tuple[str, ...],
+                                         env: dict[str, str], message: str):
+    path = tmp_path / "s.py"
+    path.write_text(SHARED)
+    port = str(free_port())
+    r = run_cli(*(a.format(path=path, port=port) for a in args), env=env)
+    clean(r, 104, START_S)
+    assert message in r.err
+
+
+def test_workers_that_never_connect_end_the_run_by_the_join_deadline(tmp_path: Path):
+    path = tmp_path / "s.py"
+    path.write_text(SHARED)
+    r = run_cli("run", str(path), "--workers", "2", "--listen", f"127.0.0.1:{free_port()}",
+                "--fleet-token", "t", "--join-timeout", "1", "-q")
+    clean(r, 110, 1 + START_S)
+    assert "worker(s) 0, 1 did not connect" in r.err and "within 1 s" in r.err
