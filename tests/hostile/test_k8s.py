@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -310,3 +311,24 @@ def test_workers_that_never_connect_end_the_run_by_the_join_deadline(tmp_path: P
                 "--fleet-token", "t", "--join-timeout", "1", "-q")
     clean(r, 110, 1 + START_S)
     assert "worker(s) 0, 1 did not connect" in r.err and "within 1 s" in r.err
+
+
+def test_ctrl_c_while_waiting_for_workers_is_105(tmp_path: Path):
+    path = tmp_path / "s.py"
+    path.write_text(SHARED)
+    log = tmp_path / "coordinator.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "loadgen", "run", str(path), "--workers", "2", "--listen",
+             f"127.0.0.1:{free_port()}", "--fleet-token", "t", "-q"], stderr=err)
+    try:
+        wait_for(log, "waiting for 2 worker(s)")
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(10)
+    finally:
+        proc.kill()
+    assert code == 105 and time.monotonic() - t0 < 3
+    text = log.read_text()
+    assert "interrupted while the workers joined; nothing ran" in text
+    assert "Traceback" not in text
