@@ -124,4 +124,5 @@ def pod_command(file: str, workers: int, run_args: list[str], env: dict[str, str
     target = env.get("LOADGEN_COORDINATOR")
     if not target:
         raise ConfigError("LOADGEN_COORDINATOR is not set: the coordinator's HOST:PORT")
-    return [*base, "worker", "--connect", target, "--index", str(index - 1)]
+    return [*base, "worker", "--connect", target, "--index", str(index - 1),
+            "--exit-0-when-done"]

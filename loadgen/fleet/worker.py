@@ -93,6 +93,7 @@ class Worker:
         self.engine: Engine | None = None
         self.index = -1
         self.shift_ns = shift_ns  # coordinator run clock -> ours (0 on one machine)
+        self.done = False  # it reported its end: the coordinator has its exit code
 
     def send(self, msg: dict[str, Any]) -> None:
         try:
@@ -185,6 +186,7 @@ class Worker:
             listener.cancel()
         cut()  # the last records (execute() flushed them into the recorder)
         self.send({"t": "done", "exit_code": code, "reason": reason})
+        self.done = True
         return code
 
     async def listen(self) -> None:
@@ -211,8 +213,12 @@ async def _main(out_fd: int) -> int:
     return await Worker(lambda frame: write_all(out_fd, frame), reader).main()
 
 
-async def _main_tcp(address: str, index: int, token: str, within_s: float) -> int:
-    """A worker on another machine or pod: the same conversation over one TCP connection."""
+async def _main_tcp(address: str, index: int, token: str, within_s: float,
+                    exit_0_when_done: bool = False) -> int:
+    """A worker on another machine or pod: the same conversation over one TCP connection.
+    `exit_0_when_done`: once its end is reported, the coordinator's exit code is the run's
+    verdict; a worker pod exiting 99 would fail the Kubernetes Job (and terminate the
+    coordinator's pod) before the coordinator has written the results."""
     host, port = parse_address(address, "--connect")
     reader, writer, sync = await connect(host, port, index, token, within_s)
     log.info("joined %s:%d (clock offset %+.1f ms ±%.1f ms)", host, port,
@@ -223,8 +229,10 @@ async def _main_tcp(address: str, index: int, token: str, within_s: float) -> in
             raise ConnectionResetError("the coordinator closed the connection")
         writer.write(frame)
 
+    worker = Worker(out, reader, sync.shift_ns)
     try:
-        return await Worker(out, reader, sync.shift_ns).main()
+        code = await worker.main()
+        return ExitCode.OK if exit_0_when_done and worker.done else code
     finally:
         with contextlib.suppress(OSError, TimeoutError):  # its last frames, then the end
             await asyncio.wait_for(writer.drain(), 5.0)
@@ -240,6 +248,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--token", default=None,
                    help=f"the fleet's shared token (default: ${TOKEN_ENV})")
     p.add_argument("--connect-timeout", type=float, default=300.0, metavar="SECONDS")
+    p.add_argument("--exit-0-when-done", action="store_true",
+                   help="exit 0 once the coordinator has this worker's results (its own "
+                        "exit code is the run's verdict); for Kubernetes Job pods")
     return p.parse_args(argv)
 
 
@@ -254,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.connect:
             token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, "")
             code = _run_loop(_main_tcp(args.connect, args.index, token,
-                                       args.connect_timeout))
+                                       args.connect_timeout, args.exit_0_when_done))
         else:
             code = _run_loop(_main(out_fd))
     except (ConfigError, WireError) as e:

@@ -115,7 +115,7 @@ def test_the_pod_index_picks_coordinator_or_worker():
     assert coord[-7:] == ["run", "/m/s.py", "--workers", "2", "--listen", "127.0.0.1:7000",
                           "-q"]
     w = pod_command("/m/s.py", 2, ["-q"], {**env, "JOB_COMPLETION_INDEX": "2"})
-    assert w[-5:] == ["worker", "--connect", "svc:7000", "--index", "1"]
+    assert w[-6:] == ["worker", "--connect", "svc:7000", "--index", "1", "--exit-0-when-done"]
     for bad in ("", "3", "x"):
         with pytest.raises(ConfigError, match="JOB_COMPLETION_INDEX"):
             pod_command("/m/s.py", 2, [], {**env, "JOB_COMPLETION_INDEX": bad})

@@ -36,6 +36,17 @@ class S(Scenario):
         r = await vu.http.get("/")
         vu.check(r, {"status is 200": lambda r: r.status == 200})
 """
+ABORT = """
+from loadgen import ConstantVUs, Scenario
+
+class A(Scenario):
+    executor = ConstantVUs(vus=2, duration="20s")
+    thresholds = {"http_req_failed": [{"threshold": "rate<0.5", "abortOnFail": True}]}
+
+    async def iteration(self, vu):
+        await vu.http.get("/status/500")
+        await vu.sleep(0.05)
+"""
 KILL = """
 import os, signal
 from loadgen import ConstantVUs, Scenario
@@ -154,6 +165,26 @@ def test_the_pod_commands_run_one_fleet(tmp_path: Path, base_url: str):
     assert all(abs(c["offset_ms"]) < 100 for c in fleet["clocks"])  # one machine, one clock
     assert fleet["chosen"] == f"joining over TCP at 127.0.0.1:{port}"
     assert f"waiting for 2 worker(s) to connect to 127.0.0.1:{port}" in r.err
+
+
+def test_a_failed_gate_is_the_coordinators_exit_alone(tmp_path: Path, base_url: str):
+    """abortOnFail stops every worker with 99; only the coordinator pod may exit 99, else
+    a worker pod's failure would fail the Job before the coordinator wrote its results."""
+    summary = tmp_path / "summary.json"
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    pods = Pods.from_yaml(printed(tmp_path, ABORT, 2, "--summary-json", str(summary), "-q",
+                                  "-e", f"BASE_URL={base_url}"), mounted, free_port())
+    workers = [pods.start(i, tmp_path / f"pod{i}.log") for i in (1, 2)]
+    try:
+        r = run_cli(*pods.argv(), env=pods.env(0), timeout=40)
+        codes = [w.wait(10) for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    clean(r, 99, 5 + START_S)  # abortOnFail within ~2 s, well before the 20 s
+    assert codes == [0, 0], [(tmp_path / f"pod{i}.log").read_text() for i in (1, 2)]
+    assert json.loads(summary.read_text())["loadgen"]["fleet"]["lost"] == []
 
 
 def test_the_coordinator_port_in_use_is_104(tmp_path: Path):
