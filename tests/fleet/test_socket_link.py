@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import time
 from pathlib import Path
@@ -18,6 +19,24 @@ from loadgen.fleet.fleet import FleetError
 from loadgen.fleet.socket_link import Listener, connect, estimate, materialize, script_payload
 
 LATE_NS = 5_000_000_000
+
+
+async def shut(listener: Listener, *writers: asyncio.StreamWriter) -> None:
+    """Close the client ends and wait (bounded) until the server side has let go of every
+    socket, so none is left for the garbage collector to complain about."""
+    for w in writers:
+        w.close()
+    for w in writers:
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(w.wait_closed(), 2.0)
+    for link in listener.joined.values():
+        link.kill()
+    listener.stop()
+    for _ in range(200):
+        if listener.pending == 0:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # the aborted transports close on the next loop turn
 
 
 async def test_a_late_clock_is_measured_reported_and_corrected():
@@ -36,8 +55,7 @@ async def test_a_late_clock_is_measured_reported_and_corrected():
     assert warning is not None and "+5.0" in warning and "worker 0" in warning
     # both sides share CLOCK_MONOTONIC here: once corrected, T0 maps to itself
     assert abs(sync.shift_ns) < 50_000_000
-    writer.close()
-    link.kill()
+    await shut(listener, writer)
 
 
 async def test_a_clock_in_step_is_not_reported():
@@ -49,8 +67,7 @@ async def test_a_clock_in_step_is_not_reported():
     _, writer, _ = await connect("127.0.0.1", port, 0, "tok", 5.0)
     (link,) = await joining
     assert link.clock_warning() is None
-    writer.close()
-    link.kill()
+    await shut(listener, writer)
 
 
 async def test_workers_that_never_come_are_named():
@@ -69,8 +86,7 @@ async def test_a_stray_client_sending_a_huge_frame_is_dropped_unread():
     writer.write((60 * 2**20).to_bytes(4, "big") + b"x" * 1000)
     assert await asyncio.wait_for(reader.read(), 2.0) == b""  # closed, not buffering 60 MiB
     assert listener.joined == {}
-    writer.close()
-    listener.stop()
+    await shut(listener, writer)
 
 
 def test_the_sample_with_the_shortest_round_trip_wins():
@@ -134,6 +150,4 @@ async def test_silent_connections_beyond_the_bound_are_closed_at_once():
     assert listener.pending == 64
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     assert await asyncio.wait_for(reader.read(), 2.0) == b""  # not held for 10 s
-    for _, w in [*silent, (reader, writer)]:
-        w.close()
-    listener.stop()
+    await shut(listener, writer, *(w for _, w in silent))
