@@ -198,6 +198,8 @@ class Worker:
             except WireError as e:
                 msg = {"t": "stop", "reason": f"bad order: {e}",
                        "exit_code": ExitCode.EXTERNAL_ABORT}
+            except OSError:  # a TCP coordinator that reset the connection (it lost us)
+                msg = None
             if msg is None:
                 self.engine.stop("coordinator gone", ExitCode.EXTERNAL_ABORT)
                 return

@@ -236,6 +236,30 @@ def test_a_wrong_token_and_a_second_index_are_turned_away(tmp_path: Path, base_u
     assert "wrong token" in r.err and "already connected" in r.err
 
 
+def test_a_silent_worker_is_cut_off_and_stops_cleanly(tmp_path: Path, base_url: str):
+    """The coordinator resets a silent worker's connection; when the worker wakes it sees
+    the reset as the coordinator gone: it stops, without a stack trace."""
+    path = tmp_path / "k.py"
+    path.write_text(KILL.replace("os.kill(os.getpid(), signal.SIGKILL)", "time.sleep(6)")
+                    .replace("import os, signal", "import time"))
+    port = free_port()
+    with ThreadPoolExecutor(1) as pool:
+        coordinator = pool.submit(
+            run_cli, "run", str(path), "--workers", "2", "--listen", f"127.0.0.1:{port}",
+            "--fleet-token", "t", "-q", env={"BASE_URL": base_url}, timeout=40)
+        workers = [worker(port, i, "t", tmp_path / f"w{i}.log", base_url) for i in (0, 1)]
+        try:
+            r = coordinator.result()
+            silent_code = workers[1].wait(10)
+        finally:
+            for w in workers:
+                w.kill()
+    clean(r, 110, 5 + 5 + START_S)
+    assert "worker 1 (127.0.0.1:" in r.err and "lost: sent nothing for 5 s" in r.err
+    log = (tmp_path / "w1.log").read_text()
+    assert silent_code == 105 and "Traceback" not in log, log
+
+
 def test_a_worker_killed_mid_run_is_reported_lost(tmp_path: Path, base_url: str):
     path = tmp_path / "k.py"
     path.write_text(KILL)
