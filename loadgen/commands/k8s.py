@@ -104,8 +104,24 @@ def manifest(file: str, workers: int, *, image: str | None = None,
     return [config_map, secret, service, job]
 
 
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Readable YAML: the scenario as a literal block (a reviewer reads the file as
+    written), and no anchors or aliases (objects share dicts only in Python)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _text(dumper: Any, value: str) -> Any:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def manifest_yaml(file: str, workers: int, **kw: Any) -> str:
-    return str(yaml.safe_dump_all(manifest(file, workers, **kw), sort_keys=False))
+    return str(yaml.dump_all(manifest(file, workers, **kw), Dumper=_Dumper, sort_keys=False))
 
 
 def pod_command(file: str, workers: int, run_args: list[str], env: dict[str, str],

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 from hostile_run import CliRun, run_cli
 from k8s_pods import Pods
 from servers import free_port, serve
@@ -104,7 +105,8 @@ def wait_for(log: Path, text: str, within_s: float = 15.0) -> None:
 def test_the_manifest_is_a_valid_indexed_job(tmp_path: Path):
     from kubernetes.client import ApiClient
 
-    docs = {d["kind"]: d for d in __import__("yaml").safe_load_all(printed(tmp_path, SHARED, 3))}
+    text = printed(tmp_path, SHARED, 3)
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text)}
     api = ApiClient()
     load = api._ApiClient__deserialize  # type: ignore[attr-defined]
     job, svc = load(docs["Job"], "V1Job"), load(docs["Service"], "V1Service")
@@ -125,6 +127,7 @@ def test_the_manifest_is_a_valid_indexed_job(tmp_path: Path):
     assert c.command[2] == f"{mount.mount_path}/checkout.py"
     assert pod.volumes[0].config_map.name == cm.metadata.name
     assert cm.data["checkout.py"] == SHARED
+    assert "checkout.py: |" in text  # the scenario reads as written, not as one escaped line
     env = {e.name: e for e in c.env}
     assert env["LOADGEN_FLEET_TOKEN"].value_from.secret_key_ref.name == secret.metadata.name
     assert len(secret.string_data["token"]) >= 32
