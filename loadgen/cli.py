@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+
+
+def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
+    """The end-of-test summary flags, the same for a run and for a merge of runs."""
+    for option in reversed([
+        click.option("--summary-export", type=click.Path(dir_okay=False),
+                     help="Write k6's legacy JSON summary export here."),
+        click.option("--summary-json", type=click.Path(dir_okay=False),
+                     help="Write the handleSummary() data object as JSON here."),
+        click.option("--summary-trend-stats",
+                     help="Trend columns, e.g. avg,min,med,max,p(90),p(95)."),
+        click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
+                     help="Time unit for the text summary."),
+        click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports."),
+    ]):
+        f = option(f)
+    return f
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,14 +54,7 @@ def cli() -> None:
 @click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
               help="A threshold file (YAML or JSON) added to the scenarios' own (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
-@click.option("--summary-export", type=click.Path(dir_okay=False),
-              help="Write k6's legacy JSON summary export here.")
-@click.option("--summary-json", type=click.Path(dir_okay=False),
-              help="Write the handleSummary() data object as JSON here.")
-@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
-@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
-              help="Time unit for the text summary.")
-@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@_summary_options
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
               help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
 @click.option("--archive", type=click.Path(dir_okay=False),
@@ -158,14 +169,7 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
 @click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
               help="A threshold file added to the archived thresholds (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
-@click.option("--summary-export", type=click.Path(dir_okay=False),
-              help="Write k6's legacy JSON summary export here.")
-@click.option("--summary-json", type=click.Path(dir_okay=False),
-              help="Write the handleSummary() data object as JSON here.")
-@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
-@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
-              help="Time unit for the text summary.")
-@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@_summary_options
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
               help="The per-second NDJSON stream of the merged runs.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")

@@ -22,13 +22,14 @@ from loadgen.clock import RealClock
 from loadgen.commands.run import (
     RunConfig,
     _run_loop,
+    load_plan,
     make_watchers,
     quit_at_once,
     transport_factory,
 )
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Engine, Hooks, Outcome
-from loadgen.execution.plan import build_plan, describe
+from loadgen.execution.plan import describe
 from loadgen.execution.runtime import RunContext
 from loadgen.fleet.fleet import Fleet, Link
 from loadgen.fleet.local import ProcessLink
@@ -37,9 +38,7 @@ from loadgen.fleet.sizing import choose, usable_cores
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.results.interval import interval_store
-from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
-from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -83,19 +82,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
             choose(value, [])  # a bad value is listed with every other problem
         except ConfigError as e:
             problems += e.problems
-        classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
-        registry = Registry()
-        for cm in custom:
-            registry.define(cm.name, cm.type, cm.contains)
-        notes: list[str] = []
-        try:
-            specs = build_plan(classes, cfg.overrides, notes)
-        except ConfigError as e:
-            raise ConfigError(problems + e.problems + threshold_problems(
-                registry, classes, list(cfg.results.threshold_files),
-                scraping=bool(cfg.scrape_urls))) from None
-        if problems:
-            raise ConfigError(problems)
+        registry, specs, notes = load_plan(cfg, problems)
         targets = [s.base_url for s in specs] + [cfg.endpoint["url"] if cfg.endpoint else None]
         workers, why = choose(value, targets) or (1, "")
         recorder = Recorder()
