@@ -1,0 +1,108 @@
+"""`--workers N --ray`: the same fleet, its workers placed as Ray actors.
+
+One real CLI run on a local Ray (started by the run itself; Ray's start-up is seconds, so
+one run carries most assertions): shared-iterations 10 runs exactly 10 across two actors,
+the merged counts equal those of a local `--workers 2` run of the same file, the scenario
+file reached the actors through Ray (it is deleted before they start), and a failing
+threshold exits 99. Without Ray, --ray is a clear 104; that case runs everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))  # the CLI runner
+from hostile_run import CliRun, run_cli  # noqa: E402
+from servers import serve  # noqa: E402
+
+RSS_MB = 600  # the coordinator is also Ray's driver (its client libraries)
+RAY_START_S = 40.0  # a local Ray head, two actors and their worker processes, 2 busy cores
+HAVE_RAY = importlib.util.find_spec("ray") is not None
+needs_ray = pytest.mark.skipif(not HAVE_RAY, reason="ray is not installed "
+                               "(pip install -e '.[ray]'); the Ray fleet is not tested")
+SCENARIO = """
+import os
+from loadgen import Scenario, SharedIterations
+
+class S(Scenario):
+    executor = SharedIterations(vus=3, iterations=10, max_duration="5s")
+    thresholds = {"http_req_duration": ["max<0"]}  # cannot pass: the exit code is 99
+
+    async def iteration(self, vu):
+        r = await vu.http.get("/")
+        vu.check(r, {"status is 200": lambda r: r.status == 200})
+        vu.check(__file__, {"file shipped": lambda f: "loadgen-ray-" in f
+                            or os.environ.get("RAY_FLEET_TEST") is None})
+"""
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_IMPORT_WARNING": "1"}
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+def metrics(path: Path) -> dict[str, dict[str, float]]:
+    return json.loads(path.read_text())["metrics"]  # type: ignore[no-any-return]
+
+
+def clean(r: CliRun, code: int, within_s: float, rss_mb: float) -> None:
+    assert r.code == code, r.text[-3000:]
+    r.assert_clean()
+    assert r.peak_rss_mb < rss_mb, r.peak_rss_mb
+    assert r.wall_s < within_s, r.wall_s
+
+
+@needs_ray
+def test_a_ray_fleet_runs_exactly_and_merges_like_a_local_fleet(tmp_path: Path, base_url: str):
+    path = tmp_path / "s.py"
+    path.write_text(SCENARIO)
+    local_out = tmp_path / "local.json"
+    r = run_cli("run", str(path), "-q", "--workers", "2", "--summary-export", str(local_out),
+                env={"BASE_URL": base_url})
+    clean(r, 99, 5 + 10, 400)
+    ray_out, ray_summary = tmp_path / "ray.json", tmp_path / "summary.json"
+    r = run_cli("run", str(path), "--workers", "2", "--summary-export", str(ray_out),
+                "--summary-json", str(ray_summary), "--ray",
+                env={"BASE_URL": base_url, "RAY_FLEET_TEST": "1", **RAY_ENV},
+                timeout=5 + RAY_START_S + 15)
+    clean(r, 99, 5 + RAY_START_S, RSS_MB)
+    assert "workers: 2 Ray actors on a local Ray" in r.err and "start skew" in r.err
+    local, ray = metrics(local_out), metrics(ray_out)
+    assert ray["iterations"]["count"] == 10
+    for name in ("iterations", "http_reqs"):
+        assert ray[name]["count"] == local[name]["count"], name
+    assert ray["checks"]["passes"] == local["checks"]["passes"] + 0 == 20
+    assert ray["checks"]["fails"] == 0  # the file the actors ran is their own copy
+    assert ray["http_req_duration"]["thresholds"] == {"max<0": True}  # failed (inverted)
+    fleet = json.loads(ray_summary.read_text())["loadgen"]["fleet"]
+    assert fleet["workers"] == 2 and fleet["lost"] == []
+
+
+def test_ray_missing_is_a_clear_104(tmp_path: Path):
+    """A shadow `ray` package that cannot be imported stands for a machine without Ray."""
+    shadow = tmp_path / "shadow" / "ray"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named ray (shadow)')\n")
+    path = tmp_path / "s.py"
+    path.write_text(SCENARIO)
+    pythonpath = os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])
+    r = run_cli("run", str(path), "--workers", "2", "--ray", env={"PYTHONPATH": pythonpath})
+    clean(r, 104, 10, 400)
+    assert "pip install 'loadgen[ray]'" in r.err
+
+
+def test_ray_without_workers_is_a_clear_104(tmp_path: Path):
+    path = tmp_path / "s.py"
+    path.write_text(SCENARIO)
+    r = run_cli("run", str(path), "--ray=127.0.0.1:1")
+    clean(r, 104, 10, 400)
+    assert "--ray places the workers of a --workers run: give --workers N" in r.err
