@@ -24,9 +24,12 @@ import io
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,52 @@ def import_ray() -> Any:
         raise ConfigError(f"--ray needs Ray, which cannot be imported here ({e}); install it "
                           "with: pip install 'loadgen[ray]'") from None
     return ray
+
+
+def reachable(address: str) -> list[str]:
+    """A cluster address that refuses connections is a problem now, not after Ray's own
+    connection retries (minutes). Only `host:port` and `ray://host:port` are checked."""
+    if address in ("local", "auto"):
+        return []
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host or int(port) > 65535:
+        return [f"--ray {address}: expected a cluster address HOST:PORT (or ray://HOST:PORT, "
+                "auto), or --ray alone for a local Ray"]
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5.0).close()
+    except OSError as e:
+        return [f"--ray {address}: cannot reach the Ray cluster there ({e})"]
+    return []
+
+
+async def in_daemon_thread(fn: Callable[[], None], deadline_s: float) -> None:
+    """`fn` in a daemon thread, awaited with a deadline: a Ray call that never returns must
+    neither hold the run nor keep the process alive at exit (asyncio.to_thread would). The
+    thread stays (parked) until the process ends."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    def body() -> None:
+        error: BaseException | None = None
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - handed to the awaiting coroutine
+            error = e
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            loop.call_soon_threadsafe(settle, error)
+        # Ray ties the processes it starts to the life of the *thread* that started them
+        # (PR_SET_PDEATHSIG): this thread must outlive the run, so it never returns
+        threading.Event().wait()
+
+    threading.Thread(target=body, name="loadgen-ray-init", daemon=True).start()
+    await asyncio.wait_for(done, deadline_s)
 
 
 class RelayActor:
@@ -270,6 +319,7 @@ class RayLauncher:
             import_ray()
         except ConfigError as e:
             problems += e.problems
+        problems += reachable(address)
         if workers is None:
             problems.append("--ray places the workers of a --workers run: give --workers N "
                             "(how many Ray actors to start)")
@@ -288,7 +338,12 @@ class RayLauncher:
     async def start(self, n: int, now_ns: Any) -> list[Any]:
         ray = import_ray()
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._init, ray, n), PLACE_DEADLINE_S)
+            try:
+                await in_daemon_thread(lambda: self._init(ray, n), PLACE_DEADLINE_S)
+            except TimeoutError:
+                where = "a local Ray" if self.address == "local" else self.address
+                raise ConfigError(f"Ray could not start or connect to {where} within "
+                                  f"{PLACE_DEADLINE_S:g} s") from None
             return await asyncio.wait_for(self._place(ray, n, now_ns), PLACE_DEADLINE_S)
         except TimeoutError:
             raise ConfigError(f"Ray could not start {n} worker actor(s) within "
