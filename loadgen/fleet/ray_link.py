@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import importlib
 import io
+import logging
 import os
 import shutil
 import signal
@@ -357,9 +358,9 @@ class RayLauncher:
         quiet = io.StringIO()
         with contextlib.redirect_stdout(quiet):  # Ray's start-up lines are not results
             if self.address == "local":
-                ray.init(num_cpus=n, include_dashboard=False, log_to_driver=True)
+                ray.init(num_cpus=n, include_dashboard=False, logging_level=logging.ERROR)
             else:
-                ray.init(address=self.address, log_to_driver=True)
+                ray.init(address=self.address, logging_level=logging.ERROR)
         self.started_ray = True
 
     async def _place(self, ray: Any, n: int, now_ns: Any) -> list[Any]:

@@ -87,6 +87,36 @@ def test_a_ray_fleet_runs_exactly_and_merges_like_a_local_fleet(tmp_path: Path, 
     assert fleet["workers"] == 2 and fleet["lost"] == []
 
 
+KILL_SCENARIO = """
+import os, signal
+from loadgen import ConstantVUs, Scenario
+
+class K(Scenario):
+    executor = ConstantVUs(vus=2, duration="20s")
+
+    async def iteration(self, vu):
+        await vu.http.get("/")
+        await vu.sleep(0.05)
+        if vu.id_in_test == 2 and vu.iteration == 10:
+            os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@needs_ray
+def test_a_worker_killed_inside_its_actor_is_named_and_the_run_stops_110(
+        tmp_path: Path, base_url: str):
+    path = tmp_path / "k.py"
+    path.write_text(KILL_SCENARIO)
+    summary = tmp_path / "summary.json"
+    r = run_cli("run", str(path), "-q", "--workers", "2", "--ray", "--summary-json",
+                str(summary), env={"BASE_URL": base_url, **RAY_ENV}, timeout=RAY_START_S + 20)
+    clean(r, 110, RAY_START_S + 5, RSS_MB)  # far less than the scenario's 20 s
+    assert "worker 1 (Ray actor on " in r.err and "lost: killed by SIGKILL" in r.err
+    data = json.loads(summary.read_text())
+    assert [x["worker"] for x in data["loadgen"]["fleet"]["lost"]] == [1]
+    assert data["metrics"]["iterations"]["values"]["count"] >= 10  # what it sent is kept
+
+
 def test_ray_missing_is_a_clear_104(tmp_path: Path):
     """A shadow `ray` package that cannot be imported stands for a machine without Ray."""
     shadow = tmp_path / "shadow" / "ray"
@@ -100,9 +130,11 @@ def test_ray_missing_is_a_clear_104(tmp_path: Path):
     assert "pip install 'loadgen[ray]'" in r.err
 
 
-def test_ray_without_workers_is_a_clear_104(tmp_path: Path):
+def test_ray_without_workers_or_to_an_unreachable_cluster_is_a_clear_104(tmp_path: Path):
+    """Both problems at once, before any Ray start-up (port 1 on loopback refuses)."""
     path = tmp_path / "s.py"
     path.write_text(SCENARIO)
     r = run_cli("run", str(path), "--ray=127.0.0.1:1")
     clean(r, 104, 10, 400)
     assert "--ray places the workers of a --workers run: give --workers N" in r.err
+    assert "--ray 127.0.0.1:1: cannot reach the Ray cluster there" in r.err
