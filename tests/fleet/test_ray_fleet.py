@@ -9,13 +9,16 @@ threshold exits 99. Without Ray, --ray is a clear 104; that case runs everywhere
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))  # the CLI runner
@@ -138,3 +141,74 @@ def test_ray_without_workers_or_to_an_unreachable_cluster_is_a_clear_104(tmp_pat
     clean(r, 104, 10, 400)
     assert "--ray places the workers of a --workers run: give --workers N" in r.err
     assert "--ray 127.0.0.1:1: cannot reach the Ray cluster there" in r.err
+
+
+class _Method:
+    """`actor.method.remote(...)` as Ray offers it: something to await."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def remote(self, *args: Any) -> Any:
+        async def call() -> Any:
+            return self.fn(*args)
+        return call()
+
+
+class FakeActor:
+    """The relay actor's methods without Ray: a worker that wrote `chunks`, and what was sent."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+        self.sent: list[bytes] = []
+        self.read = _Method(lambda: self.chunks.pop(0) if self.chunks else b"")
+        self.send = _Method(lambda data: self.sent.append(data) or True)
+        self.close_stdin = _Method(lambda: None)
+
+
+def link_for(chunks: list[bytes], offset_ns: int = 0, file: str | None = None) -> Any:
+    from loadgen.fleet.ray_link import RayLink
+
+    return RayLink(0, FakeActor(chunks), {"node": "n", "pid": 1, "file": file}, offset_ns)
+
+
+@needs_ray
+async def test_frames_split_and_joined_across_relay_calls_come_out_whole():
+    from loadgen.fleet.wire import encode
+
+    a, b = encode({"t": "ready", "pid": 7}), encode({"t": "interval", "iv": "x" * 3000})
+    stream = a + b
+    link = link_for([stream[:2], stream[2:9], stream[9:len(a) + 5], stream[len(a) + 5:]])
+    assert await link.receive() == {"t": "ready", "pid": 7}
+    assert (await link.receive())["iv"] == "x" * 3000
+    assert await link.receive() is None  # end of stream between frames
+
+
+@needs_ray
+async def test_a_bad_stream_is_a_wire_error_without_reading_past_the_bound():
+    from loadgen.fleet.wire import MAX_FRAME, WireError
+
+    huge = (MAX_FRAME + 1).to_bytes(4, "big")
+    link = link_for([huge, b"never read"])
+    with pytest.raises(WireError, match="over the"):
+        await link.receive()
+    assert link.actor.chunks == [b"never read"]  # refused on the header alone
+    with pytest.raises(WireError, match="inside a frame"):
+        await link_for([(10).to_bytes(4, "big") + b"abc"]).receive()
+
+
+@needs_ray
+async def test_the_config_names_the_shipped_file_and_go_and_started_follow_the_node_clock():
+    from loadgen.fleet.wire import encode
+
+    started = encode({"t": "started", "at_ns": 5_000})
+    link = link_for([started], offset_ns=1_000, file="/tmp/loadgen-ray-x/s.py")
+    assert link.send(encode({"t": "config", "kw": {"file": "/home/me/s.py", "vus": 2}}))
+    assert link.send(encode({"t": "go", "origin_ns": 10, "t0_ns": 20, "setup": {}}))
+    link.close()
+    await asyncio.wait_for(link.pump, 2.0)
+    config, go = (orjson.loads(f[4:]) for f in link.actor.sent)
+    assert config["kw"] == {"file": "/tmp/loadgen-ray-x/s.py", "vus": 2}
+    assert (go["origin_ns"], go["t0_ns"]) == (1_010, 1_020)
+    assert await link.receive() == {"t": "started", "at_ns": 4_000}  # coordinator's clock
+    assert not link.send(encode({"t": "stop"}))  # after close: the pump has ended
