@@ -79,6 +79,9 @@ def cli() -> None:
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+              help="Place the --workers as Ray actors: on a local Ray started for the run, "
+                   "or on the cluster at ADDRESS (pip install 'loadgen[ray]').")
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
@@ -89,11 +92,22 @@ def run(**kw: Any) -> None:
 def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     """The single-process path, untouched, unless --workers asks for a fleet."""
     workers = kw.pop("workers", None)
+    ray_address = kw.pop("ray_address", None)
+    launcher = None
+    if ray_address is not None:
+        from loadgen.errors import ConfigError
+        from loadgen.fleet.ray_link import RayLauncher
+
+        try:
+            launcher = RayLauncher.from_cli(ray_address, workers, kw.get("file"))
+        except ConfigError as e:
+            print(f"loadgen: {e}", file=sys.stderr)
+            return e.exit_code
     if workers is None:
         return int(run_file(cfg))
     from loadgen.fleet.coordinator import run_fleet
 
-    return run_fleet(cfg, kw, workers)
+    return run_fleet(cfg, kw, workers, launcher)
 
 
 @cli.command("http")

@@ -72,8 +72,9 @@ def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
     return {**ep, "body": base64.b64encode(body).decode() if body is not None else None}
 
 
-def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
-    """`value`: the --workers flag as given (N or auto)."""
+def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = None) -> int:
+    """`value`: the --workers flag as given (N or auto); `launcher`: places the workers
+    elsewhere (`start(n, now_ns)` -> links, `shutdown()`), else local processes."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -101,14 +102,15 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
                     "and each one's numbers get noisier", workers, cores)
     if not cfg.quiet:
         banner = describe(specs) + notes + [
-            f"workers: {workers} processes ({why}), each runs segment i/{workers} of the test"]
+            f"workers: {workers} {launcher.kind if launcher else 'processes'} ({why}), "
+            f"each runs segment i/{workers} of the test"]
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}
     state: dict[str, Any] = {}
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
-                                         watchers, workers, config, state))
+                                         watchers, workers, config, state, launcher))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -128,7 +130,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str) -> int:
 async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
                        recorder: Recorder, results: Results, watchers: list[Any],
                        workers: int, config: dict[str, Any], state: dict[str, Any],
-                       ) -> Outcome:
+                       launcher: Any = None) -> Outcome:
     # signals first, before any await: a Ctrl-C that arrived as a KeyboardInterrupt inside
     # a destructor or a lock release was swallowed ("Exception ignored"), and the run went on
     loop = asyncio.get_running_loop()
@@ -152,8 +154,9 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         loop.add_signal_handler(sig, on_signal)
     fleet: Fleet | None = None
     try:
-        links: list[Link] = list(await asyncio.gather(
-            *(ProcessLink.spawn(i) for i in range(workers))))
+        links: list[Link] = list(await launcher.start(workers, clock.now_ns) if launcher else
+                                 await asyncio.gather(*(ProcessLink.spawn(i)
+                                                        for i in range(workers))))
         watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
         fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
         fleet.on_started = lambda: _skew_line(cfg, fleet, workers)
@@ -182,6 +185,8 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             loop.remove_signal_handler(sig)
         if fleet is not None:
             await fleet.close()
+        if launcher is not None:
+            launcher.shutdown()
 
 
 def _skew_line(cfg: RunConfig, fleet: Fleet, workers: int) -> None:
