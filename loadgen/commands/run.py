@@ -16,13 +16,13 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loadgen.clock import RealClock
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
-from loadgen.execution.engine import Engine, Hooks, Outcome
+from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.plan import Overrides, build_plan, describe
 from loadgen.execution.progress import Progress
 from loadgen.execution.runtime import RunContext
@@ -163,21 +163,32 @@ def transport_factory(name: str | None, insecure: bool,
                                     max_response_bytes=max_response_bytes)
 
 
+def load_plan(cfg: RunConfig, problems: Sequence[str] = ()
+              ) -> tuple[Registry, list[ScenarioSpec], list[str]]:
+    """Load the file and plan it: its registry (custom metrics defined), the specs and the
+    banner's notes. Any `problems` the caller found are raised together with the file's
+    executor and threshold problems, so a user sees all of them at once."""
+    classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
+    registry = Registry()
+    for cm in custom:
+        registry.define(cm.name, cm.type, cm.contains)
+    notes: list[str] = []
+    try:
+        specs = build_plan(classes, cfg.overrides, notes)
+    except ConfigError as e:
+        raise ConfigError([*problems, *e.problems, *threshold_problems(
+            registry, classes, list(cfg.results.threshold_files),
+            scraping=bool(cfg.scrape_urls))]) from None
+    if problems:
+        raise ConfigError(list(problems))
+    return registry, specs, notes
+
+
 def run_file(cfg: RunConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
-        classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
-        registry = Registry()
-        for cm in custom:
-            registry.define(cm.name, cm.type, cm.contains)
-        notes: list[str] = []
-        try:
-            specs = build_plan(classes, cfg.overrides, notes)
-        except ConfigError as e:  # the file's threshold problems too: all of them at once
-            raise ConfigError(e.problems + threshold_problems(
-                registry, classes, list(cfg.results.threshold_files),
-                scraping=bool(cfg.scrape_urls))) from None
+        registry, specs, notes = load_plan(cfg)
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)

@@ -22,13 +22,14 @@ from loadgen.clock import RealClock
 from loadgen.commands.run import (
     RunConfig,
     _run_loop,
+    load_plan,
     make_watchers,
     quit_at_once,
     transport_factory,
 )
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Engine, Hooks, Outcome
-from loadgen.execution.plan import build_plan, describe
+from loadgen.execution.plan import describe
 from loadgen.execution.runtime import RunContext
 from loadgen.fleet.fleet import Fleet, Link
 from loadgen.fleet.local import ProcessLink
@@ -44,9 +45,7 @@ from loadgen.fleet.socket_link import (
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.results.interval import interval_store
-from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
-from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -80,10 +79,11 @@ def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
     return {**ep, "body": base64.b64encode(body).decode() if body is not None else None}
 
 
-def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str,
+def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = None,
               remote: dict[str, Any] | None = None) -> int:
-    """`value`: the --workers flag as given (N or auto); `remote`: --listen and its token
-    (workers join over TCP instead of being started here)."""
+    """`value`: the --workers flag as given (N or auto); `launcher`: places the workers
+    elsewhere (`start(n, now_ns)` -> links, `shutdown()`), else local processes; `remote`:
+    --listen and its token (workers join over TCP instead of being started here)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -92,21 +92,9 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str,
             choose(value, [])  # a bad value is listed with every other problem
         except ConfigError as e:
             problems += e.problems
-        classes, custom = (cfg.classes, []) if cfg.classes else load_file(cfg.file)
-        registry = Registry()
-        for cm in custom:
-            registry.define(cm.name, cm.type, cm.contains)
-        notes: list[str] = []
-        try:
-            specs = build_plan(classes, cfg.overrides, notes)
-        except ConfigError as e:
-            raise ConfigError(problems + e.problems + threshold_problems(
-                registry, classes, list(cfg.results.threshold_files),
-                scraping=bool(cfg.scrape_urls))) from None
         if remote is not None:
             problems += remote_problems(value, remote)
-        if problems:
-            raise ConfigError(problems)
+        registry, specs, notes = load_plan(cfg, problems)
         targets = [s.base_url for s in specs] + [cfg.endpoint["url"] if cfg.endpoint else None]
         workers, why = choose(value, targets) or (1, "")
         if remote is not None:
@@ -127,7 +115,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str,
                     "and each one's numbers get noisier", workers, cores)
     if not cfg.quiet:
         banner = describe(specs) + notes + [
-            f"workers: {workers} processes ({why}), each runs segment i/{workers} of the test"]
+            f"workers: {workers} {launcher.kind if launcher else 'processes'} ({why}), "
+            f"each runs segment i/{workers} of the test"]
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}
@@ -136,7 +125,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str,
     state: dict[str, Any] = {}
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
-                                         watchers, workers, config, state, remote))
+                                         watchers, workers, config, state, launcher,
+                                         remote))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -162,7 +152,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str,
 async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
                        recorder: Recorder, results: Results, watchers: list[Any],
                        workers: int, config: dict[str, Any], state: dict[str, Any],
-                       remote: dict[str, Any] | None = None) -> Outcome:
+                       launcher: Any = None, remote: dict[str, Any] | None = None,
+                       ) -> Outcome:
     # signals first, before any await: a Ctrl-C that arrived as a KeyboardInterrupt inside
     # a destructor or a lock release was swallowed ("Exception ignored"), and the run went on
     loop = asyncio.get_running_loop()
@@ -186,11 +177,12 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         loop.add_signal_handler(sig, on_signal)
     fleet: Fleet | None = None
     try:
-        if remote is None:
-            links: list[Link] = list(await asyncio.gather(
-                *(ProcessLink.spawn(i) for i in range(workers))))
+        if remote is not None:
+            links: list[Link] = await _join(remote, workers, interrupted)
+            state["links"] = links
         else:
-            links = state["links"] = await _join(remote, workers, interrupted)
+            links = list(await launcher.start(workers, clock.now_ns) if launcher else
+                         await asyncio.gather(*(ProcessLink.spawn(i) for i in range(workers))))
         watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
         fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
         fleet.on_started = lambda: _skew_line(cfg, fleet, workers)
@@ -219,6 +211,8 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             loop.remove_signal_handler(sig)
         if fleet is not None:
             await fleet.close()
+        if launcher is not None:
+            launcher.shutdown()
 
 
 def remote_problems(value: str, remote: dict[str, Any]) -> list[str]:
