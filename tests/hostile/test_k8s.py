@@ -351,6 +351,10 @@ def test_a_worker_whose_clock_is_far_off_is_reported_and_still_starts_on_time(
     (("worker", "--connect", "127.0.0.1:{port}", "--index", "0", "--token", "t",
       "--connect-timeout", "0.5"), {}, "no coordinator answered within 0.5 s"),
     (("worker", "--connect", "nowhere", "--token", "t"), {}, "expected HOST:PORT"),
+    (("run", "{path}", "--workers", "2", "--listen", "127.0.0.1:{port}", "--fleet-token", "t",
+      "--ray"), {}, "--listen and --ray both place the workers"),
+    (("run", "{path}", "--listen", "127.0.0.1:{port}", "--fleet-token", "t"), {},
+     "--listen needs --workers N"),
 ])
 def test_bad_pod_and_worker_input_is_104(tmp_path: Path, args: tuple[str, ...],
                                          env: dict[str, str], message: str):
