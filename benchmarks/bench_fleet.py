@@ -376,7 +376,7 @@ def _free_port() -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rates", default="4000,8000,10000,12000,14000,16000,20000,24000,28000,32000")
+    ap.add_argument("--rates", default="8000,12000,16000,20000,24000,28000,32000,36000,40000")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of load per run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cost-rate", type=float, default=1000.0)
