@@ -19,6 +19,18 @@ from loadgen.fleet.wire import read_frame
 READ_LIMIT = 2**16
 
 
+def describe_returncode(code: int | None) -> str:
+    """A worker process's end in words, for the summary that names a lost worker."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 class ProcessLink:
     def __init__(self, index: int, proc: asyncio.subprocess.Process) -> None:
         self.index = index
@@ -63,15 +75,7 @@ class ProcessLink:
         return None
 
     def describe_exit(self) -> str:
-        code = self.proc.returncode
-        if code is None:
-            return "still running"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exited with code {code}"
+        return describe_returncode(self.proc.returncode)
 
     def close(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():

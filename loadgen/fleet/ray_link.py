@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from loadgen.errors import ConfigError
+from loadgen.fleet.local import describe_returncode
 from loadgen.fleet.wire import MAX_FRAME, encode, read_frame
 
 CHUNK = 2**20  # bytes per relay call; a frame is at most MAX_FRAME, so a buffer's bound
@@ -286,15 +287,7 @@ class RayLink:
     def describe_exit(self) -> str:
         if self.actor_died is not None:
             return self.actor_died
-        code = self.returncode
-        if code is None:
-            return "still running"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exited with code {code}"
+        return describe_returncode(self.returncode)
 
     def close(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):

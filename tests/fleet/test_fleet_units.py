@@ -21,7 +21,7 @@ from loadgen.fleet.worker import worker_config
 @pytest.mark.parametrize(("cores", "url", "n", "why"), [
     (4, "http://127.0.0.1:8000", 3, "one left to the loopback target 127.0.0.1"),
     (4, "http://localhost/", 3, "one left to the loopback target"),
-    (4, "http://10.1.2.3:80", 4, "auto: 4 usable core(s)"),
+    (4, "http://staging.example.com:80", 4, "auto: 4 usable core(s)"),  # parsed, never contacted
     (4, None, 4, "auto: 4 usable core(s)"),
     (1, "http://127.0.0.1:8000", 1, "one left"),
 ])
