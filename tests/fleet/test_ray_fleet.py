@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))  # the CLI runner
+from fleet_scenarios import kill_scenario  # noqa: E402
 from hostile_run import CliRun, run_cli  # noqa: E402
 from servers import serve  # noqa: E402
 
@@ -90,26 +91,13 @@ def test_a_ray_fleet_runs_exactly_and_merges_like_a_local_fleet(tmp_path: Path, 
     assert fleet["workers"] == 2 and fleet["lost"] == []
 
 
-KILL_SCENARIO = """
-import os, signal
-from loadgen import ConstantVUs, Scenario
-
-class K(Scenario):
-    executor = ConstantVUs(vus=2, duration="20s")
-
-    async def iteration(self, vu):
-        await vu.http.get("/")
-        await vu.sleep(0.05)
-        if vu.id_in_test == 2 and vu.iteration == 10:
-            os.kill(os.getpid(), signal.SIGKILL)
-"""
 
 
 @needs_ray
 def test_a_worker_killed_inside_its_actor_is_named_and_the_run_stops_110(
         tmp_path: Path, base_url: str):
     path = tmp_path / "k.py"
-    path.write_text(KILL_SCENARIO)
+    path.write_text(kill_scenario())
     summary = tmp_path / "summary.json"
     r = run_cli("run", str(path), "-q", "--workers", "2", "--ray", "--summary-json",
                 str(summary), env={"BASE_URL": base_url, **RAY_ENV}, timeout=RAY_START_S + 20)

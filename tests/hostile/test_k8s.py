@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fleet_scenarios import abort_scenario, kill_scenario
 from hostile_run import CliRun, run_cli
 from k8s_pods import Pods
 from servers import free_port, serve
@@ -36,30 +37,6 @@ class S(Scenario):
     async def iteration(self, vu):
         r = await vu.http.get("/")
         vu.check(r, {"status is 200": lambda r: r.status == 200})
-"""
-ABORT = """
-from loadgen import ConstantVUs, Scenario
-
-class A(Scenario):
-    executor = ConstantVUs(vus=2, duration="20s")
-    thresholds = {"http_req_failed": [{"threshold": "rate<0.5", "abortOnFail": True}]}
-
-    async def iteration(self, vu):
-        await vu.http.get("/status/500")
-        await vu.sleep(0.05)
-"""
-KILL = """
-import os, signal
-from loadgen import ConstantVUs, Scenario
-
-class K(Scenario):
-    executor = ConstantVUs(vus=2, duration="20s")
-
-    async def iteration(self, vu):
-        await vu.http.get("/")
-        await vu.sleep(0.05)
-        if vu.id_in_test == 2 and vu.iteration == 10:
-            os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
@@ -176,8 +153,9 @@ def test_a_failed_gate_is_the_coordinators_exit_alone(tmp_path: Path, base_url: 
     summary = tmp_path / "summary.json"
     mounted = tmp_path / "mounted"
     mounted.mkdir()
-    pods = Pods.from_yaml(printed(tmp_path, ABORT, 2, "--summary-json", str(summary), "-q",
-                                  "-e", f"BASE_URL={base_url}"), mounted, free_port())
+    manifest = printed(tmp_path, abort_scenario(), 2, "--summary-json", str(summary), "-q",
+                       "-e", f"BASE_URL={base_url}")
+    pods = Pods.from_yaml(manifest, mounted, free_port())
     workers = [pods.start(i, tmp_path / f"pod{i}.log") for i in (1, 2)]
     try:
         r = run_cli(*pods.argv(), env=pods.env(0), timeout=40)
@@ -243,8 +221,7 @@ def test_a_silent_worker_is_cut_off_and_stops_cleanly(tmp_path: Path, base_url: 
     """The coordinator resets a silent worker's connection; when the worker wakes it sees
     the reset as the coordinator gone: it stops, without a stack trace."""
     path = tmp_path / "k.py"
-    path.write_text(KILL.replace("os.kill(os.getpid(), signal.SIGKILL)", "time.sleep(6)")
-                    .replace("import os, signal", "import time"))
+    path.write_text(kill_scenario(how="time.sleep(6)"))
     port = free_port()
     with ThreadPoolExecutor(1) as pool:
         coordinator = pool.submit(
@@ -265,7 +242,7 @@ def test_a_silent_worker_is_cut_off_and_stops_cleanly(tmp_path: Path, base_url: 
 
 def test_a_worker_killed_mid_run_is_reported_lost(tmp_path: Path, base_url: str):
     path = tmp_path / "k.py"
-    path.write_text(KILL)
+    path.write_text(kill_scenario())
     summary = tmp_path / "summary.json"
     port = free_port()
     with ThreadPoolExecutor(1) as pool:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fleet_scenarios import abort_scenario, kill_scenario
 from hostile_run import CliRun, run_cli
 from servers import serve
 
@@ -46,30 +47,6 @@ class R(Scenario):
     async def iteration(self, vu):
         r = await vu.http.get("/")
         vu.check(r, {"ok": lambda r: r.status == 200})
-"""
-ABORT_SCENARIO = """
-from loadgen import ConstantVUs, Scenario
-
-class A(Scenario):
-    executor = ConstantVUs(vus=4, duration="30s")
-    thresholds = {"http_req_failed": [{"threshold": "rate<0.5", "abortOnFail": True}]}
-
-    async def iteration(self, vu):
-        await vu.http.get("/status/500")
-        await vu.sleep(0.05)
-"""
-KILL_SCENARIO = """
-import os, signal
-from loadgen import ConstantVUs, Scenario
-
-class K(Scenario):
-    executor = ConstantVUs(vus=2, duration="30s")
-
-    async def iteration(self, vu):
-        await vu.http.get("/")
-        await vu.sleep(0.05)
-        if vu.id_in_test == {victim} and vu.iteration == 10:
-            {how}
 """
 LONG_SCENARIO = """
 from loadgen import ConstantVUs, Scenario
@@ -141,7 +118,8 @@ def test_arrival_rate_over_two_workers_matches_one_process(tmp_path: Path, base_
 
 def test_abort_on_fail_stops_every_worker(tmp_path: Path, base_url: str):
     out, summary = tmp_path / "export.json", tmp_path / "summary.json"
-    r = run_cli("run", script(tmp_path, ABORT_SCENARIO), "--workers", "2", "-q",
+    path = script(tmp_path, abort_scenario(vus=4, duration="30s"))
+    r = run_cli("run", path, "--workers", "2", "-q",
                 "--summary-export", str(out), "--summary-json", str(summary),
                 env={"BASE_URL": base_url})
     # thresholds are judged every 2 s; each worker ends within 2 s of the stop order
@@ -159,7 +137,7 @@ def test_abort_on_fail_stops_every_worker(tmp_path: Path, base_url: str):
 def test_a_lost_worker_is_named_and_fails_the_run(tmp_path: Path, base_url: str, how: str,
                                                   why: str):
     out = tmp_path / "summary.json"
-    path = script(tmp_path, KILL_SCENARIO.format(victim=2, how=how))
+    path = script(tmp_path, kill_scenario(victim=2, how=how, duration="30s"))
     r = run_cli("run", path, "--workers", "2", "-q", "--summary-json", str(out),
                 env={"BASE_URL": base_url})
     clean(r, 110, 1 + 5 + 5 + START_S)  # it dies or falls silent after ~1 s
@@ -213,7 +191,7 @@ def test_what_a_fleet_cannot_do_yet_is_refused(tmp_path: Path):
 
 
 def test_vu_abort_in_one_worker_stops_the_fleet(tmp_path: Path, base_url: str):
-    text = KILL_SCENARIO.format(victim=1, how="vu.abort('enough')")
+    text = kill_scenario(victim=1, how="vu.abort('enough')", duration="30s")
     out = tmp_path / "summary.json"
     r = run_cli("run", script(tmp_path, text), "--workers", "2", "-q", "--summary-json",
                 str(out), env={"BASE_URL": base_url})
