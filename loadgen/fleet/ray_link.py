@@ -262,9 +262,15 @@ class RayLink:
             await asyncio.wait_for(self.actor.wait.remote(KILL_GRACE_S), KILL_GRACE_S + 1)
         if self.returncode is None:
             self.returncode = -signal.SIGKILL
-        ray.kill(self.actor, no_restart=True)
+        # the actor may be gone already (or Ray shut down under us): nothing left to end
+        with contextlib.suppress(Exception):
+            ray.kill(self.actor, no_restart=True)
 
     async def wait(self, within_s: float) -> int | None:
+        if self.killer is not None and not self.killer.done():
+            # a kill in progress finishes before the launcher may shut Ray down under it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.killer), within_s)
         if self.returncode is not None or self.actor_died is not None:
             return self.returncode if self.returncode is not None else -signal.SIGKILL
         ray = import_ray()
