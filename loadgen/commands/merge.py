@@ -34,21 +34,30 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
                         stream=sys.stderr)
     try:
         infos = read_all(paths)
-        registry = build_registry(infos)
-        head = infos[0].header
-        arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
-        health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
         bucket_outputs_only(rcfg.outputs)
-        results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
-                          arrival_scenarios=arrival, store_factory=interval_store)
-        results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
-        for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
-            apply(iv, registry, results.store, results.timeseries)
-            _health(health, iv.health)
+        if rcfg.after_run is not None:
+            rcfg.after_run.scenario_file(str(infos[0].header["script"].get("name") or "merge"))
+        results = replay(infos, rcfg)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
     return results.finish(outcome(infos))
+
+
+def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
+    """The archives' intervals fed through a results pipeline, ready to finish (also how
+    `loadgen compare` reads an archive)."""
+    registry = build_registry(infos)
+    head = infos[0].header
+    arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
+    health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
+    results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
+                      arrival_scenarios=arrival, store_factory=interval_store)
+    results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
+    for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
+        apply(iv, registry, results.store, results.timeseries)
+        _health(health, iv.health)
+    return results
 
 
 def read_all(paths: list[str]) -> list[ArchiveInfo]:
