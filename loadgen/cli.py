@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.history.cli_options import after_run_options
 
 
 def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
@@ -89,6 +90,7 @@ def cli() -> None:
               help="The secret workers must present to join (env LOADGEN_FLEET_TOKEN).")
 @click.option("--join-timeout", type=float, default=300.0, show_default=True,
               metavar="SECONDS", help="With --listen: how long to wait for every worker.")
+@after_run_options
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
@@ -98,6 +100,7 @@ def run(**kw: Any) -> None:
 
 def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     """The single-process path, untouched, unless --workers asks for a fleet."""
+    cfg.results.after_run = _after_run(kw, cfg.file)
     workers = kw.pop("workers", None)
     remote = {k: kw.pop(k, None) for k in ("listen", "fleet_token", "join_timeout")}
     if remote["listen"] and workers is None:
@@ -146,6 +149,7 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
+@after_run_options
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:
     """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
@@ -198,13 +202,76 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
               help="The per-second NDJSON stream of the merged runs.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@after_run_options
 def merge(archives: tuple[str, ...], **kw: Any) -> None:
     """Merge the results archives of several runs (`run --archive`) into one summary, JSON
     files and exit code, as if one run had made all their samples."""
     from loadgen.commands.merge import merge_archives
     from loadgen.results.config import ResultsConfig
 
-    sys.exit(merge_archives(list(archives), ResultsConfig.from_cli(kw)))
+    rcfg = ResultsConfig.from_cli(kw)
+    rcfg.after_run = _after_run(kw, None)
+    sys.exit(merge_archives(list(archives), rcfg))
+
+
+def _after_run(kw: dict[str, Any], file: str | None) -> Any:
+    """--history, --summary-markdown, --webhook (popped: fleet workers never act on them)."""
+    from loadgen.history.after_run import AfterRun
+
+    flags = {k: kw.pop(k, None) for k in ("history", "history_label", "summary_markdown",
+                                          "webhook", "webhook_on")}
+    return AfterRun.from_cli({**kw, **flags, "file": file})
+
+
+@cli.command("history")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--label", help="Only the runs of this label.")
+@click.option("--last", type=click.IntRange(min=1), help="Only the newest N runs.")
+@click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")
+def history(path: str, label: str | None, last: int | None, as_json: bool) -> None:
+    """List the runs recorded in a history file (run --history PATH)."""
+    from loadgen.commands.history import list_runs
+
+    click.echo(list_runs(path, label, last, as_json), nl=False)
+
+
+@cli.command("compare")
+@click.argument("base")
+@click.argument("current")
+@click.option("--history", metavar="PATH", help="Read bare run ids from this history file.")
+@click.option("--fail-on", "rules", multiple=True, metavar="RULE",
+              help='A regression rule such as "p95>+10%%" (repeat; default: p95>+10%%, '
+                   "p99>+20%%, error_rate>+1pp, rate<-10%%).")
+@click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")
+@click.option("--all", "all_rows", is_flag=True, help="Every statistic, not only key rows.")
+@click.option("--no-color", is_flag=True, help="No ANSI colours.")
+def compare(base: str, current: str, history: str | None, rules: tuple[str, ...],
+            as_json: bool, all_rows: bool, no_color: bool) -> None:
+    """Compare two runs (PATH#ID history runs, summary files or results archives); exit 99
+    on a regression."""
+    from loadgen.commands.compare import compare_runs
+
+    sys.exit(compare_runs(base, current, history, rules, as_json, all_rows, no_color))
+
+
+@cli.command("trend")
+@click.option("--history", required=True, metavar="PATH", help="The history file.")
+@click.option("--label", help="Only this label (default: each label on its own).")
+@click.option("--window", type=int, default=7, show_default=True,
+              help="Runs averaged as the baseline of each run.")
+@click.option("--tolerance", default="10%", show_default=True,
+              help="How much worse than the baseline counts as worse.")
+@click.option("--consecutive", type=int, default=3, show_default=True,
+              help="Fail when the same series is worse in this many runs in a row.")
+@click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Write trend charts here.")
+def trend(history: str, label: str | None, window: int, tolerance: str, consecutive: int,
+          as_json: bool, html: str | None) -> None:
+    """The trend gate: exit 99 when a series is worse than the previous runs' average in
+    --consecutive runs in a row; 104 when there are too few runs to judge."""
+    from loadgen.commands.trend import run_trend
+
+    sys.exit(run_trend(history, label, window, tolerance, consecutive, as_json, html))
 
 
 @cli.command("demo-server")
