@@ -149,7 +149,7 @@ def render(t: Trend, last: int = 10) -> str:
              f"{t.tolerance * 100:g}%, fail after {t.consecutive} consecutive worse runs"]
     runs = t.runs[-last:]
     head = ["series", *(f"#{r.id}" for r in runs)]
-    cells = [head, ["", *(r.started_at[:10] for r in runs)]]
+    cells = [head, ["", *(r.started_at[5:16].replace("T", " ") for r in runs)]]
     for s in t.series:
         row = [s.name]
         for p in s.points[-last:]:
