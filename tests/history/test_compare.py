@@ -80,6 +80,13 @@ def test_targeted_rules_and_throughput() -> None:
     assert [(r.key[1], r.stat) for r in untargeted.regressions] == [("http_req_failed", "value")]
 
 
+def test_a_rule_for_one_endpoint() -> None:
+    base = record(endpoints=[endpoint("GET /a.b", 100), endpoint("other", 100)])
+    cur = record(endpoints=[endpoint("GET /a.b", 200), endpoint("other", 200)])
+    cmp = compare(base, cur, parse_rules(["endpoint:GET /a.b.p95>+10%"]))
+    assert [(r.key, r.stat) for r in cmp.regressions] == [(("endpoint", "GET /a.b"), "p95")]
+
+
 def test_rows_only_on_one_side_are_notes_not_failures() -> None:
     cmp = compare(record(endpoints=[endpoint("gone", 10)]), record(endpoints=[]), parse_rules([]))
     assert cmp.notes == ["endpoint gone: only in the base run"] and cmp.exit_code == 0

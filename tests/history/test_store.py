@@ -130,8 +130,7 @@ def test_a_writer_killed_mid_transaction_leaves_no_half_run(tmp_path: Path) -> N
 
 
 def test_two_processes_writing_at_once_both_land(tmp_path: Path) -> None:
-    db, go = tmp_path / "h.db", tmp_path / "go"
-    HistoryStore(db).close()
+    db, go = tmp_path / "h.db", tmp_path / "go"  # both create it: the first use races too
     code = """
         import os, sys, time
         from history_fixtures import record

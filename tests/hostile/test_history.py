@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import sys
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from hostile_run import CliRun, run_cli
 
@@ -216,3 +220,38 @@ def test_merge_and_workers_record_one_run_each(scenario: Path, tmp_path: Path) -
     count = {r["label"]: [s for s in r["stats"] if s["name"] == "iterations"][0]["count"]
              for r in (merged, fleet)}
     assert count == {"nightly": 40, "fleet": 40}  # the fleet's run once, not per worker
+
+
+INTERRUPTIBLE = """
+from pathlib import Path
+from loadgen import VU, ConstantVUs, Scenario
+
+class Long(Scenario):
+    executor = ConstantVUs(vus=1, duration="60s")
+
+    async def iteration(self, vu: VU):
+        Path(vu.env["MARK"]).touch()
+        await vu.sleep(0.05)
+"""
+
+
+def test_an_interrupted_run_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    script, db, mark = tmp_path / "long.py", tmp_path / "h.db", tmp_path / "running"
+    script.write_text(INTERRUPTIBLE)
+
+    def interrupt() -> None:
+        end = time.monotonic() + 30
+        while not mark.exists() and time.monotonic() < end:
+            time.sleep(0.02)
+        for p in psutil.Process().children():
+            if "long.py" in " ".join(p.cmdline()):
+                p.send_signal(signal.SIGINT)  # as Ctrl-C
+
+    t = threading.Thread(target=interrupt, daemon=True)
+    t.start()
+    r = run_cli("run", str(script), "-q", "--no-summary", "--history", str(db),
+                "-e", f"MARK={mark}")
+    t.join(5)
+    ok(r, 105, 30)  # far below the scenario's 60 s: the signal ended it
+    [run] = runs(db)
+    assert run["exit_code"] == 105 and run["verdict"] == "interrupted"
