@@ -45,6 +45,17 @@ def scenario(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a history of one passing run (h.db), for the commands that read it."""
+    d = tmp_path_factory.mktemp("one_run")
+    (d / "nightly.py").write_text(SCENARIO)
+    r = run_cli("run", str(d / "nightly.py"), "-q", "--no-summary", "--history", str(d / "h.db"))
+    assert r.code == 0, r.text[-3000:]
+    (d / "notjson.txt").write_text("hello")
+    return d
+
+
 def ok(r: CliRun, code: int, wall_s: float = RUN_S) -> None:
     assert r.code == code, r.text[-3000:]
     r.assert_clean()
@@ -187,19 +198,15 @@ def test_compare_history_runs_summary_files_and_archives(scenario: Path,
     (["h.db#1", "h.db#1", "--fail-on", "p95 up a lot"], "--fail-on 'p95 up a lot': not a rule"),
     (["1", "2"], "1: no such file"),
 ])
-def test_compare_bad_input_is_104_naming_it(args: list[str], message: str, scenario: Path,
-                                            tmp_path: Path) -> None:
-    ok(run_cli("run", str(scenario), "-q", "--no-summary", "--history", str(tmp_path / "h.db")),
-       0)
-    (tmp_path / "notjson.txt").write_text("hello")
-    r = run_cli("compare", *args, cwd=str(tmp_path))
+def test_compare_bad_input_is_104_naming_it(args: list[str], message: str,
+                                            one_run: Path) -> None:
+    r = run_cli("compare", *args, cwd=str(one_run))
     ok(r, 104)
     assert message in r.err, r.err
 
 
-def test_trend_with_too_few_runs_says_so_and_exits_104(scenario: Path, tmp_path: Path) -> None:
-    db = tmp_path / "h.db"
-    ok(run_cli("run", str(scenario), "-q", "--no-summary", "--history", str(db)), 0)
+def test_trend_with_too_few_runs_says_so_and_exits_104(one_run: Path, tmp_path: Path) -> None:
+    db = one_run / "h.db"
     r = run_cli("trend", "--history", str(db), "--html", str(tmp_path / "t.html"))
     ok(r, 104)
     assert "NOT ENOUGH RUNS: 1 run(s) of 'nightly'; the gate needs 10" in r.out
