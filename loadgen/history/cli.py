@@ -67,7 +67,7 @@ def compare(base: str, current: str, history: str | None, rules: tuple[str, ...]
 @click.option("--window", type=int, default=7, show_default=True,
               help="Runs averaged as the baseline of each run.")
 @click.option("--tolerance", default="10%", show_default=True,
-              help="How much worse than the baseline counts as worse.")
+              help="How much worse than the baseline counts as worse (percent).")
 @click.option("--consecutive", type=int, default=3, show_default=True,
               help="Fail when the same series is worse in this many runs in a row.")
 @click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")

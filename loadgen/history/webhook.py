@@ -23,6 +23,7 @@ from loadgen.net.redact import redact
 
 DEADLINE_S = 3.0
 MAX_ANSWER_BYTES = 64 * 1024
+SECTION_CHARS = 2900  # Slack refuses a section text over 3000 characters
 KEY_PERCENTILES = ("p50", "p95", "p99")
 
 
@@ -74,8 +75,10 @@ def message(rec: RunRecord, paths: list[str]) -> dict[str, Any]:
                  f"{rec.observed_text(t)}" for t in failed[:20]]
         if len(failed) > 20:
             lines.append(f"… and {len(failed) - 20} more")
-        blocks.append({"type": "section", "text": {
-            "type": "mrkdwn", "text": "*Failed thresholds*\n" + "\n".join(lines)}})
+        text = "*Failed thresholds*\n" + "\n".join(lines)
+        if len(text) > SECTION_CHARS:
+            text = text[:SECTION_CHARS].rsplit("\n", 1)[0] + "\n…"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     dur = rec.stats.get(("metric", "http_req_duration"), {})
     reqs = rec.stats.get(("metric", "http_reqs"), {})
     failed_rate = rec.stats.get(("metric", "http_req_failed"), {}).get("value")

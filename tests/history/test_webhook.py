@@ -38,6 +38,13 @@ def test_the_message_says_verdict_failures_percentiles_and_paths() -> None:
     assert ok["text"].startswith("✅ loadgen passed") and len(ok["blocks"]) == 3
 
 
+def test_many_failed_thresholds_stay_within_slack_limits() -> None:
+    rec = record(thresholds={f"p(95)<{i}" + " " * 200: False for i in range(40)}, exit_code=99)
+    section = message(rec, [])["blocks"][1]["text"]["text"]
+    assert len(section) <= 3000 and section.endswith("…")
+    assert len(message(rec, [])["blocks"][0]["text"]["text"]) <= 150
+
+
 def test_posted_to_a_receiver() -> None:
     with receiver("ok") as r:
         assert post(r.url, message(failing_run(), [])) is None
