@@ -107,12 +107,21 @@ def test_a_locked_history_is_a_warning_and_changes_nothing(scenario: Path,
     assert len(runs(db)) == 1
 
 
-def test_a_damaged_history_is_a_warning(scenario: Path, tmp_path: Path) -> None:
-    db = tmp_path / "h.db"
-    db.write_bytes(b"not sqlite at all " * 500)
-    r = run_cli("run", str(scenario), "-q", "--history", str(db))
-    ok(r, 0)
-    assert f"history {db}: file is not a database: this run was not added" in r.err
+@pytest.mark.parametrize(("damage", "message"), [
+    ("garbage", "file is not a database"), ("unwritable", "disk I/O error")])
+def test_a_damaged_or_unwritable_history_is_a_warning(damage: str, message: str,
+                                                      scenario: Path, tmp_path: Path) -> None:
+    db, out = tmp_path / "h.db", tmp_path / "s.json"
+    if damage == "garbage":
+        db.write_bytes(b"not sqlite at all " * 500)
+    else:  # a history whose write-ahead log cannot be created (root ignores file modes)
+        sqlite3.connect(db).close()
+        (tmp_path / "h.db-wal").mkdir()
+    r = run_cli("run", str(scenario), "-q", "--history", str(db), "-e", "V=100",
+                "--summary-json", str(out))
+    ok(r, 99)
+    assert f"history {db}: {message}: this run was not added" in r.err
+    assert json.loads(out.read_text())["metrics"]["my_value"]["values"]["max"] == 102
 
 
 def test_bad_paths_and_urls_are_104_before_the_run(scenario: Path, tmp_path: Path) -> None:
