@@ -29,6 +29,7 @@ from loadgen.history.record import (
     safe_options,
 )
 from loadgen.history.store import HistoryError, HistoryStore
+from loadgen.net.redact import redact
 
 log = logging.getLogger("loadgen")
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
@@ -86,7 +87,16 @@ class AfterRun:
 
     def finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int:
         """Markdown, history, webhook; returns the exit code (110 only for a Markdown file
-        that could not be written on an otherwise clean run)."""
+        that could not be written on an otherwise clean run). Never raises: the run's
+        results are already written, and a surprise here must not turn into a traceback."""
+        try:
+            return self._finish(data, entries, code)
+        except Exception as e:  # noqa: BLE001 - reported, the exit code stays
+            log.error("after the run (--history/--summary-markdown/--webhook): %s: %s",
+                      type(e).__name__, redact(str(e)))
+            return ExitCode.TEST_FAILED if code == ExitCode.OK and self.markdown else code
+
+    def _finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int:
         state = data.get("state") if isinstance(data.get("state"), Mapping) else {}
         assert isinstance(state, Mapping)
         elapsed = float(state.get("testRunDurationMs", 0) or 0) / 1000

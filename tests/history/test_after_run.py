@@ -76,6 +76,16 @@ def test_a_markdown_file_that_cannot_be_written_fails_a_clean_run_only(
     assert "could not write --summary-markdown" in caplog.text
 
 
+def test_a_surprise_never_raises_nor_changes_a_failed_code(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    after = AfterRun.from_cli({"history": str(tmp_path / "h.db")})
+    assert after is not None
+    with caplog.at_level(logging.ERROR, logger="loadgen"):
+        assert after.finish({"metrics": "junk"}, {}, 99) == 99
+        assert after.finish({"metrics": "junk"}, {}, 0) == 0  # no result file was lost
+    assert "after the run (--history/--summary-markdown/--webhook): ConfigError" in caplog.text
+
+
 def test_nothing_asked_nothing_done() -> None:
     assert AfterRun.from_cli({"file": "x.py", "vus": 3}) is None
     bad = AfterRun.from_cli({"history": "h.db", "history_label": " ", "webhook_on": "never"})
