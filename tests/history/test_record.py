@@ -4,12 +4,15 @@ values from either summary format, the commit, and options without secrets."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from history_fixtures import endpoint, summary
 
+from loadgen.history import record as record_module
 from loadgen.history.record import default_label, from_summary, git_commit, safe_options
 from loadgen.summary.export import render_summary_export
 
@@ -59,6 +62,19 @@ def test_git_commit_inside_and_outside_a_checkout(tmp_path: Path) -> None:
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     assert git_commit(str(repo)) == head
+
+
+def test_a_git_that_hangs_costs_its_deadline_only(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(record_module, "GIT_TIMEOUT_S", 0.3)
+    t0 = time.monotonic()
+    assert git_commit(str(tmp_path)) is None
+    assert time.monotonic() - t0 < 2
 
 
 def test_options_keep_no_secrets() -> None:
