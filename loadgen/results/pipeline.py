@@ -101,6 +101,11 @@ class Results:
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
+        #: sections of the text summary printed before the verdicts (the run's events)
+        self.more_text: list[str] = []
+        #: judged after the thresholds: each `finish(results, judgement)` may add sections,
+        #: warnings, text, verdicts and a failing exit code (the events and their recovery)
+        self.addons: list[Any] = []
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -151,6 +156,8 @@ class Results:
             self._cut(self.now_ns())
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
+        for addon in self.addons:
+            addon.finish(self, judgement)
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
@@ -162,7 +169,8 @@ class Results:
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
             self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
                                         judgement.no_samples)
-            failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
+            failures += write_report(self.cfg, self.summary, judgement, extra["warnings"],
+                                     "".join(self.more_text))
         log_breach(judgement)
         return self._exit_code(judgement.exit_code, failures)
 

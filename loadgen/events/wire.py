@@ -1,0 +1,51 @@
+"""How a run command plugs the events in: plan them (exit 104 on bad input), then hook the
+runner to the engine: started at the load's T0, stopped when the load ends, closed (every
+outcome recorded) before the results are judged."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from loadgen.events.plan import plan_events
+from loadgen.events.results import EventResults
+from loadgen.events.runner import EventRunner
+from loadgen.execution.engine import Hooks
+
+log = logging.getLogger("loadgen")
+
+
+def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
+                  env: Mapping[str, str], off: bool = False) -> EventResults | None:
+    """The run's events wired into `results` (None: there are none, or --events-off)."""
+    plan = plan_events(specs, check_offsets=not off)
+    if not plan:
+        return None
+    if off:
+        log.info("--events-off: %d event(s) and %d recovery verdict(s) left out of this run",
+                 len(plan.events), len(plan.recoveries))
+        return None
+    ev = EventResults(plan, EventRunner(plan.events, clock, env), results, clock, registry)
+    results.addons.append(ev)
+    return ev
+
+
+def with_events(hooks: Hooks, ev: EventResults | None, *, begin_at_exec: bool = True) -> Hooks:
+    """`hooks` plus the runner: begun at the executors' T0 (a fleet coordinator begins it
+    itself, at the workers' T0), stopped at the load's end, and the answer watch sampling."""
+    if ev is None:
+        return hooks
+    runner = ev.runner
+    started = hooks.exec_started
+
+    def exec_started(t0_ns: int) -> None:
+        if started is not None:
+            started(t0_ns)
+        if begin_at_exec:
+            runner.begin(t0_ns)
+
+    return dataclasses.replace(hooks, exec_started=exec_started,
+                               load_ended=lambda: runner.stop("the load ended"),
+                               background=[*hooks.background, *ev.background()])
