@@ -27,15 +27,19 @@ from loadgen.testtypes.view import RunView
 
 log = logging.getLogger("loadgen")
 EVENT_METRIC = Metric("loadgen_event", MetricType.TREND, Contains.TIME)
-#: answer-watch periods kept (1 s each: 6 hours from the first fault on)
-MAX_PERIODS = 21_600
+#: how often the answer watch samples: a fault of a second or two must contain whole
+#: periods (records reach the store every 50 ms; a fleet's intervals every second)
+SAMPLE_S = 0.25
+#: "dead" periods kept (those in which nothing was answered); a healthy run keeps none
+MAX_PERIODS = 20_000
 
 
 class AnswerWatch:
-    """Did the target answer? Every second, per measured scenario, how many requests
+    """Did the target answer? Every SAMPLE_S, per measured scenario, how many requests
     completed and how many of them got no HTTP response at all (status 0: refused, reset,
-    timed out). Read from two internal sub-metrics of http_reqs, so a fleet's merged
-    intervals are watched the same way as one process's records."""
+    timed out); only the periods in which none was answered are kept. Read from two
+    internal sub-metrics of http_reqs, so a fleet's merged intervals are watched the same
+    way as one process's records (at their one-second grain)."""
 
     def __init__(self, store: Any, registry: Any, scenarios: list[str], clock: Any) -> None:
         self.store = store
@@ -62,7 +66,9 @@ class AnswerWatch:
         for scen, (total, dead) in self.subs.items():
             t, d = self._count(total), self._count(dead)
             last = self._last.get(scen)
-            if last is not None and (t - last[1] or d - last[2]):
+            if last is not None and t == last[1]:
+                continue  # nothing completed: the quiet time joins the next period
+            if last is not None and d - last[2] >= t - last[1]:
                 self.periods[scen].append((last[0], now, t - last[1], d - last[2]))
             self._last[scen] = (now, t, d)
 
@@ -70,7 +76,7 @@ class AnswerWatch:
         """A background sampler for the whole run (the engine cancels it at the end)."""
         while True:
             self.sample()
-            await self.clock.sleep(1.0)
+            await self.clock.sleep(SAMPLE_S)
 
     def series(self, scenario: str, origin_ns: int) -> list[Period]:
         return [Period((a - origin_ns) / 1e9, (b - origin_ns) / 1e9, t, d)

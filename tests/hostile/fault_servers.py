@@ -1,0 +1,41 @@
+"""A loopback service whose behaviour a test's events switch at run time: `POST
+/admin/faults {"mode": "ok" | "error" | "drop"}`; `GET /` answers 200, or 503 ("error"),
+or closes the connection without an answer ("drop": what a crashed backend looks like to
+the client). Runs in its own thread and loop (tests/servers.py's `serve`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiohttp import web
+from servers import serve
+
+
+def fault_app() -> web.Application:
+    state = {"mode": "ok"}
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        if state["mode"] == "error":
+            return web.Response(status=503, text="unavailable")
+        if state["mode"] == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            raise web.HTTPServiceUnavailable
+        return web.Response(text="ok")
+
+    async def faults(request: web.Request) -> web.Response:
+        body = await request.json()
+        state["mode"] = str(body.get("mode", "ok"))
+        return web.json_response({"mode": state["mode"]})
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    app.router.add_post("/admin/faults", faults)
+    return app
+
+
+@contextmanager
+def fault_server() -> Iterator[str]:
+    with serve(fault_app) as base:
+        yield base
