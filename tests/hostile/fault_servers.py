@@ -1,5 +1,6 @@
 """A loopback service whose behaviour a test's events switch at run time: `POST
-/admin/faults {"mode": "ok" | "error" | "drop"}`; `GET /` answers 200, or 503 ("error"),
+/admin/faults {"mode": "ok" | "error" | "drop"}` (`GET /admin/count`: how many such
+posts arrived); `GET /` answers 200, or 503 ("error"),
 or closes the connection without an answer ("drop": what a crashed backend looks like to
 the client). Runs in its own thread and loop (tests/servers.py's `serve`)."""
 
@@ -13,7 +14,7 @@ from servers import serve
 
 
 def fault_app() -> web.Application:
-    state = {"mode": "ok"}
+    state: dict[str, object] = {"mode": "ok", "posts": 0}
 
     async def root(request: web.Request) -> web.StreamResponse:
         if state["mode"] == "error":
@@ -27,11 +28,16 @@ def fault_app() -> web.Application:
     async def faults(request: web.Request) -> web.Response:
         body = await request.json()
         state["mode"] = str(body.get("mode", "ok"))
+        state["posts"] = int(state["posts"]) + 1
         return web.json_response({"mode": state["mode"]})
+
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response({"posts": state["posts"]})
 
     app = web.Application()
     app.router.add_get("/", root)
     app.router.add_post("/admin/faults", faults)
+    app.router.add_get("/admin/count", count)
     return app
 
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -178,6 +179,21 @@ def test_a_faulted_service_recovers_and_the_verdict_measures_it(
     # the events' own requests are not the scenario's: every request is an iteration's
     m = data["metrics"]
     assert m["http_reqs"]["values"]["count"] == m["iterations"]["values"]["count"]
+
+
+def test_under_workers_events_run_once_on_the_coordinator(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    with fault_server() as base:
+        r = run_cli("run", write(tmp_path, RECOVERY.format(mode="error")), "-q",
+                    "--workers", "2", "--summary-json", str(summary), env={"BASE_URL": base})
+        with urllib.request.urlopen(f"{base}/admin/count", timeout=5) as resp:
+            posts = json.load(resp)["posts"]
+    check(r, 0, 7 + START_S)  # two more interpreters start
+    assert posts == 2  # break and heal, once each, not once per worker
+    lg = json.loads(summary.read_text())["loadgen"]
+    assert [e["name"] for e in lg["events"]] == ["break", "heal"]
+    (rec,) = lg["recovery"]
+    assert rec["passed"] is True and rec["peak_error_rate"] >= 0.5, rec
 
 
 def test_events_off_runs_the_same_file_without_them(tmp_path: Path) -> None:
