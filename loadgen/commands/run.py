@@ -246,6 +246,9 @@ def quit_at_once(results: Results) -> None:
     print("\nloadgen: interrupted again; quitting at once (the NDJSON stream keeps what it "
           "had; the summary files are not written)", file=sys.stderr)
     with contextlib.suppress(Exception):  # nothing may stand between Ctrl-C and the exit
+        for addon in results.addons:  # running events' shells: killed, not left behind
+            addon.kill_now()
+    with contextlib.suppress(Exception):
         results.close()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -26,10 +26,12 @@ Result = tuple[bool, int | None, str]  # ok, status, output tail
 
 
 class Tail:
-    """The last TAIL_BYTES of a stream: memory stays bounded whatever is printed."""
+    """The last TAIL_BYTES of an event's output (memory stays bounded whatever is printed),
+    and the process group of a shell while it lives (for a hard exit to kill)."""
 
     def __init__(self) -> None:
         self.data = b""
+        self.pgid: int | None = None
 
     def add(self, chunk: bytes) -> None:
         self.data = (self.data + chunk)[-TAIL_BYTES:]
@@ -42,10 +44,14 @@ async def _pump(stream: asyncio.StreamReader | None, tail: Tail) -> None:
         tail.add(chunk)
 
 
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the shell's whole process group (it leads a session of its own)."""
+def kill_group(pgid: int) -> None:
+    """SIGKILL a shell's whole process group (it leads a session of its own)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    kill_group(proc.pid)
 
 
 async def run_shell(action: Shell, env: Mapping[str, str], tail: Tail) -> Result:
@@ -55,6 +61,7 @@ async def run_shell(action: Shell, env: Mapping[str, str], tail: Tail) -> Result
     proc = await asyncio.create_subprocess_shell(
         str(action.command), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=dict(env))
+    tail.pgid = proc.pid
     pump = asyncio.ensure_future(_pump(proc.stdout, tail))
     try:
         code = await proc.wait()
@@ -67,6 +74,7 @@ async def run_shell(action: Shell, env: Mapping[str, str], tail: Tail) -> Result
         raise
     finally:
         _kill_group(proc)  # background children of a finished shell go with it
+        tail.pgid = None
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump

@@ -96,6 +96,9 @@ class EventResults:
         self.watch = AnswerWatch(results.store, registry, scens, clock) if scens else None
         runner.on_outcome = self.write_point
 
+    def kill_now(self) -> None:
+        self.runner.kill_now()
+
     def background(self) -> list[Any]:
         return [self.watch.run] if self.watch is not None else []
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from loadgen.clock import Clock, wait_first
-from loadgen.events.actions import Tail, run_action
+from loadgen.events.actions import Tail, kill_group, run_action
 from loadgen.events.model import EventOutcome, PlannedEvent, tail_text
 from loadgen.options import format_duration
 
@@ -40,6 +40,7 @@ class EventRunner:
         self._reason = ""
         self._task: asyncio.Future[None] | None = None
         self._started: set[int] = set()
+        self._live: set[Tail] = set()  # the running events' output and process groups
 
     # -- control ------------------------------------------------------------------------
     def begin(self, origin_ns: int) -> None:
@@ -58,6 +59,18 @@ class EventRunner:
             self._reason = reason
         if self._stop is not None:
             self._stop.set()
+
+    @property
+    def live_groups(self) -> list[int]:
+        """The process groups of the shells running now."""
+        return [t.pgid for t in self._live if t.pgid is not None]
+
+    def kill_now(self) -> None:
+        """The hard exit (a second Ctrl-C): no loop left to cancel anything in, so every
+        running shell's process group is killed here, synchronously (they live in sessions
+        of their own and would outlive loadgen)."""
+        for pgid in self.live_groups:
+            kill_group(pgid)
 
     async def close(self, reason: str = "the load ended") -> list[EventOutcome]:
         """Stop, wait (bounded) for the cancelled events, record the ones never run."""
@@ -94,6 +107,14 @@ class EventRunner:
         log.info("event %s (%s) starts at %s", ev.name, ev.kind,
                  format_duration(max(0, start - self.origin_ns)))
         tail = Tail()
+        self._live.add(tail)
+        try:
+            await self._await(ev, start, wall, tail)
+        finally:
+            self._live.discard(tail)
+
+    async def _await(self, ev: PlannedEvent, start: int, wall: int, tail: Tail) -> None:
+        assert self._stop is not None and self.origin_ns is not None
         task = asyncio.ensure_future(run_action(ev, self.env, tail))
         await wait_first(self.clock, start + round(ev.timeout_s * 1e9), task, self._stop.wait())
         ok: bool

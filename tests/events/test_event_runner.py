@@ -158,3 +158,26 @@ async def test_an_http_call_to_a_closed_port_is_a_failed_event_not_an_error() ->
                            stop_at_s=2)
     o = out["GET http://127.0.0.1:9/x"]
     assert (o.ok, o.status) == (False, None) and "Connect" in o.output_tail
+
+
+async def test_kill_now_kills_running_shells_without_the_loop(tmp_path: Path) -> None:
+    """The hard exit (a second Ctrl-C) has no loop turn left: the shells' groups are killed
+    synchronously, or they would outlive loadgen in their own sessions."""
+    pids = tmp_path / "pids"
+    clock = RealClock()
+    runner = EventRunner(planned([At(0, Shell(f"sleep 60 & echo $! > {pids}; wait"),
+                                     name="long")]), clock, dict(os.environ))
+    runner.begin(clock.now_ns())
+    for _ in range(200):
+        if pids.exists() and pids.read_text().strip() and runner.live_groups:
+            break
+        await clock.sleep(0.01)
+    child = int(pids.read_text())
+    runner.kill_now()
+    for _ in range(200):  # no stop was asked for: the shell's own end is what is recorded
+        if runner.outcomes:
+            break
+        await clock.sleep(0.01)
+    (o,) = await runner.close()
+    assert o.status == -9 and not o.ok  # the shell itself died of SIGKILL
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"

@@ -135,6 +135,7 @@ def test_ctrl_c_during_an_event_kills_it_and_still_writes_every_file(tmp_path: P
     assert proc.returncode == 105, stderr
     assert time.monotonic() - t0 < 5
     assert "Traceback" not in stdout + stderr
+    time.sleep(0.1)  # the orphan is reaped by init
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
     (ev,) = json.loads(summary.read_text())["loadgen"]["events"]
     assert ev["ok"] is False and "cancelled: interrupted by signal" in ev["output_tail"]
