@@ -151,9 +151,21 @@ def undecided(plan: RecoveryPlan, why: str) -> RecoveryResult:
                           {"after": plan.after, "until": plan.until})
 
 
+def add_messages(r: RecoveryResult, messages: dict[str, float]) -> None:
+    """The run's delivery counts beside a verdict (whole run: the tracker counts lost
+    messages at the end, not per window)."""
+    if not messages.get("messages_sent"):
+        return
+    r.figures.update(messages)
+    r.headline += (f"; messages (whole run): {messages['messages_delivered']:.0f}/"
+                   f"{messages['messages_sent']:.0f} delivered, "
+                   f"{messages['messages_lost']:.0f} lost, "
+                   f"{messages['messages_duplicated']:.0f} duplicated")
+
+
 def judge(plan: RecoveryPlan, series: Sequence[Bucket], fault_start_s: float,
           fault_end_s: float, until_s: float, periods: Sequence[Period] | None = None,
-          messages: dict[str, Any] | None = None) -> RecoveryResult:
+          ) -> RecoveryResult:
     """The verdict on one scenario's series (times relative to its start): the fault ran
     over [fault_start_s, fault_end_s]; the load was seen until `until_s`. Pure: unit-tested
     on synthetic series."""
@@ -175,7 +187,7 @@ def judge(plan: RecoveryPlan, series: Sequence[Bucket], fault_start_s: float,
         "fault_end_s": round(fault_end_s, 3), "baseline_p95_ms": round(b_p95, 3),
         "baseline_error_rate": b_err, "recovery_s": rec, "peak_p95_ms": peak_p95,
         "peak_error_rate": peak_err, "kept_answering": answering, "within_s": plan.within_s,
-        "gates": [g[3] for g in plan.gates], **(messages or {})}
+        "gates": [g[3] for g in plan.gates]}
     passed: bool | None
     why: list[str] = []
     if rec is None:
@@ -214,8 +226,4 @@ def judge(plan: RecoveryPlan, series: Sequence[Bucket], fault_start_s: float,
     if answering is not None:
         head += ("; the target kept answering" if answering
                  else "; the target stopped answering (connections refused or timed out)")
-    if messages and messages.get("messages_sent"):
-        head += (f"; messages (whole run): {messages['messages_delivered']:.0f}/"
-                 f"{messages['messages_sent']:.0f} delivered, {messages['messages_lost']:.0f} "
-                 f"lost, {messages['messages_duplicated']:.0f} duplicated")
     return RecoveryResult(plan, passed, rec, peak_p95, peak_err, answering, head, figures)

@@ -19,7 +19,7 @@ from typing import Any
 from loadgen.errors import ExitCode
 from loadgen.events.model import EventOutcome
 from loadgen.events.plan import EventPlan
-from loadgen.events.recovery import Period, RecoveryResult, judge, undecided
+from loadgen.events.recovery import Period, RecoveryResult, add_messages, judge, undecided
 from loadgen.events.runner import EventRunner
 from loadgen.metrics.model import Contains, Metric, MetricType, SubMetric
 from loadgen.testtypes.delivery import delivery_figures
@@ -32,6 +32,9 @@ EVENT_METRIC = Metric("loadgen_event", MetricType.TREND, Contains.TIME)
 SAMPLE_S = 0.25
 #: "dead" periods kept (those in which nothing was answered); a healthy run keeps none
 MAX_PERIODS = 20_000
+#: during the run, a recovery is judged on intervals at least this old: newer ones are
+#: still filling (records land every 50 ms; a fleet's intervals about a second late)
+SETTLE_NS = 3_000_000_000
 
 
 class AnswerWatch:
@@ -95,6 +98,9 @@ class EventResults:
         scens = sorted({r.scenario for r in plan.recoveries})
         self.watch = AnswerWatch(results.store, registry, scens, clock) if scens else None
         runner.on_outcome = self.write_point
+        #: verdicts decided during the run (by plan index), kept as they were then
+        self.frozen: dict[int, RecoveryResult] = {}
+        self._tick_failed = False
 
     def kill_now(self) -> None:
         self.runner.kill_now()
@@ -115,6 +121,28 @@ class EventResults:
         for w in list(streams.raw) + list(streams.buckets):
             w.sample(EVENT_METRIC, o.wall_ns, o.duration_s * 1000, tags, meta)
 
+    # -- during the run -----------------------------------------------------------------
+    def tick(self) -> None:
+        """Every 2 s: a recovery that can be decided now (recovered, or its `within=`
+        deadline passed) is judged now and kept, while its intervals are still at 1 s: the
+        time series merges older intervals as a long run goes on (a fault at 5m of a 10m
+        run would otherwise be judged on 4-second intervals)."""
+        now = self.results.now_ns() if self.results.now_ns else None
+        if now is None:
+            return
+        try:
+            for i, plan in enumerate(self.plan.recoveries):
+                if i in self.frozen:
+                    continue
+                r = self.recovery(plan, self.runner.outcomes, now - SETTLE_NS)
+                if r.recovery_s is not None or (plan.within_s is not None
+                                                and r.passed is False):
+                    self.frozen[i] = r
+        except Exception:  # noqa: BLE001 - the run goes on; the end judges again
+            if not self._tick_failed:
+                self._tick_failed = True
+                log.exception("recovery verdicts could not be judged during the run")
+
     # -- the end ------------------------------------------------------------------------
     def finish(self, results: Any, judgement: Any) -> None:
         outcomes = sorted(self.runner.outcomes,
@@ -122,7 +150,11 @@ class EventResults:
         if self.plan.events:
             results.sections["events"] = [o.to_json() for o in outcomes]
             results.more_text.append(render_events(outcomes))
-        recs = [self.recovery(p, outcomes) for p in self.plan.recoveries]
+        recs = [self.frozen.get(i) or self.recovery(p, outcomes)
+                for i, p in enumerate(self.plan.recoveries)]
+        messages = delivery_figures(self.results.store)  # final: lost are counted at the end
+        for r in recs:
+            add_messages(r, messages)
         if self.plan.recoveries:
             results.sections["recovery"] = [r.to_json() for r in recs]
         judgement.verdicts.extend(r.verdict() for r in recs)
@@ -137,7 +169,9 @@ class EventResults:
                 if r.passed is False:
                     log.error("recovery after %s failed: %s", r.plan.after, r.headline)
 
-    def recovery(self, plan: Any, outcomes: list[EventOutcome]) -> RecoveryResult:
+    def recovery(self, plan: Any, outcomes: list[EventOutcome], now_ns: int | None = None,
+                 ) -> RecoveryResult:
+        """The verdict on what was seen until `now_ns` (default: now, the run's end)."""
         by_name = {o.event.name: o for o in outcomes}
         after = by_name.get(plan.after)
         until = by_name.get(plan.until) if plan.until else after
@@ -148,7 +182,8 @@ class EventResults:
         t0 = self.runner.origin_ns
         spec = next(s for s in self.results.judge.specs if s.name == plan.scenario)
         ts = self.results.timeseries
-        now = self.results.now_ns() if self.results.now_ns else t0
+        now = now_ns if now_ns is not None else (
+            self.results.now_ns() if self.results.now_ns else None)
         if t0 is None or now is None:
             return undecided(plan, "the load never started")
         scen_start = t0 + spec.executor.start_time_ns
@@ -158,10 +193,8 @@ class EventResults:
         shift = spec.executor.start_time_ns / 1e9
         periods = (self.watch.series(plan.scenario, scen_start)
                    if self.watch is not None else None)
-        messages = delivery_figures(self.results.store)
         return judge(plan, view.series(), after.started_s - shift,
-                     (until.ended_s or 0.0) - shift, view.until_s, periods,
-                     messages if messages.get("messages_sent") else None)
+                     (until.ended_s or 0.0) - shift, view.until_s, periods)
 
 
 def _last_line(o: EventOutcome) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from loadgen.events.plan import plan_events
 from loadgen.events.results import EventResults
 from loadgen.events.runner import EventRunner
-from loadgen.execution.engine import Hooks
+from loadgen.execution.engine import Hooks, StopRequest
 
 log = logging.getLogger("loadgen")
 
@@ -34,11 +34,12 @@ def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
 
 def with_events(hooks: Hooks, ev: EventResults | None, *, begin_at_exec: bool = True) -> Hooks:
     """`hooks` plus the runner: begun at the executors' T0 (a fleet coordinator begins it
-    itself, at the workers' T0), stopped at the load's end, and the answer watch sampling."""
+    itself, at the workers' T0), stopped at the load's end; the answer watch sampling and
+    the recovery verdicts judged as soon as they can be (on the judge's 2 s tick)."""
     if ev is None:
         return hooks
     runner = ev.runner
-    started = hooks.exec_started
+    started, tick = hooks.exec_started, hooks.tick
 
     def exec_started(t0_ns: int) -> None:
         if started is not None:
@@ -46,6 +47,11 @@ def with_events(hooks: Hooks, ev: EventResults | None, *, begin_at_exec: bool = 
         if begin_at_exec:
             runner.begin(t0_ns)
 
-    return dataclasses.replace(hooks, exec_started=exec_started,
+    def ticked(elapsed_s: float) -> StopRequest | None:
+        request = tick(elapsed_s) if tick is not None else None
+        ev.tick()
+        return request
+
+    return dataclasses.replace(hooks, exec_started=exec_started, tick=ticked,
                                load_ended=lambda: runner.stop("the load ended"),
                                background=[*hooks.background, *ev.background()])

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from loadgen import Recovery
-from loadgen.events.recovery import Period, RecoveryPlan, judge, kept_answering
+from loadgen.events.recovery import (
+    Period,
+    RecoveryPlan,
+    add_messages,
+    judge,
+    kept_answering,
+)
 
 
 def plan(**kw: Any) -> RecoveryPlan:
@@ -88,6 +94,10 @@ def test_messaging_counts_are_reported_beside_the_verdict() -> None:
     s = series(OK, OK, OK, OK, BAD, OK, OK)
     msgs = {"messages_sent": 100.0, "messages_delivered": 97.0, "messages_lost": 3.0,
             "messages_duplicated": 1.0}
-    r = judge(plan(), s, 4.0, 5.0, 7.0, None, msgs)
+    r = judge(plan(), s, 4.0, 5.0, 7.0)
+    add_messages(r, msgs)
     assert r.figures["messages_lost"] == 3.0
     assert "97/100 delivered, 3 lost, 1 duplicated" in r.headline
+    quiet = judge(plan(), s, 4.0, 5.0, 7.0)
+    add_messages(quiet, {**msgs, "messages_sent": 0.0})  # not a messaging scenario
+    assert "messages" not in quiet.headline and "messages_lost" not in quiet.figures
