@@ -200,7 +200,8 @@ def run_file(cfg: RunConfig) -> int:
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns,
                           archive=make_archive(cfg, specs, registry))
-        events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off)
+        events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
+                               notes)
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

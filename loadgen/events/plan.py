@@ -30,8 +30,10 @@ class EventPlan:
 
 
 def planned_length_ns(specs: Sequence[Any]) -> int:
-    """The run's planned length after T0: its longest scenario, graceful stop included."""
-    return max((s.executor.total_ns() for s in specs), default=0)
+    """The run's planned length after T0: the end of its longest scenario. The graceful stop
+    is left out: the load usually ends as the duration does, and an event planned inside the
+    stop would then be recorded as not run."""
+    return max((s.executor.start_time_ns + s.executor.duration_ns() for s in specs), default=0)
 
 
 def _option(ev: At, name: str) -> Any:

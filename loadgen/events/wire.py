@@ -13,13 +13,16 @@ from loadgen.events.plan import plan_events
 from loadgen.events.results import EventResults
 from loadgen.events.runner import EventRunner
 from loadgen.execution.engine import Hooks, StopRequest
+from loadgen.options import format_duration
 
 log = logging.getLogger("loadgen")
 
 
 def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
-                  env: Mapping[str, str], off: bool = False) -> EventResults | None:
-    """The run's events wired into `results` (None: there are none, or --events-off)."""
+                  env: Mapping[str, str], off: bool = False, notes: list[str] | None = None,
+                  ) -> EventResults | None:
+    """The run's events wired into `results` (None: there are none, or --events-off);
+    `notes` gets the banner's line about them."""
     plan = plan_events(specs, check_offsets=not off)
     if not plan:
         return None
@@ -29,6 +32,10 @@ def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
         return None
     ev = EventResults(plan, EventRunner(plan.events, clock, env), results, clock, registry)
     results.addons.append(ev)
+    if notes is not None and plan.events:
+        shown = ", ".join(f"{e.name} at {format_duration(e.at_ns)}" for e in plan.events[:5])
+        more = f", and {len(plan.events) - 5} more" if len(plan.events) > 5 else ""
+        notes.append(f"events: {shown}{more}")
     return ev
 
 

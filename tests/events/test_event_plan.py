@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from loadgen import At, Call, ConstantVUs, HttpCall, Recovery, Scenario, Shell
+from loadgen import At, Baseline, Call, ConstantVUs, HttpCall, Recovery, Scenario, Shell
 from loadgen.errors import ConfigError
 from loadgen.events.plan import plan_events
 from loadgen.execution.engine import ScenarioSpec
+from loadgen.execution.plan import Overrides, build_plan
 
 
 async def poke() -> None:
@@ -52,9 +53,10 @@ def test_a_good_plan_resolves_names_urls_and_options() -> None:
 
 
 def test_an_offset_beyond_the_planned_length_is_refused() -> None:
-    # planned length: 10 s + the 30 s graceful stop of constant-vus
-    msgs = problems([At("41s", Shell("true"))])
-    assert len(msgs) == 1 and "beyond the run's planned length of 40s" in msgs[0]
+    # planned length: 10 s (the graceful stop is not the run's length)
+    msgs = problems([At("10.5s", Shell("true")), At("10s", Shell("true"))])
+    assert msgs == ["scenario s: event At('10.5s', Shell): offset 10.5s is beyond the run's "
+                    "planned length of 10s: it would never run"]
     # --events-off does not run them, so a scaled-down baseline need not reach them
     assert plan_events(specs([At("41s", Shell("true"))]), check_offsets=False).events
 
@@ -107,3 +109,17 @@ def test_a_shared_base_list_is_planned_once() -> None:
     a, b = specs(shared)[0], specs(shared)[0]
     b.name = "t"
     assert [e.name for e in plan_events([a, b]).events] == ["once"]
+
+
+def test_a_test_type_declares_events_against_its_own_shape() -> None:
+    class Steady(Baseline):
+        vus, duration = 2, "20s"
+        events = [At("15s", Shell("true"), name="kill")]
+        recovery = [Recovery(after="kill")]
+
+    (spec,) = build_plan([Steady], Overrides())
+    plan = plan_events([spec])
+    assert [e.name for e in plan.events] == ["kill"] and plan.recoveries[0].scenario == "steady"
+    # --duration scales the test type's shape, not the events
+    with pytest.raises(ConfigError, match="offset 15s is beyond the run's planned length of 5s"):
+        plan_events(build_plan([Steady], Overrides(duration="5s")))
