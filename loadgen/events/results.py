@@ -193,8 +193,13 @@ class EventResults:
         shift = spec.executor.start_time_ns / 1e9
         periods = (self.watch.series(plan.scenario, scen_start)
                    if self.watch is not None else None)
-        return judge(plan, view.series(), after.started_s - shift,
-                     (until.ended_s or 0.0) - shift, view.until_s, periods)
+        result = judge(plan, view.series(), after.started_s - shift,
+                       (until.ended_s or 0.0) - shift, view.until_s, periods)
+        failed = [o.event.name for o in ([after] if until is after else [after, until])
+                  if not o.ok]
+        if failed:  # judged all the same: the fault may have half happened
+            result.headline += f"; note: event {', '.join(failed)} failed"
+        return result
 
 
 def _last_line(o: EventOutcome) -> str:

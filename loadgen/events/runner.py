@@ -110,6 +110,11 @@ class EventRunner:
         self._live.add(tail)
         try:
             await self._await(ev, start, wall, tail)
+        except Exception as e:  # noqa: BLE001 - a bug here must not lose the event's row
+            log.exception("event %s: could not be run", ev.name)
+            self._record(EventOutcome(ev, (start - self.origin_ns) / 1e9, False, None,
+                                      (self.clock.now_ns() - start) / 1e9,
+                                      tail_text(f"{type(e).__name__}: {e}"), wall))
         finally:
             self._live.discard(tail)
 

@@ -109,7 +109,7 @@ def test_the_shared_shape_the_text_section_and_the_exit_code(capsys: Any) -> Non
     assert rec["recovery_s"] is None and rec["passed"] is False
     out = capsys.readouterr().out
     assert "█ EVENTS" in out and "✗ heal (shell) at 12.0s: exit 1 in 0.00s [required]" in out
-    assert "✗ faulted (recovery): did NOT recover" in out
+    assert "✗ faulted (recovery): did NOT recover" in out and "note: event heal failed" in out
     assert "event heal (shell) [required] failed: status 1" in out
 
 
