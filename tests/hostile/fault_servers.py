@@ -6,11 +6,16 @@ the client). Runs in its own thread and loop (tests/servers.py's `serve`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aiohttp import web
 from servers import serve
+
+#: a healthy answer's time: well above the scheduling noise of a busy machine, so that
+#: "back to the baseline's p95" is decided by the fault, not by that noise
+OK_DELAY_S = 0.02
 
 
 def fault_app() -> web.Application:
@@ -23,6 +28,7 @@ def fault_app() -> web.Application:
             assert request.transport is not None
             request.transport.close()
             raise web.HTTPServiceUnavailable
+        await asyncio.sleep(OK_DELAY_S)
         return web.Response(text="ok")
 
     async def faults(request: web.Request) -> web.Response:

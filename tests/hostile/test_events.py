@@ -75,7 +75,8 @@ class S(Scenario):
     executor = ConstantVUs(vus=1, duration="3s", graceful_stop="0s")
     events = [At("500ms", Shell("echo $$ > {pid}; echo started; sleep 60"), name="hang",
                  timeout="1s"),
-              At("500ms", Shell("exit 7"), name="must", required={required})]
+              At("500ms", Shell("exit 7"), name="must", required={required}),
+              At("1s", Shell("head -c 50000000 /dev/zero"), name="flood")]
 
     async def iteration(self, vu):
         await vu.sleep(0.1)
@@ -83,7 +84,7 @@ class S(Scenario):
 
 
 @pytest.mark.parametrize(("required", "code"), [(False, 0), (True, 99)])
-def test_a_hanging_shell_is_killed_and_a_required_failure_fails_the_run(
+def test_a_hanging_shell_is_killed_a_flood_is_bounded_and_a_required_failure_fails(
         tmp_path: Path, required: bool, code: int) -> None:
     pid, summary = tmp_path / "pid", tmp_path / "summary.json"
     r = run_cli("run", write(tmp_path, HANG.format(pid=pid, required=required)), "-q",
@@ -98,6 +99,8 @@ def test_a_hanging_shell_is_killed_and_a_required_failure_fails_the_run(
     assert events["must"] == {"at_s": events["must"]["at_s"], "name": "must", "kind": "shell",
                               "ok": False, "status": 7, "duration_s": events["must"]["duration_s"],
                               "output_tail": "", "required": required}
+    flood = events["flood"]  # 50 MB of output: 2 KB kept, RSS bounded (check above)
+    assert flood["ok"] and len(flood["output_tail"]) == 2048
     assert "█ EVENTS" in r.out and "✗ hang (shell) at 0.5s" in r.out
     assert "event must (shell)" + (" [required]" if required else "") + " failed" in r.out
 
@@ -152,7 +155,7 @@ class S(Scenario):
     events = [At("3s", HttpCall("POST", "/admin/faults", json={{"mode": "{mode}"}}),
                  name="break"),
               At("4s", HttpCall("POST", "/admin/faults", json={{"mode": "ok"}}), name="heal")]
-    recovery = [Recovery(after="break", until="heal", within="3s")]
+    recovery = [Recovery(after="break", until="heal", within="3s", tolerance=1.0)]
 
     async def iteration(self, vu):
         await vu.http.get("/")
@@ -173,7 +176,7 @@ def test_a_faulted_service_recovers_and_the_verdict_measures_it(
         ("break", True, 200), ("heal", True, 200)]
     (rec,) = lg["recovery"]
     assert rec["event"] == "break" and rec["passed"] is True, rec
-    assert 0 <= rec["recovery_s"] <= 1.5
+    assert 0 <= rec["recovery_s"] <= 2.0  # the service heals at once: the first whole intervals
     assert rec["peak_error_rate"] >= 0.5 and rec["kept_answering"] is answering
     assert lg["verdicts"]["s"]["kind"] == "recovery"
     assert "✓ s (recovery): recovered" in r.out
