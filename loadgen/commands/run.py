@@ -333,6 +333,8 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
     engine = Engine(run, specs, with_events(Hooks(
         ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
         exec_started=results.exec_started, background=[w.run for w in watchers]), events))
+    if events is not None:
+        events.tracker = run.existing_tracker
     loop = asyncio.get_running_loop()
     signals = 0
 

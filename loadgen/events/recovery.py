@@ -132,6 +132,8 @@ class RecoveryResult:
     kept_answering: bool | None
     headline: str
     figures: dict[str, Any] = field(default_factory=dict)
+    #: the fault's start to its recovery (or the end), run clock: what delivery counts use
+    window_ns: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """One row of `loadgen.recovery` (the shared shape)."""
@@ -151,12 +153,18 @@ def undecided(plan: RecoveryPlan, why: str) -> RecoveryResult:
                           {"after": plan.after, "until": plan.until})
 
 
-def add_messages(r: RecoveryResult, messages: dict[str, float]) -> None:
-    """The run's delivery counts beside a verdict (whole run: the tracker counts lost
-    messages at the end, not per window)."""
+def add_messages(r: RecoveryResult, messages: dict[str, float],
+                 window: tuple[int, int] | None = None) -> None:
+    """The run's delivery counts beside a verdict, and `window`: (sent, lost) of the
+    messages sent from the fault's start to its recovery, when the tracker is in this
+    process (not under --workers: each worker tracks its own)."""
     if not messages.get("messages_sent"):
         return
     r.figures.update(messages)
+    if window is not None:
+        r.figures.update(fault_window_sent=window[0], fault_window_lost=window[1])
+        r.headline += (f"; messages sent from the fault to its recovery: {window[0]}, "
+                       f"{window[1]} lost")
     r.headline += (f"; messages (whole run): {messages['messages_delivered']:.0f}/"
                    f"{messages['messages_sent']:.0f} delivered, "
                    f"{messages['messages_lost']:.0f} lost, "
@@ -184,7 +192,8 @@ def judge(plan: RecoveryPlan, series: Sequence[Bucket], fault_start_s: float,
     seen_after = until_s - fault_end_s
     figures: dict[str, Any] = {
         "after": plan.after, "until": plan.until, "fault_start_s": round(fault_start_s, 3),
-        "fault_end_s": round(fault_end_s, 3), "baseline_p95_ms": round(b_p95, 3),
+        "fault_end_s": round(fault_end_s, 3), "window_end_s": round(effect_end, 3),
+        "baseline_p95_ms": round(b_p95, 3),
         "baseline_error_rate": b_err, "recovery_s": rec, "peak_p95_ms": peak_p95,
         "peak_error_rate": peak_err, "kept_answering": answering, "within_s": plan.within_s,
         "gates": [g[3] for g in plan.gates]}

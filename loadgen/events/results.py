@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from loadgen.errors import ExitCode
@@ -100,6 +101,8 @@ class EventResults:
         runner.on_outcome = self.write_point
         #: verdicts decided during the run (by plan index), kept as they were then
         self.frozen: dict[int, RecoveryResult] = {}
+        #: the run's delivery tracker when it is in this process (a single-process run)
+        self.tracker: Callable[[], Any] | None = None
         self._tick_failed = False
 
     def kill_now(self) -> None:
@@ -153,8 +156,11 @@ class EventResults:
         recs = [self.frozen.get(i) or self.recovery(p, outcomes)
                 for i, p in enumerate(self.plan.recoveries)]
         messages = delivery_figures(self.results.store)  # final: lost are counted at the end
+        tracker = self.tracker() if self.tracker is not None else None
         for r in recs:
-            add_messages(r, messages)
+            window = (tracker.window(*r.window_ns)
+                      if tracker is not None and r.window_ns is not None else None)
+            add_messages(r, messages, window)
         if self.plan.recoveries:
             results.sections["recovery"] = [r.to_json() for r in recs]
         judgement.verdicts.extend(r.verdict() for r in recs)
@@ -195,6 +201,9 @@ class EventResults:
                    if self.watch is not None else None)
         result = judge(plan, view.series(), after.started_s - shift,
                        (until.ended_s or 0.0) - shift, view.until_s, periods)
+        if "window_end_s" in result.figures:
+            result.window_ns = (scen_start + round((after.started_s - shift) * 1e9),
+                                scen_start + round(result.figures["window_end_s"] * 1e9))
         failed = [o.event.name for o in ([after] if until is after else [after, until])
                   if not o.ok]
         if failed:  # judged all the same: the fault may have half happened
