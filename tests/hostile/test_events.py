@@ -186,10 +186,11 @@ def test_a_faulted_service_recovers_and_the_verdict_measures_it(
 
 
 def test_under_workers_events_run_once_on_the_coordinator(tmp_path: Path) -> None:
-    summary = tmp_path / "summary.json"
+    summary, out = tmp_path / "summary.json", tmp_path / "out.ndjson"
     with fault_server() as base:
         r = run_cli("run", write(tmp_path, RECOVERY.format(mode="error")), "-q",
-                    "--workers", "2", "--summary-json", str(summary), env={"BASE_URL": base})
+                    "--workers", "2", "--summary-json", str(summary),
+                    "-o", f"json={out}?points=buckets", env={"BASE_URL": base})
         with urllib.request.urlopen(f"{base}/admin/count", timeout=5) as resp:
             posts = json.load(resp)["posts"]
     check(r, 0, 7 + START_S)  # two more interpreters start
@@ -198,6 +199,9 @@ def test_under_workers_events_run_once_on_the_coordinator(tmp_path: Path) -> Non
     assert [e["name"] for e in lg["events"]] == ["break", "heal"]
     (rec,) = lg["recovery"]
     assert rec["passed"] is True and rec["peak_error_rate"] >= 0.5, rec
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [p["data"]["tags"]["event"] for p in lines if p["metric"] == "loadgen_event"
+            and p["type"] == "Point"] == ["break", "heal"]
 
 
 def test_events_off_runs_the_same_file_without_them(tmp_path: Path) -> None:
