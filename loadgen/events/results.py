@@ -126,10 +126,11 @@ class EventResults:
 
     # -- during the run -----------------------------------------------------------------
     def tick(self) -> None:
-        """Every 2 s: a recovery that can be decided now (recovered, or its `within=`
-        deadline passed) is judged now and kept, while its intervals are still at 1 s: the
-        time series merges older intervals as a long run goes on (a fault at 5m of a 10m
-        run would otherwise be judged on 4-second intervals)."""
+        """Every 2 s: a recovery seen to happen is judged now and kept, while its
+        intervals are still at 1 s: the time series merges older intervals as a long run
+        goes on (a fault at 5m of a 10m run would otherwise be judged on 4-second
+        intervals). One not yet recovered waits for the end, even past its `within=`
+        deadline, so that a late recovery still reports when it happened."""
         now = self.results.now_ns() if self.results.now_ns else None
         if now is None:
             return
@@ -138,8 +139,7 @@ class EventResults:
                 if i in self.frozen:
                     continue
                 r = self.recovery(plan, self.runner.outcomes, now - SETTLE_NS)
-                if r.recovery_s is not None or (plan.within_s is not None
-                                                and r.passed is False):
+                if r.recovery_s is not None:
                     self.frozen[i] = r
         except Exception:  # noqa: BLE001 - the run goes on; the end judges again
             if not self._tick_failed:
