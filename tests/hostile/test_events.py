@@ -151,10 +151,10 @@ RECOVERY = """
 from loadgen import At, ConstantArrivalRate, HttpCall, Recovery, Scenario
 
 class S(Scenario):
-    executor = ConstantArrivalRate(rate=40, duration="7s", pre_allocated_vus=10)
-    events = [At("3s", HttpCall("POST", "/admin/faults", json={{"mode": "{mode}"}}),
+    executor = ConstantArrivalRate(rate=40, duration="5500ms", pre_allocated_vus=10)
+    events = [At("2s", HttpCall("POST", "/admin/faults", json={{"mode": "{mode}"}}),
                  name="break"),
-              At("4s", HttpCall("POST", "/admin/faults", json={{"mode": "ok"}}), name="heal")]
+              At("3s", HttpCall("POST", "/admin/faults", json={{"mode": "ok"}}), name="heal")]
     recovery = [Recovery(after="break", until="heal", within="3s", tolerance=1.0)]
 
     async def iteration(self, vu):
@@ -169,7 +169,7 @@ def test_a_faulted_service_recovers_and_the_verdict_measures_it(
     with fault_server() as base:
         r = run_cli("run", write(tmp_path, RECOVERY.format(mode=mode)), "-q",
                     "--summary-json", str(summary), env={"BASE_URL": base})
-    check(r, 0, 7)
+    check(r, 0, 5.5)
     data = json.loads(summary.read_text())
     lg = data["loadgen"]
     assert [(e["name"], e["ok"], e["status"]) for e in lg["events"]] == [
@@ -193,7 +193,7 @@ def test_under_workers_events_run_once_on_the_coordinator(tmp_path: Path) -> Non
                     "-o", f"json={out}?points=buckets", env={"BASE_URL": base})
         with urllib.request.urlopen(f"{base}/admin/count", timeout=5) as resp:
             posts = json.load(resp)["posts"]
-    check(r, 0, 7 + START_S)  # two more interpreters start
+    check(r, 0, 5.5 + START_S)  # two more interpreters start
     assert posts == 2  # break and heal, once each, not once per worker
     lg = json.loads(summary.read_text())["loadgen"]
     assert [e["name"] for e in lg["events"]] == ["break", "heal"]
