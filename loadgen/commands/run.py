@@ -201,7 +201,7 @@ def run_file(cfg: RunConfig) -> int:
                           watchers=watchers, now_ns=clock.now_ns,
                           archive=make_archive(cfg, specs, registry))
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
-                               notes)
+                               notes, cfg.insecure)
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

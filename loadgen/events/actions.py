@@ -95,8 +95,10 @@ def _expected(action: HttpCall, status: int) -> bool:
     return status in ((exp,) if isinstance(exp, int) else tuple(exp))
 
 
-async def run_http(action: HttpCall, url: str, timeout_s: float, tail: Tail) -> Result:
-    """One request on a session of its own (never the VUs' client: not in the metrics)."""
+async def run_http(action: HttpCall, url: str, timeout_s: float, tail: Tail,
+                   insecure: bool = False) -> Result:
+    """One request on a session of its own (never the VUs' client: not in the metrics);
+    `insecure`: --insecure-skip-tls-verify, as for the scenario's own requests."""
     import aiohttp
 
     body: Any = None
@@ -110,7 +112,7 @@ async def run_http(action: HttpCall, url: str, timeout_s: float, tail: Tail) -> 
         timeout = aiohttp.ClientTimeout(total=timeout_s + 1)
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session, \
                 session.request(str(action.method).upper(), url, data=body, headers=headers,
-                                allow_redirects=False) as resp:
+                                allow_redirects=False, ssl=not insecure) as resp:
             while chunk := await resp.content.read(READ_CHUNK):
                 tail.add(chunk)
             return _expected(action, resp.status), resp.status, tail_text(tail.data)
@@ -129,12 +131,13 @@ async def run_call(action: Call) -> Result:
     return True, None, "" if value is None else tail_text(repr(value))
 
 
-async def run_action(ev: PlannedEvent, env: Mapping[str, str], tail: Tail) -> Result:
+async def run_action(ev: PlannedEvent, env: Mapping[str, str], tail: Tail,
+                     insecure: bool = False) -> Result:
     action = ev.action
     if isinstance(action, Shell):
         return await run_shell(action, env, tail)
     if isinstance(action, HttpCall):
         assert ev.url is not None
-        return await run_http(action, ev.url, ev.timeout_s, tail)
+        return await run_http(action, ev.url, ev.timeout_s, tail, insecure)
     assert isinstance(action, Call)
     return await run_call(action)

@@ -29,8 +29,11 @@ CANCEL_GRACE_S = 3.0
 
 class EventRunner:
     def __init__(self, events: list[PlannedEvent], clock: Clock, env: Mapping[str, str],
-                 on_outcome: Callable[[EventOutcome], None] | None = None) -> None:
+                 on_outcome: Callable[[EventOutcome], None] | None = None, *,
+                 insecure: bool = False) -> None:
+        """`env`: a shell's environment; `insecure`: HTTP calls skip TLS verification."""
         self.events = sorted(events, key=lambda e: e.at_ns)
+        self.insecure = insecure
         self.clock = clock
         self.env = dict(env)
         self.on_outcome = on_outcome
@@ -120,7 +123,7 @@ class EventRunner:
 
     async def _await(self, ev: PlannedEvent, start: int, wall: int, tail: Tail) -> None:
         assert self._stop is not None and self.origin_ns is not None
-        task = asyncio.ensure_future(run_action(ev, self.env, tail))
+        task = asyncio.ensure_future(run_action(ev, self.env, tail, self.insecure))
         await wait_first(self.clock, start + round(ev.timeout_s * 1e9), task, self._stop.wait())
         ok: bool
         status: int | None = None

@@ -20,9 +20,9 @@ log = logging.getLogger("loadgen")
 
 def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
                   env: Mapping[str, str], off: bool = False, notes: list[str] | None = None,
-                  ) -> EventResults | None:
+                  insecure: bool = False) -> EventResults | None:
     """The run's events wired into `results` (None: there are none, or --events-off);
-    `notes` gets the banner's line about them."""
+    `notes` gets the banner's line about them; `insecure`: --insecure-skip-tls-verify."""
     plan = plan_events(specs, check_offsets=not off)
     if not plan:
         return None
@@ -30,7 +30,8 @@ def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
         log.info("--events-off: %d event(s) and %d recovery verdict(s) left out of this run",
                  len(plan.events), len(plan.recoveries))
         return None
-    ev = EventResults(plan, EventRunner(plan.events, clock, env), results, clock, registry)
+    ev = EventResults(plan, EventRunner(plan.events, clock, env, insecure=insecure), results,
+                      clock, registry)
     results.addons.append(ev)
     if notes is not None and plan.events:
         shown = ", ".join(f"{e.name} at {format_duration(e.at_ns)}" for e in plan.events[:5])

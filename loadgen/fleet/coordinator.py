@@ -108,7 +108,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
-                               notes)
+                               notes, cfg.insecure)
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

@@ -6,6 +6,8 @@ real against a shell and a loopback server the test starts."""
 from __future__ import annotations
 
 import os
+import ssl
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ from loadgen.events.plan import plan_events
 from loadgen.events.runner import EventRunner
 from loadgen.execution.engine import ScenarioSpec
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "net"))  # the loopback TLS server
+from net_helpers import make_cert, start_app  # noqa: E402
+
 S = 1_000_000_000
 
 
@@ -33,11 +38,12 @@ def planned(events: list[Any], base_url: str | None = None) -> list[Any]:
 
 
 async def run_events(clock: Any, events: list[Any], stop_at_s: float | None = None,
-                     base_url: str | None = None) -> dict[str, EventOutcome]:
+                     base_url: str | None = None, insecure: bool = False,
+                     ) -> dict[str, EventOutcome]:
     """Run the events until all have ended, or stop the runner at `stop_at_s`."""
     seen: list[EventOutcome] = []
     plan = planned(events, base_url)
-    runner = EventRunner(plan, clock, dict(os.environ), seen.append)
+    runner = EventRunner(plan, clock, dict(os.environ), seen.append, insecure=insecure)
 
     async def body() -> None:
         runner.begin(clock.now_ns())
@@ -181,3 +187,19 @@ async def test_kill_now_kills_running_shells_without_the_loop(tmp_path: Path) ->
     (o,) = await runner.close()
     assert o.status == -9 and not o.ok  # the shell itself died of SIGKILL
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+
+
+async def test_an_https_call_verifies_the_certificate_unless_told_not_to(tmp_path: Path,
+                                                                         ) -> None:
+    cert, key = make_cert(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    runner, port = await start_app(ctx)
+    try:
+        events = [At(0, HttpCall("GET", f"https://127.0.0.1:{port}/cookies"), name="tls")]
+        strict = (await run_events(RealClock(), events, stop_at_s=5))["tls"]
+        loose = (await run_events(RealClock(), events, stop_at_s=5, insecure=True))["tls"]
+    finally:
+        await runner.cleanup()
+    assert not strict.ok and "certificate verify failed" in strict.output_tail
+    assert (loose.ok, loose.status) == (True, 200)
