@@ -32,10 +32,20 @@ class Faulted(Scenario):
     recovery = [Recovery(after="break", until="heal", within="5s")]
 
 
-def setup(max_buckets: int = 256) -> tuple[FakeClock, Results, EventResults, Registry]:
+class Late(Scenario):
+    """Starts 5 s into the run: event offsets are the run's, its series is its own."""
+
+    executor = ConstantArrivalRate(rate=50, duration="60s", pre_allocated_vus=5,
+                                   start_time="5s")
+    events = Faulted.events
+    recovery = Faulted.recovery
+
+
+def setup(max_buckets: int = 256, cls: type[Scenario] = Faulted,
+          ) -> tuple[FakeClock, Results, EventResults, Registry]:
     clock = FakeClock()
     registry = Registry()
-    specs = [ScenarioSpec("faulted", Faulted, Faulted.executor)]
+    specs = [ScenarioSpec("faulted", cls, cls.executor)]
     results = Results(registry, specs, ResultsConfig(), now_ns=clock.now_ns)
     results.timeseries.max_buckets = max_buckets
     results.started(0)
@@ -90,6 +100,18 @@ def test_recovery_is_judged_while_its_intervals_are_still_at_one_second() -> Non
     assert 890 < rec["peak_p95_ms"] < 910  # the time series' percentile of 900 ms values
     # judged only at the end, the fault is inside merged 4-8 s intervals: coarser
     assert results_by["end"][1]["recovery_s"] != 1.0
+
+
+def test_a_scenario_that_starts_late_is_judged_on_the_run_s_clock() -> None:
+    clock, results, ev, registry = setup(cls=Late)
+    ran(ev, "break", 10.0)  # 5 s into the scenario
+    ran(ev, "heal", 12.0)
+    # the series is fed on the run's clock: the scenario is faulted 10-12 s into the run
+    feed(results, registry, 5, 30, shape)
+    clock._now = 30 * S
+    results.finish(Outcome(ExitCode.OK, 30 * S))
+    (rec,) = results.sections["recovery"]
+    assert (rec["recovery_s"], rec["peak_error_rate"], rec["passed"]) == (1.0, 1.0, True)
 
 
 def test_the_shared_shape_the_text_section_and_the_exit_code(capsys: Any) -> None:
