@@ -77,6 +77,9 @@ def cli() -> None:
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@click.option("--events-off", is_flag=True,
+              help="Do not run the scenarios' events (nor their recovery verdicts): a "
+                   "baseline run of the same file.")
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")

@@ -103,6 +103,11 @@ class Results:
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
         self.entries: dict[str, MetricEntry] = {}
+        #: sections of the text summary printed before the verdicts (the run's events)
+        self.more_text: list[str] = []
+        #: judged after the thresholds: each `finish(results, judgement)` may add sections,
+        #: warnings, text, verdicts and a failing exit code (the events and their recovery)
+        self.addons: list[Any] = []
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -153,6 +158,8 @@ class Results:
             self._cut(self.now_ns())
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
+        for addon in self.addons:
+            addon.finish(self, judgement)
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
@@ -161,7 +168,8 @@ class Results:
             self.summary = self.report(outcome, judgement)
         if not self.cfg.no_summary and self.summary is not None:
             failures += write_report(self.cfg, self.summary, judgement,
-                                     self.summary.data["loadgen"]["warnings"])
+                                     self.summary.data["loadgen"]["warnings"],
+                                     "".join(self.more_text))
         log_breach(judgement)
         code = self._exit_code(judgement.exit_code, failures)
         if self.cfg.after_run is not None and self.summary is not None:
