@@ -33,6 +33,7 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.limits import DEFAULT_MAX_RESPONSE_BYTES
 from loadgen.net.redact import redact
+from loadgen.net.trace import TraceIds
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -78,6 +79,7 @@ class RunConfig:
     scrape_urls: list[str] = field(default_factory=list)
     #: `loadgen http`'s request (method, url, headers, body, expect), for fleet workers
     endpoint: dict[str, Any] | None = None
+    trace: TraceIds | None = None  # --trace-header: a trace id with each request
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> RunConfig:
@@ -106,6 +108,12 @@ class RunConfig:
                                       kw.get("execution_segment_sequence"))
         except ConfigError as e:
             problems += e.problems
+        trace = None
+        if kw.get("trace_header") is not None:
+            try:
+                trace = TraceIds(kw["trace_header"])
+            except ConfigError as e:
+                problems += e.problems
         if problems:
             raise ConfigError(problems)
         o = Overrides(segment=segment, vus=kw.get("vus"), duration=kw.get("duration"),
@@ -118,7 +126,7 @@ class RunConfig:
                    max_response_bytes=cap, quiet=kw.get("quiet", False),
                    results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
-                   scrape_urls=list(kw.get("scrape_urls") or ()))
+                   scrape_urls=list(kw.get("scrape_urls") or ()), trace=trace)
 
 
 def number_problems(kw: dict[str, Any]) -> list[str]:
@@ -312,7 +320,8 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                                                                  cfg.max_response_bytes),
                      env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      segment=cfg.overrides.segment,
-                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
+                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None,
+                     slowest=results.slowest, trace=cfg.trace)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
     engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,
                                       progress=progress, started=results.started,

@@ -139,6 +139,7 @@ class Store:
         self._tag_info: dict[TagSet, _TagInfo] = {}
         self._hooks: list[PointHook] = []
         self._tally_hooks: list[tuple[frozenset[Metric], TallyHook]] = []
+        self._tagset_hooks: list[Callable[[TagSet], None]] = []
         self._auto_er = expected_response_submetric
         self._factory = sink_factory or (lambda m: new_sink(m.type))
         self._reqs = registry["http_reqs"]
@@ -233,6 +234,12 @@ class Store:
         Checks and groups are counted this way: per tag set and batch, not per record.
         """
         self._tally_hooks.append((frozenset(metrics), hook))
+
+    def add_tagset_hook(self, hook: Callable[[TagSet], None]) -> None:
+        """Call `hook(tags)` for each tag set the first time a batch (or an absorbed
+        aggregate) carries it, before its values are fed: sub-metrics it adds get them all
+        (per-endpoint views are made this way, per request name as names appear)."""
+        self._tagset_hooks.append(hook)
 
     def remove_point_hook(self, hook: PointHook) -> None:
         self._hooks.remove(hook)
@@ -373,6 +380,8 @@ class Store:
         if info is None:
             if len(self._tag_info) >= _TAG_CACHE_MAX:  # runaway tag cardinality: stay bounded
                 self._tag_info.clear()
+            for hook in self._tagset_hooks:
+                hook(tags)
             info = self._tag_info[tags] = _TagInfo(tags)
         return info
 

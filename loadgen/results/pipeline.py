@@ -17,12 +17,15 @@ from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.slowest import MAX_SLOWEST, SlowestRequests
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
+from loadgen.results.endpoints import EndpointViews
 from loadgen.results.interval import IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
+from loadgen.results.junit import write_junit
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -33,6 +36,7 @@ from loadgen.results.report import (
     write_report,
 )
 from loadgen.results.streams import Streams
+from loadgen.slo import run_budgets
 from loadgen.summary.build import Summary, validate_trend_stats
 from loadgen.watch.generator import GeneratorWatch
 
@@ -73,7 +77,10 @@ class Results:
         problems = validate_trend_stats(list(cfg.trend_stats)) if cfg.trend_stats else []
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
-                                 writable_problem("--archive", cfg.archive)) if p]
+                                 writable_problem("--archive", cfg.archive),
+                                 writable_problem("--junit", cfg.junit)) if p]
+        if not 0 <= cfg.slowest <= MAX_SLOWEST:
+            problems.append(f"--slowest must be 0 (off) to {MAX_SLOWEST}, got {cfg.slowest}")
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
             store_factory = interval_store  # the run's own numbers = a merge of its archive
@@ -94,6 +101,11 @@ class Results:
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
+        self.endpoints = EndpointViews(self.store)
+        #: the run's N slowest requests (the HTTP clients offer to it; a coordinator absorbs
+        #: its workers'); None with --slowest 0
+        self.slowest = SlowestRequests(cfg.slowest) if cfg.slowest > 0 else None
+        self.slo = run_budgets([s.cls for s in specs], cfg.threshold_files)
         self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
                                self.judge.tset.by_metric())
         self.summary: Summary | None = None
@@ -159,12 +171,26 @@ class Results:
             extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
                                     self.cut_off.warnings() + self.more_warnings)
             extra.update(self.sections)
+            self._per_endpoint(extra, outcome.duration_ns / 1e9)
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
             self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
                                         judgement.no_samples)
             failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
+            if self.cfg.junit:
+                failures += write_junit(self.cfg.junit, self.judge,
+                                        judgement, self.checks.tree, outcome)
         log_breach(judgement)
         return self._exit_code(judgement.exit_code, failures)
+
+    def _per_endpoint(self, extra: dict[str, Any], duration_s: float) -> None:
+        """`loadgen.endpoints` always; `slo` and `slowest_requests` when asked for."""
+        extra["endpoints"] = self.endpoints.rows(duration_s)
+        if self.slo:
+            extra["slo"] = self.slo
+        if self.slowest is not None:
+            extra["slowest_requests"] = self.slowest.rows()
+        if (line := self.endpoints.warning()) is not None:
+            extra["warnings"].append(line)
 
     @staticmethod
     def _exit_code(code: int, failures: list[str]) -> int:
