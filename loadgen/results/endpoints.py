@@ -18,6 +18,7 @@ from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import SubMetric, TagSet
 
 MAX_NAMES = 500
+MAX_LEFT_OUT = 10_000  # names beyond the table are only counted, up to this many
 _METRICS = ("http_reqs", "http_req_duration", "http_req_failed")
 _PERCENTILES = (("p50", "p(50)"), ("p90", "p(90)"), ("p95", "p(95)"), ("p99", "p(99)"),
                 ("max", "max"))
@@ -37,7 +38,7 @@ class EndpointViews:
         if name is None or name in self.names:
             return
         if len(self.names) >= self.max_names:
-            if len(self.left_out) < self.max_names:  # only a count is shown: stay bounded
+            if len(self.left_out) < MAX_LEFT_OUT:  # only a count is shown: stay bounded
                 self.left_out.add(name)
             return
         subs = []
@@ -72,7 +73,7 @@ class EndpointViews:
     def warning(self) -> str | None:
         if not self.left_out:
             return None
-        more = "+" if len(self.left_out) >= self.max_names else ""
+        more = "+" if len(self.left_out) >= MAX_LEFT_OUT else ""
         return (f"more than {self.max_names} request names: {len(self.left_out)}{more} more "
                 "are not in the per-endpoint table (give requests a name= that groups "
                 "URLs with ids)")
