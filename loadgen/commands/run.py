@@ -30,6 +30,7 @@ from loadgen.execution.segments import FULL_TUPLE
 from loadgen.execution.segments import resolve as resolve_segment
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.slowest import MAX_SLOWEST
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.limits import DEFAULT_MAX_RESPONSE_BYTES
 from loadgen.net.redact import redact
@@ -108,6 +109,8 @@ class RunConfig:
                                       kw.get("execution_segment_sequence"))
         except ConfigError as e:
             problems += e.problems
+        if not 0 <= int(kw.get("slowest") or 0) <= MAX_SLOWEST:
+            problems.append(f"--slowest must be 0 (off) to {MAX_SLOWEST}, got {kw['slowest']}")
         trace = None
         if kw.get("trace_header") is not None:
             try:

@@ -14,6 +14,7 @@ from random import getrandbits
 from loadgen.errors import ConfigError
 
 W3C = "traceparent"
+_LOW_BITS = (1 << 64) | 1  # the trace id's and the parent id's lowest bits
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 
 
@@ -29,8 +30,10 @@ class TraceIds:
         self.w3c = self.lower == W3C
 
     def new(self) -> tuple[str, str]:
-        """(header value, trace id) for one request."""
-        tid = f"{getrandbits(128) or 1:032x}"  # an all-zero trace id is invalid (W3C)
+        """(header value, trace id) for one request: one random draw, formatted once; the
+        low bit of each id is set, since an all-zero trace or parent id is invalid (W3C)."""
         if self.w3c:
-            return f"00-{tid}-{getrandbits(64) or 1:016x}-01", tid
+            h = f"{getrandbits(192) | _LOW_BITS:048x}"
+            return f"00-{h[:32]}-{h[32:]}-01", h[:32]
+        tid = f"{getrandbits(128) | 1:032x}"
         return tid, tid
