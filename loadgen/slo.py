@@ -24,8 +24,9 @@ from loadgen.errors import ConfigError
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
 _TREND_STATS = ("avg", "med", "max")
 ERROR_RATE = "error_rate"
-#: characters a k6 selector value cannot carry (they end or split the selector)
-_BAD_NAME = re.compile(r"[{},:\"'\n]")
+#: characters a k6 selector value cannot carry (they end or split the selector; a `:` is
+#: fine: the selector splits a tag at its first one, so URL names work)
+_BAD_NAME = re.compile(r"[{},\"'\n]")
 
 Budgets = dict[str, dict[str, float]]
 
@@ -45,9 +46,11 @@ def parse_slo(section: Any, where: str) -> Budgets:
     out: Budgets = {}
     for name, budgets in section.items():
         label = f"{where}: slo.{name}"
-        if not isinstance(name, str) or not name.strip() or _BAD_NAME.search(name):
+        if not isinstance(name, str) or not name.strip() or name != name.strip() or (
+                _BAD_NAME.search(name)):
             problems.append(f"{where}: slo: request name {name!r} cannot be selected (a name "
-                            "must be non-empty text without {{ }} , : or quotes)")
+                            "must be non-empty text without { } , quotes or surrounding "
+                            "spaces)")
             continue
         if not isinstance(budgets, Mapping) or not budgets:
             problems.append(f"{label}: expected a mapping of stat to budget in ms (p95: 200,"

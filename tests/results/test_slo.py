@@ -36,6 +36,13 @@ def test_the_team_example_file_loads_with_its_budgets() -> None:
     assert run_budgets([], [str(EXAMPLE)])["revenue"] == {"p95": 500, "p99": 1000}
 
 
+def test_a_url_name_with_colons_is_selectable(tmp_path: Path) -> None:
+    from loadgen.metrics.selectors import parse_selector
+
+    (key,) = expand(parse_slo({"http://127.0.0.1:8000/x": {"p95": 1}}, "t"))
+    assert parse_selector(key).tags == (("name", "http://127.0.0.1:8000/x"),)
+
+
 def test_a_file_mixes_slo_with_plain_thresholds(tmp_path: Path) -> None:
     f = tmp_path / "t.yaml"
     f.write_text("http_req_duration{name:m}:\n  - avg<50\nslo:\n  m: {p95: 200}\n")
@@ -51,6 +58,7 @@ def test_a_file_mixes_slo_with_plain_thresholds(tmp_path: Path) -> None:
     ({"m": [200, 400]}, "expected a mapping of stat to budget"),
     (["m"], "slo must be a mapping"),
     ({"a,b": {"p95": 1}}, "cannot be selected"),
+    ({" a": {"p95": 1}}, "cannot be selected"),
 ])
 def test_bad_budgets_are_named(section: object, needle: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -106,3 +114,12 @@ def test_a_broken_budget_fails_the_run_and_budgets_are_in_the_summary_data(
 
     section = json.loads(hs.read_text())["loadgen"]
     assert section["slo"] == {"messages": {"p95": 200, "error_rate": 0.01}}
+
+
+def test_a_bad_scenario_slo_is_listed_with_the_plans_problems() -> None:
+    from loadgen.metrics.registry import Registry
+    from loadgen.results.judge import threshold_problems
+
+    bad = type("Bad", (WithSlo,), {"slo": {"messages": {"p95": -1}}})
+    problems = threshold_problems(Registry(), [bad], [])
+    assert problems == ["scenario Bad: slo.messages.p95: a budget cannot be negative, got -1"]
