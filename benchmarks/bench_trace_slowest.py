@@ -1,4 +1,5 @@
-"""What `--trace-header` and `--slowest N` add to one request on the client's own path.
+"""What `--trace-header` and `--slowest N` add to one request on the client's own path, and
+what the per-name views (`loadgen.endpoints`, always on) add to ingest per record.
 
 `vu.http.get` against an in-memory transport that answers at once (no sockets: only the
 client's work is timed), with durations drawn at random so the slowest tracker sees a
@@ -77,6 +78,26 @@ def record_ns(slowest: SlowestRequests | None) -> float:
     return (time.perf_counter_ns() - t0) / N
 
 
+def ingest_ns(names: int, views: bool, batches: int = 200, per: int = 1000) -> float:
+    """Store ingest per HTTP record, requests spread over `names` request names."""
+    from loadgen.metrics.ingest import Store
+    from loadgen.metrics.model import HTTP
+    from loadgen.results.endpoints import EndpointViews
+
+    store = Store(Registry())
+    if views:
+        EndpointViews(store)
+    tags = [tagset({"name": f"n{i}", "url": f"n{i}", "method": "GET", "status": "200",
+                    "scenario": "s", "expected_response": "true"}) for i in range(names)]
+    rng = random.Random(1)
+    pool = [[(HTTP, 1, tags[rng.randrange(names)], 5.0, 0.0, 0.0, 0.0, 0.1, 4.8, 0.1, 0)
+             for _ in range(per)] for _ in range(20)]
+    t0 = time.perf_counter_ns()
+    for b in range(batches):
+        store.ingest(pool[b % 20])
+    return (time.perf_counter_ns() - t0) / (batches * per)
+
+
 async def main() -> None:
     settings = {"both off": (None, None), "--trace-header": (TraceIds(), None),
                 "--slowest 10": (None, SlowestRequests(10)),
@@ -104,6 +125,11 @@ async def main() -> None:
     for _ in range(N):
         ids.new()
     print(f"{'trace id (traceparent)':<22} {(time.perf_counter_ns() - t0) / N:>7.0f} ns")
+    print(f"\n{'names':>5} {'ingest ns/record':>17} {'with views':>11} {'added':>7}")
+    for names in (1, 10, 100, 500):
+        off = min(ingest_ns(names, False) for _ in range(3))
+        on = min(ingest_ns(names, True) for _ in range(3))
+        print(f"{names:>5} {off:>17.0f} {on:>11.0f} {on - off:>+7.0f}")
 
 
 if __name__ == "__main__":
