@@ -63,7 +63,8 @@ def render_slowest(section: Mapping[str, Any], unit: str | None = None) -> str:
     lines = []
     for r in rows:
         trace = f" trace_id={r['trace_id']}" if r.get("trace_id") else ""
+        name = f" name={r.get('name')}" if r.get("name") != r.get("url") else ""
         lines.append(f"    {_ms(r.get('duration_ms'), unit)} {r.get('method')} "
-                     f"{r.get('url')} name={r.get('name')} status={r.get('status')} "
+                     f"{r.get('url')}{name} status={r.get('status')} "
                      f"started={r.get('started')} scenario={r.get('scenario')}{trace}")
     return "  █ SLOWEST REQUESTS \n\n" + "\n".join(lines) + "\n\n"
