@@ -55,6 +55,7 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
+from loadgen.slo import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
@@ -240,9 +241,12 @@ def make_archive(cfg: RunConfig, specs: list[Any], registry: Registry,
     if not path:
         return None
     files = list(cfg.results.threshold_files)
-    return ArchiveWriter(path, build_header(
+    header = build_header(
         script=cfg.file, specs=specs, thresholds=declared_thresholds(specs, files),
-        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg)), registry)
+        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg))
+    if slo := run_budgets([s.cls for s in specs], files):  # for `loadgen.slo` after a merge
+        header["slo"] = slo
+    return ArchiveWriter(path, header, registry)
 
 
 def quit_at_once(results: Results) -> None:

@@ -175,7 +175,9 @@ def test_http_and_merge_write_junit_too(tmp_path: Path, service: tuple[str, Seen
     assert len(seen.header("x-trace-id")) == 3
     (suite,) = list(junitparser.JUnitXml.fromfile(str(junit)))
     assert suite.failures >= 1
-    r = run_cli("merge", str(archive), "--junit", str(merged))  # SLOs travel in the archive
-    clean(r, 99, START_S)
+    hs = tmp_path / "h.json"
+    r = run_cli("merge", str(archive), "--junit", str(merged), "--summary-json", str(hs))
+    clean(r, 99, START_S)  # the SLOs travel in the archive: judged, and their budgets shown
     cases = junit_cases(merged)
     assert not cases["http_req_duration{name:messages}: p(95)<20"].is_passed
+    assert json.loads(hs.read_text())["loadgen"]["slo"]["messages"]["p95"] == 20
