@@ -50,7 +50,7 @@ SLO_FILE = "slo:\n  messages: {p95: 20, error_rate: 0.01}\n  dashboard: {p95: 30
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[tuple[str, Seen]]:
-    with endpoint_server(slow_ms=60) as got:
+    with endpoint_server(slow_ms=100) as got:
         yield got
 
 
@@ -87,7 +87,7 @@ def test_a_broken_slo_fails_the_run_and_the_reports_name_the_slow_endpoint(
     broken = cases["http_req_duration{name:messages}: p(95)<20"]
     assert not broken.is_passed
     observed = re.search(r"observed p\(95\)=([\d.]+) ms", broken.result[0].message)
-    assert observed and float(observed.group(1)) >= 60  # the server's delay
+    assert observed and float(observed.group(1)) >= 100  # the server's delay
     assert "limit < 20 ms" in broken.result[0].message
     assert cases["http_req_duration{name:dashboard}: p(95)<300"].is_passed
     assert cases["http_req_failed{name:messages}: rate<0.01"].is_passed
@@ -107,18 +107,22 @@ def test_a_broken_slo_fails_the_run_and_the_reports_name_the_slow_endpoint(
 
 def test_an_interrupted_run_still_writes_its_junit_report(
         tmp_path: Path, service: tuple[str, Seen]) -> None:
-    url, _ = service
+    url, seen = service
     junit = tmp_path / "j.xml"
+    seen.requests.clear()
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadgen", "run", write(tmp_path, "l.py", LONG), "-q",
          "--junit", str(junit)], env={**os.environ, "BASE_URL": url},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(2.5)  # started and loading
+    deadline = time.monotonic() + START_S
+    while not seen.requests and time.monotonic() < deadline:  # until the load runs
+        time.sleep(0.05)
+    assert seen.requests, "the run never reached the server"
     os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=15)
     r = CliRun(proc.returncode, stdout.decode(), stderr.decode(), time.monotonic() - t0, 0.0)
-    clean(r, 105, 2.5 + 5)
+    clean(r, 105, START_S + 5)
     run = junit_cases(junit)["run completed"]
     assert isinstance(run.result[0], junitparser.Error)
     assert "exit code 105" in run.result[0].message
