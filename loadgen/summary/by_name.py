@@ -20,13 +20,16 @@ def _ms(v: Any, unit: str | None) -> str:
     return "-" if v is None else humanize_duration(float(v), unit)
 
 
+def _broken(observed: Any, budget: float) -> bool:
+    """As the `<` threshold a budget expands to judges it (no value: broken)."""
+    return observed is None or float(observed) >= budget
+
+
 def _budget(observed: Any, budget: float | None, shown: str, limit: str) -> str:
-    """`shown` alone, or with its budget and a mark: ✓ within, ✗ broken (observed >= it,
-    as the `<` threshold it expands to judges it)."""
+    """`shown` alone, or with its budget and a mark: ✓ within, ✗ broken."""
     if budget is None:
         return shown
-    broken = observed is None or float(observed) >= budget
-    return f"{shown} {'✗' if broken else '✓'}<{limit}"
+    return f"{shown} {'✗' if _broken(observed, budget) else '✓'}<{limit}"
 
 
 def render_by_name(section: Mapping[str, Any], unit: str | None = None) -> str:
@@ -49,8 +52,11 @@ def render_by_name(section: Mapping[str, Any], unit: str | None = None) -> str:
             b = budgets.get(stat)
             fields.append(f"{stat}=" + _budget(r.get(stat), b, _ms(r.get(stat), unit),
                                                _ms(b, unit)))
+        fields += [f"{stat}<{_ms(b, unit)} (in THRESHOLDS)" for stat, b in budgets.items()
+                   if stat not in _STATS and stat != "error_rate"]  # avg, med, p99.9...
         dots = "." * (width - str_width(name))
-        broken = "✗" in " ".join(fields)
+        broken = any(_broken(r.get(k), b) for k, b in budgets.items()
+                     if k in _STATS or k == "error_rate")
         mark = "✗ " if broken else ("✓ " if budgets else "  ")
         lines.append(f"    {mark}{name}{dots}: " + " ".join(fields))
     return "  █ BY NAME \n\n" + "\n".join(lines) + "\n\n"

@@ -76,7 +76,7 @@ def test_names_are_bounded_and_the_rest_counted() -> None:
 
 class Budgeted(Scenario):
     executor = ConstantVUs(vus=1, duration="10s")
-    slo = {"slow": {"p95": 200, "p99": 2000}, "fast": {"p95": 500}}
+    slo = {"slow": {"p95": 200, "p99": 2000, "avg": 100}, "fast": {"p95": 500}}
 
 
 def test_the_by_name_table_marks_a_broken_budget(capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,6 +92,7 @@ def test_the_by_name_table_marks_a_broken_budget(capsys: pytest.CaptureFixture[s
     slow = next(line for line in table.splitlines() if "slow." in line)
     assert "p95=5ms ✓<500ms" in fast and fast.lstrip().startswith("✓")
     assert "p95=900ms ✗<200ms" in slow and "p99=900ms ✓<2s" in slow
+    assert "avg<100ms (in THRESHOLDS)" in slow
     assert slow.lstrip().startswith("✗")
 
 
