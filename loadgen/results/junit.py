@@ -2,8 +2,8 @@
 reports (GitLab, Jenkins, GitHub checks) rather than parse a load tool's log.
 
 One `<testsuite>` per run (inside `<testsuites>`), one `<testcase>` per threshold expression,
-per check and per test-type verdict, plus one for the run itself when it did not end
-cleanly (interrupted, aborted, a lost worker). A failure's message carries the observed
+per check and per test-type verdict, plus one for the run itself (an error when it did not
+end cleanly: interrupted, aborted, a lost worker). A failure's message carries the observed
 value and the limit; a threshold with no samples fails saying so; a verdict the run was too
 short to decide is skipped. The shape is the common JUnit XSD's (Jenkins/Ant): counts,
 `time` in seconds, `timestamp` as a local xs:dateTime without a zone (UTC here).
@@ -58,7 +58,7 @@ def threshold_cases(judge: Judge, judgement: Judgement, duration_s: float) -> li
         time_ms = parent is not None and parent.contains == Contains.TIME
         sink = judge.sink(mt.name)
         for spec, ok in zip(mt.specs, mt.last_ok, strict=True):
-            case = Case("thresholds", f"{mt.name}: {spec.source}", time_s=duration_s)
+            case = Case("thresholds", f"{mt.name}: {spec.source}")
             ex = spec.expression
             limit = f"{ex.operator} {_fmt(ex.value, time_ms)}"
             if mt.name in empty or sink is None or sink.empty:
@@ -102,11 +102,10 @@ def check_cases(tree: GroupTree) -> list[Case]:
     return cases
 
 
-def verdict_cases(judgement: Judgement, duration_s: float) -> list[Case]:
+def verdict_cases(judgement: Judgement) -> list[Case]:
     cases = []
     for v in judgement.verdicts:
-        case = Case("verdicts", f"{v.scenario} ({v.kind})", time_s=duration_s,
-                    detail="\n".join(v.details))
+        case = Case("verdicts", f"{v.scenario} ({v.kind})", detail="\n".join(v.details))
         if v.ok is None:
             case.kind, case.message = "skipped", f"undecided: {v.headline}"
         elif not v.ok:
@@ -116,12 +115,15 @@ def verdict_cases(judgement: Judgement, duration_s: float) -> list[Case]:
 
 
 def run_case(outcome: Outcome) -> list[Case]:
-    """The run itself, when it did not end as planned: an error a CI report shows."""
-    if outcome.exit_code == ExitCode.OK:
-        return []
-    return [Case("run", "run completed", "error",
-                 f"the run ended early (exit code {outcome.exit_code}): "
-                 f"{outcome.reason or 'no reason given'}", time_s=outcome.duration_ns / 1e9)]
+    """The run itself: it carries the run's duration (the judgements take no time of their
+    own, so the cases' times add up to the suite's), and is an error a CI report shows
+    when the load did not run to its end (interrupted, aborted, a lost worker)."""
+    case = Case("run", "run completed", time_s=outcome.duration_ns / 1e9)
+    if outcome.exit_code != ExitCode.OK:
+        case.kind = "error"
+        case.message = (f"the run ended early (exit code {outcome.exit_code}): "
+                        f"{outcome.reason or 'no reason given'}")
+    return [case]
 
 
 def render_junit(name: str, cases: list[Case], *, duration_s: float, started_unix_s: float,
@@ -156,7 +158,7 @@ def write_junit(path: str, judge: Judge, judgement: Judgement,
     """Write the report; a write that fails is returned (the run's exit code says 110)."""
     duration_s = outcome.duration_ns / 1e9
     cases = (threshold_cases(judge, judgement, duration_s) + check_cases(tree)
-             + verdict_cases(judgement, duration_s) + run_case(outcome))
+             + verdict_cases(judgement) + run_case(outcome))
     scenarios = ", ".join(s.name for s in judge.specs) or "run"
     text = render_junit(f"loadgen: {scenarios}", cases, duration_s=duration_s,
                         started_unix_s=time.time() - duration_s,

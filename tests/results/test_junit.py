@@ -44,8 +44,10 @@ def test_thresholds_and_checks_become_cases_with_observed_value_and_limit(
     check = cases["ok"]
     assert not check.is_passed and "failed 1 of 2 times" in check.result[0].message
     suite = next(iter(junitparser.JUnitXml.fromfile(str(out))))
-    assert suite.tests == 2 and suite.failures == 2 and suite.time == 3.0
+    assert suite.tests == 3 and suite.failures == 2 and suite.time == 3.0
     assert suite.timestamp is not None
+    assert cases["run completed"].is_passed and cases["run completed"].time == 3.0
+    assert sum(c.time for c in cases.values()) == suite.time
 
 
 def test_a_threshold_with_no_samples_fails_and_says_so(tmp_path: Path) -> None:
@@ -76,7 +78,7 @@ def test_verdicts_pass_fail_or_are_skipped_when_undecided() -> None:
     j = Judgement(0, None, [Verdict("spike", "a", True, "recovered in 3 s"),
                             Verdict("stress", "b", False, "broke at 400/s"),
                             Verdict("soak", "c", None, "too short")])
-    kinds = [c.kind for c in verdict_cases(j, 10.0)]
+    kinds = [c.kind for c in verdict_cases(j)]
     assert kinds == [None, "failure", "skipped"]
 
 
