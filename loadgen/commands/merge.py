@@ -23,6 +23,7 @@ from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import apply, interval_store
 from loadgen.results.pipeline import Results
+from loadgen.slo import merge_budgets, parse_slo
 from loadgen.watch.generator import GeneratorWatch, Saturation
 
 log = logging.getLogger("loadgen")
@@ -53,6 +54,8 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
     results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
                       arrival_scenarios=arrival, store_factory=interval_store)
+    results.slo = merge_budgets([*(parse_slo(i.header["slo"], f"archive {i.path}")
+                                   for i in infos if "slo" in i.header), results.slo])
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
     for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
         apply(iv, registry, results.store, results.timeseries)

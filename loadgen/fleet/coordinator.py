@@ -205,7 +205,7 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         run = RunContext(clock, registry, recorder, transport_factory(
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
-            insecure=cfg.insecure)
+            insecure=cfg.insecure, slowest=results.slowest, trace=cfg.trace)
         engine = Engine(run, specs, with_events(Hooks(
             ingest=results.ingest, tick=results.tick,
             progress=FleetProgress(fleet, enabled=not cfg.quiet), started=results.started,
