@@ -121,6 +121,7 @@ class Backend:
             "reclaimed": hub.reclaimed,
             "outbox": hub.queue_depth,
             "dlq": hub.dlq_depth,
+            "dead_lettered": hub.dead_lettered,
             "replayed": hub.replayed,
             "storage_pool": {"size": self.pool.size, "in_use": self.pool.in_use,
                              "waiting": self.pool.waiting, "held": self.pool.held},

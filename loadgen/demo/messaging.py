@@ -66,6 +66,7 @@ class Hub:
         self._backlog: DeadLetterStore[_Envelope] | None = None  # being replayed
         self._replayer: asyncio.Task[None] | None = None
         self.replayed = 0
+        self.dead_lettered = 0
         metrics.queue_depth.set_function(self._queue.qsize)
         metrics.consumer_pending.set_function(lambda: self.pending)
         metrics.dlq_depth.set_function(lambda: self.dlq_depth)
@@ -99,6 +100,7 @@ class Hub:
             if not self._dlq.add(env):
                 self._metrics.dlq_rejected.inc()
                 return "broker partitioned and the dead-letter store is full"
+            self.dead_lettered += 1
             self._metrics.dlq.inc()
             return None
         if self._backlog is not None:  # behind the replay, to keep the order
