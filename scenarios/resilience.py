@@ -3,8 +3,8 @@ switch that breaks the reference service mid-run and measures how it comes back.
 
 Why they look like this:
 
-* **The switch is a scenario of its own.** `FaultSwitch` is one VU, one iteration, started at
-  `start_time` (scaled with the rest of the file by `--duration`): it POSTs the fault to
+* **The switch is a scenario of its own.** `FaultSwitch` is one VU, one iteration, started
+  half-way through the run (`at`, of `--duration` or the plans' 10 minutes): it POSTs the fault to
   /admin/faults, holds it `FAULT_S` seconds, heals it (`POST /admin/faults {}`), then polls
   /health every 100 ms until the scenario's `recovered()` says the service is back, and
   records that as `recovery_time` (or counts `recovery_missed` after `RECOVERY_WAIT_S`,
@@ -40,6 +40,8 @@ import orjson
 from common import DEFAULT_BASE_URL, auth, login_many, setup_vu, username
 
 from loadgen import ConstantArrivalRate, Counter, PerVUIterations, Scenario, Trend
+from loadgen.options import format_duration, parse_duration
+from loadgen.testtypes import Shape, TestType
 
 POLL_S = 0.1
 
@@ -130,13 +132,19 @@ def p95(values: deque[float]) -> float:
     return ranked[max(0, math.ceil(0.95 * len(ranked)) - 1)] if ranked else math.nan
 
 
-class FaultSwitch(Scenario):
-    """Switches `fault` on at `start_time` for `FAULT_S`, heals, measures the recovery."""
+class FaultSwitch(TestType):
+    """Switches `fault` on at `at` of the run for `FAULT_S`, heals, measures the recovery.
+
+    A test type so that its start follows the run's length whatever scales it (`--duration`
+    alone, or with `--rps`: a plain scenario's `start_time` would stay at 5 minutes in a 30 s
+    run); it ends with the run, so a service must recover while the traffic still flows."""
 
     abstract = True
+    kind = "fault switch"
     default_base_url = DEFAULT_BASE_URL
     weight = 0.0  # never takes a share of --rps
-    executor = PerVUIterations(vus=1, iterations=1, start_time="5m", max_duration="10m")
+    run_duration: ClassVar[str] = "10m"  # the plans' length, when --duration does not say
+    at: ClassVar[float] = 0.5  # when the fault goes on, as a fraction of the run
     fault: ClassVar[dict[str, Any]] = {}
     hold_s: ClassVar[float] = 30.0
     recovery_gate_s: ClassVar[float] = 60.0  # the plan's gate; waiting longer proves nothing
@@ -144,6 +152,13 @@ class FaultSwitch(Scenario):
     faults_switched = Counter("faults_switched")
     recovery_time = Trend("recovery_time", True)
     recovery_missed = Counter("recovery_missed")
+
+    @classmethod
+    def shape(cls, o: Any) -> Shape:
+        total = parse_duration(o.duration or cls.run_duration)
+        start = round(total * cls.at)
+        return Shape(PerVUIterations(vus=1, iterations=1, start_time=format_duration(start),
+                                     max_duration=format_duration(total - start)))
 
     def recovered(self, health: dict[str, Any]) -> bool:
         return health.get("status") == "ok"

@@ -53,14 +53,17 @@ class StoragePool:
         """Hold one connection for the block; PoolTimeout if none comes in time."""
         if self.waiting >= self.max_waiters:
             raise PoolTimeout(f"{self.waiting} requests already wait for a connection")
-        self.waiting += 1
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                await self._sem.acquire()
-        except TimeoutError as exc:
-            raise PoolTimeout(f"no storage connection within {self.timeout_s:g} s") from exc
-        finally:
-            self.waiting -= 1
+        if self._sem.locked():  # none free: wait, bounded (a free one needs no timer)
+            self.waiting += 1
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await self._sem.acquire()
+            except TimeoutError as exc:
+                raise PoolTimeout(f"no storage connection within {self.timeout_s:g} s") from exc
+            finally:
+                self.waiting -= 1
+        else:
+            await self._sem.acquire()
         self._changed(1)
         try:
             if self.query_s > 0:

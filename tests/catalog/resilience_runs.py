@@ -63,20 +63,24 @@ def post_faults(url: str, body: dict[str, Any]) -> None:
 
 
 def start_demo(args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "loadgen.demo", "--port", str(port), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
-                if r.status == 200:
+    """A demo on a free port; tried again on another port when the one picked was taken
+    meanwhile (other processes on this machine start servers too), and only trusted once
+    /health answers as the demo does, from a process that is still running."""
+    for _ in range(3):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "loadgen.demo", "--port", str(port),
+                                 *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
+                    doc = json.loads(r.read())
+                if proc.poll() is None and isinstance(doc, dict) and "storage_pool" in doc:
                     return url, proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    proc.wait()
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        stop_demo(proc)
     raise RuntimeError("the demo service did not start")
 
 
@@ -90,6 +94,15 @@ def stop_demo(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_job(job: Job, tmp: Path, tag: str) -> Result:
+    """The run, or a Result saying why there was none (one broken job fails its own tests,
+    not every test of the module)."""
+    try:
+        return _run(job, tmp, tag)
+    except Exception as exc:  # noqa: BLE001 (reported through the Result)
+        return Result(-1, "", f"no run: {exc!r}", {}, 0.0)
+
+
+def _run(job: Job, tmp: Path, tag: str) -> Result:
     url, proc = start_demo(job.demo_args)
     try:
         if job.preset is not None:
