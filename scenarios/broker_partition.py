@@ -27,7 +27,7 @@ from loadgen import ConstantArrivalRate, Counter
 
 
 class Receivers(Inboxes):
-    sockets = int(env_float("SOCKETS", 50))
+    sockets = int(env_float("SOCKETS", 50, 1, 10_000))
     duration = "10m"
     role = "receiver"
     title = "inbox of {owner}"
@@ -35,7 +35,7 @@ class Receivers(Inboxes):
 
 
 class Senders(InboxSenders):
-    executor = ConstantArrivalRate(rate=int(env_float("RATE", 500)), duration="10m",
+    executor = ConstantArrivalRate(rate=int(env_float("RATE", 500, 1)), duration="10m",
                                    pre_allocated_vus=50, max_vus=1000)
     receivers = Receivers
     id_prefix = "b"

@@ -31,7 +31,7 @@ BATCH_S = 1.0
 
 
 class Storage(StorageMix):
-    executor = ConstantArrivalRate(rate=int(env_float("RATE", 200)), duration="10m",
+    executor = ConstantArrivalRate(rate=int(env_float("RATE", 200, 1)), duration="10m",
                                    pre_allocated_vus=50, max_vus=500)
     migration_p95_ratio = Gauge("migration_p95_ratio")
 

@@ -13,9 +13,10 @@ Why they look like this:
   `faults_switched` counts the faults really switched on: a gate `count>0` on it keeps a
   switch that never ran (a wrong URL, a typo in the fault) from passing vacuously.
 * **Environment, not edits, scales a run** (`RATE=50 FAULT_S=1 loadgen run ... --duration
-  6s`): `RATE` (the traffic's arrival rate, read when the file loads), `FAULT_S`,
-  `RECOVERY_WAIT_S` and `FAULT_JSON` (a whole fault set replacing the scenario's own: how a
-  test breaks the service the way the plan exists to catch).
+  6s`): `RATE` (the traffic's arrival rate), `FAULT_S`, `RECOVERY_WAIT_S` and `FAULT_JSON`
+  (a whole fault set replacing the scenario's own: how a test breaks the service the way
+  the plan exists to catch). They are read when the file loads (so `-e` cannot set them),
+  and a bad one is a configuration error (exit 104) naming it.
 * **Storage traffic that cannot grow without bound.** `StorageMix` runs a fixed per-VU cycle
   of 40 % cache reads (GET .../participants), 30 % writes (POST .../participants, a set
   add: no conflicts, no new rows) and 30 % stream publishes (POST /v1/messages) on 20
@@ -40,16 +41,48 @@ import orjson
 from common import DEFAULT_BASE_URL, auth, login_many, setup_vu, username
 
 from loadgen import ConstantArrivalRate, Counter, PerVUIterations, Scenario, Trend
+from loadgen.errors import ConfigError
 from loadgen.options import format_duration, parse_duration
 from loadgen.testtypes import Shape, TestType
 
 POLL_S = 0.1
 
 
-def env_float(name: str, default: float) -> float:
-    """A number from the environment of the loadgen process (read when the file loads)."""
+def env_float(name: str, default: float, lo: float = 0.0, hi: float = 1e6) -> float:
+    """A number from the environment of the loadgen process (read when the file loads, so
+    `-e` cannot set it); anything else is bad input: exit 104 naming the variable."""
     raw = os.environ.get(name)
-    return default if raw in (None, "") else float(raw)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not lo <= value <= hi:  # nan fails this too
+        raise ConfigError(f"environment variable {name} must be a number in "
+                          f"[{lo:.12g}, {hi:.12g}], got {raw!r}")
+    return value
+
+
+def env_fault() -> dict[str, Any] | None:
+    """FAULT_JSON, the fault set a run switches on instead of its scenario's own: a JSON
+    object, or exit 104 naming the problem (the service validates its fields)."""
+    raw = os.environ.get("FAULT_JSON")
+    if raw is None or raw == "":
+        return None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"environment variable FAULT_JSON is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError("environment variable FAULT_JSON must be a JSON object "
+                          '(a fault set, e.g. {"consumer": {"redelivery": false}})')
+    return doc
+
+
+FAULT_JSON = env_fault()
+FAULT_S = env_float("FAULT_S", -1.0, 0, 3600)  # -1: the scenario's own hold_s
+RECOVERY_WAIT_S = env_float("RECOVERY_WAIT_S", -1.0, 0, 3600)
 
 
 class Phase:
@@ -63,7 +96,7 @@ class StorageMix(Scenario):
 
     abstract = True
     default_base_url = DEFAULT_BASE_URL
-    executor = ConstantArrivalRate(rate=int(env_float("RATE", 300)), duration="10m",
+    executor = ConstantArrivalRate(rate=int(env_float("RATE", 300, 1)), duration="10m",
                                    pre_allocated_vus=50, max_vus=500)
     tolerate_503: ClassVar[bool] = False
     users: ClassVar[int] = 20
@@ -186,10 +219,9 @@ class FaultSwitch(TestType):
             await vu.sleep(min(POLL_S, end - time.monotonic()))
 
     async def iteration(self, vu: Any) -> None:
-        env = vu.env
-        body = orjson.loads(env["FAULT_JSON"]) if env.get("FAULT_JSON") else self.fault
-        seconds = float(env.get("FAULT_S") or self.hold_s)
-        wait = float(env.get("RECOVERY_WAIT_S") or self.recovery_gate_s)
+        body = FAULT_JSON if FAULT_JSON is not None else self.fault
+        seconds = FAULT_S if FAULT_S >= 0 else self.hold_s
+        wait = RECOVERY_WAIT_S if RECOVERY_WAIT_S >= 0 else self.recovery_gate_s
         before = await self.health(vu)
         if not await self.switch(vu, body, "on"):
             return
