@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from demo_helpers import DemoClient, StartDemo, recv_json, recv_nothing
 
-from loadgen.demo import DemoConfig
+from loadgen.demo import DemoConfig, Faults
 from loadgen.demo.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from loadgen.demo.migration import SchemaMigration
+from loadgen.demo.pool import PoolTimeout, StoragePool
 
 
 def sample(text: str, name: str, labels: str = "") -> float:
@@ -133,7 +135,7 @@ async def test_a_heal_without_replay_discards_the_dead_letters(demo: DemoClient)
     ws = await demo.ws("alice")
     await faults(demo, partition={"replay": False})
     assert await post(demo, conv, "gone") == 202
-    await faults(demo)
+    assert (await demo.call("DELETE", "/admin/faults"))[0] == 200  # DELETE heals too
     await recv_nothing(ws, 0.2)
     text = await demo.metrics()
     assert sample(text, "messaging_outbox_dead_total", 'reason="dlq_discarded"') == 2
@@ -303,3 +305,40 @@ async def test_get_faults_shows_the_backend_faults(demo: DemoClient):
     assert out["outage"] == {"store": True, "cache": False}
     assert out["migration"] == {"lock_s": 1.0, "write_timeout_s": 1.0}
     assert out["consumer"] is None and out["pool"] is None
+
+
+# -- bounds and start-up ----------------------------------------------------------------------
+async def test_pool_and_lock_waiters_are_bounded_in_number():
+    pool = StoragePool(1, 5.0, max_waiters=1)
+    async with pool.connection():
+        first = asyncio.create_task(pool.connection().__aenter__())
+        await asyncio.sleep(0)
+        assert pool.waiting == 1
+        t0 = time.perf_counter()
+        with pytest.raises(PoolTimeout, match="1 requests already wait"):
+            async with pool.connection():
+                pass
+        assert time.perf_counter() - t0 < 0.05  # refused at once, not after the 5 s timeout
+    await first  # it got the connection when the holder gave it back
+    assert pool.in_use == 1
+    mig = SchemaMigration(max_waiters=1)
+    mig.start(5.0, 5.0)
+    waiter = asyncio.create_task(mig.writable())
+    await asyncio.sleep(0)
+    assert await mig.writable() is False  # the second writer is refused at once
+    mig.finish()
+    assert await waiter is True
+
+
+async def test_backend_faults_given_at_start_up_are_on_from_the_first_request(
+        start_demo: StartDemo):
+    config = DemoConfig(seed=1, faults=Faults.from_dict({"outage": {"store": True},
+                                                         "consumer": {}}))
+    demo = await start_demo(config)
+    await demo.token("alice")
+    assert (await demo.call("GET", "/v1/conversations", "alice"))[0] == 503
+    h = await health(demo)
+    assert h["degraded"] == ["store", "consumer"] and h["consumer"] == "stopped"
+    await faults(demo)
+    assert (await demo.call("GET", "/v1/conversations", "alice"))[0] == 200
+    assert (await health(demo))["status"] == "ok"
