@@ -57,7 +57,7 @@ MUST_FAIL = {
     "consumer_resilience/no_redelivery": {"messages_lost", "messages_reclaimed"},
     "broker_partition/no_replay": {"messages_lost", "messages_replayed"},
     "pool_exhaustion/no_breaker": {"breaker_opened"},
-    "cascading_failure/500s": {"checks"},
+    "cascading_failure/500s": {"checks{scenario:storage}"},
     "migration_under_load/long_lock": {"http_req_failed{scenario:storage}"},
 }
 
