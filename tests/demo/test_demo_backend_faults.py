@@ -342,3 +342,17 @@ async def test_backend_faults_given_at_start_up_are_on_from_the_first_request(
     await faults(demo)
     assert (await demo.call("GET", "/v1/conversations", "alice"))[0] == 200
     assert (await health(demo))["status"] == "ok"
+
+
+async def test_drain_waits_for_a_replay_still_under_way(start_demo: StartDemo):
+    demo = await start_demo(DemoConfig(seed=1, queue_size=1))
+    conv = (await demo.conversation("alice", "bob"))["id"]
+    ws = await demo.ws("alice")
+    await faults(demo, partition={})
+    assert [await post(demo, conv, f"d{i}") for i in range(6)] == [202] * 6
+    await faults(demo)  # heal: 1 fits the outbox, 5 are replayed as room frees
+    await demo.drain()
+    assert (await health(demo))["dlq"] == 0  # drained means the replay too
+    assert [(await recv_json(ws))["client_msg_id"] for _ in range(6)] == [
+        f"d{i}" for i in range(6)]
+    await ws.close()
