@@ -356,3 +356,15 @@ async def test_drain_waits_for_a_replay_still_under_way(start_demo: StartDemo):
     assert [(await recv_json(ws))["client_msg_id"] for _ in range(6)] == [
         f"d{i}" for i in range(6)]
     await ws.close()
+
+
+def test_bad_pool_and_breaker_flags_are_refused_by_name():
+    from loadgen.demo.__main__ import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--pool-size", "0", "--breaker-cooldown", "-1"])
+    with pytest.raises(ValueError, match=r"--pool-size must be in \[1, 100000\]; "
+                                         r"--breaker-cooldown must be in \[0, 3600\]"):
+        config_from_args(args)
+    ok = config_from_args(build_parser().parse_args(["--pool-size", "4", "--breaker-failures",
+                                                     "0", "--breaker-cooldown", "0.5"]))
+    assert (ok.pool_size, ok.breaker_failures, ok.breaker_cooldown_s) == (4, 0, 0.5)
