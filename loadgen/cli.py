@@ -55,8 +55,9 @@ def cli() -> None:
               help="A threshold file (YAML or JSON) added to the scenarios' own (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
 @_summary_options
-@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
-              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE|prometheus=HOST:PORT",
+              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets; "
+                   "prometheus=HOST:PORT serves them live (port 0: any free one); repeat.")
 @click.option("--archive", type=click.Path(dir_okay=False),
               help="Write the results archive here (per-second snapshots `loadgen merge` "
                    "adds up across runs).")

@@ -46,6 +46,7 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
+from loadgen.results.prometheus import is_prometheus
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -66,7 +67,8 @@ def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
                         "with --execution-segment and --archive, then loadgen merge)")
     problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
                  "aggregates, not every sample; write json=FILE?points=buckets"
-                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
+                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]
+                 and not is_prometheus(o)]  # served from the merged store
     return problems
 
 

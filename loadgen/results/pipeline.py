@@ -23,6 +23,7 @@ from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
+from loadgen.results.prometheus import PrometheusOutput, open_prometheus
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -94,13 +95,31 @@ class Results:
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
-        self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
-                               self.judge.tset.by_metric())
+        self.streams, self.prometheus = self._outputs(registry)
         self.summary: Summary | None = None
         self.judgement: Judgement | None = None
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
+
+    def _outputs(self, registry: Registry) -> tuple[Streams, PrometheusOutput | None]:
+        """The `--out` files and endpoints, every problem of all of them at once."""
+        problems: list[str] = []
+        streams = prometheus = None
+        try:
+            streams = Streams(self.cfg.outputs, registry, self.store, self.timeseries,
+                              self.judge.tset.by_metric())
+        except ConfigError as e:
+            problems += e.problems
+        try:
+            prometheus = open_prometheus(self.cfg.outputs, registry, self.store, self.judge)
+        except ConfigError as e:
+            problems += e.problems
+        if streams is None or problems:
+            if prometheus is not None:
+                prometheus.close()
+            raise ConfigError(problems)
+        return streams, prometheus
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -141,6 +160,8 @@ class Results:
         """Flush and close the streams (also on the hard-exit path: the archive gets its
         last interval, without an end line)."""
         self.streams.close()
+        if self.prometheus is not None:
+            self.prometheus.close()
         if self.archive is not None and not self.archive.ended and self.now_ns is not None:
             self._cut(self.now_ns())
             self.archive.close()
