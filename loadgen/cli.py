@@ -76,6 +76,8 @@ def cli() -> None:
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1",
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--progress-interval", type=float, metavar="SECONDS",
+              help="Seconds between progress frames (default: 1 on a terminal, 10 in a log).")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
@@ -146,6 +148,7 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("--execution-segment", metavar="FROM:TO")
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
+@click.option("--progress-interval", type=float, metavar="SECONDS")
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:

@@ -203,7 +203,9 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             insecure=cfg.insecure)
         engine = Engine(run, specs, Hooks(
             ingest=results.ingest, tick=results.tick,
-            progress=FleetProgress(fleet, enabled=not cfg.quiet), started=results.started,
+            progress=FleetProgress(fleet, enabled=not cfg.quiet, every=cfg.progress_interval,
+                                   live=None if cfg.quiet else results.live_figures(),
+                                   scenarios=[s.name for s in specs]), started=results.started,
             exec_started=results.exec_started, background=[w.run for w in watchers],
             load=fleet.load, vu_counts=fleet.vu_counts))
         engines.append(engine)

@@ -23,6 +23,7 @@ from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
+from loadgen.results.live import LiveFigures
 from loadgen.results.prometheus import PrometheusOutput, open_prometheus
 from loadgen.results.report import (
     CutOffRequests,
@@ -96,6 +97,7 @@ class Results:
         self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
         self.streams, self.prometheus = self._outputs(registry)
+        self._live: LiveFigures | None = None
         self.summary: Summary | None = None
         self.judgement: Judgement | None = None
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
@@ -120,6 +122,12 @@ class Results:
                 prometheus.close()
             raise ConfigError(problems)
         return streams, prometheus
+
+    def live_figures(self) -> LiveFigures:
+        """The live progress's per-scenario figures (fed from here on: ask before the run)."""
+        if self._live is None:
+            self._live = LiveFigures(self.store, self.judge)
+        return self._live
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:

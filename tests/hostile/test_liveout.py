@@ -7,12 +7,14 @@ within the run's length plus a margin."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hostile_run import run_cli
+from servers import serve
 
 RSS_MB = 300
 START_S = 8.0  # an interpreter importing loadgen (and, with --workers, its workers)
@@ -65,6 +67,58 @@ def test_a_bad_address_is_listed_with_every_other_problem(tmp_path: Path) -> Non
     assert "'metrics.example' is not an IP address" in r.err
     assert "the port must be a number from 0 to 65535" in r.err
     assert "unsupported output 'statsd=x'" in r.err
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < START_S
+
+
+FRAME_RE = re.compile(r"^running \((\d+\.\d)s\)", re.M)
+
+
+def test_plain_progress_in_a_log_shows_the_live_figures_once_per_interval(
+        tmp_path: Path) -> None:
+    with serve() as url:
+        r = run_cli("run", script(tmp_path, "3s", status=503), "--progress-interval", "1",
+                    "--no-summary", env={"BASE_URL": url})
+        quiet = run_cli("run", script(tmp_path, "1s"), "-q", "--no-summary",
+                        env={"BASE_URL": url})
+    assert r.code == 99, r.text[-2000:]  # every request failed: the scenario's threshold
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < 3 + START_S
+    frames = [f for f in r.err.split("\n\n") if FRAME_RE.search(f)]
+    assert [FRAME_RE.search(f).group(1) for f in frames] == ["001.0", "002.0", "003.0"], r.err
+    for f in frames[1:]:
+        row = f.splitlines()[1]
+        assert re.search(r"\d+\.\d req/s  100\.00% failed  p95 \d+\.\d\dms  thresholds ✗ 0/1 "
+                         r"\(http_req_failed\{scenario:shop\} rate<0\.01\)", row), row
+    assert r.err.count("shop ✓ [100%]") == 1  # the final frame, once
+    assert quiet.code == 0, quiet.text[-2000:]
+    assert "running (" not in quiet.err and "req/s" not in quiet.err, quiet.err
+
+
+def test_fleet_progress_in_a_log_has_the_merged_figures(tmp_path: Path) -> None:
+    with serve() as url:
+        r = run_cli("run", script(tmp_path, "3s", status=503), "--progress-interval", "1",
+                    "--no-summary", "--workers", "2", env={"BASE_URL": url})
+    assert r.code == 99, r.text[-2000:]
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < 3 + START_S
+    frames = [f for f in r.err.split("\n\n") if FRAME_RE.search(f)]
+    assert len(frames) >= 3, r.err
+    rows = [f.splitlines()[1] for f in frames if "req/s" in f]
+    assert rows and all(re.search(r"^shop  \d+\.\d req/s  100\.00% failed  p95 \d+\.\d\dms  "
+                                  r"thresholds ", row) for row in rows), rows
+    assert "thresholds ✗ 0/1" in rows[-1]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_a_bad_progress_interval_is_104(tmp_path: Path, value: str) -> None:
+    r = run_cli("run", script(tmp_path), "--progress-interval", value,
+                env={"BASE_URL": "http://127.0.0.1:9"})
+    assert r.code == 104, r.text[-2000:]
+    assert "--progress-interval must be" in r.err, r.err
     r.assert_clean()
     assert r.peak_rss_mb < RSS_MB
     assert r.wall_s < START_S
