@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
 from typing import Any
 
@@ -42,8 +43,10 @@ class Shop(Scenario):
         await vu.sleep(0.1)
 
 
-def shop_run(progress_kw: dict[str, Any]) -> tuple[Harness, Results, Progress]:
-    """Shop on the fake clock for 4 s: /ok answers 200 in 10 ms, /bad 503 in 30 ms."""
+def shop_run(progress_kw: dict[str, Any], log_at: float | None = None,
+             ) -> tuple[Harness, Results, Progress]:
+    """Shop on the fake clock for 4 s: /ok answers 200 in 10 ms, /bad 503 in 30 ms; a
+    warning is logged at `log_at` s."""
     h = Harness()
 
     async def answer(request: Request) -> RawResponse:
@@ -63,7 +66,15 @@ def shop_run(progress_kw: dict[str, Any]) -> tuple[Harness, Results, Progress]:
                                             tick=results.tick, progress=progress,
                                             started=results.started,
                                             exec_started=results.exec_started))
-    asyncio.run(h.clock.run(engine.execute()))
+
+    async def main() -> None:
+        run = asyncio.ensure_future(engine.execute())
+        if log_at is not None:
+            await h.clock.sleep(log_at)
+            logging.getLogger("loadgen").warning("a warning mid-run")
+        await run
+
+    asyncio.run(h.clock.run(main()))
     return h, results, progress
 
 
@@ -90,8 +101,16 @@ def test_plain_frames_carry_the_runs_own_figures() -> None:
 def test_rich_live_display_on_a_terminal_draws_the_final_frame_once() -> None:
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=200, color_system="truecolor")
-    _, _, progress = shop_run({"console": console})
+    handler = logging.StreamHandler(buf)  # the run's log, on the same terminal
+    logging.getLogger().addHandler(handler)
+    try:
+        _, _, progress = shop_run({"console": console}, log_at=1.5)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert handler.stream is buf  # given back once the display stopped
     raw = buf.getvalue()
+    # a log line during the run is printed above the table, whole, not inside a redraw
+    assert re.search(r"(^|[\n\r])a warning mid-run\n", ANSI.sub("", raw)), raw
     text = ANSI.sub("", raw)
     assert progress.tty and "\x1b[" in raw  # drawn in place, with colours
     for head in ("scenario", "progress", "VUs", "req/s", "failed", "p95", "thresholds"):

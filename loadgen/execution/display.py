@@ -12,6 +12,7 @@ failed share, p95 so far, thresholds) come from a `Figures` provider the caller 
 from __future__ import annotations
 
 import atexit
+import logging
 import sys
 from typing import Any, Protocol, TextIO
 
@@ -77,12 +78,13 @@ class Display:
         """`console`: a rich Console to draw on (tests); else rich on `stream` when it is
         a terminal. `every`: seconds between frames (--progress-interval; default 1 on a
         terminal, else `plain_every`)."""
-        self.stream = stream or sys.stderr
+        self.stream = stream or (console.file if console is not None else sys.stderr)
         self.console = console
         self.tty = console is not None or self.stream.isatty()
         self.every = every if every is not None else (1.0 if self.tty else plain_every)
         self._last = 0.0
         self._live: Any = None
+        self._handlers: list[tuple[logging.StreamHandler[Any], Any]] = []
 
     def due(self, elapsed: float, final: bool) -> bool:
         """On a grid (10 s, 20 s, ...) with half a tick of slack: 29.99 s is the 30 s frame."""
@@ -111,12 +113,26 @@ class Display:
             self._live = RichLive(console=console, auto_refresh=False, transient=False,
                                   redirect_stdout=False, redirect_stderr=False)
             self._live.start()
+            self._route_logs(console)
             atexit.register(self.close)  # an error that skips the final frame: cursor back
         self._live.update(render(frame), refresh=not final)
         if final:
             self.close()  # stop() draws the last update: the final frame, once
 
+    def _route_logs(self, console: Any) -> None:
+        """Log lines written to our stream while the table is up go above it (through the
+        console), not into the middle of the next redraw."""
+        from rich.file_proxy import FileProxy
+
+        self._handlers = [(h, h.stream) for h in logging.getLogger().handlers
+                          if isinstance(h, logging.StreamHandler) and h.stream is self.stream]
+        for h, stream in self._handlers:
+            h.setStream(FileProxy(console, stream))
+
     def close(self) -> None:
         live, self._live = self._live, None
         if live is not None:
             live.stop()
+        for h, stream in self._handlers:
+            h.setStream(stream)
+        self._handlers = []

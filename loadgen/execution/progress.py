@@ -14,7 +14,6 @@ a stop request is "aborted at 12s" (vu.abort(), abortOnFail) or "stopped at 12s"
 
 from __future__ import annotations
 
-import sys
 from typing import Any, TextIO
 
 from loadgen.errors import ExitCode
@@ -38,9 +37,8 @@ class Progress:
                  every: float | None = None, console: Any = None) -> None:
         """`live`: the per-scenario figures (results/live.py); `every`: seconds between
         frames (--progress-interval), else 1 s on a terminal and `plain_every` off one."""
-        self.stream = stream or sys.stderr
-        self.display = Display(self.stream, every=every, plain_every=plain_every,
-                               console=console)
+        self.display = Display(stream, every=every, plain_every=plain_every, console=console)
+        self.stream = self.display.stream
         self.tty = self.display.tty
         self.enabled = enabled
         self.live = live
