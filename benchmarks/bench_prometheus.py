@@ -1,6 +1,7 @@
-"""What `--out prometheus=` adds to ingest, per record: the same HTTP record batches ingested
-into a store with and without the live Prometheus families (no server: the cost measured is
-the feed, which runs on the generator's loop; scrapes run in their own thread).
+"""What `--out prometheus=` (and the live progress's figures) add to ingest, per record: the
+same HTTP record batches ingested into a store alone, with the live Prometheus families and
+with the progress's per-scenario figures (no server: the cost measured is the feed, which
+runs on the generator's loop; scrapes run in their own thread).
 
     .venv/bin/python benchmarks/bench_prometheus.py [--records 200000] [--batch 500]
 """
@@ -15,6 +16,7 @@ import time
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.results.live import LiveFigures
 from loadgen.results.prom_metrics import LiveMetrics
 
 
@@ -34,15 +36,17 @@ def batches(registry: Registry, n: int, size: int, names: int) -> list[list[tupl
     return [recs[i:i + size] for i in range(0, len(recs), size)]
 
 
-def run(with_prom: bool, data: list[list[tuple[object, ...]]], registry: Registry) -> float:
+def run(variant: str, data: list[list[tuple[object, ...]]], registry: Registry) -> float:
     store = Store(registry)
-    if with_prom:
+    if variant == "prometheus":
         live = LiveMetrics(registry, list(registry.metrics))
         store.add_observer(live.metrics, live)
-    t0 = time.perf_counter()
+    elif variant == "progress":
+        LiveFigures(store)
+    t0 = time.process_time()  # CPU time: other processes on the core do not count
     for b in data:
         store.ingest(b)
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 def main() -> None:
@@ -54,18 +58,20 @@ def main() -> None:
     a = ap.parse_args()
     registry = Registry()
     data = batches(registry, a.records, 2 * a.batch, a.names)
-    off, on = [], []
-    for _ in range(a.rounds):  # interleaved: the machine's noise hits both alike
-        off.append(run(False, data, registry))
-        on.append(run(True, data, registry))
+    times: dict[str, list[float]] = {"none": [], "prometheus": [], "progress": []}
+    for _ in range(a.rounds):  # interleaved: the machine's noise hits every variant alike
+        for variant, got in times.items():
+            got.append(run(variant, data, registry))
     n = a.records
-    m_off, m_on = statistics.median(off), statistics.median(on)
+    med = {k: statistics.median(v) for k, v in times.items()}
     print(f"{n} HTTP records (+{n} check samples), batches of {2 * a.batch}, "
           f"{2 * a.names} label sets, median of {a.rounds} rounds")
-    print(f"ingest without prometheus: {m_off / n * 1e6:.3f} µs per HTTP record")
-    print(f"ingest with prometheus:    {m_on / n * 1e6:.3f} µs per HTTP record")
-    print(f"prometheus feed:           {(m_on - m_off) / n * 1e6:.3f} µs per HTTP record "
-          f"(+{(m_on / m_off - 1) * 100:.0f}%)")
+    print(f"ingest alone:                  {med['none'] / n * 1e6:.3f} µs per HTTP record")
+    for k, what in (("prometheus", "+ -o prometheus= families"),
+                    ("progress", "+ the progress's live figures")):
+        extra = med[k] - med["none"]
+        print(f"{what:<30} {extra / n * 1e6:+.3f} µs per HTTP record "
+              f"({extra / med['none'] * 100:+.0f}%)")
 
 
 if __name__ == "__main__":

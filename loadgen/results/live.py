@@ -21,6 +21,7 @@ from loadgen.metrics.timeseries import TrendAgg
 from loadgen.results.judge import Judge
 
 MAX_SCENARIOS = 1_000  # tags are the script's: a scenario tag set per VU must not grow this
+_TAG_CACHE_MAX = 100_000
 
 
 @dataclass
@@ -53,16 +54,22 @@ class LiveFigures:
         self._duration = r["http_req_duration"]
         self.judge = judge
         self.scenarios: dict[str, ScenarioFigures] = {}
+        self._by_tags: dict[TagSet, ScenarioFigures | None] = {}
         store.add_observer([self._reqs, self._failed, self._duration], self)
 
     def of(self, scenario: str) -> ScenarioFigures | None:
         return self.scenarios.get(scenario)
 
     def _fig(self, tags: TagSet) -> ScenarioFigures | None:
+        if tags in self._by_tags:  # interned tag sets: a hash hit, not a dict() per batch
+            return self._by_tags[tags]
         name = dict(tags).get("scenario", "")
         got = self.scenarios.get(name)
         if got is None and len(self.scenarios) < MAX_SCENARIOS:
             got = self.scenarios[name] = ScenarioFigures()
+        if len(self._by_tags) >= _TAG_CACHE_MAX:
+            self._by_tags.clear()
+        self._by_tags[tags] = got
         return got
 
     # -- the store's Observer ----------------------------------------------------------------

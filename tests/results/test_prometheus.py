@@ -186,3 +186,31 @@ def test_a_port_in_use_is_a_config_error_and_stop_frees_the_port() -> None:
     server.stop()
     with pytest.raises(urllib.error.URLError), urllib.request.urlopen(server.url, timeout=2):
         pass
+
+
+def test_a_non_loopback_address_is_warned_about(monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Never bound for real here (tests listen on loopback only): the server class is
+    replaced by one that records where it would have listened."""
+    from loadgen.results import prom_server
+
+    bound: list[tuple[str, int]] = []
+
+    class Recorded:
+        def __init__(self, host: str, port: int) -> None:
+            bound.append((host, port))
+            self.server_address = (host, 9464)
+
+        def set_app(self, app: object) -> None: ...
+        def serve_forever(self, poll: float) -> None: ...
+        def shutdown(self) -> None: ...
+        def server_close(self) -> None: ...
+
+    monkeypatch.setattr(prom_server, "_Server", Recorded)
+    reg = CollectorRegistry(auto_describe=False)
+    with caplog.at_level(logging.INFO, logger="loadgen"):
+        PromServer("prometheus=0.0.0.0:9464", reg).stop()
+        PromServer("prometheus=127.0.0.2:9464", reg).stop()
+    assert bound == [("0.0.0.0", 9464), ("127.0.0.2", 9464)]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "0.0.0.0 is not a loopback address" in warned[0], warned
