@@ -122,3 +122,17 @@ def test_a_bad_progress_interval_is_104(tmp_path: Path, value: str) -> None:
     r.assert_clean()
     assert r.peak_rss_mb < RSS_MB
     assert r.wall_s < START_S
+
+
+def test_loadgen_http_has_the_same_progress_and_endpoint(tmp_path: Path) -> None:
+    with serve() as url:
+        r = run_cli("http", "GET", f"{url}/status/200", "--rps", "100", "-d", "2s",
+                    "--progress-interval", "1", "-o", "prometheus=127.0.0.1:0")
+    assert r.code == 0, r.text[-2000:]
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB
+    assert r.wall_s < 2 + START_S
+    assert re.search(r"serving the run's metrics at http://127\.0\.0\.1:\d+/metrics", r.err)
+    frames = [f for f in r.err.split("\n\n") if FRAME_RE.search(f)]
+    assert len(frames) == 2, r.err  # 1 s, then the final frame at 2 s (once)
+    assert re.search(r"100\.0 req/s  0\.00% failed  p95 \d+\.\d\dms", frames[-1]), frames
