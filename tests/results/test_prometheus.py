@@ -21,7 +21,8 @@ from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.results.interval import IntervalRecorder, apply, interval_store
-from loadgen.results.prom_metrics import SECONDS_BUCKETS, LiveMetrics
+from loadgen.results.prom_families import SECONDS_BUCKETS
+from loadgen.results.prom_metrics import LiveMetrics
 from loadgen.results.prom_server import PromServer, is_loopback, parse_address
 
 
