@@ -22,6 +22,7 @@ from loadgen.fleet.progress import FleetProgress
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.timeseries import TimeSeries
 from loadgen.net.types import Headers, RawResponse, Request, Timings
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import IntervalRecorder, apply, interval_store
@@ -177,3 +178,30 @@ def test_fleet_progress_shows_each_scenarios_merged_figures() -> None:
     assert lines[0].startswith("running (002.0s), 03/04 VUs, 10 complete"), lines
     assert lines[1] == "shop  10.0 req/s  25.00% failed  p95 5.00ms", lines
     assert lines[2] == "idle", lines
+
+
+def test_fleet_req_rate_is_by_sample_time_not_by_arrival() -> None:
+    """Workers' intervals arrive a second late and in bursts: the fleet's req/s is the last
+    whole second's requests by their own timestamps, not what arrived since the last frame."""
+    registry = Registry()
+    store = Store(registry, timeseries=TimeSeries(0))
+    live = LiveFigures(store)
+    rec = Recorder()
+    for second, n in ((0, 10), (1, 20), (2, 30)):
+        for i in range(n):
+            t = second * 1_000_000_000 + i * 1_000_000
+            rec.http(t, tagset(scenario="shop", status="200"), 5.0, 0, 0, 0, 0, 5.0, 0, 0)
+    store.ingest(rec.drain())  # all three seconds land at once
+    elapsed = [3.5]
+    engine = type("E", (), {"elapsed_s": lambda self: elapsed[0]})()
+    out = io.StringIO()
+    progress = FleetProgress(FakeFleet(), out, live=live, scenarios=["shop"], every=1.0)
+    progress(engine, False)
+    # at 3.5 s the last second every worker has surely sent is [1 s, 2 s): 20 requests
+    # (by arrival it would be all 60 since the start: 17.1/s)
+    assert "shop  20.0 req/s" in out.getvalue(), out.getvalue()
+    elapsed[0] = 4.6
+    out.seek(0)
+    out.truncate(0)
+    progress(engine, False)
+    assert "shop  30.0 req/s" in out.getvalue(), out.getvalue()  # [2 s, 3 s): 30

@@ -42,6 +42,8 @@ class Figures(Protocol):
 
     def thresholds(self, scenario: str | None) -> ThresholdView: ...
 
+    def rate(self, scenario: str, since_s: float, until_s: float) -> float | None: ...
+
 
 def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:.2f}s" if ms >= 1000 else f"{ms:.2f}ms"

@@ -1,7 +1,10 @@
 """The fleet's live progress: one line with the workers' summed VUs and iterations (each
 worker's own per-scenario lines would be N times the noise), then per scenario the merged
-live figures (req/s over the last interval, failed %, p95 so far, its thresholds), laid
-out as a single run's (execution/display.py: rich on a terminal, plain lines otherwise)."""
+live figures (req/s, failed %, p95 so far, its thresholds), laid out as a single run's
+(execution/display.py: rich on a terminal, plain lines otherwise). req/s is over the
+last interval's whole seconds that every worker has sent, counted by sample time: the
+workers' intervals arrive a second late and together, so counting what arrived between
+two frames swung between half and double the real rate."""
 
 from __future__ import annotations
 
@@ -59,6 +62,12 @@ class FleetProgress:
             return None
         if final:
             return fig.requests / elapsed if elapsed > 0 else 0.0
+        until = float(int(elapsed)) - 1.0  # the last whole second every worker has sent
+        window = max(1.0, float(round(self.display.every)))
+        if self.live is not None and until - window >= 0:
+            got = self.live.rate(name, until - window, until)
+            if got is not None:
+                return got
         prev_t, prev_n = self._last_reqs.get(name, (0.0, 0))
         self._last_reqs[name] = (elapsed, fig.requests)
         return (fig.requests - prev_n) / (elapsed - prev_t) if elapsed > prev_t else 0.0

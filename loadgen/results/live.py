@@ -53,12 +53,25 @@ class LiveFigures:
         self._reqs, self._failed = r["http_reqs"], r["http_req_failed"]
         self._duration = r["http_req_duration"]
         self.judge = judge
+        self.timeseries = store.timeseries
         self.scenarios: dict[str, ScenarioFigures] = {}
         self._by_tags: dict[TagSet, ScenarioFigures | None] = {}
         store.add_observer([self._reqs, self._failed, self._duration], self)
 
     def of(self, scenario: str) -> ScenarioFigures | None:
         return self.scenarios.get(scenario)
+
+    def rate(self, scenario: str, since_s: float, until_s: float) -> float | None:
+        """Requests per second made in [since_s, until_s) (seconds since the run's start,
+        whole intervals, by each sample's own time): for a fleet, whose samples arrive a
+        second late and in per-worker bursts, so that counts between two frames jitter."""
+        ts = self.timeseries
+        if ts is None or until_s <= since_s:
+            return None
+        n = sum(v.get("count", 0.0) for a, b, v in ts.buckets("http_reqs", scenario, since_s,
+                                                               until_s)
+                if a >= since_s - 1e-9 and b <= until_s + 1e-9)
+        return n / (until_s - since_s)
 
     def _fig(self, tags: TagSet) -> ScenarioFigures | None:
         if tags in self._by_tags:  # interned tag sets: a hash hit, not a dict() per batch
