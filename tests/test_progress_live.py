@@ -114,6 +114,8 @@ def test_rich_live_display_on_a_terminal_draws_the_final_frame_once() -> None:
     assert re.search(r"(^|[\n\r])a warning mid-run\n", ANSI.sub("", raw)), raw
     text = ANSI.sub("", raw)
     assert progress.tty and "\x1b[" in raw  # drawn in place, with colours
+    # the cursor is shown again at once (a second Ctrl-C exits without stopping rich)
+    assert raw.index("\x1b[?25h") < raw.index("running (001.0s)"), raw[:200]
     for head in ("scenario", "progress", "VUs", "req/s", "failed", "p95", "thresholds"):
         assert head in text, text
     assert "✗ 0/1 (http_req_failed{scenario:shop} rate<0.3)" in text

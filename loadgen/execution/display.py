@@ -115,6 +115,9 @@ class Display:
             self._live = RichLive(console=console, auto_refresh=False, transient=False,
                                   redirect_stdout=False, redirect_stderr=False)
             self._live.start()
+            # rich hides the cursor until stop(): a second Ctrl-C exits at once (os._exit,
+            # no stop, no atexit) and would leave the user's terminal without one
+            console.show_cursor(True)
             self._route_logs(console)
             atexit.register(self.close)  # an error that skips the final frame: cursor back
         self._live.update(render(frame), refresh=not final)
