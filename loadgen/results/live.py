@@ -55,7 +55,8 @@ class LiveFigures:
         self.judge = judge
         self.timeseries = store.timeseries
         self.scenarios: dict[str, ScenarioFigures] = {}
-        self._by_tags: dict[TagSet, ScenarioFigures | None] = {}
+        self._figs: list[ScenarioFigures] = []
+        self._by_tags: dict[TagSet, int] = {}
         store.add_observer([self._reqs, self._failed, self._duration], self)
 
     def of(self, scenario: str) -> ScenarioFigures | None:
@@ -73,29 +74,35 @@ class LiveFigures:
                 if a >= since_s - 1e-9 and b <= until_s + 1e-9)
         return n / (until_s - since_s)
 
-    def _fig(self, tags: TagSet) -> ScenarioFigures | None:
-        if tags in self._by_tags:  # interned tag sets: a hash hit, not a dict() per batch
-            return self._by_tags[tags]
+    def _no(self, tags: TagSet) -> int:
+        """The index of this tag set's scenario in `_figs` (-1: past MAX_SCENARIOS)."""
         name = dict(tags).get("scenario", "")
         got = self.scenarios.get(name)
         if got is None and len(self.scenarios) < MAX_SCENARIOS:
             got = self.scenarios[name] = ScenarioFigures()
+            self._figs.append(got)
+        no = self._figs.index(got) if got is not None else -1
         if len(self._by_tags) >= _TAG_CACHE_MAX:
             self._by_tags.clear()
-        self._by_tags[tags] = got
-        return got
+        self._by_tags[tags] = no
+        return no
 
     # -- the store's Observer ----------------------------------------------------------------
     def batch(self, metric: Metric, values: np.ndarray, tags: list[TagSet],
               codes: np.ndarray | None) -> None:
-        figs = [self._fig(t) for t in (tags[:1] if codes is None else tags)]
-        distinct = list({id(f): f for f in figs if f is not None}.values())
-        if codes is None or len(distinct) <= 1 and None not in figs:
-            groups = [(f, values) for f in distinct[:1]]
+        if codes is None:
+            tags = tags[:1]
+        cached = list(map(self._by_tags.get, tags))  # interned tag sets: a hash hit each
+        nos: list[int] = ([self._no(t) if n is None else n
+                           for t, n in zip(tags, cached, strict=True)]
+                          if None in cached else cached)  # type: ignore[assignment]
+        first = nos[0]
+        if codes is None or nos.count(first) == len(nos):
+            groups = [(self._figs[first], values)] if first >= 0 else []
         else:  # rows grouped by scenario (few), not by tag set (many)
-            index = {id(f): i for i, f in enumerate(distinct)}
-            per_row = np.array([index.get(id(f), -1) for f in figs])[codes]
-            groups = [(f, values[per_row == i]) for i, f in enumerate(distinct)]
+            per_row = np.array(nos)[codes]
+            groups = [(self._figs[i], values[per_row == i])
+                      for i in sorted(set(nos)) if i >= 0]
         for fig, v in groups:
             if metric is self._reqs:
                 fig.requests += len(v)
@@ -106,9 +113,12 @@ class LiveFigures:
                 fig.durations.add(v)
 
     def absorb(self, metric: Metric, tags: TagSet, sink: Sink) -> None:
-        fig = self._fig(tags)
-        if fig is None:
+        no = self._by_tags.get(tags)
+        if no is None:
+            no = self._no(tags)
+        if no < 0:
             return
+        fig = self._figs[no]
         if metric is self._reqs and isinstance(sink, CounterSink):
             fig.requests += sink.n
         elif metric is self._failed and isinstance(sink, RateSink):

@@ -97,7 +97,10 @@ class Family:
         return s
 
     def slots(self, tags: list[TagSet]) -> list[int]:
-        return [self.slot(t) for t in tags]
+        cached = list(map(self._by_tags.get, tags))  # interned tag sets: a hash hit each
+        if None not in cached:
+            return cached  # type: ignore[return-value]
+        return [self.slot(t) if s is None else s for t, s in zip(tags, cached, strict=True)]
 
     def grow(self) -> None:
         raise NotImplementedError
@@ -244,12 +247,19 @@ class HistogramFamily(Family):
     bounds = np.array(SECONDS_BUCKETS)
 
     def init(self) -> None:
-        self.counts: list[np.ndarray] = []
-        self.sums: list[float] = []
+        """One row of bucket counts per label set, in arrays grown by doubling: a batch
+        with many label sets is one np.add.at, not a numpy call per label set."""
+        self.counts = np.zeros((8, len(self.bounds) + 1), np.int64)
+        self.sums = np.zeros(8)
 
     def grow(self) -> None:
-        self.counts.append(np.zeros(len(self.bounds) + 1, np.int64))
-        self.sums.append(0.0)
+        n = len(self.keys)
+        if n > len(self.sums):
+            counts = np.zeros((2 * n, self.counts.shape[1]), np.int64)
+            counts[:len(self.counts)] = self.counts
+            sums = np.zeros(2 * n)
+            sums[:len(self.sums)] = self.sums
+            self.counts, self.sums = counts, sums
 
     def batch(self, values: np.ndarray, tags: list[TagSet], codes: np.ndarray | None) -> None:
         v = values / 1000.0
@@ -268,10 +278,9 @@ class HistogramFamily(Family):
             return
         k = len(tags)
         grid = np.bincount(codes * nb + b, minlength=k * nb).reshape(k, nb)
-        sums = np.bincount(codes, weights=v, minlength=k).tolist()
-        for c, s in enumerate(slots):
-            self.counts[s] += grid[c]
-            self.sums[s] += sums[c]
+        rows = np.asarray(slots)  # two tag sets may share a label set: add.at adds both
+        np.add.at(self.counts, rows, grid)
+        np.add.at(self.sums, rows, np.bincount(codes, weights=v, minlength=k))
 
     def absorb(self, tags: TagSet, sink: Sink) -> None:
         buckets = getattr(sink, "buckets", None)
@@ -288,7 +297,8 @@ class HistogramFamily(Family):
         self.sums[s] += total / 1000.0 if math.isfinite(total) else 0.0
 
     def snapshot(self) -> Any:
-        return [c.copy() for c in self.counts], list(self.sums)
+        n = len(self.keys)
+        return self.counts[:n].copy(), self.sums[:n].tolist()
 
     @staticmethod
     def families(name: str, labels: tuple[str, ...], keys: list[tuple[str, ...]],
@@ -296,8 +306,8 @@ class HistogramFamily(Family):
         counts, sums = snap
         f = HistogramMetricFamily(name, f"{name}: the run's samples so far", labels=labels)
         les = [f"{b:g}" for b in SECONDS_BUCKETS] + ["+Inf"]
-        for key, c, total in zip(keys, counts, sums, strict=False):
-            cum = np.cumsum(c).tolist()
+        for key, cum, total in zip(keys, np.cumsum(counts, axis=1).tolist(), sums,
+                                   strict=False):
             f.add_metric(key, list(zip(les, cum, strict=True)), total)
         return [f]
 
@@ -313,10 +323,9 @@ class SummaryFamily(HistogramFamily):
             values = values[keep]
             codes = None if codes is None else codes[keep]
         k = len(tags)
-        counts = _count_per_code(codes, len(values), k)
-        for s, n, v in zip(self.slots(tags), counts, _per_code(values, codes, k), strict=False):
-            self.counts[s][0] += n
-            self.sums[s] += v
+        rows = np.asarray(self.slots(tags))
+        np.add.at(self.counts[:, 0], rows, _count_per_code(codes, len(values), k))
+        np.add.at(self.sums, rows, _per_code(values, codes, k))
 
     def absorb(self, tags: TagSet, sink: Sink) -> None:
         n = int(getattr(sink, "count", 0))
@@ -331,8 +340,8 @@ class SummaryFamily(HistogramFamily):
                  snap: Any) -> list[PromMetric]:
         counts, sums = snap
         f = SummaryMetricFamily(name, f"{name}: count and sum so far", labels=labels)
-        for key, c, total in zip(keys, counts, sums, strict=False):
-            f.add_metric(key, int(c[0]), total)
+        for key, c, total in zip(keys, counts[:, 0].tolist(), sums, strict=False):
+            f.add_metric(key, c, total)
         return [f]
 
 

@@ -215,3 +215,18 @@ def test_a_non_loopback_address_is_warned_about(monkeypatch: pytest.MonkeyPatch,
     assert bound == [("0.0.0.0", 9464), ("127.0.0.2", 9464)]
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "0.0.0.0 is not a loopback address" in warned[0], warned
+
+
+def test_many_label_sets_in_one_batch_each_get_their_own_buckets() -> None:
+    """Label sets live in arrays grown by doubling; a batch adds to all of them at once."""
+    registry = Registry()
+    rec = Recorder()
+    for i in range(300):
+        rec.http(i, http_tags(f"u{i % 30}", 200), float(i % 30), 0, 0, 0, 0, 1.0, 0, 0)
+    got = samples(scrape_text(fed(registry, rec.drain())))
+    for j in range(30):
+        lab = (("method", "GET"), ("name", f"u{j}"), ("scenario", "s"), ("status", "200"))
+        assert got[("loadgen_http_req_duration_seconds_count", lab)] == 10
+        assert got[("loadgen_http_req_duration_seconds_sum", lab)] == pytest.approx(j / 100)
+        le = tuple(sorted((*lab, ("le", "0.01"))))
+        assert got[("loadgen_http_req_duration_seconds_bucket", le)] == (10 if j <= 10 else 0)
