@@ -54,6 +54,11 @@ def records(registry: Registry, n: int = 300) -> list[tuple[object, ...]]:
         d = float(rng.exponential(20.0))
         rec.http(i, http_tags(name, status), d, 0, 0, 0, 0.01, d, 0.01, int(status >= 400))
         rec.sample(registry["checks"], float(status == 200), tagset(scenario="s", check="ok"), i)
+    chat = tagset(scenario="s", name="chat", url="ws://127.0.0.1:9/ws")
+    for i in range(3):
+        rec.sample(registry["ws_sessions"], 1.0, chat, n)
+        rec.sample(registry["ws_connecting"], 4.0, chat, n)
+        rec.sample(registry["ws_msgs_sent"], 5.0, chat, n)
     rec.sample(registry["vus"], 3.0, tagset(), n)
     rec.sample(registry["vus"], 5.0, tagset(), n + 1)
     rec.sample(registry["iteration_latency"], float("inf"), tagset(scenario="s"), n + 2)
@@ -94,6 +99,10 @@ def test_the_families_say_what_the_records_say() -> None:
     lat = (("scenario", "s"),)
     assert got[("loadgen_iteration_latency_seconds_count", lat)] == 1
     assert got[("loadgen_iteration_latency_seconds_sum", lat)] == pytest.approx(0.012)
+    ws = (("name", "chat"), ("scenario", "s"))  # the URL is not a label
+    assert got[("loadgen_ws_sessions_total", ws)] == 3
+    assert got[("loadgen_ws_msgs_sent_total", ws)] == 15
+    assert got[("loadgen_ws_connecting_seconds_bucket", (("le", "0.005"), *ws))] == 3
     # the HTTP phases are not exported (6 more histograms per label set)
     assert not any(k[0].startswith("loadgen_http_req_waiting") for k in got)
     # no label set is made up from tag sets of other metrics in the same batch
