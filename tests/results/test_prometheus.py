@@ -55,7 +55,7 @@ def records(registry: Registry, n: int = 300) -> list[tuple[object, ...]]:
         rec.http(i, http_tags(name, status), d, 0, 0, 0, 0.01, d, 0.01, int(status >= 400))
         rec.sample(registry["checks"], float(status == 200), tagset(scenario="s", check="ok"), i)
     chat = tagset(scenario="s", name="chat", url="ws://127.0.0.1:9/ws")
-    for i in range(3):
+    for _ in range(3):
         rec.sample(registry["ws_sessions"], 1.0, chat, n)
         rec.sample(registry["ws_connecting"], 4.0, chat, n)
         rec.sample(registry["ws_msgs_sent"], 5.0, chat, n)
