@@ -118,9 +118,12 @@ class Progress:
 
     @staticmethod
     def _finishing(engine: Engine, rt: ScenarioRuntime) -> bool:
-        """Done, or at the very end of its schedule (within the last second)."""
+        """Done, or at the very end of its schedule: from half a second before it (a tick
+        that fires a hair early, or a schedule that ends between ticks: the final frame is
+        moments away) to a second after it."""
         now = engine.clock.now_ns()
-        return rt.done or (rt.end_ns is not None and 0 <= now - rt.end_ns < 1_000_000_000)
+        return rt.done or (rt.end_ns is not None
+                           and -500_000_000 <= now - rt.end_ns < 1_000_000_000)
 
     @staticmethod
     def end_state(engine: Engine, rt: ScenarioRuntime, ran: int, total: int) -> str:

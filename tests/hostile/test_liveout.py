@@ -82,12 +82,13 @@ def test_plain_progress_in_a_log_shows_the_live_figures_once_per_interval(
                     "--no-summary", env={"BASE_URL": url})
         quiet = run_cli("run", script(tmp_path, "1s"), "-q", "--no-summary",
                         env={"BASE_URL": url})
-    assert r.code == 99, r.text[-2000:]  # every request failed: the scenario's threshold
+    assert r.code == 99, (r.code, r.text[-3000:])  # every request failed: the threshold
     r.assert_clean()
     assert r.peak_rss_mb < RSS_MB
     assert r.wall_s < 3 + START_S
     frames = [f for f in r.err.split("\n\n") if FRAME_RE.search(f)]
-    assert [FRAME_RE.search(f).group(1) for f in frames] == ["001.0", "002.0", "003.0"], r.err
+    at = [float(FRAME_RE.search(f).group(1)) for f in frames]  # type: ignore[union-attr]
+    assert len(at) == 3 and all(abs(a - b) < 0.5 for a, b in zip(at, (1, 2, 3), strict=False)), r.err
     for f in frames[1:]:
         row = f.splitlines()[1]
         assert re.search(r"\d+\.\d req/s  100\.00% failed  p95 \d+\.\d\dms  thresholds ✗ 0/1 "
