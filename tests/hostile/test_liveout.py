@@ -88,7 +88,8 @@ def test_plain_progress_in_a_log_shows_the_live_figures_once_per_interval(
     assert r.wall_s < 3 + START_S
     frames = [f for f in r.err.split("\n\n") if FRAME_RE.search(f)]
     at = [float(FRAME_RE.search(f).group(1)) for f in frames]  # type: ignore[union-attr]
-    assert len(at) == 3 and all(abs(a - b) < 0.5 for a, b in zip(at, (1, 2, 3), strict=False)), r.err
+    assert len(at) == 3, r.err
+    assert all(abs(a - b) < 0.5 for a, b in zip(at, (1, 2, 3), strict=True)), r.err
     for f in frames[1:]:
         row = f.splitlines()[1]
         assert re.search(r"\d+\.\d req/s  100\.00% failed  p95 \d+\.\d\dms  thresholds ✗ 0/1 "
