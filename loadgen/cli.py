@@ -81,8 +81,9 @@ def cli() -> None:
               help="A threshold file (YAML or JSON) added to the scenarios' own (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
 @_summary_options
-@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
-              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE|prometheus=HOST:PORT",
+              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets; "
+                   "prometheus=HOST:PORT serves them live (port 0: any free one); repeat.")
 @click.option("--archive", type=click.Path(dir_okay=False),
               help="Write the results archive here (per-second snapshots `loadgen merge` "
                    "adds up across runs).")
@@ -101,6 +102,8 @@ def cli() -> None:
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1",
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--progress-interval", type=float, metavar="SECONDS",
+              help="Seconds between progress frames (default: 1 on a terminal, 10 in a log).")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
 @click.option("--events-off", is_flag=True,
               help="Do not run the scenarios' events (nor their recovery verdicts): a "
@@ -177,6 +180,7 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("--execution-segment", metavar="FROM:TO")
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
+@click.option("--progress-interval", type=float, metavar="SECONDS")
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
 @after_run_options
 @_request_options

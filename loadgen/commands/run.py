@@ -78,6 +78,7 @@ class RunConfig:
     #: each transport's body cap (--max-response-bytes); 0 = none
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     quiet: bool = False
+    progress_interval: float | None = None  # seconds between progress frames
     results: ResultsConfig = field(default_factory=ResultsConfig)
     monitor_pids: list[int] = field(default_factory=list)
     scrape_urls: list[str] = field(default_factory=list)
@@ -132,6 +133,7 @@ class RunConfig:
                    http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
                                                                      False),
                    max_response_bytes=cap, quiet=kw.get("quiet", False),
+                   progress_interval=kw.get("progress_interval"),
                    results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
                    scrape_urls=list(kw.get("scrape_urls") or ()),
@@ -146,7 +148,9 @@ def number_problems(kw: dict[str, Any]) -> list[str]:
                            low_inclusive=False),
               check_number("--max-vus", kw.get("max_vus"), low=1, high=MAX_VUS),
               check_number("--vus", kw.get("vus"), low=0, high=MAX_VUS),
-              check_number("--iterations", kw.get("iterations"), low=0, high=1e12)]
+              check_number("--iterations", kw.get("iterations"), low=0, high=1e12),
+              check_number("--progress-interval", kw.get("progress_interval"), low=0,
+                           high=86_400, low_inclusive=False)]
     for flag, large in (("rps", LARGE_RATE), ("vus", LARGE_VUS), ("max_vus", LARGE_VUS)):
         v = kw.get(flag)
         if v is not None and math.isfinite(v) and large < v <= (
@@ -345,7 +349,8 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                      segment=cfg.overrides.segment,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None,
                      slowest=results.slowest, trace=cfg.trace)
-    progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
+    progress = Progress(enabled=not cfg.quiet, watch=watchers[0], every=cfg.progress_interval,
+                        live=None if cfg.quiet else results.live_figures())
     engine = Engine(run, specs, with_events(Hooks(
         ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
         exec_started=results.exec_started, background=[w.run for w in watchers]), events))

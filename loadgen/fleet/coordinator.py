@@ -49,6 +49,7 @@ from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
+from loadgen.results.prometheus import is_prometheus
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -69,7 +70,8 @@ def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
                         "with --execution-segment and --archive, then loadgen merge)")
     problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
                  "aggregates, not every sample; write json=FILE?points=buckets"
-                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
+                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]
+                 and not is_prometheus(o)]  # served from the merged store
     return problems
 
 
@@ -208,7 +210,9 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             insecure=cfg.insecure, slowest=results.slowest, trace=cfg.trace)
         engine = Engine(run, specs, with_events(Hooks(
             ingest=results.ingest, tick=results.tick,
-            progress=FleetProgress(fleet, enabled=not cfg.quiet), started=results.started,
+            progress=FleetProgress(fleet, enabled=not cfg.quiet, every=cfg.progress_interval,
+                                   live=None if cfg.quiet else results.live_figures(),
+                                   scenarios=[s.name for s in specs]), started=results.started,
             exec_started=results.exec_started, background=[w.run for w in watchers],
             load=_load_with_events(fleet, events, clock), vu_counts=fleet.vu_counts),
             events, begin_at_exec=False))

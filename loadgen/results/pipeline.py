@@ -26,6 +26,8 @@ from loadgen.results.endpoints import EndpointViews
 from loadgen.results.interval import IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.junit import write_junit
+from loadgen.results.live import LiveFigures
+from loadgen.results.prometheus import PrometheusOutput, open_prometheus
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -105,8 +107,8 @@ class Results:
         #: its workers'); None with --slowest 0
         self.slowest = SlowestRequests(cfg.slowest) if cfg.slowest > 0 else None
         self.slo = run_budgets([s.cls for s in specs], cfg.threshold_files)
-        self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
-                               self.judge.tset.by_metric())
+        self.streams, self.prometheus = self._outputs(registry)
+        self._live: LiveFigures | None = None
         self.summary: Summary | None = None
         self.judgement: Judgement | None = None
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
@@ -118,6 +120,31 @@ class Results:
         #: judged after the thresholds: each `finish(results, judgement)` may add sections,
         #: warnings, text, verdicts and a failing exit code (the events and their recovery)
         self.addons: list[Any] = []
+
+    def _outputs(self, registry: Registry) -> tuple[Streams, PrometheusOutput | None]:
+        """The `--out` files and endpoints, every problem of all of them at once."""
+        problems: list[str] = []
+        streams = prometheus = None
+        try:
+            streams = Streams(self.cfg.outputs, registry, self.store, self.timeseries,
+                              self.judge.tset.by_metric())
+        except ConfigError as e:
+            problems += e.problems
+        try:
+            prometheus = open_prometheus(self.cfg.outputs, registry, self.store, self.judge)
+        except ConfigError as e:
+            problems += e.problems
+        if streams is None or problems:
+            if prometheus is not None:
+                prometheus.close()
+            raise ConfigError(problems)
+        return streams, prometheus
+
+    def live_figures(self) -> LiveFigures:
+        """The live progress's per-scenario figures (fed from here on: ask before the run)."""
+        if self._live is None:
+            self._live = LiveFigures(self.store, self.judge)
+        return self._live
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -158,6 +185,8 @@ class Results:
         """Flush and close the streams (also on the hard-exit path: the archive gets its
         last interval, without an end line)."""
         self.streams.close()
+        if self.prometheus is not None:
+            self.prometheus.close()
         if self.archive is not None and not self.archive.ended and self.now_ns is not None:
             self._cut(self.now_ns())
             self.archive.close()
