@@ -19,6 +19,7 @@ from typing import Any, cast
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.metrics.registry import Registry
+from loadgen.report.runinfo import archive_info
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import apply, interval_store
@@ -30,6 +31,11 @@ ARRIVAL = ("ConstantArrivalRate", "RampingArrivalRate")
 
 
 def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
+    return merge_results(paths, rcfg)[0]
+
+
+def merge_results(paths: list[str], rcfg: ResultsConfig) -> tuple[int, Results | None]:
+    """The exit code, and the pipeline that judged the merged run (None: bad input)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -41,14 +47,16 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
         bucket_outputs_only(rcfg.outputs)
         results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
                           arrival_scenarios=arrival, store_factory=interval_store)
+        results.run_info = archive_info(head, paths)
         results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
         for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
             apply(iv, registry, results.store, results.timeseries)
+            results.observe(iv)
             _health(health, iv.health)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
-        return e.exit_code
-    return results.finish(outcome(infos))
+        return e.exit_code, None
+    return results.finish(outcome(infos)), results
 
 
 def read_all(paths: list[str]) -> list[ArchiveInfo]:

@@ -43,6 +43,7 @@ from loadgen.options import (
     parse_cli_stage,
     parse_key_values,
 )
+from loadgen.report.runinfo import run_info
 from loadgen.results.archive import (
     ArchiveWriter,
     build_header,
@@ -195,6 +196,7 @@ def run_file(cfg: RunConfig) -> int:
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns,
                           archive=make_archive(cfg, specs, registry))
+        results.run_info = run_info(specs, cfg.file, cfg.overrides)
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

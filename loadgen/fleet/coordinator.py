@@ -44,6 +44,7 @@ from loadgen.fleet.socket_link import (
 )
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
+from loadgen.report.runinfo import run_info
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch
@@ -104,6 +105,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         watchers = make_watchers(cfg, registry, recorder)
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
+        results.run_info = run_info(specs, cfg.file, cfg.overrides, {"workers": value})
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

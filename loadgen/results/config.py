@@ -19,6 +19,7 @@ class ResultsConfig:
     outputs: list[str] = field(default_factory=list)
     no_color: bool = False
     archive: str | None = None  # --archive FILE: interval snapshots (results/archive.py)
+    report: str | None = None  # --report FILE.html: the single-file HTML report (report/)
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:
@@ -29,4 +30,5 @@ class ResultsConfig:
                    summary_export=kw.get("summary_export"), summary_json=kw.get("summary_json"),
                    trend_stats=trend, time_unit=kw.get("summary_time_unit") or "",
                    no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
-                   no_color=bool(kw.get("no_color")), archive=kw.get("archive"))
+                   no_color=bool(kw.get("no_color")), archive=kw.get("archive"),
+                   report=kw.get("report"))

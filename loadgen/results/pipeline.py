@@ -18,10 +18,13 @@ from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.report.build import report_problem, write_html_report
+from loadgen.report.collect import ReportCollector
+from loadgen.report.runinfo import run_info
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import IntervalRecorder, interval_store
+from loadgen.results.interval import Interval, IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.report import (
     CutOffRequests,
@@ -66,14 +69,22 @@ class Results:
         self.cfg = cfg
         self.now_ns = now_ns
         self.archive = archive
-        self.intervals = IntervalRecorder(registry) if archive is not None else None
+        self.specs = specs
+        #: --report: per-interval series for the HTML report, fed by our own cuts or by a
+        #: coordinator's `observe`; `run_info`: the run's description for it (else: specs)
+        self.report = ReportCollector() if cfg.report else None
+        self.run_info: dict[str, Any] | None = None
+        self.intervals = (IntervalRecorder(registry)
+                          if archive is not None or self.report is not None else None)
         self._start_ns = 0
         self._cut_ns = 0
         self.watchers = list(watchers or ())
         problems = validate_trend_stats(list(cfg.trend_stats)) if cfg.trend_stats else []
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
-                                 writable_problem("--archive", cfg.archive)) if p]
+                                 writable_problem("--archive", cfg.archive),
+                                 writable_problem("--report", cfg.report),
+                                 report_problem("--report", cfg.report)) if p]
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
             store_factory = interval_store  # the run's own numbers = a merge of its archive
@@ -101,6 +112,8 @@ class Results:
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
+        #: the result files that could not be written (set by finish)
+        self.failures: list[str] = []
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -109,8 +122,9 @@ class Results:
         self.timeseries.origin_ns = start_ns
         self.streams.start(start_ns, wall_ns)
         self._start_ns = self._cut_ns = start_ns
-        if self.archive is not None and self.intervals is not None:
+        if self.intervals is not None:
             self.intervals.start(start_ns)
+        if self.archive is not None:
             self.archive.start()
 
     def exec_started(self, exec_start_ns: int) -> None:
@@ -127,11 +141,19 @@ class Results:
                     self._cut(now)
 
     def _cut(self, now_ns: int) -> None:
-        """One interval snapshot into the archive (every second, and at the end)."""
-        assert self.intervals is not None and self.archive is not None
+        """One interval snapshot into the archive and the report (every second, and at the
+        end)."""
+        assert self.intervals is not None
         self._cut_ns = now_ns
-        self.archive.interval(self.intervals.cut((now_ns - self._start_ns) / 1e9,
-                                                 generator_health(self.watchers)))
+        iv = self.intervals.cut((now_ns - self._start_ns) / 1e9, generator_health(self.watchers))
+        if self.archive is not None:
+            self.archive.interval(iv)
+        self.observe(iv)
+
+    def observe(self, iv: Interval) -> None:
+        """An interval for the report (a coordinator's or merge's, already applied)."""
+        if self.report is not None:
+            self.report.observe(iv)
 
     def tick(self, elapsed_s: float) -> StopRequest | None:
         return self.judge.tick(elapsed_s)
@@ -147,23 +169,31 @@ class Results:
 
     def finish(self, outcome: Outcome) -> int:
         """Final judgement, summaries and files; returns the process exit code."""
-        if self.archive is not None and self.now_ns is not None:
+        if self.intervals is not None and self.now_ns is not None:
             self._cut(self.now_ns())
+        if self.archive is not None and self.now_ns is not None:
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
             failures.append(self.archive.failure)
-        if not self.cfg.no_summary:
+        if not self.cfg.no_summary or self.cfg.report:
             extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
                                     self.cut_off.warnings() + self.more_warnings)
             extra.update(self.sections)
             entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
             self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
                                         judgement.no_samples)
-            failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
+            if not self.cfg.no_summary:
+                failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
+            if self.cfg.report and (failure := write_html_report(
+                    self.cfg.report, self.summary.data, self.report,
+                    exit_code=judgement.exit_code, pvalues=self.summary.threshold_values,
+                    run_info=self.run_info or run_info(self.specs))):
+                failures.append(failure)
         log_breach(judgement)
+        self.failures = failures
         return self._exit_code(judgement.exit_code, failures)
 
     @staticmethod

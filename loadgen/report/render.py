@@ -1,0 +1,235 @@
+"""The page itself: one HTML string, every value from the run escaped here (`esc`).
+
+Names, URLs, error strings and tags come from the scenario or the target, so each one goes
+through `html.escape` before it reaches markup, and the chart data travels as JSON inside a
+`<script type="application/json">` block with `<`, `>` and `&` written as `\\u003c` ...
+(a name containing `</script>` cannot end the block). Table cells that hold numbers carry
+the exact value in `data-v`, so a reader (or a test) can compare them with the summary JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from typing import Any
+
+from loadgen.report.extract import ENDPOINT_COLS
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2937;
+background:#f8fafc}
+main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
+h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid
+#e5e7eb;padding-bottom:4px}
+.verdict{padding:14px 18px;border-radius:8px;font-size:18px;font-weight:600;margin:12px 0}
+.pass{background:#dcfce7;color:#166534}.fail{background:#fee2e2;color:#991b1b}
+.undecided{color:#92400e}
+table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0 12px;font-size:13px}
+th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f1f5f9}.bad{color:#b91c1c;font-weight:600}.ok{color:#15803d}
+ul.warn li{color:#92400e}.chart{background:#fff;margin:10px 0;border:1px solid #e5e7eb}
+.meta{color:#6b7280}code{font-size:12px;word-break:break-all}pre{white-space:pre-wrap;
+margin:0;font-size:12px}
+"""
+
+
+def esc(v: object) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def num(v: float | None, digits: int = 2) -> str:
+    if v is None or not math.isfinite(v):
+        return "—" if v is None else "unserved"
+    if v != 0 and abs(v) < 10 ** -digits:
+        return f"{v:.3g}"
+    return f"{v:,.{digits}f}"
+
+
+def td_num(v: Any, digits: int = 2, cls: str = "") -> str:
+    fv = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    dv = "" if fv is None else f' data-v="{esc(repr(fv))}"'
+    klass = f"n {cls}".strip()
+    return f'<td class="{klass}"{dv}>{esc(num(fv, digits))}</td>'
+
+
+def table(tid: str, head: list[str], rows: list[str]) -> str:
+    if not rows:
+        return ""
+    th = "".join(f"<th>{esc(h)}</th>" for h in head)
+    return (f'<table id="{tid}"><thead><tr>{th}</tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>")
+
+
+def mark(ok: object) -> str:
+    if ok is None:
+        return '<td class="undecided">? undecided</td>'
+    return '<td class="ok">✓ pass</td>' if ok else '<td class="bad">✗ fail</td>'
+
+
+def verdict_block(m: dict[str, Any]) -> str:
+    v = m["verdict"]
+    word = "PASSED" if v["passed"] else "FAILED"
+    bits = [f"exit code {v['exit_code']}",
+            f"{v['thresholds'] - v['failed_thresholds']}/{v['thresholds']} thresholds passed"]
+    if m["verdicts"]:
+        bits.append(f"{v['failed_verdicts']} test-type verdict(s) failed")
+    if v["reason"]:
+        bits.append(v["reason"])
+    cls = "pass" if v["passed"] else "fail"
+    return (f'<div id="verdict" class="verdict {cls}" data-exit-code="{v["exit_code"]}">'
+            f'{word} <span class="meta">— {esc("; ".join(bits))}</span></div>')
+
+
+def thresholds_html(m: dict[str, Any]) -> str:
+    rows = [f"<tr><td><code>{esc(r['metric'])}</code></td><td><code>{esc(r['expr'])}</code>"
+            f"</td>{mark(r['ok'])}{td_num(r['observed'], 3)}</tr>" for r in m["thresholds"]]
+    return table("thresholds", ["metric", "threshold", "result", "observed"], rows)
+
+
+def checks_html(m: dict[str, Any]) -> str:
+    rows = []
+    for c in m["checks"]:
+        total = c["passes"] + c["fails"]
+        rate = c["passes"] / total * 100 if total else None
+        rows.append(f"<tr><td>{esc(c['name'])}</td>{mark(c['ok'])}{td_num(c['passes'], 0)}"
+                    f"{td_num(c['fails'], 0)}{td_num(rate, 2)}</tr>")
+    return table("checks", ["check", "result", "passes", "fails", "pass %"], rows)
+
+
+def verdicts_html(m: dict[str, Any]) -> str:
+    rows = [f"<tr><td>{esc(v['scenario'])}</td><td>{esc(v['kind'])}</td>{mark(v['ok'])}"
+            f"<td>{esc(v['headline'])}<pre>{esc(chr(10).join(v['details']))}</pre></td></tr>"
+            for v in m["verdicts"]]
+    return table("verdicts", ["scenario", "test type", "verdict", "findings"], rows)
+
+
+def warnings_html(m: dict[str, Any]) -> str:
+    if not m["warnings"]:
+        return ""
+    return ('<ul id="warnings" class="warn">'
+            + "".join(f"<li>{esc(w)}</li>" for w in m["warnings"]) + "</ul>")
+
+
+def endpoints_html(m: dict[str, Any]) -> str:
+    slo = m["slo"]
+    rows = []
+    for r in m["endpoints"]:
+        budget = slo.get(r["name"], {})
+        cells = [f"<td>{esc(r['name'])}</td>", td_num(r["count"], 0), td_num(r["rate"], 2),
+                 td_num(None if r["error_rate"] is None else r["error_rate"] * 100, 2)]
+        for col in ENDPOINT_COLS:
+            v, b = r.get(col), budget.get(col)
+            over = v is not None and b is not None and v > b
+            cells.append(td_num(v, 2, "bad" if over else ""))
+            if any(col in s for s in slo.values()):
+                cells.append(td_num(b, 0) if b is not None else '<td class="n">—</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = ["name", "count", "req/s", "error %"]
+    for col in ENDPOINT_COLS:
+        head.append(f"{col} ms")
+        if any(col in s for s in slo.values()):
+            head.append(f"{col} SLO")
+    src = ("" if m["endpoints_source"] == "summary" else
+           '<p class="meta">Computed from the run\'s intervals.</p>')
+    return table("endpoints", head, rows) + src if rows else ""
+
+
+def records_html(tid: str, recs: list[dict[str, Any]] | None, cols: list[str]) -> str:
+    if not recs:
+        return ""
+    rows = []
+    for r in recs:
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                cells.append(td_num(v, 3 if c.endswith(("_s", "_ms")) else 0))
+            elif isinstance(v, bool) or v is None:
+                cells.append(f"<td>{esc('—' if v is None else ('yes' if v else 'no'))}</td>")
+            else:
+                cells.append(f"<td><code>{esc(v)}</code></td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return table(tid, cols, rows)
+
+
+def config_html(m: dict[str, Any]) -> str:
+    run = m["run"]
+    out = []
+    scen = run.get("scenarios") or []
+    if scen:
+        rows = [f"<tr><td>{esc(s.get('name', ''))}</td><td>{esc(s.get('executor', ''))}</td>"
+                f"<td>{esc(s.get('describe') or s.get('test_type') or '')}</td></tr>"
+                for s in scen if isinstance(s, dict)]
+        out.append(table("scenarios", ["scenario", "executor", "schedule"], rows))
+    opts = run.get("options") or {}
+    if opts:
+        rows = [f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(json.dumps(v))}</code>"
+                "</td></tr>" for k, v in opts.items()]
+        out.append(table("options", ["option", "value"], rows))
+    return "".join(out)
+
+
+def script_json(obj: Any) -> str:
+    """JSON safe inside a <script> block (no `<`, `>`, `&`, no line separators)."""
+    s = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                 ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        s = s.replace(a, b)
+    return s
+
+
+BOOT = """
+(function(){
+  var d = JSON.parse(document.getElementById('report-data').textContent);
+  d.figures.forEach(function(f){
+    Plotly.newPlot(document.getElementById('chart-' + f.id), f.data, f.layout,
+                   {displaylogo: false, responsive: true});
+  });
+  document.body.setAttribute('data-charts', String(d.figures.length));
+})();
+"""
+
+
+def page(m: dict[str, Any], figures: list[dict[str, Any]], library_js: str,
+         title: str) -> str:
+    def section(title: str, body: str, sid: str) -> str:
+        return f'<section id="s-{sid}"><h2>{esc(title)}</h2>{body}</section>' if body else ""
+
+    charts = "".join(f'<div class="chart" id="chart-{esc(f["id"])}"></div>' for f in figures)
+    run = m["run"]
+    meta = [f"duration {num(m['duration_s'], 1)} s"]
+    if run.get("generated"):
+        meta.append(f"generated {run['generated']}")
+    if run.get("script"):
+        meta.append(f"script {run['script']}")
+    if m["fleet"] and m["fleet"].get("workers"):
+        meta.append(f"{m['fleet']['workers']} workers")
+    body = "".join([
+        f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(' · '.join(meta))}</p>",
+        verdict_block(m),
+        section("Thresholds", thresholds_html(m), "thresholds"),
+        section("Test-type verdicts", verdicts_html(m), "verdicts"),
+        section("Warnings", warnings_html(m), "warnings"),
+        section("Checks", checks_html(m), "checks"),
+        section("Recovery", records_html("recovery", m["recovery"], [
+            "event", "recovery_s", "peak_p95_ms", "peak_error_rate", "kept_answering",
+            "passed"]), "recovery"),
+        section("Requests by name", endpoints_html(m), "endpoints"),
+        section("Over time", charts, "charts"),
+        section("Slowest requests", records_html("slowest", m["slowest"], [
+            "name", "method", "url", "status", "duration_ms", "started", "trace_id",
+            "scenario"]), "slowest"),
+        section("Events", records_html("events", m["events"], [
+            "at_s", "name", "kind", "ok", "status", "duration_s", "required", "output_tail"]),
+            "events"),
+        section("Configuration", config_html(m), "config"),
+    ])
+    data = script_json({"figures": figures})
+    lib = library_js.replace("</script", "<\\/script")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>{body}"
+            f"</main><script type=\"application/json\" id=\"report-data\">{data}</script>"
+            f"<script>{lib}</script><script>{BOOT}</script></body></html>")
