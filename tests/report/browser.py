@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ class Browser:
     def __init__(self, profile: Path, *, deadline_s: float = 15.0) -> None:
         self.profile = profile
         self.deadline_s = deadline_s
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: asyncio.subprocess.Process | None = None
         self.ws: ClientConnection | None = None
         self.session: str | None = None
         self._ids = itertools.count(1)
@@ -61,8 +60,9 @@ class Browser:
                 "--mute-audio", "--window-size=1280,900", "about:blank"]
         if os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True)
         port_file = self.profile / "DevToolsActivePort"
         end = time.monotonic() + self.deadline_s
         while True:
@@ -70,7 +70,7 @@ class Browser:
             lines = text.split("\n")
             if len(lines) >= 2 and lines[0].strip() and lines[1].strip():
                 break
-            if self.proc.poll() is not None:
+            if self.proc.returncode is not None:
                 raise BrowserError(f"chromium exited at start with code {self.proc.returncode}")
             if time.monotonic() > end:
                 raise BrowserError("chromium wrote no DevToolsActivePort in time")
@@ -94,10 +94,10 @@ class Browser:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+            await asyncio.wait_for(self.proc.wait(), 5)
 
     # ---- the protocol --------------------------------------------------------------------
     async def _read(self) -> None:
@@ -174,10 +174,10 @@ class Browser:
                 out.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
         return out
 
-    async def screenshot(self, path: Path) -> None:
+    async def screenshot(self) -> bytes:
         """The whole page as PNG."""
         height = int(await self.evaluate("document.documentElement.scrollHeight"))
         await self.call("Emulation.setDeviceMetricsOverride", width=1280,
                         height=min(max(height, 900), 16000), deviceScaleFactor=1, mobile=False)
         shot = await self.call("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(shot["data"]))
+        return base64.b64decode(shot["data"])

@@ -4,6 +4,7 @@ shows a hostile request name as text."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser import Browser, chromium_path
@@ -28,8 +30,8 @@ SCENARIO = textwrap.dedent('''
         async def iteration(self, vu: VU):
             r = await vu.http.get("/", name="ok")
             vu.check(r, {"status is 200": lambda r: r.status == 200})
-            await vu.http.get("/status/500", name=%r)
-''' % EVIL)
+            await vu.http.get("/status/500", name=EVIL_NAME)
+''').replace("EVIL_NAME", repr(EVIL))
 
 CHARTS_JS = """Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
   id: d.id, points: d.data.reduce((a, t) => a + ((t.visible === false) ? 0 :
@@ -39,13 +41,35 @@ TABLE_JS = """(id) => Array.from(document.querySelectorAll('#' + id + ' tbody tr
                                                               : td.textContent))"""
 
 
+async def look(url: str, profile: Path) -> dict[str, Any]:
+    """Open the report and read back what the browser made of it."""
+    async with Browser(profile) as b:
+        await b.open(url, "document.body && document.body.dataset.charts !== undefined")
+        ev = b.evaluate
+        seen = {
+            "charts": {c["id"]: c["points"] for c in await ev(CHARTS_JS)},
+            "endpoints": await ev(f"({TABLE_JS})('endpoints')"),
+            "thresholds": await ev(f"({TABLE_JS})('thresholds')"),
+            "verdict": await ev("document.getElementById('verdict').textContent"),
+            "exit_code": await ev("document.getElementById('verdict').dataset.exitCode"),
+            "names_text": await ev("document.getElementById('endpoints').innerText"),
+            "scripts": await ev("document.scripts.length"),
+            "latency_traces": await ev(
+                "document.getElementById('chart-latency').data.map(t => t.name)"),
+            "png": await b.screenshot(),
+        }
+        seen.update(problems=b.problems(), requests=b.requests(), dialogs=[
+            e for e in b.events if e["method"] == "Page.javascriptDialogOpening"])
+        return seen
+
+
 def endpoint_columns() -> list[str]:
     return ["name", "count", "rate", "error %", "p50", "p90", "p95", "p99", "max"]
 
 
 @pytest.mark.skipif(chromium_path() is None,
                     reason="no chromium (make test installs Debian's chromium package)")
-async def test_report_opens_offline_with_the_runs_numbers(tmp_path: Path) -> None:
+def test_report_opens_offline_with_the_runs_numbers(tmp_path: Path) -> None:
     scen = tmp_path / "shop.py"
     scen.write_text(SCENARIO)
     report, summary = tmp_path / "report.html", tmp_path / "summary.json"
@@ -58,22 +82,13 @@ async def test_report_opens_offline_with_the_runs_numbers(tmp_path: Path) -> Non
     data = json.loads(summary.read_text())
     metrics = data["metrics"]
     url = report.resolve().as_uri()
-
-    async with Browser(tmp_path / "profile") as b:
-        await b.open(url, "document.body && document.body.dataset.charts !== undefined")
-        charts = {c["id"]: c["points"] for c in await b.evaluate(CHARTS_JS)}
-        endpoints = await b.evaluate(f"({TABLE_JS})('endpoints')")
-        thresholds = await b.evaluate(f"({TABLE_JS})('thresholds')")
-        verdict = await b.evaluate("document.getElementById('verdict').textContent")
-        exit_code = await b.evaluate("document.getElementById('verdict').dataset.exitCode")
-        names_text = await b.evaluate("document.getElementById('endpoints').innerText")
-        scripts = await b.evaluate("document.scripts.length")
-        latency_traces = await b.evaluate(
-            "document.getElementById('chart-latency').data.map(t => t.name)")
-        shot = tmp_path / "report.png"
-        await b.screenshot(shot)
-        problems, requests = b.problems(), b.requests()
-        dialogs = [e for e in b.events if e["method"] == "Page.javascriptDialogOpening"]
+    seen = asyncio.run(look(url, tmp_path / "profile"))
+    charts, endpoints, thresholds = seen["charts"], seen["endpoints"], seen["thresholds"]
+    verdict, exit_code, names_text = seen["verdict"], seen["exit_code"], seen["names_text"]
+    scripts, latency_traces = seen["scripts"], seen["latency_traces"]
+    problems, requests, dialogs = seen["problems"], seen["requests"], seen["dialogs"]
+    shot = tmp_path / "report.png"
+    shot.write_bytes(seen["png"])
     if os.environ.get("LOADGEN_ARTIFACTS"):
         shutil.copy(shot, Path(os.environ["LOADGEN_ARTIFACTS"]) / "report.png")
 

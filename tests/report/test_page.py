@@ -1,0 +1,129 @@
+"""The page built from a summary carrying every shared `loadgen.*` key: each shown when
+present, skipped when absent, nothing from the run ever reaching the markup unescaped."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from report_fixtures import EVIL, interval, summary_fixture
+
+from loadgen.report.build import build_html, report_problem
+from loadgen.report.collect import ReportCollector
+
+
+class Page(HTMLParser):
+    """Tables by id (cell text and data-v), the ids present, and every script block."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.tables: dict[str, list[list[Any]]] = {}
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._table: str | None = None
+        self._cell: list[Any] | None = None
+        self._script: dict[str, str | None] | None = None
+        self._in_body = False
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(str(a["id"]))
+        if tag == "table":
+            self._table = str(a.get("id"))
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self._in_body = True
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = [a.get("data-v"), ""]
+        elif tag == "script":
+            self._script = a
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._table:
+            v, text = self._cell
+            self.tables[self._table][-1].append(float(v) if v is not None else text)
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell[1] += data
+        if self._script is not None:
+            self.scripts.append((self._script, data))
+            self._script = None
+
+
+def build(data: dict[str, Any], series: bool = True) -> str:
+    c = ReportCollector()
+    for s in range(3):
+        c.observe(interval(float(s), {EVIL: [100.0 + s, 300.0], "/ok": [1.0, 2.0]},
+                           failed={EVIL: 1}, vus=2, lag=[0.1, 0.2]))
+    return build_html(data, c.finish() if series else None, exit_code=99,
+                      run_info={"script": EVIL, "scenarios": [
+                          {"name": EVIL, "executor": "ConstantVUs", "describe": "1 VU"}],
+                          "options": {"tags": {EVIL: EVIL}}})
+
+
+def test_nothing_from_the_run_reaches_the_markup_unescaped() -> None:
+    text = build(summary_fixture())
+    assert EVIL not in text and "<b>x</b>" not in text
+    page = Page(text)
+    # exactly three scripts: the data block, the library, the boot code (none injected)
+    assert len(page.scripts) == 3
+    assert page.scripts[0][0] == {"type": "application/json", "id": "report-data"}
+    figures = json.loads(page.scripts[0][1])["figures"]
+    names = [t["name"] for f in figures for t in f["data"]]
+    assert any("&lt;script&gt;" in n for n in names)  # plotly shows entities as text
+
+
+def test_every_shared_key_has_its_section() -> None:
+    page = Page(build(summary_fixture()))
+    for sid in ("verdict", "thresholds", "verdicts", "warnings", "checks", "recovery",
+                "endpoints", "slowest", "events", "scenarios", "options"):
+        assert sid in page.ids, sid
+    head, *rows = page.tables["endpoints"]
+    assert head == ["name", "count", "req/s", "error %", "p50 ms", "p90 ms", "p95 ms",
+                    "p95 SLO", "p99 ms", "p99 SLO", "max ms"]
+    evil = dict(zip(head, rows[0], strict=True))
+    assert evil["name"] == EVIL and evil["p95 ms"] == 321.5 and evil["p95 SLO"] == 300
+    assert evil["error %"] == 1.0 and evil["count"] == 100
+    assert rows[1][0] == "/ok" and rows[1][7] == "—"  # no budget for /ok
+    assert re.search(r'class="n bad" data-v="321\.5"', build(summary_fixture()))
+    _, t_row, _ = page.tables["thresholds"]  # sorted by metric: the p(95) one first
+    assert t_row[:3] == ["http_req_duration{name:" + EVIL + "}", "p(95)<300", "✗ fail"]
+    assert t_row[3] == 321.5  # the observed value beside it
+    assert [r[0] for r in page.tables["checks"][1:]] == ["body ok", f"{EVIL} › status is 200"]
+    assert page.tables["events"][1][1] == EVIL
+    assert page.tables["recovery"][1][1] == "—"  # recovery_s null: never recovered
+
+
+def test_absent_keys_are_skipped_and_odd_shapes_do_not_fail() -> None:
+    data = summary_fixture()
+    for key in ("endpoints", "slo", "slowest_requests", "events", "recovery", "verdicts",
+                "warnings"):
+        del data["loadgen"][key]
+    page = Page(build(data))
+    for sid in ("slowest", "events", "recovery", "verdicts", "warnings"):
+        assert sid not in page.ids, sid
+    # without loadgen.endpoints the rows come from the intervals (3 seconds of each name)
+    head, *rows = page.tables["endpoints"]
+    by_name = {r[0]: dict(zip(head, r, strict=True)) for r in rows}
+    assert by_name[EVIL]["count"] == 6 and by_name[EVIL]["max ms"] == 300.0
+    assert by_name[EVIL]["error %"] == 50.0 and by_name["/ok"]["p50 ms"] == 1.5
+    odd = copy.deepcopy(summary_fixture())
+    odd["loadgen"].update(endpoints="nope", slo=[1], events={"a": 1}, slowest_requests=[3],
+                          recovery=None, verdicts=[], warnings="x")
+    odd["metrics"]["bad"] = {"thresholds": {"p(95)<1": "yes"}, "values": None}
+    assert "report-data" in Page(build(odd, series=False)).ids
+
+
+def test_report_path_problems_are_named_before_the_run() -> None:
+    assert report_problem("--report", "out.txt") is not None
+    assert report_problem("--report", "out.html") is None
