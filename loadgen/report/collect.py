@@ -17,12 +17,17 @@ second.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from loadgen.metrics.histogram import TrendSink
 from loadgen.metrics.model import Contains, TagSet
+from loadgen.metrics.percentiles import k6_percentiles_of_buckets
 from loadgen.metrics.sinks import CounterSink, GaugeSink, RateSink, Sink
 from loadgen.results.interval import UNIT_EXP, Interval
 
@@ -36,6 +41,7 @@ PCTS = (50.0, 90.0, 95.0, 99.0)
 LAT_COLS = ("p50", "p90", "p95", "p99", "max")
 #: the latency distribution (HDR percentile spectrum): 0%, 50%, 75%, ... 99.9999%
 SPECTRUM = tuple(100.0 * (1 - 10 ** (-k / 10)) for k in range(0, 61))
+GC_EVERY = 64
 SERIES_TRENDS = ("iteration_lag", "iteration_latency", "loadgen_loop_lag")
 
 
@@ -55,8 +61,8 @@ class _Second:
     width: float = 0.0
     reqs: dict[str, float] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
-    durations: dict[str, TrendSink] = field(default_factory=dict)
-    trends: dict[str, TrendSink] = field(default_factory=dict)
+    durations: dict[str, list[TrendSink]] = field(default_factory=dict)
+    trends: dict[str, list[TrendSink]] = field(default_factory=dict)
     vus: dict[str, float] = field(default_factory=dict)
     cpu: float | None = None
     dropped: float = 0.0
@@ -99,7 +105,7 @@ class ReportCollector:
         self._known: set[str] = set()
         #: whole-run sinks per request name (the endpoint table when the summary has none,
         #: and each name's latency spectrum)
-        self.dur_total: dict[str, TrendSink] = {}
+        self.dur_total: dict[str, _Buckets] = {}
         self.reqs_total: dict[str, float] = {}
         self.failed_total: dict[str, list[int]] = {}
 
@@ -137,9 +143,9 @@ class ReportCollector:
             sec.failed[n] = sec.failed.get(n, 0) + sink.passes
         elif metric == "http_req_duration" and isinstance(sink, TrendSink):
             n = self._label(_name_of(tags))
-            sec.durations.setdefault(n, _trend()).merge(sink)
+            sec.durations.setdefault(n, []).append(sink)
         elif metric in SERIES_TRENDS and isinstance(sink, TrendSink):
-            sec.trends.setdefault(metric, _trend()).merge(sink)
+            sec.trends.setdefault(metric, []).append(sink)
         elif metric in ("vus", "vus_max") and isinstance(sink, GaugeSink) and sink.n:
             # one gauge per process: the fleet's sum; the highest of the interval (the
             # sample at the tick often finds an arrival-rate run's VUs all idle)
@@ -153,9 +159,9 @@ class ReportCollector:
 
     def _totals(self, iv: Interval) -> None:
         for (metric, tags), sink in iv.metrics.items():
-            if metric == "http_req_duration" and isinstance(sink, TrendSink):
+            if metric == "http_req_duration" and isinstance(sink, TrendSink) and sink.count:
                 n = self._label(_name_of(tags))
-                self.dur_total.setdefault(n, _trend()).merge(sink)
+                self.dur_total.setdefault(n, _Buckets()).add(sink)
             elif metric == "http_reqs" and isinstance(sink, CounterSink):
                 n = self._label(_name_of(tags))
                 self.reqs_total[n] = self.reqs_total.get(n, 0.0) + sink.count
@@ -169,19 +175,22 @@ class ReportCollector:
     def _close(self, key: int) -> None:
         sec = self._open.pop(key)
         self._closed_upto = max(self._closed_upto, key)
+        if len(self.t) % GC_EVERY == GC_EVERY - 1:
+            # decoded HDR histograms hold a reference cycle (hdrh's encoder points back at
+            # its histogram), so the seconds' dense count arrays (~100 KB each) wait for a
+            # full collection: without one a 30-minute archive held ~140 MB of them
+            gc.collect()
         width = sec.width or 1.0
         row: dict[str, float | None] = {
             "reqs": sum(sec.reqs.values()), "failed": float(sum(sec.failed.values())),
-            "vus": sec.vus.get("vus"), "vus_max": sec.vus.get("vus_max"), "cpu": None if sec.cpu is None else sec.cpu * 100,
-            "dropped": sec.dropped, "iterations": sec.iterations, "width": width}
-        everything = _trend()
-        for s in sec.durations.values():
-            everything.merge(s)
-        row.update(_lat("", everything))
+            "vus": sec.vus.get("vus"), "vus_max": sec.vus.get("vus_max"),
+            "cpu": None if sec.cpu is None else sec.cpu * 100, "dropped": sec.dropped,
+            "iterations": sec.iterations, "width": width}
+        row.update(_lat("", [s for ss in sec.durations.values() for s in ss]))
         for metric in SERIES_TRENDS:
-            row.update(_lat(metric + "_", sec.trends.get(metric) or _trend()))
+            row.update(_lat(metric + "_", sec.trends.get(metric, [])))
         self._append(float(key), row)
-        for n, s in sec.durations.items():
+        for n, s in sec.durations.items():  # s: that name's sinks of this second
             self._name_row(n, {"reqs": sec.reqs.get(n, 0.0),
                                "failed": float(sec.failed.get(n, 0)), **_lat("", s)})
         for n in sec.reqs:
@@ -224,16 +233,15 @@ class ReportCollector:
         cols = {k: c + [None] * (n - len(c)) for k, c in self.cols.items()}
         by_name = {name: {k: c + [None] * (n - len(c)) for k, c in d.items()}
                    for name, d in self.by_name.items()}
-        spectrum = {name: _spectrum(s) for name, s in self.dur_total.items()}
-        everything = _trend()
-        for s in self.dur_total.values():
-            everything.merge(s)
-        spectrum = {"all requests": _spectrum(everything), **spectrum}
+        everything = _Buckets()
+        for b in self.dur_total.values():
+            everything.absorb(b)
+        spectrum = {"all requests": everything.spectrum(),
+                    **{name: b.spectrum() for name, b in self.dur_total.items()}}
         totals = {}
         for name in sorted(set(self.reqs_total) | set(self.dur_total)):
-            s = self.dur_total.get(name, _trend())
             f = self.failed_total.get(name, [0, 0])
-            lat = _lat("", s)
+            lat = self.dur_total[name].latency() if name in self.dur_total else {}
             totals[name] = {"count": self.reqs_total.get(name, 0.0),
                             "failed": float(f[0]), "failed_total": float(f[1]),
                             **{k: v for k, v in lat.items() if v is not None}}
@@ -241,11 +249,32 @@ class ReportCollector:
                       totals, self.late)
 
 
-def _lat(prefix: str, s: TrendSink) -> dict[str, float | None]:
-    if s.empty:
+def _lat(prefix: str, sinks: list[TrendSink]) -> dict[str, float | None]:
+    """p50..p99 and max of the union of `sinks` (one second's, of one or all names).
+
+    The sinks share one HDR unit, so their buckets line up: the union's order statistics
+    are read from their (value, count) pairs put side by side, which is what merging the
+    histograms would give, without building a merged histogram per second (exact values
+    stay exact while an interval still had them)."""
+    sinks = [s for s in sinks if not s.empty]
+    if not sinks:
         return {prefix + c: None for c in LAT_COLS}
-    ps = s.percentiles(PCTS) if s.count or s.unserved else [math.nan] * len(PCTS)
-    mx = s.aggregate("max", 0.0)
+    if len(sinks) == 1 or any(s.unserved for s in sinks):
+        one = sinks[0]
+        if len(sinks) > 1:
+            one = _trend()
+            for s in sinks:
+                one.merge(s)
+        ps = one.percentiles(PCTS)
+        mx = one.aggregate("max", 0.0)
+    else:
+        parts = [s.buckets() for s in sinks]
+        reps = np.concatenate([r for r, _ in parts])
+        counts = np.concatenate([c for _, c in parts])
+        order = np.argsort(reps, kind="stable")
+        mx = max(s.max for s in sinks)
+        ps = k6_percentiles_of_buckets(reps[order], counts[order],
+                                       min(s.min for s in sinks), mx, PCTS)
     out = {f"{prefix}p{p:g}": _finite(v) for p, v in zip(PCTS, ps, strict=True)}
     out[prefix + "max"] = _finite(mx if mx is not None else math.nan)
     return out
@@ -267,14 +296,62 @@ def _pair_col(key: str, col: list[float | None]) -> list[float | None]:
     return out
 
 
-def _spectrum(s: TrendSink) -> list[tuple[float, float]]:
-    """(percentile, latency ms) pairs up to the resolution the sample count supports."""
-    if s.count == 0:
-        return []
-    n = s.count + s.unserved
-    ps = [p for p in SPECTRUM if p == 0 or 1 / (1 - p / 100) <= n]
-    vals = s.percentiles(ps)
-    return [(p, v) for p, v in zip(ps, vals, strict=True) if math.isfinite(v)]
+class _Buckets:
+    """A whole run's latencies of one request name as (value, count) pairs: the intervals'
+    HDR bucket values (exact values while an interval still had them), added up without a
+    dense histogram per name. Distinct values are bounded by the HDR buckets in use (plus
+    the exact values the intervals carried, which they bound themselves)."""
+
+    def __init__(self) -> None:
+        self.reps = np.zeros(0)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.n = 0
+        self.min = math.inf
+        self.max = -math.inf
+
+    def add(self, s: TrendSink) -> None:
+        reps, counts = s.buckets()
+        self._pending.append((reps, counts))
+        self.n += s.count
+        self.min, self.max = min(self.min, s.min), max(self.max, s.max)
+        if len(self._pending) >= 64:
+            self._compact()
+
+    def absorb(self, other: _Buckets) -> None:
+        other._compact()
+        if other.n:
+            self._pending.append((other.reps, other.counts))
+            self.n += other.n
+            self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+
+    def _compact(self) -> None:
+        if not self._pending:
+            return
+        reps = np.concatenate([self.reps, *(r for r, _ in self._pending)])
+        counts = np.concatenate([self.counts, *(c for _, c in self._pending)])
+        self._pending = []
+        self.reps, inverse = np.unique(reps, return_inverse=True)
+        self.counts = np.bincount(inverse, weights=counts).astype(np.int64)
+
+    def percentiles(self, ps: Sequence[float]) -> list[float]:
+        self._compact()
+        return k6_percentiles_of_buckets(self.reps, self.counts, self.min, self.max, ps)
+
+    def latency(self) -> dict[str, float | None]:
+        if not self.n:
+            return {c: None for c in LAT_COLS}
+        out: dict[str, float | None] = {
+            f"p{p:g}": v for p, v in zip(PCTS, self.percentiles(PCTS), strict=True)}
+        out["max"] = self.max
+        return out
+
+    def spectrum(self) -> list[tuple[float, float]]:
+        """(percentile, latency ms) pairs up to the resolution the sample count supports."""
+        if not self.n:
+            return []
+        ps = [p for p in SPECTRUM if p == 0 or 1 / (1 - p / 100) <= self.n]
+        return list(zip(ps, self.percentiles(ps), strict=True))
 
 
 def series_json(series: Series) -> dict[str, Any]:
