@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import sys
 
-from loadgen.commands.merge import merge_results
-from loadgen.errors import ExitCode
+from loadgen.commands.merge import merge_results, read_all
+from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.report.build import report_problem
 from loadgen.results.config import ResultsConfig
+from loadgen.results.report import writable_problem
 
 
 def report_archives(paths: list[str], out: str, threshold_files: list[str],
                     no_thresholds: bool) -> int:
+    problem = writable_problem("-o", out) or report_problem("-o", out)
+    if problem:  # listed with the archives' own problems, before any is merged
+        problems = [problem]
+        try:
+            read_all(paths)
+        except LoadgenError as e:
+            problems += getattr(e, "problems", [str(e)])
+        print(f"loadgen: {ConfigError(problems)}", file=sys.stderr)
+        return int(ExitCode.INVALID_CONFIG)
     rcfg = ResultsConfig(threshold_files=threshold_files, no_thresholds=no_thresholds,
                          no_summary=True, report=out)
     code, results = merge_results(paths, rcfg)
