@@ -58,7 +58,8 @@ def _finite(v: float) -> float | None:
 class _Second:
     """Everything that arrived for one second, across processes, until it is closed."""
 
-    width: float = 0.0
+    width: float = 0.0  # the longest of the processes' intervals of this second
+    tail: float = 0.0  # a short last cut folded in (its length adds to the second's)
     reqs: dict[str, float] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     durations: dict[str, list[TrendSink]] = field(default_factory=dict)
@@ -91,7 +92,11 @@ def _name_of(tags: TagSet) -> str:
 class ReportCollector:
     """Fed with every interval (`observe`), in any order within SETTLE_S seconds."""
 
-    def __init__(self, max_points: int = MAX_POINTS, max_names: int = MAX_NAMES) -> None:
+    def __init__(self, max_points: int = MAX_POINTS, max_names: int = MAX_NAMES,
+                 collect_garbage: bool = False) -> None:
+        """`collect_garbage`: run a full collection every GC_EVERY seconds (for archives
+        read at full speed; a live run leaves it to Python, rather than stall its loop)."""
+        self.collect_garbage = collect_garbage
         self.max_points = max_points
         self.max_names = max_names
         self._open: dict[int, _Second] = {}
@@ -112,12 +117,19 @@ class ReportCollector:
     # ---- in ------------------------------------------------------------------------------
     def observe(self, iv: Interval) -> None:
         key = int(math.floor(iv.start_s + 0.5))
+        width = iv.end_s - iv.start_s
+        short = width < 0.5 and key - 1 in self._open
+        if short:  # a run's last cut (a few ms): part of the second before, not a point
+            key -= 1  # whose rate would be a few requests over a few milliseconds
         if key <= self._closed_upto:
             self.late += 1  # its samples are in the summary; its second is already drawn
             self._totals(iv)
             return
         sec = self._open.setdefault(key, _Second())
-        sec.width = max(sec.width, iv.end_s - iv.start_s)
+        if short:
+            sec.tail = max(sec.tail, width)
+        else:
+            sec.width = max(sec.width, width)
         for (metric, tags), sink in iv.metrics.items():
             self._add(sec, metric, tags, sink)
         self._totals(iv)
@@ -175,12 +187,12 @@ class ReportCollector:
     def _close(self, key: int) -> None:
         sec = self._open.pop(key)
         self._closed_upto = max(self._closed_upto, key)
-        if len(self.t) % GC_EVERY == GC_EVERY - 1:
+        if self.collect_garbage and len(self.t) % GC_EVERY == GC_EVERY - 1:
             # decoded HDR histograms hold a reference cycle (hdrh's encoder points back at
             # its histogram), so the seconds' dense count arrays (~100 KB each) wait for a
             # full collection: without one a 30-minute archive held ~140 MB of them
             gc.collect()
-        width = sec.width or 1.0
+        width = (sec.width or 1.0) + sec.tail
         row: dict[str, float | None] = {
             "reqs": sum(sec.reqs.values()), "failed": float(sum(sec.failed.values())),
             "vus": sec.vus.get("vus"), "vus_max": sec.vus.get("vus_max"),

@@ -96,3 +96,13 @@ def test_a_10_minute_soak_collects_in_a_second_or_two() -> None:
     took = time.perf_counter() - t0
     assert len(s.t) == 600  # one point per second: no pairing below MAX_POINTS
     assert took < 5, took  # ~1 s on the project's 2-core machine
+
+
+def test_a_runs_last_short_cut_joins_the_second_before() -> None:
+    c = ReportCollector()
+    c.observe(interval(0.0, {"/x": [1.0] * 100}, width=1.002))
+    c.observe(interval(1.002, {"/x": [9.0] * 3}, width=0.01))  # the end-of-run cut
+    s = c.finish()
+    assert s.t == [0.0] and s.cols["reqs"] == [103]
+    assert s.cols["width"] == [pytest.approx(1.012)]  # ~102 req/s, not 300 req/s
+    assert s.cols["max"] == [9.0]
