@@ -63,12 +63,14 @@ def write_html_report(path: str, data: dict[str, Any], collector: ReportCollecto
                       run_info: dict[str, Any] | None = None) -> str | None:
     """Write the file (whole or not at all: a temporary file renamed into place); returns
     what went wrong, for the run's list of result files that could not be written."""
-    series = collector.finish() if collector is not None else None
     try:
+        series = collector.finish() if collector is not None else None
         text = build_html(data, series, exit_code=exit_code, pvalues=pvalues,
                           run_info=run_info)
     except ConfigError as e:
         return f"--report {path}: {e}"
+    except (ValueError, TypeError, KeyError, AttributeError) as e:  # never a traceback:
+        return f"--report {path}: the report could not be built ({type(e).__name__}: {e})"
     tmp = Path(f"{path}.tmp{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")

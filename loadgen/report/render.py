@@ -40,8 +40,10 @@ def esc(v: object) -> str:
 
 
 def num(v: float | None, digits: int = 2) -> str:
-    if v is None or not math.isfinite(v):
-        return "—" if v is None else "unserved"
+    if v is None or math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "unserved"  # an open-model latency whose rank fell among unserved arrivals
     if v != 0 and abs(v) < 10 ** -digits:
         return f"{v:.3g}"
     return f"{v:,.{digits}f}"
@@ -49,7 +51,7 @@ def num(v: float | None, digits: int = 2) -> str:
 
 def td_num(v: Any, digits: int = 2, cls: str = "") -> str:
     fv = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-    dv = "" if fv is None else f' data-v="{esc(repr(fv))}"'
+    dv = "" if fv is None or not math.isfinite(fv) else f' data-v="{esc(repr(fv))}"'
     klass = f"n {cls}".strip()
     return f'<td class="{klass}"{dv}>{esc(num(fv, digits))}</td>'
 
@@ -165,15 +167,26 @@ def config_html(m: dict[str, Any]) -> str:
         out.append(table("scenarios", ["scenario", "executor", "schedule"], rows))
     opts = run.get("options") or {}
     if opts:
-        rows = [f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(json.dumps(v))}</code>"
-                "</td></tr>" for k, v in opts.items()]
+        rows = [f"<tr><td><code>{esc(k)}</code></td><td><code>"
+                f"{esc(json.dumps(v, default=str))}</code></td></tr>" for k, v in opts.items()]
         out.append(table("options", ["option", "value"], rows))
     return "".join(out)
 
 
+def finite(obj: Any) -> Any:
+    """NaN and infinities (a gauge gone wrong) as null: JSON has no such numbers."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def script_json(obj: Any) -> str:
     """JSON safe inside a <script> block (no `<`, `>`, `&`, no line separators)."""
-    s = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    s = json.dumps(finite(obj), separators=(",", ":"), default=str)
     for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                  ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         s = s.replace(a, b)

@@ -82,3 +82,18 @@ def test_absent_keys_are_skipped_and_odd_shapes_do_not_fail() -> None:
 def test_report_path_problems_are_named_before_the_run() -> None:
     assert report_problem("--report", "out.txt") is not None
     assert report_problem("--report", "out.html") is None
+
+
+def test_non_finite_numbers_never_break_the_page() -> None:
+    data = summary_fixture()
+    data["loadgen"]["endpoints"][0]["p99"] = float("nan")
+    c = ReportCollector()
+    iv = interval(0.0, {"/x": [1.0]}, vus=float("nan"))
+    c.observe(iv)
+    text = build_html(data, c.finish(), exit_code=0, run_info={"options": {"x": {1, 2}}})
+    page = Page(text)
+    def no_constants(token: str) -> None:
+        raise AssertionError(f"{token} in the page's JSON (JSON.parse rejects it)")
+
+    json.loads(page.scripts[0][1], parse_constant=no_constants)
+    assert page.rows("endpoints")[EVIL]["p99 ms"] == "—"  # not a number: no value shown
