@@ -84,7 +84,10 @@ def figures(s: Series, events: list[dict[str, Any]] | None = None) -> list[dict[
     add("throughput", "Requests and errors per second", [
         _line(x, _rate(c.get("reqs", []), w), "requests/s"),
         _line(x, _rate(c.get("failed", []), w), "failed requests/s", line={"color": "#dc2626"}),
-    ], _layout("Requests and errors per second", xt, "per second"))
+        *(_line(x, _rate(s.by_name[n].get(k, []), w), f"{n} {what}", visible="legendonly")
+          for n in s.names for k, what in (("reqs", "req/s"), ("failed", "failed/s"))),
+    ], _layout("Requests and errors per second (a name: click it in the legend)", xt,
+               "per second"))
 
     # latency percentiles per interval, one set of traces per request name (a menu picks)
     choices = [(ALL, c)] + [(n, s.by_name[n]) for n in s.names]

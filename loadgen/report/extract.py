@@ -90,6 +90,23 @@ def endpoints(lg: dict[str, Any], series: Series | None, duration_s: float,
     return rows, "intervals"
 
 
+def open_model(lg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per arrival-rate scenario: dropped and unserved iterations, the schedule's lag and the
+    latency from the intended start (the `loadgen.open_model` section)."""
+    rows = []
+    for scen, view in _dict(lg.get("open_model")).items():
+        view = _dict(view)
+        lag, lat = _dict(view.get("iteration_lag")), _dict(view.get("iteration_latency"))
+        if _num(lat.get("unserved")):  # the JSON files write an unserved percentile as null
+            lat = {k: (math.inf if v is None else v) for k, v in lat.items()}
+        rows.append({"scenario": str(scen), "dropped": _num(view.get("dropped_iterations")),
+                     "unserved": _num(lat.get("unserved")),
+                     "lag_p95": _num(lag.get("p(95)")), "lag_p99": _num(lag.get("p(99)")),
+                     "latency_p50": _num(lat.get("med")), "latency_p95": _num(lat.get("p(95)")),
+                     "latency_p99": _num(lat.get("p(99)"))})
+    return rows
+
+
 def slo(lg: dict[str, Any]) -> dict[str, dict[str, float]]:
     return {str(n): {str(k): float(v) for k, v in _dict(b).items() if _num(v) is not None}
             for n, b in _dict(lg.get("slo")).items()}
@@ -131,6 +148,7 @@ def model(data: dict[str, Any], series: Series | None, *, exit_code: int,
         "thresholds": t_rows, "checks": checks(data), "verdicts": vs,
         "warnings": [str(w) for w in _list(lg.get("warnings"))],
         "endpoints": ep_rows, "endpoints_source": ep_source, "slo": slo(lg),
+        "open_model": open_model(lg),
         "slowest": records(lg, "slowest_requests"), "events": records(lg, "events"),
         "recovery": records(lg, "recovery"), "run": run_info or {},
         "fleet": _dict(lg.get("fleet")) or None,

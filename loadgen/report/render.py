@@ -138,6 +138,15 @@ def endpoints_html(m: dict[str, Any]) -> str:
     return table("endpoints", head, rows) + src if rows else ""
 
 
+def open_model_html(m: dict[str, Any]) -> str:
+    rows = [f"<tr><td>{esc(r['scenario'])}</td>" + "".join(td_num(r[k], 0 if k in (
+        "dropped", "unserved") else 3) for k in ("dropped", "unserved", "lag_p95", "lag_p99",
+                                                  "latency_p50", "latency_p95", "latency_p99"))
+            + "</tr>" for r in m["open_model"]]
+    return table("open_model", ["scenario", "dropped", "unserved", "lag p95 ms", "lag p99 ms",
+                                "latency p50 ms", "latency p95 ms", "latency p99 ms"], rows)
+
+
 def records_html(tid: str, recs: list[dict[str, Any]] | None, cols: list[str]) -> str:
     if not recs:
         return ""
@@ -230,6 +239,8 @@ def page(m: dict[str, Any], figures: list[dict[str, Any]], library_js: str,
             "event", "recovery_s", "peak_p95_ms", "peak_error_rate", "kept_answering",
             "passed"]), "recovery"),
         section("Requests by name", endpoints_html(m), "endpoints"),
+        section("Open model: latency from the intended start", open_model_html(m),
+                "open_model"),
         section("Over time", charts, "charts"),
         section("Slowest requests", records_html("slowest", m["slowest"], [
             "name", "method", "url", "status", "duration_ms", "started", "trace_id",

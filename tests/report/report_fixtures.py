@@ -86,6 +86,10 @@ def summary_fixture() -> dict[str, Any]:
         },
         "loadgen": {
             "version": 1, "outcome": {"exit_code": 0, "reason": ""},
+            "open_model": {EVIL: {"dropped_iterations": 7, "iteration_lag": {"p(95)": 1.5,
+                                                                             "p(99)": 4.0},
+                                  "iteration_latency": {"med": 10.0, "p(95)": 50.0,
+                                                        "p(99)": None, "unserved": 7}}},
             "warnings": [f"saturated generator near {EVIL}"],
             "verdicts": {"spike": {"kind": "Spike", "ok": False, "headline": "p95 broke",
                                    "figures": {}, "details": [EVIL]}},

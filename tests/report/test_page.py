@@ -40,7 +40,7 @@ def test_nothing_from_the_run_reaches_the_markup_unescaped() -> None:
 
 def test_every_shared_key_has_its_section() -> None:
     page = Page(build(summary_fixture()))
-    for sid in ("verdict", "thresholds", "verdicts", "warnings", "checks", "recovery",
+    for sid in ("verdict", "thresholds", "verdicts", "warnings", "checks", "recovery", "open_model",
                 "endpoints", "slowest", "events", "scenarios", "options"):
         assert sid in page.ids, sid
     head, *rows = page.tables["endpoints"]
@@ -56,6 +56,9 @@ def test_every_shared_key_has_its_section() -> None:
     assert t_row[3] == 321.5  # the observed value beside it
     assert [r[0] for r in page.tables["checks"][1:]] == ["body ok", f"{EVIL} › status is 200"]
     assert page.tables["events"][1][1] == EVIL
+    om = page.rows("open_model")[EVIL]
+    assert om["dropped"] == 7 and om["unserved"] == 7 and om["latency p95 ms"] == 50.0
+    assert om["latency p99 ms"] == "unserved"  # null in the JSON: among the unserved
     assert page.tables["recovery"][1][1] == "—"  # recovery_s null: never recovered
 
 
