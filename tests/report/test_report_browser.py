@@ -41,6 +41,15 @@ TABLE_JS = """(id) => Array.from(document.querySelectorAll('#' + id + ' tbody tr
                                                               : td.textContent))"""
 
 
+# the latency chart's menu: press the "ok" entry as a user would, then list what is drawn
+PICK_JS = """(async () => {
+  const gd = document.getElementById('chart-latency');
+  const button = gd.layout.updatemenus[0].buttons.find(b => b.label === 'ok');
+  await Plotly.restyle(gd, button.args[0]);
+  return gd.data.filter(t => t.visible === true).map(t => [t.name, t.y.length]);
+})()"""
+
+
 async def look(url: str, profile: Path) -> dict[str, Any]:
     """Open the report and read back what the browser made of it."""
     async with Browser(profile) as b:
@@ -56,6 +65,7 @@ async def look(url: str, profile: Path) -> dict[str, Any]:
             "scripts": await ev("document.scripts.length"),
             "latency_traces": await ev(
                 "document.getElementById('chart-latency').data.map(t => t.name)"),
+            "picked": await ev(PICK_JS),
             "png": await b.screenshot(),
         }
         seen.update(problems=b.problems(), requests=b.requests(), dialogs=[
@@ -102,6 +112,9 @@ def test_report_opens_offline_with_the_runs_numbers(tmp_path: Path) -> None:
     assert EVIL in names_text
     assert scripts == 3  # the data block, the chart library, the boot script
     assert any("&lt;script&gt;" in n for n in latency_traces)
+    # the menu shows one name's percentiles per interval
+    assert [n for n, _ in seen["picked"]] == ["p50 ok", "p90 ok", "p95 ok", "p99 ok", "max ok"]
+    assert all(points > 0 for _, points in seen["picked"])
     # the tables show the run's own numbers, as the summary JSON of the same run has them
     assert verdict.startswith("PASSED") and int(exit_code) == proc.returncode
     rows = {r[0]: dict(zip(endpoint_columns(), r, strict=True)) for r in endpoints}
