@@ -17,7 +17,6 @@ second.
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,6 @@ PCTS = (50.0, 90.0, 95.0, 99.0)
 LAT_COLS = ("p50", "p90", "p95", "p99", "max")
 #: the latency distribution (HDR percentile spectrum): 0%, 50%, 75%, ... 99.9999%
 SPECTRUM = tuple(100.0 * (1 - 10 ** (-k / 10)) for k in range(0, 61))
-GC_EVERY = 64
 SERIES_TRENDS = ("iteration_lag", "iteration_latency", "loadgen_loop_lag")
 
 
@@ -92,11 +90,7 @@ def _name_of(tags: TagSet) -> str:
 class ReportCollector:
     """Fed with every interval (`observe`), in any order within SETTLE_S seconds."""
 
-    def __init__(self, max_points: int = MAX_POINTS, max_names: int = MAX_NAMES,
-                 collect_garbage: bool = False) -> None:
-        """`collect_garbage`: run a full collection every GC_EVERY seconds (for archives
-        read at full speed; a live run leaves it to Python, rather than stall its loop)."""
-        self.collect_garbage = collect_garbage
+    def __init__(self, max_points: int = MAX_POINTS, max_names: int = MAX_NAMES) -> None:
         self.max_points = max_points
         self.max_names = max_names
         self._open: dict[int, _Second] = {}
@@ -187,11 +181,6 @@ class ReportCollector:
     def _close(self, key: int) -> None:
         sec = self._open.pop(key)
         self._closed_upto = max(self._closed_upto, key)
-        if self.collect_garbage and len(self.t) % GC_EVERY == GC_EVERY - 1:
-            # decoded HDR histograms hold a reference cycle (hdrh's encoder points back at
-            # its histogram), so the seconds' dense count arrays (~100 KB each) wait for a
-            # full collection: without one a 30-minute archive held ~140 MB of them
-            gc.collect()
         width = (sec.width or 1.0) + sec.tail
         row: dict[str, float | None] = {
             "reqs": sum(sec.reqs.values()), "failed": float(sum(sec.failed.values())),

@@ -72,7 +72,7 @@ class Results:
         self.specs = specs
         #: --report: per-interval series for the HTML report, fed by our own cuts or by a
         #: coordinator's `observe`; `run_info`: the run's description for it (else: specs)
-        self.report = ReportCollector(collect_garbage=now_ns is None) if cfg.report else None
+        self.report = ReportCollector() if cfg.report else None
         self.run_info: dict[str, Any] | None = None
         self.intervals = (IntervalRecorder(registry)
                           if archive is not None or self.report is not None else None)
