@@ -74,7 +74,8 @@ def verdict_block(m: dict[str, Any]) -> str:
     v = m["verdict"]
     word = "PASSED" if v["passed"] else "FAILED"
     bits = [f"exit code {v['exit_code']}",
-            f"{v['thresholds'] - v['failed_thresholds']}/{v['thresholds']} thresholds passed"]
+            f"{v['thresholds'] - v['failed_thresholds']}/{v['thresholds']} thresholds passed"
+            if v["thresholds"] else "no thresholds"]
     if m["verdicts"]:
         bits.append(f"{v['failed_verdicts']} test-type verdict(s) failed")
     if v["reason"]:
@@ -202,19 +203,38 @@ def script_json(obj: Any) -> str:
     return s
 
 
+#: unpacks the chart library (gzip, base64) with the browser's DecompressionStream, runs it
+#: in the global scope, then draws every figure; `data-charts` on <body> says when it is done
+#: (the number of charts, or "error" with the reason shown above the charts)
 BOOT = """
-(function(){
-  var d = JSON.parse(document.getElementById('report-data').textContent);
-  d.figures.forEach(function(f){
-    Plotly.newPlot(document.getElementById('chart-' + f.id), f.data, f.layout,
-                   {displaylogo: false, responsive: true});
-  });
-  document.body.setAttribute('data-charts', String(d.figures.length));
+(async function(){
+  var body = document.body;
+  try {
+    var bin = atob(document.getElementById('chart-library').textContent);
+    var bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var unpacked = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    (0, eval)(await new Response(unpacked).text());
+    var d = JSON.parse(document.getElementById('report-data').textContent);
+    for (var f of d.figures) {
+      await Plotly.newPlot(document.getElementById('chart-' + f.id), f.data, f.layout,
+                           {displaylogo: false, responsive: true});
+    }
+    body.setAttribute('data-charts', String(d.figures.length));
+  } catch (e) {
+    body.setAttribute('data-charts', 'error');
+    var p = document.createElement('p');
+    p.className = 'bad';
+    p.textContent = 'The charts could not be drawn in this browser: ' + e;
+    var at = document.getElementById('s-charts');
+    if (at) at.insertBefore(p, at.children[1] || null);
+    throw e;
+  }
 })();
 """
 
 
-def page(m: dict[str, Any], figures: list[dict[str, Any]], library_js: str,
+def page(m: dict[str, Any], figures: list[dict[str, Any]], library_b64gz: str,
          title: str) -> str:
     def section(title: str, body: str, sid: str) -> str:
         return f'<section id="s-{sid}"><h2>{esc(title)}</h2>{body}</section>' if body else ""
@@ -251,9 +271,9 @@ def page(m: dict[str, Any], figures: list[dict[str, Any]], library_js: str,
         section("Configuration", config_html(m), "config"),
     ])
     data = script_json({"figures": figures})
-    lib = library_js.replace("</script", "<\\/script")
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>{body}"
             f"</main><script type=\"application/json\" id=\"report-data\">{data}</script>"
-            f"<script>{lib}</script><script>{BOOT}</script></body></html>")
+            f"<script type=\"application/gzip+base64\" id=\"chart-library\">{library_b64gz}"
+            f"</script><script>{BOOT}</script></body></html>")

@@ -53,6 +53,7 @@ class Browser:
         if exe is None:
             raise BrowserError("no chromium on PATH (make test installs Debian's chromium)")
         self.profile.mkdir(parents=True, exist_ok=True)
+        (self.profile / "DevToolsActivePort").unlink(missing_ok=True)  # a previous run's
         args = [exe, "--headless=new", "--remote-debugging-port=0",
                 f"--user-data-dir={self.profile}", "--no-first-run", "--no-default-browser-check",
                 "--disable-gpu", "--disable-extensions", "--disable-background-networking",
@@ -63,6 +64,16 @@ class Browser:
         self.proc = await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True)
+        try:
+            await self._attach()
+        except BaseException:
+            await self.__aexit__()  # never leave a browser behind a failed start
+            raise
+        return self
+
+    async def _attach(self) -> None:
+        """Wait for the DevTools port, connect, open one page and enable its events."""
+        assert self.proc is not None
         port_file = self.profile / "DevToolsActivePort"
         end = time.monotonic() + self.deadline_s
         while True:
@@ -84,7 +95,6 @@ class Browser:
         self.session = att["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             await self.call(f"{domain}.enable")
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self.ws is not None:
@@ -94,8 +104,8 @@ class Browser:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
+        if self.proc is not None:  # the whole group: renderers and zygotes too
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             await asyncio.wait_for(self.proc.wait(), 5)
 
