@@ -56,9 +56,21 @@ def td_num(v: Any, digits: int = 2, cls: str = "") -> str:
     return f'<td class="{klass}"{dv}>{esc(num(fv, digits))}</td>'
 
 
+MAX_ROWS = 1000  # per table: a scenario that names checks or requests per user stays readable
+MAX_TEXT = 2000  # characters of one cell (an event's output, an error string)
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + f"… ({len(text):,} characters)"
+
+
 def table(tid: str, head: list[str], rows: list[str]) -> str:
     if not rows:
         return ""
+    if len(rows) > MAX_ROWS:
+        more = len(rows) - MAX_ROWS
+        rows = [*rows[:MAX_ROWS], f'<tr><td colspan="{len(head)}" class="meta">… {more:,} more '
+                "rows not shown</td></tr>"]
     th = "".join(f"<th>{esc(h)}</th>" for h in head)
     return (f'<table id="{tid}"><thead><tr>{th}</tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
@@ -112,7 +124,7 @@ def warnings_html(m: dict[str, Any]) -> str:
     if not m["warnings"]:
         return ""
     return ('<ul id="warnings" class="warn">'
-            + "".join(f"<li>{esc(w)}</li>" for w in m["warnings"]) + "</ul>")
+            + "".join(f"<li>{esc(clip(w))}</li>" for w in m["warnings"][:MAX_ROWS]) + "</ul>")
 
 
 def endpoints_html(m: dict[str, Any]) -> str:
@@ -161,7 +173,7 @@ def records_html(tid: str, recs: list[dict[str, Any]] | None, cols: list[str]) -
             elif isinstance(v, bool) or v is None:
                 cells.append(f"<td>{esc('—' if v is None else ('yes' if v else 'no'))}</td>")
             else:
-                cells.append(f"<td><code>{esc(v)}</code></td>")
+                cells.append(f"<td><code>{esc(clip(str(v)))}</code></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return table(tid, cols, rows)
 

@@ -100,3 +100,15 @@ def test_non_finite_numbers_never_break_the_page() -> None:
 
     json.loads(page.scripts[0][1], parse_constant=no_constants)
     assert page.rows("endpoints")[EVIL]["p99 ms"] == "—"  # not a number: no value shown
+
+
+def test_huge_tables_and_cells_are_cut_with_a_note() -> None:
+    data = summary_fixture()
+    data["root_group"]["checks"] = [{"name": f"user {i} ok", "passes": 1, "fails": 0}
+                                    for i in range(1500)]
+    data["loadgen"]["events"][0]["output_tail"] = "x" * 100_000
+    text = build(data)
+    page = Page(text)
+    assert len(page.tables["checks"]) == 1 + 1000 + 1
+    assert "501 more rows not shown" in text  # 1,500 + the group's one
+    assert "x" * 2001 not in text and "(100,000 characters)" in text
