@@ -128,24 +128,35 @@ def warnings_html(m: dict[str, Any]) -> str:
 
 
 def endpoints_html(m: dict[str, Any]) -> str:
+    """One row per request name; beside a column, its SLO budget when any name has one (the
+    value red when over it); budgets on stats without a column are listed last."""
     slo = m["slo"]
+    # (column title, the row's key, the factor from the row's unit to the column's)
+    cols: list[tuple[str, str, float]] = [("error %", "error_rate", 100.0)]
+    cols += [(f"{c} ms", c, 1.0) for c in ENDPOINT_COLS]
+    budgeted = {k for b in slo.values() for k in b}
+    shown = {"error_rate", *ENDPOINT_COLS}
+    others = any(set(b) - shown for b in slo.values())
     rows = []
     for r in m["endpoints"]:
         budget = slo.get(r["name"], {})
-        cells = [f"<td>{esc(r['name'])}</td>", td_num(r["count"], 0), td_num(r["rate"], 2),
-                 td_num(None if r["error_rate"] is None else r["error_rate"] * 100, 2)]
-        for col in ENDPOINT_COLS:
-            v, b = r.get(col), budget.get(col)
+        cells = [f"<td>{esc(r['name'])}</td>", td_num(r["count"], 0), td_num(r["rate"], 2)]
+        for _, key, unit in cols:
+            v, b = r.get(key), budget.get(key)
             over = v is not None and b is not None and v > b
-            cells.append(td_num(v, 2, "bad" if over else ""))
-            if any(col in s for s in slo.values()):
-                cells.append(td_num(b, 0) if b is not None else '<td class="n">—</td>')
+            cells.append(td_num(None if v is None else v * unit, 2, "bad" if over else ""))
+            if key in budgeted:
+                cells.append(td_num(b * unit, 2 if key == "error_rate" else 0)
+                             if b is not None else '<td class="n">—</td>')
+        if others:
+            rest = ", ".join(f"{k} {v:g}" for k, v in budget.items() if k not in shown)
+            cells.append(f"<td>{esc(rest)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = ["name", "count", "req/s", "error %"]
-    for col in ENDPOINT_COLS:
-        head.append(f"{col} ms")
-        if any(col in s for s in slo.values()):
-            head.append(f"{col} SLO")
+    head = ["name", "count", "req/s"]
+    for title, key, _ in cols:
+        head += [title, f"{title.split()[0]} SLO"] if key in budgeted else [title]
+    if others:
+        head.append("other SLOs")
     src = ("" if m["endpoints_source"] == "summary" else
            '<p class="meta">Computed from the run\'s intervals.</p>')
     return table("endpoints", head, rows) + src if rows else ""

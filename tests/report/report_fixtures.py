@@ -98,7 +98,7 @@ def summary_fixture() -> dict[str, Any]:
                  "p90": 250.0, "p95": 321.5, "p99": 390.0, "max": 400.0},
                 {"name": "/ok", "count": 50, "rate": 5.0, "error_rate": 0.0, "p50": 1.5,
                  "p90": 2.0, "p95": 2.5, "p99": 3.0, "max": 3.5}],
-            "slo": {EVIL: {"p95": 300, "p99": 400}},
+            "slo": {EVIL: {"p95": 300, "p99": 400, "error_rate": 0.005, "avg": 100}},
             "slowest_requests": [
                 {"name": EVIL, "method": "GET", "url": "http://127.0.0.1:1/?q=" + EVIL,
                  "status": 500, "duration_ms": 400.0, "started": "2026-12-02T07:00:00Z",

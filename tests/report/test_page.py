@@ -44,13 +44,17 @@ def test_every_shared_key_has_its_section() -> None:
                 "endpoints", "slowest", "events", "scenarios", "options"):
         assert sid in page.ids, sid
     head, *rows = page.tables["endpoints"]
-    assert head == ["name", "count", "req/s", "error %", "p50 ms", "p90 ms", "p95 ms",
-                    "p95 SLO", "p99 ms", "p99 SLO", "max ms"]
+    assert head == ["name", "count", "req/s", "error %", "error SLO", "p50 ms", "p90 ms",
+                    "p95 ms", "p95 SLO", "p99 ms", "p99 SLO", "max ms", "other SLOs"]
     evil = dict(zip(head, rows[0], strict=True))
     assert evil["name"] == EVIL and evil["p95 ms"] == 321.5 and evil["p95 SLO"] == 300
-    assert evil["error %"] == 1.0 and evil["count"] == 100
-    assert rows[1][0] == "/ok" and rows[1][7] == "—"  # no budget for /ok
-    assert re.search(r'class="n bad" data-v="321\.5"', build(summary_fixture()))
+    assert evil["error %"] == 1.0 and evil["error SLO"] == 0.5 and evil["count"] == 100
+    assert evil["other SLOs"] == "avg 100"
+    ok = dict(zip(head, rows[1], strict=True))
+    assert ok["name"] == "/ok" and ok["p95 SLO"] == "—"  # no budget for /ok
+    text = build(summary_fixture())
+    assert re.search(r'class="n bad" data-v="321\.5"', text)  # over its p95 budget
+    assert re.search(r'class="n bad" data-v="1\.0"', text)  # 1% errors over 0.5%
     _, t_row, _ = page.tables["thresholds"]  # sorted by metric: the p(95) one first
     assert t_row[:3] == ["http_req_duration{name:" + EVIL + "}", "p(95)<300", "✗ fail"]
     assert t_row[3] == 321.5  # the observed value beside it
