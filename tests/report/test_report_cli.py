@@ -81,3 +81,13 @@ def test_a_workers_run_reports_the_fleets_merged_data(tmp_path: Path) -> None:
     assert rows["home"]["count"] == want["count"]
     assert rows["home"]["count"] + rows["missing"]["count"] == want["all"]
     assert "· 2 workers</p>" in page.read_text()  # the fleet section, in the header line
+
+
+def test_loadgen_http_writes_a_report_named_by_its_url(tmp_path: Path) -> None:
+    page = tmp_path / "http.html"
+    with serve() as base:
+        r = loadgen("http", "GET", f"{base}/", "--rps", "20", "-d", "1s", "--report", str(page),
+                    "--summary-json", str(tmp_path / "s.json"), "-q", base=base)
+    assert r.returncode == 0, r.stderr[-2000:]
+    count = json.loads((tmp_path / "s.json").read_text())["metrics"]["http_reqs"]["values"]
+    assert page_rows(page)[f"{base}/"]["count"] == count["count"]
