@@ -10,6 +10,31 @@ from typing import Any
 import click
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.history.cli import HISTORY_COMMANDS, after_run_options
+
+
+def _report_options() -> list[Callable[..., Any]]:
+    """--junit and --summary-by-name: for run, http and merge alike."""
+    return [
+        click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE.xml",
+                     help="Write thresholds, checks and verdicts as a JUnit XML report."),
+        click.option("--summary-by-name", is_flag=True,
+                     help="A per-request-name table (with SLO budgets) in the text summary."),
+    ]
+
+
+def _request_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--slowest and --trace-header: for run and http."""
+    for option in reversed([
+        click.option("--slowest", type=int, default=10, show_default=True, metavar="N",
+                     help="List the N slowest requests in the summary (0: off)."),
+        click.option("--trace-header", is_flag=False, flag_value="traceparent",
+                     metavar="[NAME]", help="Send a fresh trace id with each request "
+                     "(traceparent: W3C format; any other name: a 32-hex id). Put it after "
+                     "FILE or write --trace-header=NAME."),
+    ]):
+        f = option(f)
+    return f
 
 
 def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
@@ -24,6 +49,7 @@ def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
         click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
                      help="Time unit for the text summary."),
         click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports."),
+        *_report_options(),
     ]):
         f = option(f)
     return f
@@ -78,6 +104,9 @@ def cli() -> None:
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@click.option("--events-off", is_flag=True,
+              help="Do not run the scenarios' events (nor their recovery verdicts): a "
+                   "baseline run of the same file.")
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
@@ -91,6 +120,8 @@ def cli() -> None:
               help="The secret workers must present to join (env LOADGEN_FLEET_TOKEN).")
 @click.option("--join-timeout", type=float, default=300.0, show_default=True,
               metavar="SECONDS", help="With --listen: how long to wait for every worker.")
+@after_run_options
+@_request_options
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
@@ -100,6 +131,7 @@ def run(**kw: Any) -> None:
 
 def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     """The single-process path, untouched, unless --workers asks for a fleet."""
+    cfg.results.after_run = _after_run(kw, cfg.file)
     workers = kw.pop("workers", None)
     remote = {k: kw.pop(k, None) for k in ("listen", "fleet_token", "join_timeout")}
     if remote["listen"] and workers is None:
@@ -150,6 +182,10 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
+@after_run_options
+@_request_options
+@click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE.xml")
+@click.option("--summary-by-name", is_flag=True)
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:
     """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
@@ -202,13 +238,25 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
               help="The per-second NDJSON stream of the merged runs.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@after_run_options
 def merge(archives: tuple[str, ...], **kw: Any) -> None:
     """Merge the results archives of several runs (`run --archive`) into one summary, JSON
     files and exit code, as if one run had made all their samples."""
     from loadgen.commands.merge import merge_archives
     from loadgen.results.config import ResultsConfig
 
-    sys.exit(merge_archives(list(archives), ResultsConfig.from_cli(kw)))
+    rcfg = ResultsConfig.from_cli(kw)
+    rcfg.after_run = _after_run(kw, None)
+    sys.exit(merge_archives(list(archives), rcfg))
+
+
+def _after_run(kw: dict[str, Any], file: str | None) -> Any:
+    """--history, --summary-markdown, --webhook (popped: fleet workers never act on them)."""
+    from loadgen.history.after_run import AfterRun
+
+    flags = {k: kw.pop(k, None) for k in ("history", "history_label", "summary_markdown",
+                                          "webhook", "webhook_on")}
+    return AfterRun.from_cli({**kw, **flags, "file": file})
 
 
 @cli.command("report")
@@ -274,6 +322,10 @@ def k8s(file: str, workers: int, image: str | None, namespace: str, port: int,
 
     click.echo(manifest_yaml(file, workers, image=image, namespace=namespace, port=port,
                              run_args=list(run_args)), nl=False)
+
+
+for _command in HISTORY_COMMANDS:  # history, compare, trend
+    cli.add_command(_command)
 
 
 def main() -> None:

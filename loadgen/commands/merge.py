@@ -24,6 +24,7 @@ from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import apply, interval_store
 from loadgen.results.pipeline import Results
+from loadgen.slo import merge_budgets, parse_slo
 from loadgen.watch.generator import GeneratorWatch, Saturation
 
 log = logging.getLogger("loadgen")
@@ -40,23 +41,34 @@ def merge_results(paths: list[str], rcfg: ResultsConfig) -> tuple[int, Results |
                         stream=sys.stderr)
     try:
         infos = read_all(paths)
-        registry = build_registry(infos)
-        head = infos[0].header
-        arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
-        health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
         bucket_outputs_only(rcfg.outputs)
-        results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
-                          arrival_scenarios=arrival, store_factory=interval_store)
-        results.run_info = archive_info(head, paths)
-        results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
-        for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
-            apply(iv, registry, results.store, results.timeseries)
-            results.observe(iv)
-            _health(health, iv.health)
+        if rcfg.after_run is not None:
+            rcfg.after_run.scenario_file(str(infos[0].header["script"].get("name") or "merge"))
+        results = replay(infos, rcfg)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code, None
     return results.finish(outcome(infos)), results
+
+
+def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
+    """The archives' intervals fed through a results pipeline, ready to finish (also how
+    `loadgen compare` reads an archive)."""
+    registry = build_registry(infos)
+    head = infos[0].header
+    arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
+    health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
+    results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
+                      arrival_scenarios=arrival, store_factory=interval_store)
+    results.slo = merge_budgets([*(parse_slo(i.header["slo"], f"archive {i.path}")
+                                   for i in infos if "slo" in i.header), results.slo])
+    results.run_info = archive_info(head, [i.path for i in infos])
+    results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
+    for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
+        apply(iv, registry, results.store, results.timeseries)
+        results.observe(iv)
+        _health(health, iv.health)
+    return results
 
 
 def read_all(paths: list[str]) -> list[ArchiveInfo]:

@@ -219,6 +219,8 @@ class Fleet:
             self.engine.stop(str(msg["reason"]), int(msg["exit_code"]))
         elif kind == "done":
             w.done = msg
+            if self.results.slowest is not None and isinstance(msg.get("slowest"), list):
+                self.results.slowest.absorb(msg["slowest"])
             w.ended_ns = self.clock.now_ns()
             code = int(msg["exit_code"])
             if code not in (ExitCode.OK, ExitCode.EXTERNAL_ABORT) and self.engine is not None:

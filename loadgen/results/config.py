@@ -3,8 +3,22 @@ threshold files, summary options), gathered in one value so the pipeline has no 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class AfterRun(Protocol):
+    """What acts once a run is judged (history, Markdown, webhook: loadgen/history), set by
+    the command line; the pipeline only calls it."""
+
+    def problems(self) -> list[str]: ...
+
+    def scenario_file(self, name: str) -> None:
+        """The run's scenario file when the command line did not name one (a merge reads it
+        from the archives): the default history label."""
+
+    def finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int: ...
 
 
 @dataclass
@@ -19,6 +33,11 @@ class ResultsConfig:
     outputs: list[str] = field(default_factory=list)
     no_color: bool = False
     archive: str | None = None  # --archive FILE: interval snapshots (results/archive.py)
+    #: --history, --summary-markdown, --webhook: what happens once the run is judged
+    after_run: AfterRun | None = None
+    junit: str | None = None  # --junit FILE.xml: thresholds, checks, verdicts as test cases
+    summary_by_name: bool = False  # --summary-by-name: the per-endpoint table in the text
+    slowest: int = 0  # --slowest N: keep and list the N slowest requests (0: off)
     report: str | None = None  # --report FILE.html: the single-file HTML report (report/)
 
     @classmethod
@@ -31,4 +50,5 @@ class ResultsConfig:
                    trend_stats=trend, time_unit=kw.get("summary_time_unit") or "",
                    no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
                    no_color=bool(kw.get("no_color")), archive=kw.get("archive"),
-                   report=kw.get("report"))
+                   junit=kw.get("junit"), summary_by_name=bool(kw.get("summary_by_name")),
+                   slowest=int(kw.get("slowest") or 0), report=kw.get("report"))

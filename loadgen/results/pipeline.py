@@ -17,6 +17,7 @@ from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.slowest import SlowestRequests
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.report.build import report_problem, write_html_report
 from loadgen.report.collect import ReportCollector
@@ -24,8 +25,10 @@ from loadgen.report.runinfo import run_info
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
+from loadgen.results.endpoints import EndpointViews
 from loadgen.results.interval import Interval, IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
+from loadgen.results.junit import write_junit
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -36,7 +39,8 @@ from loadgen.results.report import (
     write_report,
 )
 from loadgen.results.streams import Streams
-from loadgen.summary.build import Summary, validate_trend_stats
+from loadgen.slo import run_budgets
+from loadgen.summary.build import MetricEntry, Summary, validate_trend_stats
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -72,10 +76,10 @@ class Results:
         self.specs = specs
         #: --report: per-interval series for the HTML report, fed by our own cuts or by a
         #: coordinator's `observe`; `run_info`: the run's description for it (else: specs)
-        self.report = ReportCollector() if cfg.report else None
+        self.html = ReportCollector() if cfg.report else None
         self.run_info: dict[str, Any] | None = None
         self.intervals = (IntervalRecorder(registry)
-                          if archive is not None or self.report is not None else None)
+                          if archive is not None or self.html is not None else None)
         self._start_ns = 0
         self._cut_ns = 0
         self.watchers = list(watchers or ())
@@ -83,8 +87,10 @@ class Results:
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
                                  writable_problem("--archive", cfg.archive),
+                                 writable_problem("--junit", cfg.junit),
                                  writable_problem("--report", cfg.report),
                                  report_problem("--report", cfg.report)) if p]
+        problems += cfg.after_run.problems() if cfg.after_run is not None else []
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
             store_factory = interval_store  # the run's own numbers = a merge of its archive
@@ -105,6 +111,11 @@ class Results:
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
+        self.endpoints = EndpointViews(self.store)
+        #: the run's N slowest requests (the HTTP clients offer to it; a coordinator absorbs
+        #: its workers'); None with --slowest 0
+        self.slowest = SlowestRequests(cfg.slowest) if cfg.slowest > 0 else None
+        self.slo = run_budgets([s.cls for s in specs], cfg.threshold_files)
         self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
                                self.judge.tset.by_metric())
         self.summary: Summary | None = None
@@ -112,6 +123,12 @@ class Results:
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
+        self.entries: dict[str, MetricEntry] = {}
+        #: sections of the text summary printed before the verdicts (the run's events)
+        self.more_text: list[str] = []
+        #: judged after the thresholds: each `finish(results, judgement)` may add sections,
+        #: warnings, text, verdicts and a failing exit code (the events and their recovery)
+        self.addons: list[Any] = []
         #: the result files that could not be written (set by finish)
         self.failures: list[str] = []
 
@@ -152,8 +169,8 @@ class Results:
 
     def observe(self, iv: Interval) -> None:
         """An interval for the report (a coordinator's or merge's, already applied)."""
-        if self.report is not None:
-            self.report.observe(iv)
+        if self.html is not None:
+            self.html.observe(iv)
 
     def tick(self, elapsed_s: float) -> StopRequest | None:
         return self.judge.tick(elapsed_s)
@@ -174,27 +191,52 @@ class Results:
         if self.archive is not None and self.now_ns is not None:
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
+        for addon in self.addons:
+            addon.finish(self, judgement)
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
             failures.append(self.archive.failure)
-        if not self.cfg.no_summary or self.cfg.report:
-            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
-                                    self.cut_off.warnings() + self.more_warnings)
-            extra.update(self.sections)
-            entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
-                                        judgement.no_samples)
-            if not self.cfg.no_summary:
-                failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
-            if self.cfg.report and (failure := write_html_report(
-                    self.cfg.report, self.summary.data, self.report,
-                    exit_code=judgement.exit_code, pvalues=self.summary.threshold_values,
-                    run_info=self.run_info or run_info(self.specs))):
-                failures.append(failure)
+        if not self.cfg.no_summary or self.cfg.after_run is not None or self.cfg.report:
+            self.summary = self.report(outcome, judgement)
+        if not self.cfg.no_summary and self.summary is not None:
+            failures += write_report(self.cfg, self.summary, judgement,
+                                     self.summary.data["loadgen"]["warnings"],
+                                     "".join(self.more_text))
+            if self.cfg.junit:
+                failures += write_junit(self.cfg.junit, self.judge,
+                                        judgement, self.checks.tree, outcome)
+        if self.cfg.report and self.summary is not None and (failure := write_html_report(
+                self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
+                pvalues=self.summary.threshold_values,
+                run_info=self.run_info or run_info(self.specs))):
+            failures.append(failure)
         log_breach(judgement)
         self.failures = failures
-        return self._exit_code(judgement.exit_code, failures)
+        code = self._exit_code(judgement.exit_code, failures)
+        if self.cfg.after_run is not None and self.summary is not None:
+            code = self.cfg.after_run.finish(self.summary.data, self.entries, code)
+        return code
+
+    def report(self, outcome: Outcome, judgement: Judgement) -> Summary:
+        """The summary data (nothing written), its metric entries kept in `entries`."""
+        extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
+                                self.cut_off.warnings() + self.more_warnings)
+        extra.update(self.sections)
+        self._per_endpoint(extra, outcome.duration_ns / 1e9)
+        self.entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
+        return build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
+                            judgement.no_samples)
+
+    def _per_endpoint(self, extra: dict[str, Any], duration_s: float) -> None:
+        """`loadgen.endpoints` always; `slo` and `slowest_requests` when asked for."""
+        extra["endpoints"] = self.endpoints.rows(duration_s)
+        if self.slo:
+            extra["slo"] = self.slo
+        if self.slowest is not None:
+            extra["slowest_requests"] = self.slowest.rows()
+        if (line := self.endpoints.warning()) is not None:
+            extra["warnings"].append(line)
 
     @staticmethod
     def _exit_code(code: int, failures: list[str]) -> int:
