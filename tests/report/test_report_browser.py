@@ -63,6 +63,7 @@ async def look(url: str, profile: Path) -> dict[str, Any]:
             "exit_code": await ev("document.getElementById('verdict').dataset.exitCode"),
             "names_text": await ev("document.getElementById('endpoints').innerText"),
             "scripts": await ev("document.scripts.length"),
+            "slowest": await ev(f"({TABLE_JS})('slowest')"),
             "latency_traces": await ev(
                 "document.getElementById('chart-latency').data.map(t => t.name)"),
             "picked": await ev(PICK_JS),
@@ -86,8 +87,8 @@ def test_report_opens_offline_with_the_runs_numbers(tmp_path: Path) -> None:
     with serve() as base:
         proc = subprocess.run(
             [sys.executable, "-m", "loadgen", "run", str(scen), "-q", "--report", str(report),
-             "--summary-json", str(summary)], env={**os.environ, "BASE_URL": base},
-            capture_output=True, text=True, timeout=60)
+             "--summary-json", str(summary), "--slowest", "5"],
+            env={**os.environ, "BASE_URL": base}, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(summary.read_text())
     metrics = data["metrics"]
@@ -130,4 +131,8 @@ def test_report_opens_offline_with_the_runs_numbers(tmp_path: Path) -> None:
     observed = {(r[0], r[1]): r[3] for r in thresholds}
     assert observed[("http_req_duration{name:ok}", "p(95)<5000")] == pytest.approx(dur["p(95)"])
     assert observed[("checks", "rate>0.5")] == metrics["checks"]["values"]["rate"]
+    # the run's slowest requests, as the summary lists them (the hostile name as text)
+    slowest = data["loadgen"]["slowest_requests"]
+    assert [r[0] for r in seen["slowest"]] == [r["name"] for r in slowest]
+    assert [r[4] for r in seen["slowest"]] == [r["duration_ms"] for r in slowest]
     assert shot.stat().st_size > 10_000
