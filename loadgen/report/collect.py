@@ -197,6 +197,8 @@ class ReportCollector:
         for n in sec.reqs:
             if n not in sec.durations:
                 self._name_row(n, {"reqs": sec.reqs[n], "failed": float(sec.failed.get(n, 0))})
+        if len(self.t) > self.max_points:  # after the names' rows: they pair alike
+            self._pair()
 
     def _append(self, t: float, row: dict[str, float | None]) -> None:
         self.t.append(t)
@@ -205,8 +207,6 @@ class ReportCollector:
             col = self.cols.setdefault(k, [])
             col.extend([None] * (i - len(col)))
             col.append(v)
-        if len(self.t) > self.max_points:
-            self._pair()
 
     def _name_row(self, name: str, row: dict[str, float | None]) -> None:
         i = len(self.t) - 1

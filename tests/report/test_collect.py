@@ -50,12 +50,15 @@ def test_hdr_intervals_give_the_merged_histograms_percentiles() -> None:
     assert s.totals["/x"]["max"] == max(everything)
 
 
-def test_long_runs_pair_rows_keeping_counts_and_the_worst_second() -> None:
-    c = ReportCollector(max_points=8)
+@pytest.mark.parametrize("max_points", [7, 8])
+def test_long_runs_pair_rows_keeping_counts_and_the_worst_second(max_points: int) -> None:
+    c = ReportCollector(max_points=max_points)
     for sec in range(20):
         c.observe(interval(float(sec), {"/x": [float(sec + 1)] * 10}, failed={"/x": 1}))
     s = c.finish()
-    assert len(s.t) <= 8 and s.width_s > 1
+    assert len(s.t) <= max_points and s.width_s > 1
+    assert len(s.by_name["/x"]["max"]) == len(s.t)  # the name's rows line up with the times
+    assert s.by_name["/x"]["max"] == s.cols["max"]
     assert sum(v or 0 for v in s.cols["reqs"]) == 200
     assert sum(v or 0 for v in s.cols["failed"]) == 20
     assert sum(v or 0 for v in s.cols["width"]) == pytest.approx(20)
