@@ -152,4 +152,5 @@ def model(data: dict[str, Any], series: Series | None, *, exit_code: int,
         "slowest": records(lg, "slowest_requests"), "events": records(lg, "events"),
         "recovery": records(lg, "recovery"), "run": run_info or {},
         "fleet": _dict(lg.get("fleet")) or None,
+        "late": series.late if series is not None else 0,
     }

@@ -271,6 +271,9 @@ def page(m: dict[str, Any], figures: list[dict[str, Any]], library_b64gz: str,
         meta.append(f"script {run['script']}")
     if m["fleet"] and m["fleet"].get("workers"):
         meta.append(f"{m['fleet']['workers']} workers")
+    if m["late"]:
+        meta.append(f"{m['late']} interval(s) arrived after their second was drawn: counted "
+                    "in the tables, missing from the charts")
     body = "".join([
         f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(' · '.join(meta))}</p>",
         verdict_block(m),

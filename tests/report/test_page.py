@@ -116,3 +116,12 @@ def test_huge_tables_and_cells_are_cut_with_a_note() -> None:
     assert len(page.tables["checks"]) == 1 + 1000 + 1
     assert "501 more rows not shown" in text  # 1,500 + the group's one
     assert "x" * 2001 not in text and "(100,000 characters)" in text
+
+
+def test_a_late_interval_is_said_on_the_page() -> None:
+    c = ReportCollector()
+    for sec in range(8):
+        c.observe(interval(float(sec), {"/x": [1.0]}))
+    c.observe(interval(0.0, {"/x": [2.0]}))  # a worker far behind
+    text = build_html(summary_fixture(), c.finish(), exit_code=0)
+    assert "1 interval(s) arrived after their second was drawn" in text
