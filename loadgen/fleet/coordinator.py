@@ -47,6 +47,7 @@ from loadgen.fleet.socket_link import (
 )
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
+from loadgen.report.runinfo import run_info
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
 from loadgen.results.prometheus import is_prometheus
@@ -111,6 +112,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
                           watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
                                notes, cfg.insecure)
+        results.run_info = run_info(specs, cfg.file, cfg.overrides, {"workers": value})
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

@@ -201,6 +201,7 @@ class Fleet:
             self._define(msg.get("types") or {})
             iv = Interval.from_json(json.loads(msg["iv"]), self.types())
             apply(iv, self.registry, self.results.store, self.results.timeseries)
+            self.results.observe(iv)
             self.results.streams.after_ingest()
             if self.watch is not None:
                 absorb_health(self.watch, iv.health)
