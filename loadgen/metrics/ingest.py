@@ -44,14 +44,16 @@ PointHook = Callable[[list[Point]], None]
 # (first row of the batch, metric, tags, non-zero values, values): one per tag set and batch
 Tally = tuple[int, Metric, TagSet, int, int]
 TallyHook = Callable[[list[Tally]], None]
-# (row -> tag-set code or None, tag sets, http_req_duration values, http_req_failed or nan)
-HttpHook = Callable[[np.ndarray | None, list[TagSet], np.ndarray, np.ndarray], None]
-AbsorbHook = Callable[[Metric, TagSet, Sink], None]
 
 
 class Observer(Protocol):
     """Sees every batch of chosen metrics grouped by tag set, and every aggregate absorbed
-    from another process, without holding the samples (live outputs: prometheus, progress)."""
+    from another process, without holding the samples: the one way to watch ingest (live
+    outputs: prometheus, progress; the per-request-name views).
+
+    The metrics of one HTTP batch share their rows: `tags` (and `codes`, where every row
+    is kept) are the same objects in each call, so an observer may key a per-batch cache
+    on their identity (http_req_failed gets a subset when some rows have no verdict)."""
 
     def batch(self, metric: Metric, values: np.ndarray, tags: list[TagSet],
               codes: np.ndarray | None) -> None:
@@ -88,7 +90,8 @@ class _TagInfo:
 class _Rows:
     """Rows of a batch (or a subset of them): tag-set code per row, times on demand."""
 
-    __slots__ = ("codes", "infos", "_recs", "_t", "_parent", "_sel", "_masks", "_groups")
+    __slots__ = ("codes", "infos", "_recs", "_t", "_parent", "_sel", "_masks", "_groups",
+                 "_tags")
 
     def __init__(
         self,
@@ -103,6 +106,14 @@ class _Rows:
         self._t: np.ndarray | None = None
         self._masks: dict[tuple[bool, ...], np.ndarray] = {}
         self._groups: list[Group] | None = None
+        self._tags: list[TagSet] | None = None
+
+    def tags(self) -> list[TagSet]:
+        """The tag sets by code, one list per batch (shared by a subset of the rows)."""
+        if self._tags is None:
+            self._tags = (self._parent.tags() if self._parent is not None
+                          else [i.tags for i in self.infos])
+        return self._tags
 
     def t(self) -> np.ndarray:
         """Record times (int64 ns), converted on first use (only the time series needs them)."""
@@ -157,8 +168,6 @@ class Store:
         self._tag_info: dict[TagSet, _TagInfo] = {}
         self._hooks: list[PointHook] = []
         self._tally_hooks: list[tuple[frozenset[Metric], TallyHook]] = []
-        self._http_hooks: list[HttpHook] = []
-        self._absorb_hooks: list[AbsorbHook] = []
         self._observers: list[tuple[frozenset[Metric], Observer]] = []
         self._auto_er = expected_response_submetric
         self._factory = sink_factory or (lambda m: new_sink(m.type))
@@ -255,17 +264,6 @@ class Store:
         """
         self._tally_hooks.append((frozenset(metrics), hook))
 
-    def add_http_hook(self, hook: HttpHook, absorbed: AbsorbHook) -> None:
-        """Call `hook(codes, tag_sets, durations, failed)` once per batch of HTTP records
-        (row i has tag set `tag_sets[codes[i]]`, or `tag_sets[0]` when `codes` is None;
-        `failed` is NaN where no response callback ran), and `absorbed(metric, tags, sink)`
-        for each aggregate absorbed from another process: per-request-name views group
-        their rows themselves, at one sort per batch, instead of as one sub-metric per name
-        (each of which every batch would have to scan).
-        """
-        self._http_hooks.append(hook)
-        self._absorb_hooks.append(absorbed)
-
     def make_sink(self, metric: Metric) -> Sink:
         """A new empty sink for `metric`'s values, as this store makes them (its units)."""
         return self._factory(metric)
@@ -306,8 +304,6 @@ class Store:
             self._auto_er = False
             self.add_submetric(self._duration, "expected_response:true", EXPECTED_RESPONSE)
         merge_sink(self.sink(metric), sink)
-        for absorbed in self._absorb_hooks:
-            absorbed(metric, tags, sink)
         for metrics, observer in self._observers:
             if metric in metrics:
                 observer.absorb(metric, tags, sink)
@@ -357,8 +353,6 @@ class Store:
         for m, column in zip(self._timings, columns, strict=True):
             self._feed(m, column, rows)
         failed = _column(recs, 10)  # None (no response callback: no sample) -> nan
-        for hook in self._http_hooks:
-            hook(rows.codes, [i.tags for i in rows.infos], columns[0], failed)
         has = ~np.isnan(failed)
         if has.all():
             self._feed(self._failed, failed, rows)
@@ -430,7 +424,7 @@ class Store:
         self.sink(m).add_many(values)
         for metrics, observer in self._observers:
             if m in metrics:
-                observer.batch(m, values, [i.tags for i in rows.infos], rows.codes)
+                observer.batch(m, values, rows.tags(), rows.codes)
         for sub in m.submetrics:
             sel = tuple(info.matches(sub) for info in rows.infos)
             if all(sel):

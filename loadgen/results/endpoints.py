@@ -3,9 +3,10 @@ percentiles (`loadgen.endpoints`, the `--summary-by-name` table, the HTML report
 
 Names are not known before the run, and one sub-metric per name would make every ingest
 batch scan every name's sub-metric (ingest cost grew with the number of names: 13x at 100
-names). Instead the store hands each batch of HTTP records over once
-(Store.add_http_hook): rows are grouped by name with one stable sort, and each name present
-gets one add per sink. A worker's absorbed intervals (a fleet, `loadgen merge`) are merged
+names). Instead the views watch the store (a `Store.add_observer` observer of http_reqs,
+http_req_duration and http_req_failed): each batch's rows are mapped to names once (the
+three metrics of a batch share their rows), counted with a bincount and the latencies
+grouped by name with one stable sort, so each name present gets one add per sink. A worker's absorbed intervals (a fleet, `loadgen merge`) are merged
 into the same sinks. Sinks come from the store (its units, so merged intervals stay exact).
 
 Bounded: past MAX_NAMES distinct names (a URL used as the name, with ids in it) no more are
@@ -69,7 +70,10 @@ class EndpointViews:
         reg = store.registry
         self._reqs, self._duration, self._failed = (
             reg["http_reqs"], reg["http_req_duration"], reg["http_req_failed"])
-        store.add_http_hook(self.batch, self.absorbed)
+        self._last_tags: list[TagSet] | None = None
+        self._last_codes: np.ndarray | None = None
+        self._last_rows = np.zeros(0, np.int64)
+        store.add_observer([self._reqs, self._duration, self._failed], self)
 
     def _slot(self, tags: TagSet) -> int:
         got = self._slot_of.get(tags)
@@ -92,40 +96,63 @@ class EndpointViews:
         self._slot_of[tags] = slot
         return slot
 
-    def batch(self, codes: np.ndarray | None, tag_sets: list[TagSet], duration: np.ndarray,
-              failed: np.ndarray) -> None:
-        """One ingest batch of HTTP records, grouped by name: counts by one bincount each,
-        latencies by one add per name present."""
-        slots = np.fromiter((self._slot(t) for t in tag_sets), np.int64, len(tag_sets))
-        judged = ~np.isnan(failed)
-        if codes is None or len(slots) == 1 or (slots == slots[0]).all():
-            slot = int(slots[0])
-            if slot != _NONE:
-                e = self._by_slot[slot]
-                e.count += len(duration)
-                e.add(duration)
-                e.judged += int(np.count_nonzero(judged))
-                e.failed += int(np.count_nonzero(failed[judged]))
-            return
-        row_slots = slots[codes] + 1  # 0: no name
-        k = len(self._by_slot) + 1
-        counts = np.bincount(row_slots, minlength=k).tolist()
-        seen = np.bincount(row_slots[judged], minlength=k).tolist()
-        fails = np.bincount(row_slots[judged], weights=failed[judged], minlength=k).tolist()
-        order = np.argsort(row_slots, kind="stable")  # stable: record order within a name
-        ordered = row_slots[order]
-        cuts = (np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()
-        firsts = ordered[[0, *cuts]].tolist()
-        for s, start, end in zip(firsts, [0, *cuts], [*cuts, len(order)], strict=True):
-            if s == 0:
-                continue
-            e = self._by_slot[s - 1]
-            e.count += counts[s]
-            e.judged += seen[s]
-            e.failed += int(fails[s])
-            e.add(duration[order[start:end]])
+    def _row_slots(self, tag_sets: list[TagSet], codes: np.ndarray | None) -> np.ndarray:
+        """Each row's name slot + 1 (0: no name; one entry when every row has the same),
+        computed once per batch: the metrics of one HTTP batch come with the same
+        `tag_sets` and `codes` objects."""
+        if tag_sets is self._last_tags and codes is self._last_codes:
+            return self._last_rows
+        slots = np.fromiter((self._slot(t) for t in tag_sets), np.int64, len(tag_sets)) + 1
+        uniform = codes is None or len(slots) == 1 or bool((slots == slots[0]).all())
+        rows = slots[:1] if uniform else slots[codes]
+        self._last_tags, self._last_codes, self._last_rows = tag_sets, codes, rows
+        return rows
 
-    def absorbed(self, metric: Metric, tags: TagSet, sink: Sink) -> None:
+    # -- the store's Observer --------------------------------------------------------------
+    def batch(self, metric: Metric, values: np.ndarray, tags: list[TagSet],
+              codes: np.ndarray | None) -> None:
+        """One ingest batch of one of the three metrics, grouped by name: counts by one
+        bincount, latencies by one add per name present."""
+        if not len(values):
+            return
+        rows = self._row_slots(tags, codes)
+        if len(rows) == 1:
+            if int(rows[0]) != 0:
+                self._add(self._by_slot[int(rows[0]) - 1], metric, values)
+            return
+        if metric is self._duration:
+            order = np.argsort(rows, kind="stable")  # stable: record order within a name
+            ordered = rows[order]
+            cuts = (np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()
+            firsts = ordered[[0, *cuts]].tolist()
+            for s, start, end in zip(firsts, [0, *cuts], [*cuts, len(order)], strict=True):
+                if s != 0:
+                    self._by_slot[s - 1].add(values[order[start:end]])
+            return
+        counts = np.bincount(rows, minlength=len(self._by_slot) + 1)
+        present = np.flatnonzero(counts[1:]).tolist()
+        n = counts.tolist()
+        if metric is self._reqs:
+            for s in present:
+                self._by_slot[s].count += n[s + 1]
+            return
+        fails = np.bincount(rows, weights=values != 0, minlength=len(n)).tolist()
+        for s in present:
+            e = self._by_slot[s]
+            e.judged += n[s + 1]
+            e.failed += int(fails[s + 1])
+
+    def _add(self, e: _Name, metric: Metric, values: np.ndarray) -> None:
+        """A batch's values of one metric that all carry one name."""
+        if metric is self._reqs:
+            e.count += len(values)
+        elif metric is self._duration:
+            e.add(values)
+        else:
+            e.judged += len(values)
+            e.failed += int(np.count_nonzero(values))
+
+    def absorb(self, metric: Metric, tags: TagSet, sink: Sink) -> None:
         """Another process's aggregate of one tag set (a fleet worker's interval)."""
         if metric is not self._reqs and metric is not self._duration and (
                 metric is not self._failed):

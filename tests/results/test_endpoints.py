@@ -103,3 +103,42 @@ def test_the_table_is_shown_only_when_asked(capsys: pytest.CaptureFixture[str]) 
     res.finish(Outcome(ExitCode.OK, S))
     assert "BY NAME" not in capsys.readouterr().out
     assert render_by_name({}) == ""
+
+
+def test_the_views_watch_ingest_as_a_store_observer_like_the_live_outputs() -> None:
+    """One hook mechanism in the store: the per-name views are an `Observer` (as prometheus
+    and the progress are), and mixed batches (several names, rows without a name, rows
+    without a failed/ok verdict) give the same rows as counting record by record."""
+    import random
+
+    from loadgen.metrics.ingest import Observer
+
+    assert not hasattr(Store, "add_http_hook")
+    reg, rec = Registry(), Recorder()
+    store = Store(reg)
+    views = EndpointViews(store)
+    assert isinstance(views, EndpointViews) and callable(views.batch)
+    assert any(o is views for _, o in store._observers)
+    _: Observer = views  # the protocol's shape (mypy checks it)
+    rnd = random.Random(3)
+    want: dict[str, list[float]] = {}
+    fails: dict[str, list[int]] = {}
+    for batch in range(30):
+        for i in range(rnd.randrange(1, 60)):
+            name = rnd.choice(["a", "b", "c", None]) if batch % 3 else "a"
+            ms = float(rnd.randrange(1, 500))
+            failed = None if i % 7 == 0 else int(rnd.random() < 0.2)
+            t = (tags(url="u", expected_response="true") if name is None
+                 else tags(name=name, url=name, expected_response="true"))
+            rec.http(1, t, ms, 0, 0, 0, 0, ms, 0, failed)
+            if name is not None:
+                want.setdefault(name, []).append(ms)
+                if failed is not None:
+                    fails.setdefault(name, []).append(failed)
+        store.ingest(rec.drain())
+    rows = {r["name"]: r for r in views.rows(1.0)}
+    assert set(rows) == set(want)
+    for name, values in want.items():
+        assert rows[name]["count"] == len(values)
+        assert rows[name]["max"] == max(values)
+        assert rows[name]["error_rate"] == pytest.approx(sum(fails[name]) / len(fails[name]))
