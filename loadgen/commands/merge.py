@@ -19,8 +19,10 @@ from typing import Any, cast
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.slowest import MAX_SLOWEST, SlowestRequests
 from loadgen.report.runinfo import archive_info
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
+from loadgen.results.archive_trailer import ArchivedAddons, slowest_rows
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import apply, interval_store
 from loadgen.results.pipeline import Results
@@ -63,6 +65,15 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     results.slo = merge_budgets([*(parse_slo(i.header["slo"], f"archive {i.path}")
                                    for i in infos if "slo" in i.header), results.slo])
     results.run_info = archive_info(head, [i.path for i in infos])
+    trailers = [i.end["results"] for i in infos if i.end and i.end.get("results")]
+    if trailers:  # the runs' events, recovery verdicts and slowest requests
+        results.addons.append(ArchivedAddons(trailers))
+        lists = slowest_rows(trailers)
+        if results.slowest is None and any(lists):  # as long as the longest run's list
+            results.slowest = SlowestRequests(min(max(map(len, lists)), MAX_SLOWEST))
+        for rows in lists:
+            if results.slowest is not None:
+                results.slowest.absorb(rows)  # the N slowest of all the runs
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
     for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
         apply(iv, registry, results.store, results.timeseries)

@@ -66,6 +66,8 @@ def _archive(ref: str) -> RunRecord:
         results = replay(infos, ResultsConfig(no_summary=True))
         out = outcome(infos)
         judgement = results.judge.final(out)
+        for addon in results.addons:  # the archived recovery verdicts and events
+            addon.finish(results, judgement)
         summary = results.report(out, judgement)
     except LoadgenError as e:
         raise ConfigError(e.problems if isinstance(e, ConfigError) else str(e)) from None

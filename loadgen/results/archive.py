@@ -14,7 +14,9 @@ killed at any moment (kill -9 included) leaves a readable file whose last line i
         (trend histograms: HdrHistogram V2 base64; the time series' small histograms: base64
         of zlib-compressed little-endian arrays, `idx` uint16 and `cnt` int64)
     ... one per second ...
-    {"kind": "end", "duration_ns", "exit_code", "reason"}     (absent after a kill -9)
+    {"kind": "end", "duration_ns", "exit_code", "reason", "results"?}  (absent after kill -9)
+        (`results`, optional: the events, recovery verdicts and slowest requests the run
+        judged at its end, see archive_trailer.py; an archive without it still reads)
 
 A missing end line means the run was killed: its intervals are still merged, and the merge
 says so. Non-finite floats are written as Python's json writes them (NaN, Infinity).
@@ -38,6 +40,7 @@ from loadgen.errors import ConfigError, ExitCode
 from loadgen.metrics.histogram import SIG_FIGS
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.registry import Registry
+from loadgen.results.archive_trailer import trailer_problem
 from loadgen.results.interval import SUB_BITS, UNIT_EXP, Interval, IntervalError
 
 FORMAT, VERSION = "loadgen-archive", 1
@@ -147,9 +150,13 @@ class ArchiveWriter:
         self._line({"kind": "interval", "declare": [declaration(self.registry, n) for n in new],
                     **iv.to_json()})
 
-    def end(self, duration_ns: int, exit_code: int, reason: str) -> None:
-        self._line({"kind": "end", "duration_ns": duration_ns, "exit_code": exit_code,
-                    "reason": reason})
+    def end(self, duration_ns: int, exit_code: int, reason: str,
+            results: dict[str, Any] | None = None) -> None:
+        line: dict[str, Any] = {"kind": "end", "duration_ns": duration_ns,
+                                "exit_code": exit_code, "reason": reason}
+        if results:
+            line["results"] = results
+        self._line(line)
         self.ended = True
         self.close()
 
@@ -265,6 +272,8 @@ def scan(path: str) -> ArchiveInfo:
                     or code not in _EXIT_CODES):
                 raise ArchiveError(f"archive {path}: line {no}: bad end line (duration_ns "
                                    "must be a count of ns, exit_code one of loadgen's)")
+            if problem := trailer_problem(obj.get("results")):
+                raise ArchiveError(f"archive {path}: line {no}: bad end line: {problem}")
             info.end = obj
         else:
             raise ArchiveError(f"archive {path}: line {no}: unknown line kind {kind!r}")

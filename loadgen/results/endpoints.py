@@ -6,8 +6,9 @@ batch scan every name's sub-metric (ingest cost grew with the number of names: 1
 names). Instead the views watch the store (a `Store.add_observer` observer of http_reqs,
 http_req_duration and http_req_failed): each batch's rows are mapped to names once (the
 three metrics of a batch share their rows), counted with a bincount and the latencies
-grouped by name with one stable sort, so each name present gets one add per sink. A worker's absorbed intervals (a fleet, `loadgen merge`) are merged
-into the same sinks. Sinks come from the store (its units, so merged intervals stay exact).
+grouped by name with one stable sort, so each name present gets one add per sink. A
+worker's absorbed intervals (a fleet, `loadgen merge`) are merged into the same sinks.
+Sinks come from the store (its units, so merged intervals stay exact).
 
 Bounded: past MAX_NAMES distinct names (a URL used as the name, with ids in it) no more are
 tracked and the summary says how many were left out.

@@ -23,6 +23,7 @@ from loadgen.report.build import report_problem, write_html_report
 from loadgen.report.collect import ReportCollector
 from loadgen.report.runinfo import run_info
 from loadgen.results.archive import ArchiveWriter
+from loadgen.results.archive_trailer import AddonMark
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
 from loadgen.results.endpoints import EndpointViews
@@ -217,11 +218,13 @@ class Results:
         """Final judgement, summaries and files; returns the process exit code."""
         if self.intervals is not None and self.now_ns is not None:
             self._cut(self.now_ns())
-        if self.archive is not None and self.now_ns is not None:
-            self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
+        mark = AddonMark(self, judgement)
         for addon in self.addons:
             addon.finish(self, judgement)
+        if self.archive is not None and self.now_ns is not None:  # with what addons added
+            self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason,
+                             mark.trailer(self, judgement))
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
