@@ -38,10 +38,7 @@ FLUSH_VALUES = 512  # a name's latencies are added in runs of this many (bounded
 @dataclass
 class _Name:
     duration: Sink
-    count: int = 0
-    failed: int = 0  # requests counted as failed (http_req_failed 1)
-    judged: int = 0  # requests with an http_req_failed sample at all
-    slot: int = 0
+    slot: int = 0  # counts are in EndpointViews' arrays, at slot + 1
     #: latencies not yet added: with many names each batch holds a few of each, and one
     #: add per name and batch cost more than the ingest itself (5 µs per record at 500)
     pending: list[np.ndarray] = field(default_factory=list)
@@ -74,6 +71,9 @@ class EndpointViews:
         self._last_tags: list[TagSet] | None = None
         self._last_codes: np.ndarray | None = None
         self._last_rows = np.zeros(0, np.int64)
+        #: per slot + 1 (0: rows without a tracked name): requests, requests with an
+        #: http_req_failed sample, requests counted as failed; one bincount per batch each
+        self.counts = np.zeros((3, max_names + 1), np.int64)
         store.add_observer([self._reqs, self._duration, self._failed], self)
 
     def _slot(self, tags: TagSet) -> int:
@@ -113,7 +113,7 @@ class EndpointViews:
     def batch(self, metric: Metric, values: np.ndarray, tags: list[TagSet],
               codes: np.ndarray | None) -> None:
         """One ingest batch of one of the three metrics, grouped by name: counts by one
-        bincount, latencies by one add per name present."""
+        bincount into the arrays, latencies by one add per name present."""
         if not len(values):
             return
         rows = self._row_slots(tags, codes)
@@ -130,28 +130,23 @@ class EndpointViews:
                 if s != 0:
                     self._by_slot[s - 1].add(values[order[start:end]])
             return
-        counts = np.bincount(rows, minlength=len(self._by_slot) + 1)
-        present = np.flatnonzero(counts[1:]).tolist()
-        n = counts.tolist()
+        width = self.counts.shape[1]
         if metric is self._reqs:
-            for s in present:
-                self._by_slot[s].count += n[s + 1]
-            return
-        fails = np.bincount(rows, weights=values != 0, minlength=len(n)).tolist()
-        for s in present:
-            e = self._by_slot[s]
-            e.judged += n[s + 1]
-            e.failed += int(fails[s + 1])
+            self.counts[0] += np.bincount(rows, minlength=width)
+        else:
+            self.counts[1] += np.bincount(rows, minlength=width)
+            self.counts[2] += np.bincount(rows, weights=values != 0, minlength=width
+                                          ).astype(np.int64)
 
     def _add(self, e: _Name, metric: Metric, values: np.ndarray) -> None:
         """A batch's values of one metric that all carry one name."""
         if metric is self._reqs:
-            e.count += len(values)
+            self.counts[0, e.slot + 1] += len(values)
         elif metric is self._duration:
             e.add(values)
         else:
-            e.judged += len(values)
-            e.failed += int(np.count_nonzero(values))
+            self.counts[1, e.slot + 1] += len(values)
+            self.counts[2, e.slot + 1] += int(np.count_nonzero(values))
 
     def absorb(self, metric: Metric, tags: TagSet, sink: Sink) -> None:
         """Another process's aggregate of one tag set (a fleet worker's interval)."""
@@ -161,28 +156,29 @@ class EndpointViews:
         slot = self._slot(tags)
         if slot == _NONE:
             return
-        entry = self._by_slot[slot]
         if metric is self._duration:
+            entry = self._by_slot[slot]
             entry.flush()  # order: what this process had before, then the interval
             merge_sink(entry.duration, sink)
         elif metric is self._reqs and isinstance(sink, CounterSink):
-            entry.count += int(sink.aggregate("count", 0) or 0)
+            self.counts[0, slot + 1] += int(sink.aggregate("count", 0) or 0)
         elif isinstance(sink, RateSink):
-            entry.failed += sink.passes
-            entry.judged += sink.total
+            self.counts[1, slot + 1] += sink.total
+            self.counts[2, slot + 1] += sink.passes
 
     def rows(self, duration_s: float) -> list[dict[str, Any]]:
         """`loadgen.endpoints`: one row per request name that made requests, by name."""
         out = []
         for name in sorted(self.names):
             e = self.names[name]
-            if e.count == 0:
+            count, judged, failed = self.counts[:, e.slot + 1].tolist()
+            if count == 0:
                 continue
             e.flush()
             row: dict[str, Any] = {
-                "name": name, "count": e.count,
-                "rate": e.count / duration_s if duration_s > 0 else 0.0,
-                "error_rate": e.failed / e.judged if e.judged else None}
+                "name": name, "count": count,
+                "rate": count / duration_s if duration_s > 0 else 0.0,
+                "error_rate": failed / judged if judged else None}
             values = (e.duration.summary_values([s for _, s in _PERCENTILES], duration_s)
                       if not e.duration.empty else {})
             for key, stat in _PERCENTILES:
