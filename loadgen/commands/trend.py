@@ -39,9 +39,11 @@ def run_trend(history: str, label: str | None, window: int, tolerance: str, cons
         problems += e.problems
         tol = 0.0
     if html:
+        from loadgen.report.build import report_problem
         from loadgen.results.report import writable_problem
 
-        problems += [p for p in [writable_problem("--html", html)] if p]
+        problems += [p for p in [writable_problem("--html", html),
+                                 report_problem("--html", html)] if p]
     if problems:
         raise ConfigError(problems)
     with HistoryStore(history, create=False) as store:

@@ -55,7 +55,7 @@ def report_problem(flag: str, path: str | None) -> str | None:
     try:
         library_js()
     except ConfigError as e:
-        return str(e)
+        return str(e).replace("--report:", f"{flag}:", 1)
     return None
 
 

@@ -35,7 +35,7 @@ def _rate(counts: list[float | None], widths: list[float | None]) -> list[float 
     return [None if c is None else c / (w or 1.0) for c, w in zip(counts, widths, strict=True)]
 
 
-def _line(x: list[float], y: list[Any], name: str, **more: Any) -> dict[str, Any]:
+def _line(x: list[float] | list[str], y: list[Any], name: str, **more: Any) -> dict[str, Any]:
     """A line; with markers while short (a line of one or two points is hard to see)."""
     mode = "lines+markers" if len(x) <= 60 else "lines"
     return {"type": "scatter", "mode": mode, "x": x, "y": y, "name": label(name),
@@ -154,3 +154,29 @@ def figures(s: Series, events: list[dict[str, Any]] | None = None) -> list[dict[
                xaxis={"type": "log", "tickvals": ticks, "ticktext": text,
                       "title": {"text": "percentile"}}, hovermode="closest"), over_time=False)
     return figs
+
+
+def over_runs(fid: str, title: str, runs: list[str], unit: str,
+              lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chart of values across runs (`loadgen trend --html`): x is the runs (categories, in
+    order), and each line {"name", "values", "baseline", "worse", "hover"} gives a value
+    line, its dotted baseline (the average it was judged against) and a red marker on
+    each run judged worse. Every name and hover text goes through `label()`."""
+    x = [label(r) for r in runs]
+    data: list[dict[str, Any]] = []
+    for ln in lines:
+        name, hover = label(ln["name"]), [label(h) for h in ln["hover"]]
+        data.append({**_line(x, ln["values"], ln["name"]), "mode": "lines+markers",
+                     "text": hover, "hoverinfo": "text"})
+        data.append(_line(x, ln["baseline"], f"{ln['name']}: window average",
+                          line={"dash": "dot", "width": 1}, hoverinfo="skip"))
+        bad = [i for i, w in enumerate(ln["worse"]) if w and ln["values"][i] is not None]
+        if bad:
+            data.append({"type": "scatter", "mode": "markers", "name": f"{name}: worse",
+                         "x": [x[i] for i in bad], "y": [ln["values"][i] for i in bad],
+                         "text": [hover[i] for i in bad], "hoverinfo": "text",
+                         "marker": {"color": "#dc2626", "size": 10, "symbol": "x"}})
+    return {"id": fid, "title": label(title), "data": data,
+            "layout": _layout(title, "run", unit, xaxis={"type": "category",
+                                                          "title": {"text": "run"}},
+                              hovermode="closest")}

@@ -296,6 +296,13 @@ def page(m: dict[str, Any], figures: list[dict[str, Any]], library_b64gz: str,
             "events"),
         section("Configuration", config_html(m), "config"),
     ])
+    return shell(title, body, figures, library_b64gz)
+
+
+def shell(title: str, body: str, figures: list[dict[str, Any]], library_b64gz: str) -> str:
+    """The page around `body` (already escaped markup holding a `chart-ID` div per figure):
+    the figures as JSON, the chart library gzipped and the boot script that draws them (the
+    run report and `loadgen trend --html` share it)."""
     data = script_json({"figures": figures})
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -105,36 +105,57 @@ class Tags(HTMLParser):
         super().__init__()
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
+        self.scripts: list[tuple[str | None, str]] = []
+        self._script: str | None = None
+        self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in_script, self._script = True, dict(attrs).get("id")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = self._in_script and tag != "script"
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        if self._in_script:
+            self.scripts.append((self._script, data))
+        else:
+            self.text.append(data)
 
 
-def test_html_charts_are_self_contained_and_escaped(tmp_path: Path) -> None:
-    db = tmp_path / "h.db"
-    evil = "<script>alert(1)</script>"
+def evil_history(db: Path, evil: str) -> None:
     with HistoryStore(db) as store:
         for day, p95 in enumerate(NIGHTLY + SLOWER, start=1):
             store.add(record(evil, f"2026-11-{day:02d}T02:00:00Z", p95=p95,
                              endpoints=[endpoint(f"a\"b<{evil}", p95)]))
+
+
+def test_html_charts_are_the_reports_self_contained_and_escaped(tmp_path: Path) -> None:
+    """The run report's charts and inlined plotly, one chart per metric, labels escaped."""
+    db, evil = tmp_path / "h.db", "<script>alert(1)</script>"
+    evil_history(db, evil)
     out = tmp_path / "trend.html"
     assert run_trend(str(db), None, 7, "10%", 3, False, str(out)) == 99
     page = out.read_text()
     p = Tags()
     p.feed(page)
-    tags = [t for t, _ in p.tags]
-    assert "script" not in tags and "<script>" not in page
+    assert [sid for sid, _ in p.scripts] == ["report-data", "chart-library", None]
     assert not [a for _, attrs in p.tags for a in attrs if a in ("src", "href")]
-    assert "url(" not in page and "://" not in page and "@import" not in page
-    assert evil in "".join(p.text)  # shown as text, escaped in the source
-    series = 4 + 4  # http_req_duration p95/p99, http_reqs rate, failed value + 4 per endpoint
-    assert tags.count("svg") == series
-    lines = [a["points"] for t, a in p.tags if t == "polyline" and a.get("class") == "value"]
-    assert len(lines) == series and all(len((pts or "").split()) == 10 for pts in lines)
-    assert tags.count("circle") >= 3 * 2  # the worse runs of the p95s are marked
+    assert "<script>alert" not in page and evil in "".join(p.text)  # text, escaped
+    figs = json.loads(p.scripts[0][1])["figures"]
+    # one chart per metric: http_req_duration (p95+p99), http_reqs, http_req_failed; the
+    # endpoint's latency (p95+p99), error rate and rate
+    assert len(figs) == 6
+    assert [d["id"] for d in figs] == [f"t0-{i}" for i in range(6)]
+    assert {f"chart-{d['id']}" for d in figs} <= {a.get("id") for _, a in p.tags}
+    values = [t for f in figs for t in f["data"] if t.get("hoverinfo") == "text"
+              and not t["name"].endswith(": worse")]
+    assert len(values) == 8 and all(len(t["y"]) == 10 for t in values)
+    worse = [t for f in figs for t in f["data"] if t["name"].endswith(": worse")]
+    assert sum(len(t["x"]) for t in worse) >= 3 * 2  # the slower runs of both p95s
+    text = json.dumps(figs)
+    assert "<script>" not in text and "&lt;script&gt;" in text
 
 
 def test_html_page_of_the_module_alone() -> None:

@@ -191,3 +191,23 @@ class Browser:
                         height=min(max(height, 900), 16000), deviceScaleFactor=1, mobile=False)
         shot = await self.call("Page.captureScreenshot", format="png")
         return base64.b64decode(shot["data"])
+
+
+#: every drawn chart's id and how many points its visible traces hold
+CHARTS_JS = """Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
+  id: d.id, points: d.data.reduce((a, t) => a + ((t.visible === false) ? 0 :
+      (t.y || []).filter(v => v !== null && v !== undefined).length), 0)}))"""
+
+
+async def look_at_charts(url: str, profile: Path) -> dict[str, Any]:
+    """Open a page of the report's charts (the run report, `loadgen trend --html`) and read
+    back what the browser made of it: the boot script's state, each chart's points, the
+    problems, requests and dialogs."""
+    async with Browser(profile) as b:
+        await b.open(url, "document.body && document.body.dataset.charts !== undefined")
+        return {"state": await b.evaluate("document.body.dataset.charts"),
+                "charts": {c["id"]: c["points"] for c in await b.evaluate(CHARTS_JS)},
+                "text": await b.evaluate("document.body.innerText"),
+                "problems": b.problems(), "requests": b.requests(),
+                "dialogs": [e for e in b.events
+                            if e["method"] == "Page.javascriptDialogOpening"]}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import Browser, chromium_path
+from browser import CHARTS_JS, Browser, chromium_path
 from servers import serve
 
 EVIL = "<script>alert(1)</script>"
@@ -33,9 +33,6 @@ SCENARIO = textwrap.dedent('''
             await vu.http.get("/status/500", name=EVIL_NAME)
 ''').replace("EVIL_NAME", repr(EVIL))
 
-CHARTS_JS = """Array.from(document.querySelectorAll('.js-plotly-plot')).map(d => ({
-  id: d.id, points: d.data.reduce((a, t) => a + ((t.visible === false) ? 0 :
-      (t.y || []).filter(v => v !== null && v !== undefined).length), 0)}))"""
 TABLE_JS = """(id) => Array.from(document.querySelectorAll('#' + id + ' tbody tr')).map(tr =>
   Array.from(tr.cells).map(td => td.dataset.v !== undefined ? Number(td.dataset.v)
                                                               : td.textContent))"""
