@@ -46,6 +46,8 @@ class AfterRun:
     options: dict[str, Any] = field(default_factory=dict)
     #: the summary files the webhook message points at
     report_paths: list[str] = field(default_factory=list)
+    #: --report: the HTML report both the Markdown and the webhook point at
+    report: str | None = None
     record: RunRecord | None = None  # after finish: what was recorded
 
     @classmethod
@@ -57,7 +59,7 @@ class AfterRun:
         return cls(history=kw.get("history"), label=kw.get("history_label"),
                    markdown=kw.get("summary_markdown"), webhook=kw.get("webhook"),
                    webhook_on=kw.get("webhook_on") or "fail", file=kw.get("file"),
-                   options=safe_options(kw), report_paths=paths)
+                   options=safe_options(kw), report_paths=paths, report=kw.get("report"))
 
     def scenario_file(self, name: str) -> None:
         if not self.file:
@@ -116,11 +118,17 @@ class AfterRun:
         if self.webhook and (self.webhook_on == "always" or code != ExitCode.OK):
             paths = [*self.report_paths, *([self.markdown] if self.markdown and
                                            self.markdown != "auto" else [])]
-            problem = webhook.post(self.webhook, webhook.message(rec, paths))
+            problem = webhook.post(self.webhook, webhook.message(rec, paths,
+                                                                 self._html_report()))
             if problem:
                 log.warning("webhook not sent: %s (the run's results and exit code are "
                             "unaffected)", problem)
         return code
+
+    def _html_report(self) -> str | None:
+        """The --report page, once written (a page that could not be written is not
+        pointed at)."""
+        return self.report if self.report and Path(self.report).is_file() else None
 
     def _previous(self, label: str) -> RunRecord | None:
         if not (self.history and self.markdown) or not Path(self.history).is_file():
@@ -145,7 +153,7 @@ class AfterRun:
     def _markdown(self, rec: RunRecord, previous: RunRecord | None, code: int) -> int:
         assert self.markdown is not None
         cmp = compare(previous, rec, parse_rules(list(DEFAULT_RULES))) if previous else None
-        text = markdown.render(rec, cmp)
+        text = markdown.render(rec, cmp, self._html_report())
         path, append = self.markdown, False
         if path == "auto":
             target = os.environ.get(STEP_SUMMARY)

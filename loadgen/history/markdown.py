@@ -30,12 +30,16 @@ def table(head: list[str], rows: list[list[str]], text: set[int] | None = None) 
     return out
 
 
-def render(rec: RunRecord, cmp: Comparison | None = None) -> str:
+def render(rec: RunRecord, cmp: Comparison | None = None, report: str | None = None) -> str:
+    """`report`: the run's HTML report (--report), pointed at under the headline (a path:
+    the page is the job's artifact, which a summary cannot link to by URL)."""
     icon = "✅" if rec.exit_code == 0 else "❌"
     lines = [f"## {icon} loadgen {rec.verdict}: {cell(rec.label)}", "",
              f"exit code {rec.exit_code} · duration {rec.duration_s:.1f} s · started "
              f"{rec.started_at}" + (f" · commit `{rec.git_commit[:12]}`" if rec.git_commit
                                     else ""), ""]
+    if report:
+        lines += [f"HTML report (charts, slowest requests, events): `{_code(report)}`", ""]
     failed = rec.failed_thresholds()
     if failed:
         lines += ["### Failed thresholds", ""]
@@ -65,6 +69,11 @@ def render(rec: RunRecord, cmp: Comparison | None = None) -> str:
                      + ", ".join(f"`{r.source}`" for r in cmp.rules) + ".")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _code(text: str) -> str:
+    """Text inside a Markdown code span: no backtick can close it, no line break cut it."""
+    return text.replace("`", "'").replace("\n", " ").replace("\r", " ")
 
 
 def _budget(slo: object, stats: dict[str, float]) -> str:

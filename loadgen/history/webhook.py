@@ -62,9 +62,9 @@ def _ms(v: float | None) -> str:
     return "unserved" if math.isinf(v) else f"{v:.1f} ms"
 
 
-def message(rec: RunRecord, paths: list[str]) -> dict[str, Any]:
+def message(rec: RunRecord, paths: list[str], report: str | None = None) -> dict[str, Any]:
     """The message: verdict, failed thresholds with their observed values, key percentiles,
-    where the summary files are."""
+    where the summary files and the HTML report (`report`, --report) are."""
     ok = rec.exit_code == 0
     title = f"{'✅' if ok else '❌'} loadgen {rec.verdict}: {rec.label} (exit {rec.exit_code})"
     blocks: list[dict[str, Any]] = [
@@ -94,9 +94,13 @@ def message(rec: RunRecord, paths: list[str]) -> dict[str, Any]:
     if rec.git_commit:
         context.append(f"commit {rec.git_commit[:12]}")
     context += [f"summary: {_mrkdwn(p)}" for p in paths]
+    if report:
+        context.append(f"HTML report: {_mrkdwn(report)}")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(
         context)}]})
     text = title + (f" — {len(failed)} threshold(s) failed" if failed else "")
+    if report:
+        text += f" (report: {report})"
     return {"text": text, "blocks": blocks}
 
 

@@ -103,13 +103,35 @@ def check_cases(tree: GroupTree) -> list[Case]:
 
 
 def verdict_cases(judgement: Judgement) -> list[Case]:
+    """Test-type verdicts and recovery verdicts (named by their fault event: one scenario
+    may judge several recoveries)."""
     cases = []
     for v in judgement.verdicts:
-        case = Case("verdicts", f"{v.scenario} ({v.kind})", detail="\n".join(v.details))
+        after = v.figures.get("after") if v.kind == "recovery" else None
+        what = f"recovery after {after}" if after else v.kind
+        case = Case("verdicts", f"{v.scenario} ({what})", detail="\n".join(v.details))
         if v.ok is None:
             case.kind, case.message = "skipped", f"undecided: {v.headline}"
         elif not v.ok:
             case.kind, case.message = "failure", v.headline
+        cases.append(case)
+    return cases
+
+
+def event_cases(events: list[dict[str, Any]] | None) -> list[Case]:
+    """One case per required event (`loadgen.events`): a failed one fails the run, so it
+    fails here; an optional event is only a warning and not a gate."""
+    cases = []
+    for e in events or ():
+        if not isinstance(e, dict) or not e.get("required"):
+            continue
+        case = Case("events", str(e.get("name", "")), time_s=float(e.get("duration_s") or 0))
+        if not e.get("ok"):
+            tail = str(e.get("output_tail") or "").strip().splitlines()
+            case.kind = "failure"
+            case.message = (f"required event {e.get('name')} ({e.get('kind')}) failed: "
+                            + (tail[-1] if tail else f"status {e.get('status')}"))
+            case.detail = str(e.get("output_tail") or case.message)
         cases.append(case)
     return cases
 
@@ -154,11 +176,13 @@ def render_junit(name: str, cases: list[Case], *, duration_s: float, started_uni
 
 
 def write_junit(path: str, judge: Judge, judgement: Judgement,
-                tree: GroupTree, outcome: Outcome) -> list[str]:
-    """Write the report; a write that fails is returned (the run's exit code says 110)."""
+                tree: GroupTree, outcome: Outcome,
+                events: list[dict[str, Any]] | None = None) -> list[str]:
+    """Write the report; a write that fails is returned (the run's exit code says 110).
+    `events`: the run's `loadgen.events` (its required ones become cases)."""
     duration_s = outcome.duration_ns / 1e9
     cases = (threshold_cases(judge, judgement, duration_s) + check_cases(tree)
-             + verdict_cases(judgement) + run_case(outcome))
+             + verdict_cases(judgement) + event_cases(events) + run_case(outcome))
     scenarios = ", ".join(s.name for s in judge.specs) or "run"
     text = render_junit(f"loadgen: {scenarios}", cases, duration_s=duration_s,
                         started_unix_s=time.time() - duration_s,

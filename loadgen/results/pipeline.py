@@ -236,8 +236,8 @@ class Results:
                                      self.summary.data["loadgen"]["warnings"],
                                      "".join(self.more_text))
             if self.cfg.junit:
-                failures += write_junit(self.cfg.junit, self.judge,
-                                        judgement, self.checks.tree, outcome)
+                failures += write_junit(self.cfg.junit, self.judge, judgement,
+                                        self.checks.tree, outcome, self.sections.get("events"))
         if self.cfg.report and self.summary is not None and (failure := write_html_report(
                 self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
                 pvalues=self.summary.threshold_values,

@@ -92,3 +92,26 @@ def test_nothing_asked_nothing_done() -> None:
     assert bad is not None
     assert bad.problems() == ["--webhook-on 'never': fail or always",
                               "--history-label is empty"]
+
+
+def test_markdown_and_webhook_point_at_the_html_report_once_written(tmp_path: Path) -> None:
+    """--report: the job summary and the chat message say where the page is; a page that
+    was not written (a failed --report) is not pointed at."""
+    md, page = tmp_path / "s.md", tmp_path / "run `x`.html"
+    with receiver("ok") as hook:
+        for written in (True, False):
+            if written:
+                page.write_text("<!DOCTYPE html>")
+            else:
+                page.unlink()
+            after = AfterRun.from_cli({"summary_markdown": str(md), "webhook": hook.url,
+                                       "webhook_on": "always", "report": str(page),
+                                       "file": "checkout.py"})
+            assert after is not None and after.finish(summary(), {}, 0) == 0
+            text = md.read_text()
+            assert ("HTML report (charts, slowest requests, events): "
+                    f"`{str(page).replace('`', chr(39))}`" in text) is written
+    first, second = hook.messages
+    assert f"(report: {page})" in first["text"] and "report" not in second["text"]
+    assert f"HTML report: {page}" in first["blocks"][-1]["elements"][0]["text"]
+    assert "HTML report" not in str(second["blocks"])

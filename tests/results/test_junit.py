@@ -92,3 +92,39 @@ def test_the_shape_check_catches_a_report_that_lies_about_its_counts() -> None:
         assert check_junit_shape(lie) != []
     assert check_junit_shape(text.replace('timestamp="1970-01-01T00:00:00"',
                                           'timestamp="yesterday"')) != []
+
+
+def test_recovery_verdicts_and_required_events_are_cases(tmp_path: Path) -> None:
+    """The events' gates: a recovery verdict is a case named by its fault event, and each
+    required event is one (a failed one a failure with its output's last line); an optional
+    event is no gate and no case."""
+    out = tmp_path / "j.xml"
+    res, _, rec = make(ResultsConfig(junit=str(out)))
+    request(rec, 10.0)
+    res.ingest(rec.drain())
+
+    class Events:  # what the events' addon adds after the final judgement
+        def finish(self, results, judgement):  # type: ignore[no-untyped-def]
+            results.sections["events"] = [
+                {"at_s": 1.0, "name": "kill", "kind": "shell", "ok": True, "status": 0,
+                 "duration_s": 0.2, "output_tail": "", "required": True},
+                {"at_s": 2.0, "name": "restart", "kind": "shell", "ok": False, "status": 3,
+                 "duration_s": 0.1, "output_tail": "starting\nno such unit", "required": True},
+                {"at_s": 2.0, "name": "poke", "kind": "http", "ok": False, "status": 500,
+                 "duration_s": 0.1, "output_tail": "", "required": False}]
+            judgement.verdicts += [
+                Verdict("recovery", "s", False, "not recovered", {"after": "kill"}),
+                Verdict("recovery", "s", True, "recovered in 2 s", {"after": "restart"})]
+            judgement.exit_code = ExitCode.THRESHOLDS_FAILED
+
+    res.addons.append(Events())
+    assert res.finish(Outcome(ExitCode.OK, 2 * S)) == ExitCode.THRESHOLDS_FAILED
+    cases = cases_by_name(out)
+    assert check_junit_shape(out.read_text()) == []
+    assert {"kill", "restart", "s (recovery after kill)", "s (recovery after restart)"} <= set(
+        cases)
+    assert "poke" not in cases
+    assert cases["kill"].is_passed and cases["s (recovery after restart)"].is_passed
+    failure = cases["restart"].result[0]
+    assert failure.message == "required event restart (shell) failed: no such unit"
+    assert not cases["s (recovery after kill)"].is_passed
