@@ -28,6 +28,7 @@ from loadgen.history.record import (
     git_commit,
     safe_options,
 )
+from loadgen.history.report_block import comparison_block
 from loadgen.history.store import HistoryError, HistoryStore
 from loadgen.net.redact import redact
 
@@ -98,18 +99,40 @@ class AfterRun:
                       type(e).__name__, redact(str(e)))
             return ExitCode.TEST_FAILED if code == ExitCode.OK and self.markdown else code
 
-    def _finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int:
+    def _record(self, data: Mapping[str, Any], entries: Mapping[str, Any],
+                code: int) -> RunRecord:
         state = data.get("state") if isinstance(data.get("state"), Mapping) else {}
         assert isinstance(state, Mapping)
         elapsed = float(state.get("testRunDurationMs", 0) or 0) / 1000
         exact, observed = exact_metrics(entries, elapsed)
-        label = self.label or default_label(self.file)
         started = datetime.now(UTC) - timedelta(seconds=elapsed)
-        rec = self.record = from_summary(
-            data, label=label, exit_code=code, options=self.options, commit=git_commit(),
-            exact=exact, observed=observed,
+        return from_summary(
+            data, label=self.label or default_label(self.file), exit_code=code,
+            options=self.options, commit=git_commit(), exact=exact, observed=observed,
             started_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        previous = self._previous(label)
+
+    def report_comparison(self, data: Mapping[str, Any], entries: Mapping[str, Any],
+                          code: int) -> dict[str, Any] | None:
+        """For the HTML report (written before this step runs): the deltas against the
+        label's previous run in --history, as `loadgen compare` shows them (None: no
+        history or no previous run). Never raises: the report goes on without it."""
+        if not self.history:
+            return None
+        try:
+            rec = self._record(data, entries, code)
+            previous = self._previous(rec.label)
+            if previous is None:
+                return None
+            return comparison_block(compare(previous, rec, parse_rules(list(DEFAULT_RULES))))
+        except Exception as e:  # noqa: BLE001 - the report is written without the block
+            log.warning("the HTML report's comparison with the previous run was left out: "
+                        "%s: %s", type(e).__name__, redact(str(e)))
+            return None
+
+    def _finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int:
+        rec = self.record = self._record(data, entries, code)
+        label = rec.label
+        previous = self._previous(label) if self.markdown else None
         if self.markdown:
             code = self._markdown(rec, previous, code)
         rec.exit_code = code
@@ -131,7 +154,7 @@ class AfterRun:
         return self.report if self.report and Path(self.report).is_file() else None
 
     def _previous(self, label: str) -> RunRecord | None:
-        if not (self.history and self.markdown) or not Path(self.history).is_file():
+        if not self.history or not Path(self.history).is_file():
             return None
         try:
             with HistoryStore(self.history) as store:

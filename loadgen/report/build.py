@@ -61,10 +61,13 @@ def report_problem(flag: str, path: str | None) -> str | None:
 
 def build_html(data: dict[str, Any], series: Series | None, *, exit_code: int,
                pvalues: dict[str, dict[str, float]] | None = None,
-               run_info: dict[str, Any] | None = None) -> str:
+               run_info: dict[str, Any] | None = None,
+               history: dict[str, Any] | None = None) -> str:
+    """`history`: the comparison with the label's previous run (history/report_block.py)."""
     info = dict(run_info or {})
     info.setdefault("generated", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     m = extract.model(data, series, exit_code=exit_code, pvalues=pvalues, run_info=info)
+    m["history"] = history
     figs = charts.figures(series, m["events"]) if series is not None else []
     title = f"loadgen report — {info.get('script') or 'run'}"
     return render.page(m, figs, library_payload(), title)
@@ -72,13 +75,14 @@ def build_html(data: dict[str, Any], series: Series | None, *, exit_code: int,
 
 def write_html_report(path: str, data: dict[str, Any], collector: ReportCollector | None,
                       *, exit_code: int, pvalues: dict[str, dict[str, float]] | None = None,
-                      run_info: dict[str, Any] | None = None) -> str | None:
+                      run_info: dict[str, Any] | None = None,
+                      history: dict[str, Any] | None = None) -> str | None:
     """Write the file (whole or not at all: a temporary file renamed into place); returns
     what went wrong, for the run's list of result files that could not be written."""
     try:
         series = collector.finish() if collector is not None else None
         text = build_html(data, series, exit_code=exit_code, pvalues=pvalues,
-                          run_info=run_info)
+                          run_info=run_info, history=history)
     except ConfigError as e:
         return f"--report {path}: {e}"
     except (ValueError, TypeError, KeyError, AttributeError) as e:  # never a traceback:

@@ -29,6 +29,7 @@ table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0 12px;font
 th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#f1f5f9}.bad{color:#b91c1c;font-weight:600}.ok{color:#15803d}
+tr.worse td{color:#b91c1c}tr.better td{color:#15803d}
 ul.warn li{color:#92400e}.chart{background:#fff;margin:10px 0;border:1px solid #e5e7eb}
 .meta{color:#6b7280}code{font-size:12px;word-break:break-all}pre{white-space:pre-wrap;
 margin:0;font-size:12px}
@@ -189,6 +190,25 @@ def records_html(tid: str, recs: list[dict[str, Any]] | None, cols: list[str]) -
     return table(tid, cols, rows)
 
 
+def history_html(h: dict[str, Any] | None) -> str:
+    """The deltas against the label's previous run (`loadgen compare`'s key rows), worse
+    rows red and better ones green as the terminal shows them; ✗ where a rule broke."""
+    if not h or not h.get("rows"):
+        return ""
+    rows = [f'<tr class="{esc(r["judgement"])}"><td>{"✗" if r["broken"] else ""}</td>'
+            + "".join(f"<td>{esc(r[k])}</td>" for k in ("name", "stat"))
+            + "".join(f'<td class="n">{esc(r[k])}</td>' for k in ("base", "current", "delta"))
+            + "</tr>" for r in h["rows"]]
+    n = int(h.get("regressions") or 0)
+    rules = ", ".join(str(r) for r in h.get("rules") or ())
+    verdict = (f'<p class="bad">✗ {n} regression(s) against {esc(rules)}</p>' if n else
+               f'<p class="ok">✓ no regression (rules: {esc(rules)})</p>')
+    notes = "".join(f'<p class="meta">note: {esc(x)}</p>' for x in h.get("notes") or ())
+    return (f'<p class="meta">previous run: {esc(h.get("base", ""))}</p>'
+            + table("history", ["", "name", "stat", "previous", "this run", "change"], rows)
+            + verdict + notes)
+
+
 def config_html(m: dict[str, Any]) -> str:
     run = m["run"]
     out = []
@@ -285,6 +305,7 @@ def page(m: dict[str, Any], figures: list[dict[str, Any]], library_b64gz: str,
             "event", "recovery_s", "peak_p95_ms", "peak_error_rate", "kept_answering",
             "passed"]), "recovery"),
         section("Requests by name", endpoints_html(m), "endpoints"),
+        section("Compared with the previous run", history_html(m.get("history")), "history"),
         section("Open model: latency from the intended start", open_model_html(m),
                 "open_model"),
         section("Over time", charts, "charts"),

@@ -20,6 +20,10 @@ class AfterRun(Protocol):
 
     def finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int: ...
 
+    def report_comparison(self, data: Mapping[str, Any], entries: Mapping[str, Any],
+                          code: int) -> dict[str, Any] | None:
+        """For the HTML report: the deltas against the label's previous run, if any."""
+
 
 @dataclass
 class ResultsConfig:

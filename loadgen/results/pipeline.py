@@ -241,7 +241,10 @@ class Results:
         if self.cfg.report and self.summary is not None and (failure := write_html_report(
                 self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
                 pvalues=self.summary.threshold_values,
-                run_info=self.run_info or run_info(self.specs))):
+                run_info=self.run_info or run_info(self.specs),
+                history=self.cfg.after_run.report_comparison(
+                    self.summary.data, self.entries, judgement.exit_code)
+                if self.cfg.after_run is not None else None)):
             failures.append(failure)
         log_breach(judgement)
         self.failures = failures
