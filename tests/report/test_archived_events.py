@@ -74,27 +74,18 @@ def test_report_merge_and_compare_of_an_archive_keep_events_verdicts_and_slowest
     assert rec.exit_code == 99 and rec.verdicts == want["verdicts"]
 
 
-def test_an_archive_without_the_end_lines_results_still_merges_a_bad_one_is_104(
-        tmp_path: Path) -> None:
-    """An archive of an earlier loadgen (no `results` on its end line) reads as before; a
-    garbled `results` is refused naming the file and line, without a traceback."""
+def test_an_archive_without_the_end_lines_results_still_merges(tmp_path: Path) -> None:
+    """An archive of an earlier loadgen (no `results` on its end line) reads as before (a
+    damaged `results`: tests/hostile/test_integrate.py)."""
     scen, archive = tmp_path / "faulted.py", tmp_path / "a.ndjson"
     scen.write_text(SCENARIO)
     with serve() as base:
         run = loadgen("run", str(scen), "-q", "--no-summary", "--archive", str(archive),
                       "--events-off", "--slowest", "0", base=base)
         assert run.returncode == 0, run.stderr[-2000:]
-        lines = archive.read_text().splitlines()
-        end = json.loads(lines[-1])
-        assert "results" not in end  # nothing to carry: the line is as before
+        assert "results" not in json.loads(archive.read_text().splitlines()[-1])
         mrg = loadgen("merge", str(archive), "--summary-json", str(tmp_path / "m.json"),
                       base=base)
-        assert mrg.returncode == 0, mrg.stderr[-2000:]
-        lg = section(tmp_path / "m.json")
-        assert "events" not in lg and "slowest_requests" not in lg
-        end["results"] = {"verdicts": [{"scenario": 3}]}
-        archive.write_text("\n".join([*lines[:-1], json.dumps(end)]) + "\n")
-        bad = loadgen("merge", str(archive), base=base)
-    assert bad.returncode == 104
-    assert f"archive {archive}: line {len(lines)}: bad end line: results.verdicts" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    assert mrg.returncode == 0, mrg.stderr[-2000:]
+    lg = section(tmp_path / "m.json")
+    assert "events" not in lg and "slowest_requests" not in lg
