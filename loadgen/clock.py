@@ -67,8 +67,9 @@ class RealClock:
         self._window = 0  # start of the current spin-accounting window
         self._spun = 0  # ns spent in spin yields in this window
 
-    def now_ns(self) -> int:
-        return time.perf_counter_ns()
+    #: the C function itself, not a method around it: a builtin is not bound to the
+    #: instance, so `clock.now_ns()` costs no Python frame (it runs 5-8 times per iteration)
+    now_ns = staticmethod(time.perf_counter_ns)
 
     async def sleep_until(self, t_ns: int) -> None:
         """Never returns early, rarely more than a millisecond late, and spins little.
