@@ -127,6 +127,11 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         await self.sleep_until(self._now + round(seconds * 1e9))
 
+    def pause(self, seconds: float) -> None:
+        """Time passes at once with nobody running, as when the process is stopped (a long
+        collector pass, SIGSTOP): every wait due meanwhile wakes late, as real ones would."""
+        self._now += round(seconds * 1e9)
+
     def _advance(self) -> bool:
         """Jump to the earliest live timer and wake everything due then. False if none."""
         while self._timers and self._timers[0][2].done():  # cancelled sleepers
