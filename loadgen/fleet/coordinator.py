@@ -23,6 +23,7 @@ from loadgen.commands.run import (
     RunConfig,
     _run_loop,
     load_plan,
+    make_archive,
     make_watchers,
     quit_at_once,
     transport_factory,
@@ -61,9 +62,6 @@ def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
     if kw.get("execution_segment") or kw.get("execution_segment_sequence"):
         problems.append("--workers splits the test into execution segments itself; "
                         "--execution-segment is for separate instances (without --workers)")
-    if cfg.results.archive:
-        problems.append("--archive is not written by a --workers run yet (run instances "
-                        "with --execution-segment and --archive, then loadgen merge)")
     problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
                  "aggregates, not every sample; write json=FILE?points=buckets"
                  for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
@@ -103,7 +101,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
-                          watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
+                          watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store,
+                          archive=make_archive(cfg, specs, registry))
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

@@ -25,7 +25,7 @@ from loadgen.execution.engine import Engine
 from loadgen.fleet.wire import WireError, encode
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.registry import Registry
-from loadgen.results.interval import Interval, IntervalError, apply
+from loadgen.results.interval import Interval, IntervalError
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch
 
@@ -200,8 +200,7 @@ class Fleet:
         if kind == "interval":
             self._define(msg.get("types") or {})
             iv = Interval.from_json(json.loads(msg["iv"]), self.types())
-            apply(iv, self.registry, self.results.store, self.results.timeseries)
-            self.results.streams.after_ingest()
+            self.results.absorb(iv)
             if self.watch is not None:
                 absorb_health(self.watch, iv.health)
             w.status = {k: int(v) for k, v in dict(msg.get("status") or {}).items()}

@@ -21,7 +21,7 @@ from loadgen.metrics.timeseries import TimeSeries
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import IntervalRecorder, interval_store
+from loadgen.results.interval import Interval, IntervalRecorder, apply, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.report import (
     CutOffRequests,
@@ -125,6 +125,14 @@ class Results:
                 now = self.now_ns()
                 if now - self._cut_ns >= ARCHIVE_INTERVAL_NS:
                     self._cut(now)
+
+    def absorb(self, iv: Interval) -> None:
+        """Another process's interval (a `--workers` coordinator's): into the store and time
+        series as if ingested here, and into the archive's next line."""
+        apply(iv, self.store.registry, self.store, self.timeseries)
+        if self.intervals is not None:
+            self.intervals.absorb(iv)
+        self.streams.after_ingest()
 
     def _cut(self, now_ns: int) -> None:
         """One interval snapshot into the archive (every second, and at the end)."""
