@@ -59,9 +59,6 @@ class Interrupted(LoadgenError):
 def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
     """What a --workers run cannot do (yet), all at once (exit 104)."""
     problems = []
-    if kw.get("execution_segment") or kw.get("execution_segment_sequence"):
-        problems.append("--workers splits the test into execution segments itself; "
-                        "--execution-segment is for separate instances (without --workers)")
     problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
                  "aggregates, not every sample; write json=FILE?points=buckets"
                  for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
@@ -113,9 +110,10 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         log.warning("--workers %d is more than the %d usable core(s): the workers share them "
                     "and each one's numbers get noisier", workers, cores)
     if not cfg.quiet:
-        banner = describe(specs) + notes + [
+        seg = cfg.overrides.segment
+        banner = describe(specs, seg) + notes + [
             f"workers: {workers} {launcher.kind if launcher else 'processes'} ({why}), "
-            f"each runs segment i/{workers} of the test"]
+            f"each runs segment i/{workers} of {'its segment' if not seg.is_full else 'the test'}"]
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}

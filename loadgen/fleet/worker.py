@@ -37,6 +37,8 @@ from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Engine, Hooks
 from loadgen.execution.plan import build_plan
 from loadgen.execution.runtime import RunContext
+from loadgen.execution.segments import nest
+from loadgen.execution.segments import resolve as resolve_segment
 from loadgen.fleet.sizing import even_sequence, segment
 from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_address
 from loadgen.fleet.wire import WireError, encode, read_frame, write_all
@@ -68,15 +70,18 @@ def interval_text(iv: Interval) -> str:
 
 
 def worker_config(msg: dict[str, Any]) -> RunConfig:
-    """The coordinator's command line, narrowed to segment i/N of an even sequence."""
+    """The coordinator's command line, narrowed to segment i/N of an even sequence of the
+    coordinator's own segment (the whole test unless it was given one: a fleet that is one
+    instance of a split test deals out its share, see NestedTuple)."""
     i, n = int(msg["index"]), int(msg["workers"])
     kw = dict(msg["kw"])
-    kw.update(execution_segment=segment(i, n), execution_segment_sequence=even_sequence(n),
-              quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
+    kw.update(quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
               threshold_files=(), no_summary=True)
     if kw.get("rps_limit"):
         kw["rps_limit"] = float(kw["rps_limit"]) / n
     cfg = RunConfig.from_cli(kw)
+    cfg.overrides.segment = nest(cfg.overrides.segment,
+                                 resolve_segment(segment(i, n), even_sequence(n)))
     ep = msg.get("endpoint")
     if ep:
         body = base64.b64decode(ep["body"]) if ep.get("body") is not None else None

@@ -75,3 +75,48 @@ def merge_and_compare(archive: Path, run_export: Path, merged_export: Path) -> d
                  "iteration_duration", "vus", "vus_max", "data_received"):
         assert merged[name] == ran[name], name
     return merged
+
+
+COUNTED = """
+from loadgen import Counter, Scenario, SharedIterations
+
+seen = Counter("seen")
+
+class S(Scenario):
+    executor = SharedIterations(vus=3, iterations=11, max_duration="5s")
+
+    async def iteration(self, vu):
+        seen.add(1, tags={"it": str(vu.iteration_in_test), "vu": str(vu.id_in_test)})
+"""
+
+
+def seen_tags(archive: Path) -> list[tuple[str, str]]:
+    lines = [json.loads(x) for x in archive.read_text().splitlines()]
+    return [(m["tags"]["it"], m["tags"]["vu"]) for x in lines if x["kind"] == "interval"
+            for m in x["metrics"] if m["metric"] == "seen" for _ in range(int(m["count"]))]
+
+
+def test_a_fleet_splits_its_own_execution_segment_among_its_workers(tmp_path: Path):
+    """segment 0:1/2 of 0,1/2,1 over 2 workers (0:1/4 and 1/4:1/2 of it), beside a plain
+    instance running 1/2:1: together exactly the unsplit test, every iteration once."""
+    path = script(tmp_path, COUNTED)
+    seq = ["--execution-segment-sequence", "0,1/2,1"]
+    a, b, single = tmp_path / "a.ndjson", tmp_path / "b.ndjson", tmp_path / "single.ndjson"
+    r = run_cli("run", path, "--workers", "2", "--execution-segment", "0:1/2", *seq,
+                "--archive", str(a))
+    clean(r, 0, 5 + START_S)
+    assert "execution: segment 0:1/2" in r.err and "of its segment" in r.err
+    r = run_cli("run", path, "-q", "--execution-segment", "1/2:1", *seq, "--archive", str(b))
+    clean(r, 0, 5 + START_S)
+    r = run_cli("run", path, "-q", "--execution-segment", "0:1/2", *seq, "--archive",
+                str(single))
+    clean(r, 0, 5 + START_S)
+    fleet, other = seen_tags(a), seen_tags(b)
+    assert len(fleet) == len(seen_tags(single)) == 7  # its share (k6: by VUs, 2 of 3)
+    assert sorted(int(it) for it, _ in fleet + other) == list(range(11))  # each once
+    # VUs 1 and 3 are segment 0:1/2's (striped), VU 2 is 1/2:1's; each fleet worker has one
+    assert {vu for _, vu in fleet} <= {"1", "3"} and {vu for _, vu in other} == {"2"}
+    merged = tmp_path / "merged.json"
+    r = run_cli("merge", str(a), str(b), "--summary-export", str(merged))
+    clean(r, 0, 10)
+    assert metrics(merged)["iterations"]["count"] == 11

@@ -182,9 +182,8 @@ def test_bad_worker_counts_are_refused(tmp_path: Path, value: str):
 
 def test_what_a_fleet_cannot_do_yet_is_refused(tmp_path: Path):
     r = run_cli("http", "GET", "http://127.0.0.1:9/", "-q", "--workers", "2", "-o",
-                f"json={tmp_path / 'raw.ndjson'}", "--execution-segment", "0:1/2")
+                f"json={tmp_path / 'raw.ndjson'}")
     clean(r, 104, 10)
-    assert "--execution-segment is for separate instances" in r.err
     assert "write json=FILE?points=buckets" in r.err
 
 
