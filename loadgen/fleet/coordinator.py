@@ -35,6 +35,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.fleet.fleet import Fleet, Link
 from loadgen.fleet.local import ProcessLink
 from loadgen.fleet.progress import FleetProgress
+from loadgen.fleet.raw_points import append_parts, part_paths
 from loadgen.fleet.sizing import choose, usable_cores
 from loadgen.fleet.socket_link import (
     TOKEN_ENV,
@@ -56,13 +57,14 @@ class Interrupted(LoadgenError):
     exit_code = ExitCode.EXTERNAL_ABORT
 
 
-def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
-    """What a --workers run cannot do (yet), all at once (exit 104)."""
-    problems = []
-    problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
-                 "aggregates, not every sample; write json=FILE?points=buckets"
-                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
-    return problems
+def fleet_problems(kw: dict[str, Any], cfg: RunConfig, elsewhere: bool) -> list[str]:
+    """What a --workers run cannot do (yet), all at once (exit 104). `elsewhere`: workers
+    on other machines (--listen, --ray), whose raw-point part files this one cannot read."""
+    if not elsewhere:
+        return []
+    return [f"-o {o}: workers on other machines write no raw points here; write "
+            "json=FILE?points=buckets (per-second aggregates)"
+            for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
 
 
 def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
@@ -82,7 +84,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
-        problems = fleet_problems(kw, cfg)
+        problems = fleet_problems(kw, cfg, remote is not None or launcher is not None)
         try:
             choose(value, [])  # a bad value is listed with every other problem
         except ConfigError as e:
@@ -116,9 +118,13 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
             f"each runs segment i/{workers} of {'its segment' if not seg.is_full else 'the test'}"]
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
-    config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}
+    config: dict[str, Any] = {"kw": _jsonable({**kw, "file": cfg.file}),
+                              "endpoint": endpoint_of(cfg)}
     if remote is not None:
         config["script"] = None if cfg.classes else script_payload(cfg.file)
+    parts = part_paths(cfg.results.outputs, workers)
+    if any(parts):
+        config["raw_parts"] = parts
     state: dict[str, Any] = {}
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
@@ -135,6 +141,10 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: quit_at_once(results))
     fleet: Fleet = state["fleet"]
+    if any(parts):
+        results.streams.failures += append_parts(results.streams, parts) + [
+            f"worker {w.link.index}: {err}" for w in fleet.workers
+            if w.done and (err := w.done.get("part_error"))]
     results.sections["fleet"] = fleet.summary(why)
     results.more_warnings += fleet.warnings()
     if remote is not None:

@@ -27,7 +27,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from loadgen.clock import RealClock
@@ -39,6 +39,7 @@ from loadgen.execution.plan import build_plan
 from loadgen.execution.runtime import RunContext
 from loadgen.execution.segments import nest
 from loadgen.execution.segments import resolve as resolve_segment
+from loadgen.fleet.raw_points import PartWriter
 from loadgen.fleet.sizing import even_sequence, segment
 from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_address
 from loadgen.fleet.wire import WireError, encode, read_frame, write_all
@@ -129,6 +130,8 @@ class Worker:
         recorder = Recorder()
         watch = GeneratorWatch(registry, recorder, tagset(cfg.run_tags))
         intervals = IntervalRecorder(registry)
+        parts = list(cfg_msg.get("raw_parts") or ())
+        part = PartWriter(parts[self.index], registry, self.index) if parts else None
         run = RunContext(clock, registry, recorder, transport_factory(
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
@@ -141,8 +144,12 @@ class Worker:
             return ExitCode.EXTERNAL_ABORT
         origin = int(go["origin_ns"]) + self.shift_ns
         intervals.start(origin)
+        ingest: Callable[[Sequence[tuple[object, ...]]], None] = intervals.ingest
+        if part is not None:
+            part.start(clock.now_ns())
+            ingest = part.tee(intervals.ingest)
         engine = self.engine = Engine(
-            run, specs, Hooks(ingest=intervals.ingest, background=[watch.run],
+            run, specs, Hooks(ingest=ingest, background=[watch.run],
                               started=lambda at: self.send({"t": "started",
                                                              "at_ns": at - self.shift_ns})),
             setup_data=dict(go.get("setup") or {}), sample_vus=False)
@@ -190,7 +197,10 @@ class Worker:
         finally:
             listener.cancel()
         cut()  # the last records (execute() flushed them into the recorder)
-        self.send({"t": "done", "exit_code": code, "reason": reason})
+        if part is not None:
+            part.close()
+        self.send({"t": "done", "exit_code": code, "reason": reason,
+                   "part_error": part.failure if part is not None else None})
         self.done = True
         return code
 

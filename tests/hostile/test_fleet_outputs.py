@@ -120,3 +120,22 @@ def test_a_fleet_splits_its_own_execution_segment_among_its_workers(tmp_path: Pa
     r = run_cli("merge", str(a), str(b), "--summary-export", str(merged))
     clean(r, 0, 10)
     assert metrics(merged)["iterations"]["count"] == 11
+
+
+def test_raw_points_of_every_worker_reach_the_output_with_an_instance_tag(tmp_path: Path,
+                                                                         base_url: str):
+    raw, export = tmp_path / "raw.ndjson", tmp_path / "export.json"
+    r = run_cli("run", script(tmp_path, RATE_SCENARIO), "-q", "--workers", "2", "-o",
+                f"json={raw}", "--summary-export", str(export), env={"BASE_URL": base_url})
+    clean(r, 0, 2 + START_S)
+    lines = [json.loads(x) for x in raw.read_text().splitlines()]
+    reqs = [x for x in lines if x["type"] == "Point" and x["metric"] == "http_reqs"]
+    assert len(reqs) == metrics(export)["http_reqs"]["count"] == 160
+    by_instance = {x["data"]["tags"]["instance"] for x in reqs}
+    assert by_instance == {"0", "1"}
+    declared = [x["metric"] for x in lines if x["type"] == "Metric"]
+    assert len(declared) == len(set(declared)) and "http_reqs" in declared
+    assert declared.index("http_reqs") < lines.index(reqs[0])  # declared before its points
+    assert any(x["metric"] == "vus" for x in lines)  # the coordinator's own samples too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "raw.ndjson",
+                                                           "s.py"]  # parts removed
