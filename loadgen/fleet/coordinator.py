@@ -94,6 +94,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         registry, specs, notes = load_plan(cfg, problems)
         targets = [s.base_url for s in specs] + [cfg.endpoint["url"] if cfg.endpoint else None]
         workers, why = choose(value, targets) or (1, "")
+        if launcher is not None and value.strip().lower() == "auto" and not problems:
+            workers, why = launcher.auto_workers(targets)  # the cluster's CPUs, not ours
         if remote is not None:
             why = f"joining over TCP at {remote['listen']}"
         recorder = Recorder()
@@ -103,6 +105,8 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
                           watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store,
                           archive=make_archive(cfg, specs, registry))
     except LoadgenError as e:
+        if launcher is not None:
+            launcher.shutdown()  # auto may have connected already
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:

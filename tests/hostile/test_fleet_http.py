@@ -77,10 +77,11 @@ def test_http_ray_to_an_unreachable_cluster_is_104():
 
 
 @needs_ray
-def test_http_workers_as_ray_actors(tmp_path: Path, base_url: str):
+def test_http_workers_as_ray_actors_as_many_as_ray_has_cpus(tmp_path: Path, base_url: str):
     out = tmp_path / "export.json"
     r = run_cli("http", "GET", f"{base_url}/", "--rps", "40", "-d", "1s", "--expect", "200",
-                "--workers", "2", "--ray", "--summary-export", str(out), timeout=90)
+                "--workers", "auto", "--ray", "--summary-export", str(out), timeout=90)
     clean(r, 0, 60)
     assert counts(out) == (40, 40)
-    assert "Ray actors on a local Ray" in r.err
+    assert "Ray actors on a local Ray (auto: " in r.err
+    assert "CPU(s) of a local Ray" in r.err  # Ray's count, not sched_getaffinity's
