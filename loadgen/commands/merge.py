@@ -14,6 +14,7 @@ import heapq
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, cast
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
@@ -21,7 +22,8 @@ from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.metrics.registry import Registry
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import apply, interval_store
+from loadgen.results.instances import InstanceCpu, SummedGauges
+from loadgen.results.interval import Interval, apply, interval_store
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch, Saturation
 
@@ -42,13 +44,24 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
         results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
                           arrival_scenarios=arrival, store_factory=interval_store)
         results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
-        for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
+        cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
+        for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),
+                                 key=lambda p: p[1].start_s):
+            summed.take(n, iv)  # vus, vus_max: summed across the archives
+            cpu.take(iv, infos[n].path)
             apply(iv, registry, results.store, results.timeseries)
             _health(health, iv.health)
+        summed.finish()
+        results.sections["instances"] = cpu.apply(results.store, registry)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
     return results.finish(outcome(infos))
+
+
+def _numbered(n: int, info: ArchiveInfo) -> Iterator[tuple[int, Interval]]:
+    for iv in intervals(info):
+        yield n, iv
 
 
 def read_all(paths: list[str]) -> list[ArchiveInfo]:

@@ -150,6 +150,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
             f"worker {w.link.index}: {err}" for w in fleet.workers
             if w.done and (err := w.done.get("part_error"))]
     results.sections["fleet"] = fleet.summary(why)
+    results.sections["instances"] = fleet.cpu.apply(results.store, registry)
     results.more_warnings += fleet.warnings()
     if remote is not None:
         clocks = [link for link in state.get("links", []) if isinstance(link, SocketLink)]

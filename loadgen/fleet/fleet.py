@@ -25,6 +25,7 @@ from loadgen.execution.engine import Engine
 from loadgen.fleet.wire import WireError, encode
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.registry import Registry
+from loadgen.results.instances import InstanceCpu, tag_instance
 from loadgen.results.interval import Interval, IntervalError
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch
@@ -92,6 +93,7 @@ class Fleet:
         self.on_started: Any = None  # called once every worker has started (the skew line)
         self.closing = False
         self.stop_sent_ns: int | None = None  # when the stop order went out (None: never)
+        self.cpu = InstanceCpu()  # each worker's loadgen_cpu: the summary shows the busiest
 
     # -- start ------------------------------------------------------------------------------
     def configure(self, config: dict[str, Any]) -> None:
@@ -200,6 +202,8 @@ class Fleet:
         if kind == "interval":
             self._define(msg.get("types") or {})
             iv = Interval.from_json(json.loads(msg["iv"]), self.types())
+            tag_instance(iv, str(w.link.index))  # whose CPU it is, in the archive too
+            self.cpu.take(iv, "")
             self.results.absorb(iv)
             if self.watch is not None:
                 absorb_health(self.watch, iv.health)

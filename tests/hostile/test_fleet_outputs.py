@@ -139,3 +139,36 @@ def test_raw_points_of_every_worker_reach_the_output_with_an_instance_tag(tmp_pa
     assert any(x["metric"] == "vus" for x in lines)  # the coordinator's own samples too
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "raw.ndjson",
                                                            "s.py"]  # parts removed
+
+
+HELD = """
+from loadgen import ConstantVUs, Scenario
+
+class H(Scenario):
+    executor = ConstantVUs(vus=4, duration="2s")
+
+    async def iteration(self, vu):
+        await vu.sleep(0.1)
+"""
+
+
+def test_merged_instances_add_up_their_vus_and_show_the_busiest_cpu(tmp_path: Path):
+    """Two halves of a test, 2 VUs each: the merge has 4 VUs (not one instance's 2), and
+    its generator CPU is one instance's, named with every other's."""
+    path = script(tmp_path, HELD)
+    seq = ["--execution-segment-sequence", "0,1/2,1"]
+    archives = []
+    for seg in ("0:1/2", "1/2:1"):
+        archives.append(str(tmp_path / f"{seg.replace('/', '_')}.ndjson"))
+        r = run_cli("run", path, "-q", "--execution-segment", seg, *seq, "--archive",
+                    archives[-1])
+        clean(r, 0, 2 + START_S)
+    export, summary = tmp_path / "merged.json", tmp_path / "summary.json"
+    r = run_cli("merge", *archives, "--summary-export", str(export), "--summary-json",
+                str(summary))
+    clean(r, 0, 10)
+    m = metrics(export)
+    assert m["vus"]["max"] == 4 and m["vus_max"]["max"] == 4
+    cpu = json.loads(summary.read_text())["loadgen"]["instances"]["loadgen_cpu"]
+    assert sorted(cpu["by_instance"]) == sorted(archives) and cpu["busiest"] in archives
+    assert m["loadgen_cpu"]["max"] == cpu["by_instance"][cpu["busiest"]]["max"]
