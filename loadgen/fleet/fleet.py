@@ -201,7 +201,9 @@ class Fleet:
         kind = msg["t"]
         if kind == "interval":
             self._define(msg.get("types") or {})
-            iv = Interval.from_json(json.loads(msg["iv"]), self.types())
+            raw = msg["iv"]  # an object (infinities as "inf" strings); text from older workers
+            iv = Interval.from_json(json.loads(raw) if isinstance(raw, str) else raw,
+                                    self.types())
             tag_instance(iv, str(w.link.index))  # whose CPU it is, in the archive too
             self.cpu.take(iv, "")
             self.results.absorb(iv)

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -39,14 +38,16 @@ from loadgen.execution.plan import build_plan
 from loadgen.execution.runtime import RunContext
 from loadgen.execution.segments import nest
 from loadgen.execution.segments import resolve as resolve_segment
+from loadgen.fleet.interval_wire import interval_frame
+from loadgen.fleet.pipe_out import DRAIN_S, PipeOut
 from loadgen.fleet.raw_points import PartWriter
 from loadgen.fleet.sizing import even_sequence, segment
 from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_address
-from loadgen.fleet.wire import WireError, encode, read_frame, write_all
+from loadgen.fleet.wire import WireError, encode, read_frame
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
-from loadgen.results.interval import Interval, IntervalRecorder
+from loadgen.results.interval import IntervalRecorder
 from loadgen.results.pipeline import generator_health
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
@@ -62,12 +63,6 @@ def next_cut(origin_ns: int, now_ns: int) -> int:
     """The first cut time after `now_ns`: CUT_AFTER_NS past a whole second of the run."""
     k = (now_ns - origin_ns - CUT_AFTER_NS) // INTERVAL_NS + 1
     return origin_ns + k * INTERVAL_NS + CUT_AFTER_NS
-
-
-def interval_text(iv: Interval) -> str:
-    """An interval as the archive writes it: stdlib JSON keeps inf (unserved latencies,
-    empty minima), which orjson would turn into null."""
-    return json.dumps(iv.to_json(), separators=(",", ":"))
 
 
 def worker_config(msg: dict[str, Any]) -> RunConfig:
@@ -172,11 +167,14 @@ class Worker:
                 sent_types = len(registry.metrics)
                 types = {n: [m.type.value, m.contains.value]
                          for n, m in registry.metrics.items()}
-            self.send({"t": "interval", "iv": interval_text(iv), "types": types, "status": {
-                "active": sum(rt.active for rt in rts),
-                "allocated": sum(rt.allocated for rt in rts),
-                "complete": sum(rt.completed for rt in rts),
-                "interrupted": sum(rt.interrupted for rt in rts)}})
+            status = {"active": sum(rt.active for rt in rts),
+                      "allocated": sum(rt.allocated for rt in rts),
+                      "complete": sum(rt.completed for rt in rts),
+                      "interrupted": sum(rt.interrupted for rt in rts)}
+            try:
+                self.out(interval_frame(iv, types, status))
+            except OSError:  # the coordinator is gone
+                engine.stop("coordinator gone", ExitCode.EXTERNAL_ABORT)
 
         async def reporter() -> None:
             next_ns = next_cut(origin, clock.now_ns())
@@ -227,7 +225,11 @@ async def _main(out_fd: int) -> int:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**16)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return await Worker(lambda frame: write_all(out_fd, frame), reader).main()
+    out = await PipeOut.open(out_fd)
+    try:
+        return await Worker(out.write, reader).main()
+    finally:
+        await out.drain(DRAIN_S)
 
 
 async def _main_tcp(address: str, index: int, token: str, within_s: float,
