@@ -3,9 +3,10 @@ worker's event loop waits for nothing else meanwhile.
 
 JSON has no infinity, and orjson (the fleet's encoder, ~10-30x stdlib json here) writes
 one as null; an interval can hold some (a scenario's own gauge or counter takes any float;
-loadgen's trends keep unserved latencies as a count). They are written as the strings "inf", "-inf" and "nan" instead, which every
-reader of an interval already turns back into floats (`float()`, numpy's float64
-conversion), so the coordinator decodes the frame as it decodes an archive line. Only the
+loadgen's trends keep unserved latencies as a count). They are written as the strings
+"inf", "-inf" and "nan" instead, which every reader of an interval already turns back into
+floats (`float()`, numpy's float64 conversion), so the coordinator decodes the frame as it
+decodes an archive line. Only the
 aggregates' scalar fields and the raw-value lists are looked at: that is where floats are.
 """
 
