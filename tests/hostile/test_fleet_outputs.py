@@ -172,3 +172,36 @@ def test_merged_instances_add_up_their_vus_and_show_the_busiest_cpu(tmp_path: Pa
     cpu = json.loads(summary.read_text())["loadgen"]["instances"]["loadgen_cpu"]
     assert sorted(cpu["by_instance"]) == sorted(archives) and cpu["busiest"] in archives
     assert m["loadgen_cpu"]["max"] == cpu["by_instance"][cpu["busiest"]]["max"]
+
+
+TRACKED = """
+from loadgen import Mixed
+
+class M(Mixed):
+    rate, vus, duration = 20, 4, "2s"
+    delivery_grace = 0.2
+
+    async def iteration(self, vu):
+        i = vu.iteration_in_test
+        vu.track.sent(f"m{i}")
+        if i % 5:  # every fifth is lost: as many on each worker (even and odd slots)
+            vu.track.received(f"m{i}")
+        if i % 5 == 1:
+            vu.track.received(f"m{i}")  # a duplicate
+"""
+
+
+def test_delivery_tracking_is_judged_over_the_whole_fleet(tmp_path: Path):
+    """Each worker pairs its own sends and receipts; their counts and latency histograms
+    merge at the coordinator, so the Mixed verdict and thresholds see the fleet's."""
+    export, summary = tmp_path / "export.json", tmp_path / "summary.json"
+    r = run_cli("run", script(tmp_path, TRACKED), "-q", "--workers", "2", "--summary-export",
+                str(export), "--summary-json", str(summary))
+    clean(r, 99, 2 + START_S)  # 8 lost: the verdict fails
+    m = metrics(export)
+    assert m["messages_sent"]["count"] == 40
+    assert m["messages_delivered"]["count"] == 32 and m["messages_lost"]["count"] == 8
+    assert m["messages_duplicated"]["count"] == 8
+    figures = json.loads(summary.read_text())["loadgen"]["verdicts"]["m"]["figures"]
+    assert (figures["messages_sent"], figures["messages_lost"]) == (40, 8)
+    assert figures["delivery_p95_ms"] is not None
