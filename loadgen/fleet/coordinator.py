@@ -44,8 +44,10 @@ from loadgen.fleet.socket_link import (
     parse_address,
     script_payload,
 )
+from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
+from loadgen.results.instances import COORDINATOR, INSTANCE_TAG
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch
@@ -101,6 +103,9 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
+        for w in watchers:  # its own loop lag and CPU, told apart from the workers'
+            if isinstance(w, GeneratorWatch):
+                w.tags = tagset({**dict(w.tags), INSTANCE_TAG: COORDINATOR})
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store,
                           archive=make_archive(cfg, specs, registry))

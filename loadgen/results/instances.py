@@ -5,8 +5,9 @@ by what it measures.
 - `vus` / `vus_max` count one instance's VUs: the test's are the sum over instances, per
   interval (as a `--workers` coordinator samples its workers' counts), each instance at
   its latest value (one that has ended keeps its last);
-- `loadgen_cpu` is one generator process's CPU: it stays per instance (an `instance` tag),
-  and the summary shows the busiest instance's (the highest peak), not whichever reported
+- `loadgen_cpu` is one generator process's CPU: it stays per instance (an `instance` tag;
+  a fleet coordinator's own is `instance: coordinator`), and the summary shows the busiest
+  instance's (the highest peak; workers before a coordinator), not whichever reported
   last; every instance's value is in the JSON files' `loadgen.instances.loadgen_cpu`;
 - every other gauge keeps the plain merge: the last value in time order, min and max.
 """
@@ -24,6 +25,7 @@ from loadgen.results.interval import Interval
 SUMMED = frozenset({"vus", "vus_max"})
 CPU = "loadgen_cpu"
 INSTANCE_TAG = "instance"
+COORDINATOR = "coordinator"  # the instance tag of a `--workers` coordinator's own gauges
 MAX_INSTANCES = 10_000  # labels kept for the per-instance CPU (a bound, not a real limit)
 
 
@@ -40,6 +42,7 @@ class InstanceCpu:
 
     def __init__(self) -> None:
         self.by_instance: dict[str, GaugeSink] = {}
+        self.coordinators: set[str] = set()  # a fleet coordinator's own: not a worker
 
     def take(self, iv: Interval, default: str) -> None:
         """Note this interval's CPU gauges: under their `instance` tag when they have one,
@@ -54,13 +57,19 @@ class InstanceCpu:
                 if len(self.by_instance) >= MAX_INSTANCES:
                     continue
                 mine = self.by_instance[label] = GaugeSink()
+                if inst == COORDINATOR:
+                    self.coordinators.add(label)
             merge_sink(mine, sink)
 
     def busiest(self) -> str | None:
-        if not self.by_instance:
+        """The instance with the highest peak; a fleet coordinator's own CPU only when
+        nothing else reported (it judges and merges, it does not generate the load)."""
+        workers = [k for k in self.by_instance if k not in self.coordinators]
+        candidates = workers or list(self.by_instance)
+        if not candidates:
             return None
-        return max(self.by_instance, key=lambda k: (self.by_instance[k].max,
-                                                    self.by_instance[k].value))
+        return max(candidates, key=lambda k: (self.by_instance[k].max,
+                                              self.by_instance[k].value))
 
     def apply(self, store: Any, registry: Registry) -> dict[str, Any]:
         """The summary's `loadgen_cpu` becomes the busiest instance's; returns the JSON

@@ -93,3 +93,18 @@ def test_the_summary_cpu_is_the_busiest_instances_not_the_last_reported():
     assert (sink.value, sink.max) == (0.8, 0.9)  # worker 0's; worker 1 reported last (0.3)
     assert section["loadgen_cpu"]["busiest"] == "instance 0"
     assert section["loadgen_cpu"]["by_instance"]["instance 1"]["max"] == 0.3
+
+
+def test_a_fleet_coordinators_own_cpu_is_listed_but_not_the_busiest_worker():
+    registry = Registry()
+    store = interval_store(registry, None)
+    cpu = InstanceCpu()
+    iv = Interval(0.0, 1.0)
+    iv.metrics[("loadgen_cpu", tagset({"instance": "coordinator"}))] = gauge(0.95)
+    iv.metrics[("loadgen_cpu", tagset({"instance": "0"}))] = gauge(0.5)
+    cpu.take(iv, "a.ndjson")
+    apply(iv, registry, store, None)
+    section = cpu.apply(store, registry)["loadgen_cpu"]
+    assert section["busiest"] == "a.ndjson instance 0"
+    assert section["by_instance"]["a.ndjson instance coordinator"]["max"] == 0.95
+    assert store.sink(registry["loadgen_cpu"]).value == 0.5
