@@ -61,7 +61,8 @@ class Interrupted(LoadgenError):
 
 def fleet_problems(kw: dict[str, Any], cfg: RunConfig, elsewhere: bool) -> list[str]:
     """What a --workers run cannot do (yet), all at once (exit 104). `elsewhere`: workers
-    on other machines (--listen, --ray), whose raw-point part files this one cannot read."""
+    on other machines (--listen, --ray ADDRESS), whose raw-point part files this one cannot
+    read (a local Ray's actors run here: their parts can be)."""
     if not elsewhere:
         return []
     return [f"-o {o}: workers on other machines write no raw points here; write "
@@ -86,7 +87,9 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
-        problems = fleet_problems(kw, cfg, remote is not None or launcher is not None)
+        elsewhere = remote is not None or (launcher is not None
+                                           and getattr(launcher, "address", "") != "local")
+        problems = fleet_problems(kw, cfg, elsewhere)
         try:
             choose(value, [])  # a bad value is listed with every other problem
         except ConfigError as e:

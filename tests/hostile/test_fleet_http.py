@@ -78,10 +78,14 @@ def test_http_ray_to_an_unreachable_cluster_is_104():
 
 @needs_ray
 def test_http_workers_as_ray_actors_as_many_as_ray_has_cpus(tmp_path: Path, base_url: str):
-    out = tmp_path / "export.json"
+    out, raw = tmp_path / "export.json", tmp_path / "raw.ndjson"
     r = run_cli("http", "GET", f"{base_url}/", "--rps", "40", "-d", "1s", "--expect", "200",
-                "--workers", "auto", "--ray", "--summary-export", str(out), timeout=90)
+                "--workers", "auto", "--ray", "--summary-export", str(out), "-o",
+                f"json={raw}", timeout=90)
     clean(r, 0, 60)
     assert counts(out) == (40, 40)
+    points = [json.loads(x) for x in raw.read_text().splitlines()]
+    reqs = [p for p in points if p["type"] == "Point" and p["metric"] == "http_reqs"]
+    assert len(reqs) == 40 and all("instance" in p["data"]["tags"] for p in reqs)
     assert "Ray actors on a local Ray (auto: " in r.err
     assert "CPU(s) of a local Ray" in r.err  # Ray's count, not sched_getaffinity's
