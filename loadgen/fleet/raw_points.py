@@ -151,9 +151,14 @@ def append_parts(streams: Any, parts: list[list[str]]) -> list[str]:
 
 def _copy(path: str, out: BinaryIO, seen: set[str]) -> None:
     """Line by line, in bounded reads: Point lines as they are, a Metric line only the
-    first time its metric appears in the output."""
+    first time its metric appears in the output, and not a last line cut off by a worker
+    that was killed mid-write (the output stays valid NDJSON)."""
     with open(path, "rb") as src:
         while line := src.readline(COPY_LINE_MAX):
+            if not line.endswith(b"\n") and not src.peek(1):
+                log.warning("%s ends in a cut-off line (its worker was killed); left out",
+                            path)
+                return
             if line.startswith(METRIC_LINE):
                 try:
                     name = str(json.loads(line)["metric"])
