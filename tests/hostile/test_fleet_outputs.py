@@ -210,3 +210,32 @@ def test_delivery_tracking_is_judged_over_the_whole_fleet(tmp_path: Path):
     figures = json.loads(summary.read_text())["loadgen"]["verdicts"]["m"]["figures"]
     assert (figures["messages_sent"], figures["messages_lost"]) == (40, 8)
     assert figures["delivery_p95_ms"] is not None
+
+
+ARRIVALS = """
+from loadgen import ConstantArrivalRate, Counter, Scenario
+
+seen = Counter("seen")
+
+class A(Scenario):
+    executor = ConstantArrivalRate(rate=45, duration="1s", pre_allocated_vus=6)
+
+    async def iteration(self, vu):
+        seen.add(1, tags={"it": str(vu.iteration_in_test), "vu": str(vu.id_in_test)})
+"""
+
+
+def test_a_segmented_fleet_starts_exactly_its_segments_arrivals(tmp_path: Path):
+    """Arrival-rate starts are striped by their slot in the whole schedule: the fleet's two
+    workers start between them exactly the slots of 1/3:1 in 0,1/3,1, none twice."""
+    path = script(tmp_path, ARRIVALS)
+    seq = ["--execution-segment-sequence", "0,1/3,1"]
+    a, b = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    r = run_cli("run", path, "-q", "--workers", "2", "--execution-segment", "1/3:1", *seq,
+                "--archive", str(a))
+    clean(r, 0, 1 + START_S)
+    r = run_cli("run", path, "-q", "--execution-segment", "0:1/3", *seq, "--archive", str(b))
+    clean(r, 0, 1 + START_S)
+    fleet, other = seen_tags(a), seen_tags(b)
+    assert len(fleet) == 30 and len(other) == 15
+    assert sorted(int(it) for it, _ in fleet + other) == list(range(45))
