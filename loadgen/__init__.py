@@ -1,11 +1,13 @@
 """loadgen: a native-Python async load generator with k6-compatible results.
 
 Public API only: what a scenario file imports - Scenario, the executors, the test types
-(and the Shape their `shape()` returns), custom metrics, payload helpers. There is no
+(and the Shape their `shape()` returns), custom metrics, payload helpers, events in a run
+(At, Shell, HttpCall, Call) and their Recovery verdicts. There is no
 programmatic `run()`: a file is run by the `loadgen run` command (loadgen.cli).
 """
 
 from loadgen import data
+from loadgen.events import At, Call, HttpCall, Recovery, Shell
 from loadgen.executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -37,6 +39,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "data",
+    "At",
+    "Call",
+    "HttpCall",
+    "Recovery",
+    "Shell",
     "VU",
     "Baseline",
     "Peak",

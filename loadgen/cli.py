@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.history.cli import HISTORY_COMMANDS, after_run_options
 
 
 def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
@@ -97,10 +98,14 @@ def cli() -> None:
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@click.option("--events-off", is_flag=True,
+              help="Do not run the scenarios' events (nor their recovery verdicts): a "
+                   "baseline run of the same file.")
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
 @_placement_options
+@after_run_options
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
@@ -110,6 +115,7 @@ def run(**kw: Any) -> None:
 
 def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
     """The single-process path, untouched, unless --workers asks for a fleet."""
+    cfg.results.after_run = _after_run(kw, cfg.file)
     workers = kw.pop("workers", None)
     remote = {k: kw.pop(k, None) for k in ("listen", "fleet_token", "join_timeout")}
     if remote["listen"] and workers is None:
@@ -159,6 +165,7 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
 @_placement_options
+@after_run_options
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:
     """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
@@ -211,13 +218,25 @@ def check(summary: str, threshold_files: tuple[str, ...]) -> None:
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE?points=buckets",
               help="The per-second NDJSON stream of the merged runs.")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@after_run_options
 def merge(archives: tuple[str, ...], **kw: Any) -> None:
     """Merge the results archives of several runs (`run --archive`) into one summary, JSON
     files and exit code, as if one run had made all their samples."""
     from loadgen.commands.merge import merge_archives
     from loadgen.results.config import ResultsConfig
 
-    sys.exit(merge_archives(list(archives), ResultsConfig.from_cli(kw)))
+    rcfg = ResultsConfig.from_cli(kw)
+    rcfg.after_run = _after_run(kw, None)
+    sys.exit(merge_archives(list(archives), rcfg))
+
+
+def _after_run(kw: dict[str, Any], file: str | None) -> Any:
+    """--history, --summary-markdown, --webhook (popped: fleet workers never act on them)."""
+    from loadgen.history.after_run import AfterRun
+
+    flags = {k: kw.pop(k, None) for k in ("history", "history_label", "summary_markdown",
+                                          "webhook", "webhook_on")}
+    return AfterRun.from_cli({**kw, **flags, "file": file})
 
 
 @cli.command("demo-server")
@@ -268,6 +287,10 @@ def k8s(file: str, workers: int, image: str | None, namespace: str, port: int,
 
     click.echo(manifest_yaml(file, workers, image=image, namespace=namespace, port=port,
                              run_args=list(run_args)), nl=False)
+
+
+for _command in HISTORY_COMMANDS:  # history, compare, trend
+    cli.add_command(_command)
 
 
 def main() -> None:

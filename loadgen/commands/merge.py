@@ -36,23 +36,10 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
                         stream=sys.stderr)
     try:
         infos = read_all(paths)
-        registry = build_registry(infos)
-        head = infos[0].header
-        arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
-        health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
         bucket_outputs_only(rcfg.outputs)
-        results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
-                          arrival_scenarios=arrival, store_factory=interval_store)
-        results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
-        cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
-        for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),
-                                 key=lambda p: p[1].start_s):
-            summed.take(n, iv)  # vus, vus_max: summed across the archives
-            cpu.take(iv, infos[n].path)
-            apply(iv, registry, results.store, results.timeseries)
-            _health(health, iv.health)
-        summed.finish()
-        results.sections["instances"] = cpu.apply(results.store, registry)
+        if rcfg.after_run is not None:
+            rcfg.after_run.scenario_file(str(infos[0].header["script"].get("name") or "merge"))
+        results = replay(infos, rcfg)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return e.exit_code
@@ -62,6 +49,28 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
 def _numbered(n: int, info: ArchiveInfo) -> Iterator[tuple[int, Interval]]:
     for iv in intervals(info):
         yield n, iv
+
+
+def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
+    """The archives' intervals fed through a results pipeline, ready to finish (also how
+    `loadgen compare` reads an archive)."""
+    registry = build_registry(infos)
+    head = infos[0].header
+    arrival = [s["name"] for s in head["scenarios"] if s.get("executor") in ARRIVAL]
+    health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
+    results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
+                      arrival_scenarios=arrival, store_factory=interval_store)
+    results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
+    cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
+    for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),
+                             key=lambda p: p[1].start_s):
+        summed.take(n, iv)  # vus, vus_max: summed across the archives
+        cpu.take(iv, infos[n].path)
+        apply(iv, registry, results.store, results.timeseries)
+        _health(health, iv.health)
+    summed.finish()
+    results.sections["instances"] = cpu.apply(results.store, registry)
+    return results
 
 
 def read_all(paths: list[str]) -> list[ArchiveInfo]:

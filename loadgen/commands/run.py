@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from loadgen.clock import RealClock
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.events.results import EventResults
+from loadgen.events.wire import attach_events, with_events
 from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.plan import Overrides, build_plan, describe
 from loadgen.execution.progress import Progress
@@ -78,6 +80,8 @@ class RunConfig:
     scrape_urls: list[str] = field(default_factory=list)
     #: `loadgen http`'s request (method, url, headers, body, expect), for fleet workers
     endpoint: dict[str, Any] | None = None
+    #: --events-off: the scenarios' events (and recovery verdicts) are not run
+    events_off: bool = False
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> RunConfig:
@@ -118,7 +122,8 @@ class RunConfig:
                    max_response_bytes=cap, quiet=kw.get("quiet", False),
                    results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
-                   scrape_urls=list(kw.get("scrape_urls") or ()))
+                   scrape_urls=list(kw.get("scrape_urls") or ()),
+                   events_off=bool(kw.get("events_off")))
 
 
 def number_problems(kw: dict[str, Any]) -> list[str]:
@@ -195,6 +200,8 @@ def run_file(cfg: RunConfig) -> int:
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns,
                           archive=make_archive(cfg, specs, registry))
+        events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
+                               notes, cfg.insecure)
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
@@ -207,7 +214,7 @@ def run_file(cfg: RunConfig) -> int:
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     try:
         outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,
-                                       watchers))
+                                       watchers, events))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -240,6 +247,9 @@ def quit_at_once(results: Results) -> None:
     print("\nloadgen: interrupted again; quitting at once (the NDJSON stream keeps what it "
           "had; the summary files are not written)", file=sys.stderr)
     with contextlib.suppress(Exception):  # nothing may stand between Ctrl-C and the exit
+        for addon in results.addons:  # running events' shells: killed, not left behind
+            addon.kill_now()
+    with contextlib.suppress(Exception):
         results.close()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -305,19 +315,26 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
     return watchers
 
 
+def run_env(cfg: RunConfig) -> dict[str, str]:
+    """The scenarios' environment: the process's plus -e."""
+    return {**os.environ, **cfg.overrides.env}
+
+
 async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
-                     recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
-    env = {**os.environ, **cfg.overrides.env}
+                     recorder: Recorder, results: Results, watchers: list[Any],
+                     events: EventResults | None = None) -> Outcome:
+    env = run_env(cfg)
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure,
                                                                  cfg.max_response_bytes),
                      env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      segment=cfg.overrides.segment,
                      limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
     progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
-    engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,
-                                      progress=progress, started=results.started,
-                                      exec_started=results.exec_started,
-                                      background=[w.run for w in watchers]))
+    engine = Engine(run, specs, with_events(Hooks(
+        ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
+        exec_started=results.exec_started, background=[w.run for w in watchers]), events))
+    if events is not None:
+        events.tracker = run.existing_tracker
     loop = asyncio.get_running_loop()
     signals = 0
 
@@ -328,13 +345,18 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
             print("\nloadgen: stopping (interrupted); press Ctrl-C again to quit at once",
                   file=sys.stderr)
             engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
+            if events is not None:
+                events.runner.stop("interrupted by signal")
         else:
             quit_at_once(results)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
-        return await engine.execute()
+        outcome = await engine.execute()
+        if events is not None:
+            await events.runner.close()
+        return outcome
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

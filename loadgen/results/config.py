@@ -3,8 +3,22 @@ threshold files, summary options), gathered in one value so the pipeline has no 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class AfterRun(Protocol):
+    """What acts once a run is judged (history, Markdown, webhook: loadgen/history), set by
+    the command line; the pipeline only calls it."""
+
+    def problems(self) -> list[str]: ...
+
+    def scenario_file(self, name: str) -> None:
+        """The run's scenario file when the command line did not name one (a merge reads it
+        from the archives): the default history label."""
+
+    def finish(self, data: Mapping[str, Any], entries: Mapping[str, Any], code: int) -> int: ...
 
 
 @dataclass
@@ -19,6 +33,8 @@ class ResultsConfig:
     outputs: list[str] = field(default_factory=list)
     no_color: bool = False
     archive: str | None = None  # --archive FILE: interval snapshots (results/archive.py)
+    #: --history, --summary-markdown, --webhook: what happens once the run is judged
+    after_run: AfterRun | None = None
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:

@@ -33,7 +33,7 @@ from loadgen.results.report import (
     write_report,
 )
 from loadgen.results.streams import Streams
-from loadgen.summary.build import Summary, validate_trend_stats
+from loadgen.summary.build import MetricEntry, Summary, validate_trend_stats
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -74,6 +74,7 @@ class Results:
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
                                  writable_problem("--archive", cfg.archive)) if p]
+        problems += cfg.after_run.problems() if cfg.after_run is not None else []
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
             store_factory = interval_store  # the run's own numbers = a merge of its archive
@@ -101,6 +102,12 @@ class Results:
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
+        self.entries: dict[str, MetricEntry] = {}
+        #: sections of the text summary printed before the verdicts (the run's events)
+        self.more_text: list[str] = []
+        #: judged after the thresholds: each `finish(results, judgement)` may add sections,
+        #: warnings, text, verdicts and a failing exit code (the events and their recovery)
+        self.addons: list[Any] = []
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -159,20 +166,32 @@ class Results:
             self._cut(self.now_ns())
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
+        for addon in self.addons:
+            addon.finish(self, judgement)
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
             failures.append(self.archive.failure)
-        if not self.cfg.no_summary:
-            extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
-                                    self.cut_off.warnings() + self.more_warnings)
-            extra.update(self.sections)
-            entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-            self.summary = build_report(self.cfg, entries, self.checks.tree, outcome, extra,
-                                        judgement.no_samples)
-            failures += write_report(self.cfg, self.summary, judgement, extra["warnings"])
+        if not self.cfg.no_summary or self.cfg.after_run is not None:
+            self.summary = self.report(outcome, judgement)
+        if not self.cfg.no_summary and self.summary is not None:
+            failures += write_report(self.cfg, self.summary, judgement,
+                                     self.summary.data["loadgen"]["warnings"],
+                                     "".join(self.more_text))
         log_breach(judgement)
-        return self._exit_code(judgement.exit_code, failures)
+        code = self._exit_code(judgement.exit_code, failures)
+        if self.cfg.after_run is not None and self.summary is not None:
+            code = self.cfg.after_run.finish(self.summary.data, self.entries, code)
+        return code
+
+    def report(self, outcome: Outcome, judgement: Judgement) -> Summary:
+        """The summary data (nothing written), its metric entries kept in `entries`."""
+        extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
+                                self.cut_off.warnings() + self.more_warnings)
+        extra.update(self.sections)
+        self.entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
+        return build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
+                            judgement.no_samples)
 
     @staticmethod
     def _exit_code(code: int, failures: list[str]) -> int:

@@ -191,7 +191,7 @@ def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: Gr
 
 
 def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
-                 warnings: list[str]) -> list[str]:
+                 warnings: list[str], more_text: str = "") -> list[str]:
     """The JSON files, then the text summary, verdicts and warnings on stdout.
 
     Each writer on its own: one that fails (a full disk, a closed stdout) is reported in the
@@ -205,7 +205,7 @@ def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
             except OSError as e:
                 failures.append(f"{flag} {path}: {e.strerror or e}")
     text = render_summary_text(summary, colors=sys.stdout.isatty() and not cfg.no_color)
-    text += render_verdicts(judgement.verdicts)
+    text += more_text + render_verdicts(judgement.verdicts)
     text += "".join(f"  ⚠ {line}\n" for line in warnings)
     try:
         sys.stdout.write(text)

@@ -46,6 +46,11 @@ class Scenario:
     delivery_grace: ClassVar[float | None] = None
     #: share of a global `--rps` given to this scenario when several run together
     weight: ClassVar[float] = 1.0
+    #: things done during the run at an offset from its start: [At("5m", Shell("...")), ...]
+    #: (loadgen.events; run once per run, on the coordinator under --workers)
+    events: ClassVar[list[Any]] = []
+    #: recovery verdicts after fault events: [Recovery(after="kill", within="30s"), ...]
+    recovery: ClassVar[list[Any]] = []
     #: set on a base class that is only meant to be subclassed (test types do this)
     abstract: ClassVar[bool] = False
 
