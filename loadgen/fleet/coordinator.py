@@ -212,6 +212,8 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
                          await asyncio.gather(*(ProcessLink.spawn(i) for i in range(workers))))
         watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
         fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
+        if events is not None:  # a recovery's fault window, from every worker's tracker
+            events.tracker = fleet.deliveries.tracker
         fleet.on_started = lambda: _skew_line(cfg, fleet, workers)
         fleet.configure(config)
         ready = asyncio.ensure_future(fleet.ready())

@@ -22,6 +22,7 @@ from loadgen.clock import RealClock
 from loadgen.commands.merge import _health as absorb_health
 from loadgen.errors import ExitCode, LoadgenError, ScriptError
 from loadgen.execution.engine import Engine
+from loadgen.fleet.deliveries import FleetDeliveries
 from loadgen.fleet.wire import WireError, encode
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.registry import Registry
@@ -94,6 +95,7 @@ class Fleet:
         self.closing = False
         self.stop_sent_ns: int | None = None  # when the stop order went out (None: never)
         self.cpu = InstanceCpu()  # each worker's loadgen_cpu: the summary shows the busiest
+        self.deliveries = FleetDeliveries()  # the workers' vu.track by send second
 
     # -- start ------------------------------------------------------------------------------
     def configure(self, config: dict[str, Any]) -> None:
@@ -223,6 +225,7 @@ class Fleet:
             self.engine.stop(str(msg["reason"]), int(msg["exit_code"]))
         elif kind == "done":
             w.done = msg
+            self.deliveries.add(msg.get("deliveries"))
             w.ended_ns = self.clock.now_ns()
             code = int(msg["exit_code"])
             if code not in (ExitCode.OK, ExitCode.EXTERNAL_ABORT) and self.engine is not None:

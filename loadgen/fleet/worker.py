@@ -38,6 +38,7 @@ from loadgen.execution.plan import build_plan
 from loadgen.execution.runtime import RunContext
 from loadgen.execution.segments import nest
 from loadgen.execution.segments import resolve as resolve_segment
+from loadgen.fleet.deliveries import delivery_bins
 from loadgen.fleet.interval_wire import interval_frame
 from loadgen.fleet.pipe_out import DRAIN_S, PipeOut
 from loadgen.fleet.raw_points import PartWriter
@@ -198,7 +199,8 @@ class Worker:
         if part is not None:
             part.close()
         self.send({"t": "done", "exit_code": code, "reason": reason,
-                   "part_error": part.failure if part is not None else None})
+                   "part_error": part.failure if part is not None else None,
+                   "deliveries": delivery_bins(run.existing_tracker(), self.shift_ns)})
         self.done = True
         return code
 

@@ -239,3 +239,41 @@ def test_a_segmented_fleet_starts_exactly_its_segments_arrivals(tmp_path: Path):
     fleet, other = seen_tags(a), seen_tags(b)
     assert len(fleet) == 30 and len(other) == 15
     assert sorted(int(it) for it, _ in fleet + other) == list(range(45))
+
+
+FAULTED = """
+from loadgen import At, ConstantArrivalRate, HttpCall, Recovery, Scenario
+
+class S(Scenario):
+    executor = ConstantArrivalRate(rate=40, duration="4s", pre_allocated_vus=10)
+    delivery_grace = 0.2
+    events = [At("1500ms", HttpCall("POST", "/admin/faults", json={"mode": "error"}),
+                 name="break"),
+              At("2500ms", HttpCall("POST", "/admin/faults", json={"mode": "ok"}),
+                 name="heal")]
+    recovery = [Recovery(after="break", until="heal", within="1500ms", tolerance=1.0)]
+
+    async def iteration(self, vu):
+        r = await vu.http.get("/")
+        vu.track.sent(vu.iteration_in_test)
+        if r.status == 200:  # a message the faulted service took is lost
+            vu.track.received(vu.iteration_in_test)
+"""
+
+
+def test_a_recovery_counts_the_fault_windows_messages_over_every_worker(tmp_path: Path):
+    from fault_servers import fault_server
+
+    summary, export = tmp_path / "summary.json", tmp_path / "export.json"
+    with fault_server() as base:
+        r = run_cli("run", script(tmp_path, FAULTED), "-q", "--workers", "2",
+                    "--summary-json", str(summary), "--summary-export", str(export),
+                    env={"BASE_URL": base})
+    assert r.code in (0, 99), r.text[-3000:]  # whether it recovered in time is not the point
+    r.assert_clean()
+    assert r.peak_rss_mb < RSS_MB and r.wall_s < 4 + START_S
+    figures = json.loads(summary.read_text())["loadgen"]["verdicts"]["s"]["figures"]
+    lost = metrics(export)["messages_lost"]["count"]
+    assert 0 < figures["fault_window_lost"] <= lost
+    assert figures["fault_window_sent"] >= figures["fault_window_lost"]
+    assert figures["fault_window_sent"] > 40 * 1.0 / 2  # more than one worker's second
