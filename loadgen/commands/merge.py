@@ -25,6 +25,7 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.instances import InstanceCpu, SummedGauges
 from loadgen.results.interval import Interval, apply, interval_store
 from loadgen.results.pipeline import Results
+from loadgen.slo import merge_budgets, parse_slo
 from loadgen.watch.generator import GeneratorWatch, Saturation
 
 log = logging.getLogger("loadgen")
@@ -60,6 +61,8 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
     results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
                       arrival_scenarios=arrival, store_factory=interval_store)
+    results.slo = merge_budgets([*(parse_slo(i.header["slo"], f"archive {i.path}")
+                                   for i in infos if "slo" in i.header), results.slo])
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
     cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
     for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),

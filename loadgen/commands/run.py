@@ -32,9 +32,11 @@ from loadgen.execution.segments import FULL_TUPLE
 from loadgen.execution.segments import resolve as resolve_segment
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.slowest import MAX_SLOWEST
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.limits import DEFAULT_MAX_RESPONSE_BYTES
 from loadgen.net.redact import redact
+from loadgen.net.trace import TraceIds
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -55,6 +57,7 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
+from loadgen.slo import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
@@ -75,6 +78,7 @@ class RunConfig:
     #: each transport's body cap (--max-response-bytes); 0 = none
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     quiet: bool = False
+    progress_interval: float | None = None  # seconds between progress frames
     results: ResultsConfig = field(default_factory=ResultsConfig)
     monitor_pids: list[int] = field(default_factory=list)
     scrape_urls: list[str] = field(default_factory=list)
@@ -82,6 +86,7 @@ class RunConfig:
     endpoint: dict[str, Any] | None = None
     #: --events-off: the scenarios' events (and recovery verdicts) are not run
     events_off: bool = False
+    trace: TraceIds | None = None  # --trace-header: a trace id with each request
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> RunConfig:
@@ -110,6 +115,14 @@ class RunConfig:
                                       kw.get("execution_segment_sequence"))
         except ConfigError as e:
             problems += e.problems
+        if not 0 <= int(kw.get("slowest") or 0) <= MAX_SLOWEST:
+            problems.append(f"--slowest must be 0 (off) to {MAX_SLOWEST}, got {kw['slowest']}")
+        trace = None
+        if kw.get("trace_header") is not None:
+            try:
+                trace = TraceIds(kw["trace_header"])
+            except ConfigError as e:
+                problems += e.problems
         if problems:
             raise ConfigError(problems)
         o = Overrides(segment=segment, vus=kw.get("vus"), duration=kw.get("duration"),
@@ -120,10 +133,11 @@ class RunConfig:
                    http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
                                                                      False),
                    max_response_bytes=cap, quiet=kw.get("quiet", False),
+                   progress_interval=kw.get("progress_interval"),
                    results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
                    scrape_urls=list(kw.get("scrape_urls") or ()),
-                   events_off=bool(kw.get("events_off")))
+                   events_off=bool(kw.get("events_off")), trace=trace)
 
 
 def number_problems(kw: dict[str, Any]) -> list[str]:
@@ -134,7 +148,9 @@ def number_problems(kw: dict[str, Any]) -> list[str]:
                            low_inclusive=False),
               check_number("--max-vus", kw.get("max_vus"), low=1, high=MAX_VUS),
               check_number("--vus", kw.get("vus"), low=0, high=MAX_VUS),
-              check_number("--iterations", kw.get("iterations"), low=0, high=1e12)]
+              check_number("--iterations", kw.get("iterations"), low=0, high=1e12),
+              check_number("--progress-interval", kw.get("progress_interval"), low=0,
+                           high=86_400, low_inclusive=False)]
     for flag, large in (("rps", LARGE_RATE), ("vus", LARGE_VUS), ("max_vus", LARGE_VUS)):
         v = kw.get(flag)
         if v is not None and math.isfinite(v) and large < v <= (
@@ -236,9 +252,12 @@ def make_archive(cfg: RunConfig, specs: list[Any], registry: Registry,
     if not path:
         return None
     files = list(cfg.results.threshold_files)
-    return ArchiveWriter(path, build_header(
+    header = build_header(
         script=cfg.file, specs=specs, thresholds=declared_thresholds(specs, files),
-        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg)), registry)
+        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg))
+    if slo := run_budgets([s.cls for s in specs], files):  # for `loadgen.slo` after a merge
+        header["slo"] = slo
+    return ArchiveWriter(path, header, registry)
 
 
 def quit_at_once(results: Results) -> None:
@@ -328,8 +347,10 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
                                                                  cfg.max_response_bytes),
                      env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      segment=cfg.overrides.segment,
-                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
-    progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
+                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None,
+                     slowest=results.slowest, trace=cfg.trace)
+    progress = Progress(enabled=not cfg.quiet, watch=watchers[0], every=cfg.progress_interval,
+                        live=None if cfg.quiet else results.live_figures())
     engine = Engine(run, specs, with_events(Hooks(
         ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
         exec_started=results.exec_started, background=[w.run for w in watchers]), events))

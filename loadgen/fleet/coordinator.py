@@ -53,6 +53,7 @@ from loadgen.net.redact import redact
 from loadgen.results.instances import COORDINATOR, INSTANCE_TAG
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
+from loadgen.results.prometheus import is_prometheus
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -70,7 +71,8 @@ def fleet_problems(kw: dict[str, Any], cfg: RunConfig, elsewhere: bool) -> list[
         return []
     return [f"-o {o}: workers on other machines write no raw points here; write "
             "json=FILE?points=buckets (per-second aggregates)"
-            for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
+            for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]
+            and not is_prometheus(o)]  # served from the merged store
 
 
 def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
@@ -227,10 +229,12 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         run = RunContext(clock, registry, recorder, transport_factory(
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
-            insecure=cfg.insecure)
+            insecure=cfg.insecure, slowest=results.slowest, trace=cfg.trace)
         engine = Engine(run, specs, with_events(Hooks(
             ingest=results.ingest, tick=results.tick,
-            progress=FleetProgress(fleet, enabled=not cfg.quiet), started=results.started,
+            progress=FleetProgress(fleet, enabled=not cfg.quiet, every=cfg.progress_interval,
+                                   live=None if cfg.quiet else results.live_figures(),
+                                   scenarios=[s.name for s in specs]), started=results.started,
             exec_started=results.exec_started, background=[w.run for w in watchers],
             load=_load_with_events(fleet, events, clock), vu_counts=fleet.vu_counts),
             events, begin_at_exec=False))

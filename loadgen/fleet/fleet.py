@@ -226,6 +226,8 @@ class Fleet:
         elif kind == "done":
             w.done = msg
             self.deliveries.add(msg.get("deliveries"))
+            if self.results.slowest is not None and isinstance(msg.get("slowest"), list):
+                self.results.slowest.absorb(msg["slowest"])
             w.ended_ns = self.clock.now_ns()
             code = int(msg["exit_code"])
             if code not in (ExitCode.OK, ExitCode.EXTERNAL_ABORT) and self.engine is not None:

@@ -47,6 +47,7 @@ from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_add
 from loadgen.fleet.wire import WireError, encode, read_frame
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.slowest import MAX_SLOWEST, SlowestRequests
 from loadgen.net.limiter import RateLimiter
 from loadgen.results.interval import IntervalRecorder
 from loadgen.results.pipeline import generator_health
@@ -73,7 +74,7 @@ def worker_config(msg: dict[str, Any]) -> RunConfig:
     i, n = int(msg["index"]), int(msg["workers"])
     kw = dict(msg["kw"])
     kw.update(quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
-              threshold_files=(), no_summary=True)
+              threshold_files=(), no_summary=True, junit=None)
     if kw.get("rps_limit"):
         kw["rps_limit"] = float(kw["rps_limit"]) / n
     cfg = RunConfig.from_cli(kw)
@@ -132,7 +133,9 @@ class Worker:
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
             insecure=cfg.insecure, segment=cfg.overrides.segment,
-            limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
+            limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None,
+            trace=cfg.trace, slowest=SlowestRequests(cfg.results.slowest)
+            if 0 < cfg.results.slowest <= MAX_SLOWEST else None)
         self.send({"t": "ready", "pid": os.getpid()})
         go = await read_frame(self.reader)
         if go is None or go["t"] != "go":
@@ -198,7 +201,9 @@ class Worker:
         cut()  # the last records (execute() flushed them into the recorder)
         if part is not None:
             part.close()
-        self.send({"t": "done", "exit_code": code, "reason": reason,
+        # its N slowest requests go with its end: the coordinator keeps the N slowest of all
+        slowest = run.slowest.rows() if run.slowest is not None else []
+        self.send({"t": "done", "exit_code": code, "reason": reason, "slowest": slowest,
                    "part_error": part.failure if part is not None else None,
                    "deliveries": delivery_bins(run.existing_tracker(), self.shift_ns)})
         self.done = True

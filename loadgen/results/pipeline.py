@@ -17,12 +17,17 @@ from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.slowest import SlowestRequests
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
+from loadgen.results.endpoints import EndpointViews
 from loadgen.results.interval import Interval, IntervalRecorder, apply, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
+from loadgen.results.junit import write_junit
+from loadgen.results.live import LiveFigures
+from loadgen.results.prometheus import PrometheusOutput, open_prometheus
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -33,6 +38,7 @@ from loadgen.results.report import (
     write_report,
 )
 from loadgen.results.streams import Streams
+from loadgen.slo import run_budgets
 from loadgen.summary.build import MetricEntry, Summary, validate_trend_stats
 from loadgen.watch.generator import GeneratorWatch
 
@@ -73,7 +79,8 @@ class Results:
         problems = validate_trend_stats(list(cfg.trend_stats)) if cfg.trend_stats else []
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
-                                 writable_problem("--archive", cfg.archive)) if p]
+                                 writable_problem("--archive", cfg.archive),
+                                 writable_problem("--junit", cfg.junit)) if p]
         problems += cfg.after_run.problems() if cfg.after_run is not None else []
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
@@ -95,8 +102,13 @@ class Results:
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
-        self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
-                               self.judge.tset.by_metric())
+        self.endpoints = EndpointViews(self.store)
+        #: the run's N slowest requests (the HTTP clients offer to it; a coordinator absorbs
+        #: its workers'); None with --slowest 0
+        self.slowest = SlowestRequests(cfg.slowest) if cfg.slowest > 0 else None
+        self.slo = run_budgets([s.cls for s in specs], cfg.threshold_files)
+        self.streams, self.prometheus = self._outputs(registry)
+        self._live: LiveFigures | None = None
         self.summary: Summary | None = None
         self.judgement: Judgement | None = None
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
@@ -108,6 +120,31 @@ class Results:
         #: judged after the thresholds: each `finish(results, judgement)` may add sections,
         #: warnings, text, verdicts and a failing exit code (the events and their recovery)
         self.addons: list[Any] = []
+
+    def _outputs(self, registry: Registry) -> tuple[Streams, PrometheusOutput | None]:
+        """The `--out` files and endpoints, every problem of all of them at once."""
+        problems: list[str] = []
+        streams = prometheus = None
+        try:
+            streams = Streams(self.cfg.outputs, registry, self.store, self.timeseries,
+                              self.judge.tset.by_metric())
+        except ConfigError as e:
+            problems += e.problems
+        try:
+            prometheus = open_prometheus(self.cfg.outputs, registry, self.store, self.judge)
+        except ConfigError as e:
+            problems += e.problems
+        if streams is None or problems:
+            if prometheus is not None:
+                prometheus.close()
+            raise ConfigError(problems)
+        return streams, prometheus
+
+    def live_figures(self) -> LiveFigures:
+        """The live progress's per-scenario figures (fed from here on: ask before the run)."""
+        if self._live is None:
+            self._live = LiveFigures(self.store, self.judge)
+        return self._live
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -156,6 +193,8 @@ class Results:
         """Flush and close the streams (also on the hard-exit path: the archive gets its
         last interval, without an end line)."""
         self.streams.close()
+        if self.prometheus is not None:
+            self.prometheus.close()
         if self.archive is not None and not self.archive.ended and self.now_ns is not None:
             self._cut(self.now_ns())
             self.archive.close()
@@ -178,6 +217,9 @@ class Results:
             failures += write_report(self.cfg, self.summary, judgement,
                                      self.summary.data["loadgen"]["warnings"],
                                      "".join(self.more_text))
+            if self.cfg.junit:
+                failures += write_junit(self.cfg.junit, self.judge,
+                                        judgement, self.checks.tree, outcome)
         log_breach(judgement)
         code = self._exit_code(judgement.exit_code, failures)
         if self.cfg.after_run is not None and self.summary is not None:
@@ -189,9 +231,20 @@ class Results:
         extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
                                 self.cut_off.warnings() + self.more_warnings)
         extra.update(self.sections)
+        self._per_endpoint(extra, outcome.duration_ns / 1e9)
         self.entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
         return build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
                             judgement.no_samples)
+
+    def _per_endpoint(self, extra: dict[str, Any], duration_s: float) -> None:
+        """`loadgen.endpoints` always; `slo` and `slowest_requests` when asked for."""
+        extra["endpoints"] = self.endpoints.rows(duration_s)
+        if self.slo:
+            extra["slo"] = self.slo
+        if self.slowest is not None:
+            extra["slowest_requests"] = self.slowest.rows()
+        if (line := self.endpoints.warning()) is not None:
+            extra["warnings"].append(line)
 
     @staticmethod
     def _exit_code(code: int, failures: list[str]) -> int:

@@ -24,6 +24,7 @@ from loadgen.net.errors import INTERRUPTED
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import Judgement
 from loadgen.summary.build import NO_SETUP_DATA, MetricEntry, Summary, SummaryOptions, build_summary
+from loadgen.summary.by_name import render_by_name, render_slowest
 from loadgen.summary.export import render_summary_export
 from loadgen.summary.groups import GroupTree
 from loadgen.summary.handle_summary import render_handle_summary_json
@@ -206,6 +207,11 @@ def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
                 failures.append(f"{flag} {path}: {e.strerror or e}")
     text = render_summary_text(summary, colors=sys.stdout.isatty() and not cfg.no_color)
     text += more_text + render_verdicts(judgement.verdicts)
+    section = summary.data.get("loadgen") or {}
+    unit = cfg.time_unit or None
+    if cfg.summary_by_name:
+        text += render_by_name(section, unit)
+    text += render_slowest(section, unit)
     text += "".join(f"  ⚠ {line}\n" for line in warnings)
     try:
         sys.stdout.write(text)
