@@ -105,6 +105,8 @@ def cli() -> None:
 @click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE|prometheus=HOST:PORT",
               help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets; "
                    "prometheus=HOST:PORT serves them live (port 0: any free one); repeat.")
+@click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Write a single-file HTML report (opens offline).")
 @click.option("--archive", type=click.Path(dir_okay=False),
               help="Write the results archive here (per-second snapshots `loadgen merge` "
                    "adds up across runs).")
@@ -185,6 +187,8 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("-o", "--out", "outputs", multiple=True)
 @click.option("--archive", type=click.Path(dir_okay=False),
               help="Write the results archive here (for `loadgen merge`).")
+@click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Write a single-file HTML report (opens offline).")
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None)
 @click.option("--insecure-skip-tls-verify", is_flag=True)
 @click.option("--max-response-bytes", type=int, metavar="N",
@@ -270,6 +274,21 @@ def _after_run(kw: dict[str, Any], file: str | None) -> Any:
     flags = {k: kw.pop(k, None) for k in ("history", "history_label", "summary_markdown",
                                           "webhook", "webhook_on")}
     return AfterRun.from_cli({**kw, **flags, "file": file})
+
+
+@cli.command("report")
+@click.argument("archives", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              metavar="FILE.html", help="The HTML file to write.")
+@click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A threshold file added to the archived thresholds (repeat).")
+@click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
+def report(archives: tuple[str, ...], out: str, threshold_files: tuple[str, ...],
+           no_thresholds: bool) -> None:
+    """A single-file HTML report of one or more results archives (`run --archive`)."""
+    from loadgen.commands.report import report_archives
+
+    sys.exit(report_archives(list(archives), out, list(threshold_files), no_thresholds))
 
 
 @cli.command("demo-server")

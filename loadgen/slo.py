@@ -114,33 +114,3 @@ def class_budgets(cls: Any) -> Budgets:
     if section is None:
         return {}
     return parse_slo(section, f"scenario {getattr(cls, '__name__', cls)}")
-
-
-def file_budgets(path: str) -> Budgets:
-    """The `slo:` section of a threshold file (empty without one; unreadable files are the
-    threshold loader's to report)."""
-    from loadgen.thresholds import read_threshold_doc
-
-    try:
-        doc = read_threshold_doc(path)
-    except ConfigError:
-        return {}
-    if isinstance(doc, Mapping) and "slo" in doc:
-        return parse_slo(doc["slo"], f"threshold file {path}")
-    return {}
-
-
-def run_budgets(classes: Iterable[Any], files: Iterable[str]) -> Budgets:
-    """Every budget of a run, for `loadgen.slo` (scenarios first, then files)."""
-    sources: list[Budgets] = []
-    for cls in classes:
-        try:
-            sources.append(class_budgets(cls))
-        except ConfigError:
-            continue  # reported (104) when its thresholds were loaded
-    for f in files:
-        try:
-            sources.append(file_budgets(f))
-        except ConfigError:
-            continue
-    return merge_budgets(sources)

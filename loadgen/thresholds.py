@@ -31,6 +31,7 @@ from loadgen.metrics.selectors import SelectorError, go_quote, parse_selector
 from loadgen.metrics.sinks import Sink, new_sink
 from loadgen.numfmt import go_float
 from loadgen.options import format_duration, parse_duration
+from loadgen.slo import Budgets, class_budgets, expand, merge_budgets, parse_slo
 
 RawThresholds = Mapping[str, Any]  # selector -> list of entries (checked by validate)
 
@@ -358,8 +359,6 @@ def parse_threshold_text(text: str, filename: str = "<thresholds>") -> dict[str,
     mapping (a k6 options file) is accepted too. An `slo:` section (per-endpoint budgets,
     loadgen/slo.py) expands to sub-metric thresholds.
     """
-    from loadgen.slo import expand, parse_slo
-
     doc = _threshold_doc(text, filename)
     if not isinstance(doc, Mapping):
         raise ConfigError(f"threshold file {filename}: expected a mapping of metric selector "
@@ -407,3 +406,31 @@ def merge_thresholds(sources: Iterable[RawThresholds]) -> dict[str, list[Any]]:
                                   "expressions or objects")
             out.setdefault(key, []).extend(entries)
     return out
+
+
+def file_budgets(path: str) -> Budgets:
+    """The `slo:` section of a threshold file (empty without one; unreadable files are the
+    threshold loader's to report)."""
+    try:
+        doc = read_threshold_doc(path)
+    except ConfigError:
+        return {}
+    if isinstance(doc, Mapping) and "slo" in doc:
+        return parse_slo(doc["slo"], f"threshold file {path}")
+    return {}
+
+
+def run_budgets(classes: Iterable[Any], files: Iterable[str]) -> Budgets:
+    """Every budget of a run, for `loadgen.slo` (scenarios first, then files)."""
+    sources: list[Budgets] = []
+    for cls in classes:
+        try:
+            sources.append(class_budgets(cls))
+        except ConfigError:
+            continue  # reported (104) when its thresholds were loaded
+    for f in files:
+        try:
+            sources.append(file_budgets(f))
+        except ConfigError:
+            continue
+    return merge_budgets(sources)

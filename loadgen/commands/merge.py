@@ -20,6 +20,7 @@ from typing import Any, cast
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.metrics.registry import Registry
+from loadgen.report.runinfo import archive_info
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
 from loadgen.results.instances import InstanceCpu, SummedGauges
@@ -33,6 +34,11 @@ ARRIVAL = ("ConstantArrivalRate", "RampingArrivalRate")
 
 
 def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
+    return merge_results(paths, rcfg)[0]
+
+
+def merge_results(paths: list[str], rcfg: ResultsConfig) -> tuple[int, Results | None]:
+    """The exit code, and the pipeline that judged the merged run (None: bad input)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -43,8 +49,8 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
         results = replay(infos, rcfg)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
-        return e.exit_code
-    return results.finish(outcome(infos))
+        return e.exit_code, None
+    return results.finish(outcome(infos)), results
 
 
 def _numbered(n: int, info: ArchiveInfo) -> Iterator[tuple[int, Interval]]:
@@ -63,11 +69,13 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
                       arrival_scenarios=arrival, store_factory=interval_store)
     results.slo = merge_budgets([*(parse_slo(i.header["slo"], f"archive {i.path}")
                                    for i in infos if "slo" in i.header), results.slo])
+    results.run_info = archive_info(head, [i.path for i in infos])
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
     cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
     for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),
                              key=lambda p: p[1].start_s):
-        summed.take(n, iv)  # vus, vus_max: summed across the archives
+        results.observe(iv)  # the report sums each second's VUs itself
+        summed.take(n, iv)  # vus, vus_max: summed across the archives (taken out of iv)
         cpu.take(iv, infos[n].path)
         apply(iv, registry, results.store, results.timeseries)
         _health(health, iv.health)

@@ -47,6 +47,7 @@ from loadgen.options import (
     parse_cli_stage,
     parse_key_values,
 )
+from loadgen.report.runinfo import run_info
 from loadgen.results.archive import (
     ArchiveWriter,
     build_header,
@@ -57,7 +58,7 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
-from loadgen.slo import run_budgets
+from loadgen.thresholds import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
@@ -218,6 +219,7 @@ def run_file(cfg: RunConfig) -> int:
                           archive=make_archive(cfg, specs, registry))
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
                                notes, cfg.insecure)
+        results.run_info = run_info(specs, cfg.file, cfg.overrides)
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code

@@ -50,6 +50,7 @@ from loadgen.fleet.socket_link import (
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
+from loadgen.report.runinfo import run_info
 from loadgen.results.instances import COORDINATOR, INSTANCE_TAG
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
@@ -119,6 +120,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
                           archive=make_archive(cfg, specs, registry))
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
                                notes, cfg.insecure)
+        results.run_info = run_info(specs, cfg.file, cfg.overrides, {"workers": value})
     except LoadgenError as e:
         if launcher is not None:
             launcher.shutdown()  # auto may have connected already

@@ -74,7 +74,7 @@ def worker_config(msg: dict[str, Any]) -> RunConfig:
     i, n = int(msg["index"]), int(msg["workers"])
     kw = dict(msg["kw"])
     kw.update(quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
-              threshold_files=(), no_summary=True, junit=None)
+              report=None, threshold_files=(), no_summary=True, junit=None)
     if kw.get("rps_limit"):
         kw["rps_limit"] = float(kw["rps_limit"]) / n
     cfg = RunConfig.from_cli(kw)

@@ -38,6 +38,7 @@ class ResultsConfig:
     junit: str | None = None  # --junit FILE.xml: thresholds, checks, verdicts as test cases
     summary_by_name: bool = False  # --summary-by-name: the per-endpoint table in the text
     slowest: int = 0  # --slowest N: keep and list the N slowest requests (0: off)
+    report: str | None = None  # --report FILE.html: the single-file HTML report (report/)
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:
@@ -50,4 +51,4 @@ class ResultsConfig:
                    no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
                    no_color=bool(kw.get("no_color")), archive=kw.get("archive"),
                    junit=kw.get("junit"), summary_by_name=bool(kw.get("summary_by_name")),
-                   slowest=int(kw.get("slowest") or 0))
+                   slowest=int(kw.get("slowest") or 0), report=kw.get("report"))

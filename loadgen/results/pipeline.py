@@ -19,6 +19,9 @@ from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.slowest import SlowestRequests
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.report.build import report_problem, write_html_report
+from loadgen.report.collect import ReportCollector
+from loadgen.report.runinfo import run_info
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
@@ -38,8 +41,8 @@ from loadgen.results.report import (
     write_report,
 )
 from loadgen.results.streams import Streams
-from loadgen.slo import run_budgets
 from loadgen.summary.build import MetricEntry, Summary, validate_trend_stats
+from loadgen.thresholds import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -72,7 +75,13 @@ class Results:
         self.cfg = cfg
         self.now_ns = now_ns
         self.archive = archive
-        self.intervals = IntervalRecorder(registry) if archive is not None else None
+        self.specs = specs
+        #: --report: per-interval series for the HTML report, fed by our own cuts or by a
+        #: coordinator's `observe`; `run_info`: the run's description for it (else: specs)
+        self.html = ReportCollector() if cfg.report else None
+        self.run_info: dict[str, Any] | None = None
+        self.intervals = (IntervalRecorder(registry)
+                          if archive is not None or self.html is not None else None)
         self._start_ns = 0
         self._cut_ns = 0
         self.watchers = list(watchers or ())
@@ -80,7 +89,9 @@ class Results:
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
                                  writable_problem("--archive", cfg.archive),
-                                 writable_problem("--junit", cfg.junit)) if p]
+                                 writable_problem("--junit", cfg.junit),
+                                 writable_problem("--report", cfg.report),
+                                 report_problem("--report", cfg.report)) if p]
         problems += cfg.after_run.problems() if cfg.after_run is not None else []
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
@@ -120,6 +131,8 @@ class Results:
         #: judged after the thresholds: each `finish(results, judgement)` may add sections,
         #: warnings, text, verdicts and a failing exit code (the events and their recovery)
         self.addons: list[Any] = []
+        #: the result files that could not be written (set by finish)
+        self.failures: list[str] = []
 
     def _outputs(self, registry: Registry) -> tuple[Streams, PrometheusOutput | None]:
         """The `--out` files and endpoints, every problem of all of them at once."""
@@ -153,8 +166,9 @@ class Results:
         self.timeseries.origin_ns = start_ns
         self.streams.start(start_ns, wall_ns)
         self._start_ns = self._cut_ns = start_ns
-        if self.archive is not None and self.intervals is not None:
+        if self.intervals is not None:
             self.intervals.start(start_ns)
+        if self.archive is not None:
             self.archive.start()
 
     def exec_started(self, exec_start_ns: int) -> None:
@@ -172,18 +186,28 @@ class Results:
 
     def absorb(self, iv: Interval) -> None:
         """Another process's interval (a `--workers` coordinator's): into the store and time
-        series as if ingested here, and into the archive's next line."""
+        series as if ingested here, and into the next cut, so the archive and the report get
+        it merged with the rest of that second (the report of a run is then the report of a
+        merge of its archive)."""
         apply(iv, self.store.registry, self.store, self.timeseries)
         if self.intervals is not None:
             self.intervals.absorb(iv)
         self.streams.after_ingest()
 
     def _cut(self, now_ns: int) -> None:
-        """One interval snapshot into the archive (every second, and at the end)."""
-        assert self.intervals is not None and self.archive is not None
+        """One interval snapshot into the archive and the report (every second, and at the
+        end)."""
+        assert self.intervals is not None
         self._cut_ns = now_ns
-        self.archive.interval(self.intervals.cut((now_ns - self._start_ns) / 1e9,
-                                                 generator_health(self.watchers)))
+        iv = self.intervals.cut((now_ns - self._start_ns) / 1e9, generator_health(self.watchers))
+        if self.archive is not None:
+            self.archive.interval(iv)
+        self.observe(iv)
+
+    def observe(self, iv: Interval) -> None:
+        """An interval for the report (a coordinator's or merge's, already applied)."""
+        if self.html is not None:
+            self.html.observe(iv)
 
     def tick(self, elapsed_s: float) -> StopRequest | None:
         return self.judge.tick(elapsed_s)
@@ -201,8 +225,9 @@ class Results:
 
     def finish(self, outcome: Outcome) -> int:
         """Final judgement, summaries and files; returns the process exit code."""
-        if self.archive is not None and self.now_ns is not None:
+        if self.intervals is not None and self.now_ns is not None:
             self._cut(self.now_ns())
+        if self.archive is not None and self.now_ns is not None:
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
         for addon in self.addons:
@@ -211,7 +236,7 @@ class Results:
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
             failures.append(self.archive.failure)
-        if not self.cfg.no_summary or self.cfg.after_run is not None:
+        if not self.cfg.no_summary or self.cfg.after_run is not None or self.cfg.report:
             self.summary = self.report(outcome, judgement)
         if not self.cfg.no_summary and self.summary is not None:
             failures += write_report(self.cfg, self.summary, judgement,
@@ -220,7 +245,13 @@ class Results:
             if self.cfg.junit:
                 failures += write_junit(self.cfg.junit, self.judge,
                                         judgement, self.checks.tree, outcome)
+        if self.cfg.report and self.summary is not None and (failure := write_html_report(
+                self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
+                pvalues=self.summary.threshold_values,
+                run_info=self.run_info or run_info(self.specs))):
+            failures.append(failure)
         log_breach(judgement)
+        self.failures = failures
         code = self._exit_code(judgement.exit_code, failures)
         if self.cfg.after_run is not None and self.summary is not None:
             code = self.cfg.after_run.finish(self.summary.data, self.entries, code)

@@ -13,9 +13,9 @@ from loadgen import ConstantVUs, Scenario
 from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.results.config import ResultsConfig
-from loadgen.slo import expand, parse_slo, run_budgets
+from loadgen.slo import expand, parse_slo
 from loadgen.testtypes import Baseline
-from loadgen.thresholds import load_threshold_file
+from loadgen.thresholds import load_threshold_file, run_budgets
 
 EXAMPLE = Path(__file__).parents[2] / "thresholds" / "slo_example.yaml"
 
