@@ -14,6 +14,7 @@ import heapq
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, cast
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
@@ -24,7 +25,8 @@ from loadgen.report.runinfo import archive_info
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.archive_trailer import ArchivedAddons, slowest_rows
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import apply, interval_store
+from loadgen.results.instances import InstanceCpu, SummedGauges
+from loadgen.results.interval import Interval, apply, interval_store
 from loadgen.results.pipeline import Results
 from loadgen.slo import merge_budgets, parse_slo
 from loadgen.watch.generator import GeneratorWatch, Saturation
@@ -53,6 +55,11 @@ def merge_results(paths: list[str], rcfg: ResultsConfig) -> tuple[int, Results |
     return results.finish(outcome(infos)), results
 
 
+def _numbered(n: int, info: ArchiveInfo) -> Iterator[tuple[int, Interval]]:
+    for iv in intervals(info):
+        yield n, iv
+
+
 def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     """The archives' intervals fed through a results pipeline, ready to finish (also how
     `loadgen compare` reads an archive)."""
@@ -75,10 +82,16 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
             if results.slowest is not None:
                 results.slowest.absorb(rows)  # the N slowest of all the runs
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
-    for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
+    cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
+    for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),
+                             key=lambda p: p[1].start_s):
+        results.observe(iv)  # the report sums each second's VUs itself
+        summed.take(n, iv)  # vus, vus_max: summed across the archives (taken out of iv)
+        cpu.take(iv, infos[n].path)
         apply(iv, registry, results.store, results.timeseries)
-        results.observe(iv)
         _health(health, iv.health)
+    summed.finish()
+    results.sections["instances"] = cpu.apply(results.store, registry)
     return results
 
 

@@ -27,7 +27,7 @@ from loadgen.results.archive_trailer import AddonMark
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
 from loadgen.results.endpoints import EndpointViews
-from loadgen.results.interval import Interval, IntervalRecorder, interval_store
+from loadgen.results.interval import Interval, IntervalRecorder, apply, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.junit import write_junit
 from loadgen.results.live import LiveFigures
@@ -184,6 +184,16 @@ class Results:
                 now = self.now_ns()
                 if now - self._cut_ns >= ARCHIVE_INTERVAL_NS:
                     self._cut(now)
+
+    def absorb(self, iv: Interval) -> None:
+        """Another process's interval (a `--workers` coordinator's): into the store and time
+        series as if ingested here, and into the next cut, so the archive and the report get
+        it merged with the rest of that second (the report of a run is then the report of a
+        merge of its archive)."""
+        apply(iv, self.store.registry, self.store, self.timeseries)
+        if self.intervals is not None:
+            self.intervals.absorb(iv)
+        self.streams.after_ingest()
 
     def _cut(self, now_ns: int) -> None:
         """One interval snapshot into the archive and the report (every second, and at the
