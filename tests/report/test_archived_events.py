@@ -67,6 +67,9 @@ def test_report_merge_and_compare_of_an_archive_keep_events_verdicts_and_slowest
     html = Page(page.read_text())
     assert [r["name"] for r in html.rows("events").values()] == ["poke", "breaks"]
     assert list(html.rows("recovery")) == ["poke"]
+    data = json.loads(next(t for a, t in html.scripts if a.get("id") == "report-data"))
+    timeline = [n["text"] for n in data["figures"][0]["layout"]["annotations"]]
+    assert timeline == ["poke", "breaks"]  # the events' markers over the charts
     head, *rows = html.tables["slowest"]
     col = head.index("duration_ms")
     assert [r[col] for r in rows] == [r["duration_ms"] for r in want["slowest_requests"]]
