@@ -13,7 +13,6 @@ from websockets.exceptions import ConnectionClosed
 from loadgen.clock import wait_first
 from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net.meter import Meter
-from loadgen.net.ws import internals
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     FAIL_CODES,
@@ -25,7 +24,10 @@ from loadgen.net.ws.conn import (
     WSMetrics,
     WSTimeout,
 )
+from loadgen.net.ws.fast import FastConnection
 from loadgen.net.ws.internals import CountingConnection
+
+Conn = CountingConnection | FastConnection  # the websockets one only for compression
 
 
 def _close_deadline() -> float:
@@ -49,7 +51,7 @@ class WSSession:
                  "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "__weakref__")
 
     def __init__(self, meter: Meter, m: WSMetrics, live: set[WSSession],
-                 conn: CountingConnection | None, url: str, tags: TagSet, t0: int,
+                 conn: Conn | None, url: str, tags: TagSet, t0: int,
                  status: int, subprotocol: str, error: str,
                  send_timeout: float | None = SEND_TIMEOUT) -> None:
         self.meter, self.m, self.live = meter, m, live
@@ -70,9 +72,9 @@ class WSSession:
 
     @property
     def open(self) -> bool:
-        return not self._ended and self.conn is not None and internals.is_open(self.conn)
+        return not self._ended and self.conn is not None and self.conn.is_open()
 
-    def _require(self) -> CountingConnection:
+    def _require(self) -> Conn:
         if self.conn is None or self._ended:
             why = f", {self.error}" if self.error else (
                 f", closed with code {self.close_code}" if self.close_code else "")
@@ -92,7 +94,7 @@ class WSSession:
         """
         conn = self._require()
         try:
-            if not internals.send_now(conn, message):  # the fast path, when nothing blocks
+            if not conn.send_now(message):  # the fast path, when nothing blocks
                 async with asyncio.timeout(self.send_timeout):
                     await conn.send(message)
         except TimeoutError:
@@ -171,7 +173,7 @@ class WSSession:
         if conn is None or self._ended:
             return
         try:
-            if internals.is_open(conn):
+            if conn.is_open():
                 self._closing = True
                 try:
                     async with asyncio.timeout(_close_deadline()):
@@ -201,7 +203,7 @@ class WSSession:
         self._finish(self.meter.clock.now_ns())
         rcvd = e.rcvd
         conn = self.conn
-        failed = None if self._closing or conn is None else internals.failed_with(conn)
+        failed = None if self._closing or conn is None else conn.failed_with()
         error = "closed"
         if failed is not None:
             code, reason = failed
@@ -239,10 +241,10 @@ class WSSession:
         rec = self.meter.recorder
         tags = self.tags
         if conn is not None:
-            if not internals.is_closed(conn):
-                internals.abort(conn)  # interrupted mid-close: never leave a socket behind
+            if not conn.is_closed():
+                conn.abort()  # interrupted mid-close: never leave a socket behind
             # loadgen's own 1002/1007/1009 (not 1006) unless the scenario asked for the close
-            failed = None if self._closing else internals.failed_with(conn)
+            failed = None if self._closing else conn.failed_with()
             self.close_code = code = failed[0] if failed else (conn.close_code or 1006)
             tags = merge_tags(self.tags, {"close_code": str(code)})
             if not self._closing:
@@ -276,7 +278,7 @@ class WSSession:
             self._n_recv = 0
         meter.add_bytes(conn.n_out - self._b_out, conn.n_in - self._b_in)
         self._b_out, self._b_in = conn.n_out, conn.n_in
-        depth = internals.queue_depth(conn)
+        depth = conn.queue_depth()
         if depth or self._depth:  # only while something is (or just was) queued
             rec.sample(m.queue_depth, float(depth), tags, now)
         self._depth = depth
