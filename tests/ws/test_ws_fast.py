@@ -1,0 +1,122 @@
+"""The picows data path (net/ws/fast.py): what it adds on top of picows' frames (fragments
+joined, their size capped, their text checked) and what it is for (few Python calls per
+message). Peers speak raw frames from a thread (tests/hostile/ws_servers.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import sys
+from pathlib import Path
+from types import FrameType
+
+import pytest
+from wshelpers import RealHarness
+
+from loadgen.net.ws import WSClosed
+from loadgen.net.ws.fast import FastConnection
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))
+import ws_servers  # noqa: E402
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """One unmasked server frame (short payloads only)."""
+    assert len(payload) < 126
+    return struct.pack("!BB", (0x80 if fin else 0) | opcode, len(payload)) + payload
+
+
+def sends(data: bytes) -> ws_servers.Peer:
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await ws_servers.handshake(reader, writer)
+        writer.write(data)
+        await writer.drain()
+        await ws_servers._idle(reader)
+    return peer
+
+
+async def echo_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Echo every masked client frame back unmasked until the client's close."""
+    await ws_servers.handshake(reader, writer)
+    while True:
+        b1, b2 = await reader.readexactly(2)
+        n = b2 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", await reader.readexactly(2))
+        mask = await reader.readexactly(4)
+        data = bytes(c ^ mask[i % 4] for i, c in enumerate(await reader.readexactly(n)))
+        writer.write(ws_servers.frame(b1 & 0x0F, data))
+        if b1 & 0x0F == 0x8:
+            await writer.drain()
+            return
+
+
+#: where the client's per-message code lives (loadgen's, and the WebSocket libraries')
+OURS = ("/loadgen/", "/websockets/", "/picows/")
+
+
+@pytest.fixture
+def harness() -> RealHarness:
+    return RealHarness("http://127.0.0.1:9")  # never contacted: every URL here is absolute
+
+
+async def test_fragmented_messages_are_joined(harness: RealHarness) -> None:
+    data = (frame(0x1, b"hel", fin=False) + frame(0x0, b"lo w", fin=False)
+            + frame(0x0, "\u00f6rld".encode()) + frame(0x2, b"\x00\x01", fin=False)
+            + frame(0x9, b"mid-message ping") + frame(0x0, b"\x02"))
+    with ws_servers.serving(sends(data)) as peer:
+        s = await harness.vu().ws.connect(peer.url)
+        assert await s.recv(timeout=5) == "hello w\u00f6rld"
+        assert await s.recv(timeout=5) == b"\x00\x01\x02"
+        s.conn.abort()  # type: ignore[union-attr]  # the peer never answers a close
+        await s.close()
+
+
+@pytest.mark.parametrize(("data", "code", "name"), [
+    # every fragment is within max_size=10, the message is not
+    (frame(0x2, b"x" * 8, fin=False) + frame(0x0, b"y" * 8), 1009, "message too big"),
+    # "\u00f6" split across two fragments is fine; a lone continuation byte is not UTF-8
+    (frame(0x1, b"\xc3", fin=False) + frame(0x0, b"\xb6\xb6"), 1007, "invalid data"),
+    (frame(0x0, b"no start"), 1002, "protocol error"),
+], ids=["joined-1009", "joined-1007", "stray-continuation-1002"])
+async def test_a_bad_fragmented_message_fails_with_loadgens_close_code(
+        harness: RealHarness, monkeypatch: pytest.MonkeyPatch, data: bytes, code: int,
+        name: str) -> None:
+    monkeypatch.setattr("loadgen.net.ws.session.CLOSE_TIMEOUT", 0.3)
+    monkeypatch.setattr("loadgen.net.ws.client.CLOSE_TIMEOUT", 0.3)  # the peer never answers
+    with ws_servers.serving(sends(data)) as peer:
+        s = await harness.vu().ws.connect(peer.url, max_size=10)
+        with pytest.raises(WSClosed, match=f"code {code} \\({name}\\)"):
+            await asyncio.wait_for(s.recv(), 10)
+        await s.close()
+    assert s.close_code == code
+    assert harness.total("ws_errors", error=f"close {code} ({name})") == 1
+
+
+async def test_an_echoed_message_costs_few_python_calls(harness: RealHarness) -> None:
+    """What the fast path is for: on websockets a send + recv ran 52 Python functions of the
+    client; counted with a profile hook (deterministic, unlike CPU time on a shared machine;
+    the event loop's own calls are left out: the test loop is not uvloop)."""
+    with ws_servers.serving(echo_peer) as peer:
+        async with harness.vu().ws.connect(peer.url) as s:
+            assert isinstance(s.conn, FastConnection)
+            await s.send("warm-up")
+            await s.recv(timeout=5)
+            calls = 0
+
+            def count(frame: FrameType, event: str, _arg: object) -> None:
+                nonlocal calls
+                if event == "call" and any(p in frame.f_code.co_filename for p in OURS):
+                    calls += 1
+
+            n = 200
+            async with asyncio.timeout(10):
+                sys.setprofile(count)
+                try:
+                    for _ in range(n):
+                        await s.send("x" * 32)
+                        await s.recv()
+                finally:
+                    sys.setprofile(None)
+    per_msg = calls / n
+    assert per_msg < 30, f"{per_msg:.1f} Python calls per echoed message"
