@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
-from websockets.typing import Subprotocol
 
 from loadgen.metrics.model import merge_tags
 from loadgen.net import errors as neterr
@@ -29,7 +27,9 @@ from loadgen.net.ws.conn import (
     ws_base,
 )
 from loadgen.net.ws.fast import FastConnection
-from loadgen.net.ws.internals import CountingConnection
+
+if TYPE_CHECKING:
+    from loadgen.net.ws.internals import CountingConnection
 from loadgen.net.ws.session import WSSession
 
 
@@ -101,11 +101,6 @@ class WSClient:
         clock = self.clock
         conns: list[CountingConnection] = []
 
-        def factory(*args: Any, **kwargs: Any) -> CountingConnection:
-            c = CountingConnection(*args, **kwargs)
-            conns.append(c)
-            return c
-
         bad_url: ValueError | None = None
         try:
             target = self.url_for(url)
@@ -128,7 +123,17 @@ class WSClient:
                         target, attempt, headers=hdrs, ssl=tls, max_size=max_size,
                         max_queue=max_queue, write_limit=write_limit,
                         close_timeout=CLOSE_TIMEOUT)
-            else:  # permessage-deflate: only websockets speaks it
+            else:  # permessage-deflate: only websockets speaks it (imported only then)
+                from websockets.asyncio.client import connect as ws_connect
+                from websockets.typing import Subprotocol
+
+                from loadgen.net.ws.internals import CountingConnection
+
+                def factory(*args: Any, **kwargs: Any) -> CountingConnection:
+                    c = CountingConnection(*args, **kwargs)
+                    conns.append(c)
+                    return c
+
                 extra: dict[str, Any] = {"ssl": tls} if tls else {}
                 conn = await ws_connect(  # type: ignore[assignment]
                     target, **extra,

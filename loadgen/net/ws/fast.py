@@ -55,6 +55,11 @@ def http_size(first_line: int, headers: Any) -> int:
 class FastConnection(WSListener):
     """One client WebSocket on picows (the listener picows calls, and the session's conn)."""
 
+    __slots__ = ("close_timeout", "max_size", "max_queue", "write_limit", "t", "n_in", "n_out",
+                 "on_wait", "subprotocol", "close_code", "msgs", "waiter", "parts", "part_text",
+                 "part_size", "pings", "reading_paused", "write_paused", "drained", "closed",
+                 "reaper", "loop", "done", "watcher")
+
     def __init__(self, max_size: int | None, max_queue: int, write_limit: int,
                  close_timeout: float) -> None:
         super().__init__()
@@ -103,13 +108,20 @@ class FastConnection(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         mt = frame.msg_type
         n = frame.payload_size
-        self.n_in += n + head_size(n)
-        if mt is TEXT or mt is BINARY:
+        self.n_in += n + (2 if n < 126 else 4 if n < 65536 else 10)
+        if (mt is TEXT or mt is BINARY) and frame.fin and self.parts is None:  # most frames
+            msgs = self.msgs
+            msgs.append(self.text(frame) if mt is TEXT else frame.get_payload_as_bytes())
+            if len(msgs) >= self.max_queue:
+                self.pause()
+            w = self.waiter
+            if w is not None:
+                self.waiter = None
+                if not w.done():
+                    w.set_result(None)
+        elif mt is TEXT or mt is BINARY:
             if self.parts is not None:
                 raise WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "expected a continuation frame")
-            if frame.fin:
-                self.deliver(self.text(frame) if mt is TEXT else frame.get_payload_as_bytes())
-                return
             self.parts, self.part_text, self.part_size = [frame.get_payload_as_bytes()], \
                 mt is TEXT, n
         elif mt is CONT:
@@ -155,11 +167,16 @@ class FastConnection(WSListener):
             raise WSProtocolError(WSCloseCode.INVALID_TEXT,
                                   "invalid UTF-8 in a text message") from None
 
-    def deliver(self, msg: str | bytes) -> None:
-        self.msgs.append(msg)
-        if len(self.msgs) >= self.max_queue and not self.reading_paused and self.t is not None:
+    def pause(self) -> None:
+        """The receive queue is full: stop reading the socket until recv() drains it."""
+        if not self.reading_paused and self.t is not None:
             self.reading_paused = True
             self.t.underlying_transport.pause_reading()
+
+    def deliver(self, msg: str | bytes) -> None:
+        self.msgs.append(msg)
+        if len(self.msgs) >= self.max_queue:
+            self.pause()
         w = self.waiter
         if w is not None:
             self.waiter = None
@@ -236,7 +253,7 @@ class FastConnection(WSListener):
             raise TypeError(f"a WebSocket message is str or bytes-like, not "
                             f"{type(message).__name__}")
         n = len(data)
-        self.n_out += n + head_size(n) + 4
+        self.n_out += n + (6 if n < 126 else 8 if n < 65536 else 14)  # masked header
 
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send, first waiting (timed) while the write buffer is over `write_limit`."""

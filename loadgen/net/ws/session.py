@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
@@ -25,9 +25,11 @@ from loadgen.net.ws.conn import (
     WSTimeout,
 )
 from loadgen.net.ws.fast import FastConnection
-from loadgen.net.ws.internals import CountingConnection
 
-Conn = CountingConnection | FastConnection  # the websockets one only for compression
+if TYPE_CHECKING:
+    from loadgen.net.ws.internals import CountingConnection
+
+    Conn = CountingConnection | FastConnection  # the websockets one only for compression
 
 
 def _close_deadline() -> float:
@@ -48,7 +50,7 @@ class WSSession:
 
     __slots__ = ("meter", "m", "live", "conn", "url", "tags", "t0", "status", "subprotocol",
                  "error", "close_code", "send_timeout", "_closing", "_ended", "_n_sent",
-                 "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "__weakref__")
+                 "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "_now", "__weakref__")
 
     def __init__(self, meter: Meter, m: WSMetrics, live: set[WSSession],
                  conn: Conn | None, url: str, tags: TagSet, t0: int,
@@ -62,6 +64,7 @@ class WSSession:
         self._closing = self._ended = False
         self._n_sent = self._n_recv = self._b_out = self._b_in = self._depth = 0
         self._next_flush = t0 + FLUSH_NS
+        self._now = meter.clock.now_ns  # looked up once: read twice per message
         if conn is not None:
             conn.on_wait = self._send_waited
 
@@ -92,7 +95,9 @@ class WSSession:
         `send_timeout` seconds is dead to us: the socket is aborted, `ws_errors{error:"send
         timeout"}` recorded and WSClosed raised (the write buffer never grows past the limit).
         """
-        conn = self._require()
+        conn = self.conn
+        if conn is None or self._ended:
+            conn = self._require()
         try:
             if not conn.send_now(message):  # the fast path, when nothing blocks
                 async with asyncio.timeout(self.send_timeout):
@@ -102,12 +107,14 @@ class WSSession:
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_sent += 1
-        if self.meter.clock.now_ns() >= self._next_flush:
+        if self._now() >= self._next_flush:
             self.flush()
 
     async def recv(self, timeout: float | None = None) -> str | bytes:  # noqa: ASYNC109
         """The next message; WSTimeout after `timeout` seconds, WSClosed once closed."""
-        conn = self._require()
+        conn = self.conn
+        if conn is None or self._ended:
+            conn = self._require()
         try:
             if timeout is None:
                 msg = await conn.recv()
@@ -119,7 +126,7 @@ class WSSession:
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_recv += 1
-        if self.meter.clock.now_ns() >= self._next_flush:
+        if self._now() >= self._next_flush:
             self.flush()
         return msg
 
@@ -136,7 +143,7 @@ class WSSession:
             self._lost(e)
             raise StopAsyncIteration from None
         self._n_recv += 1
-        if self.meter.clock.now_ns() >= self._next_flush:
+        if self._now() >= self._next_flush:
             self.flush()
         return msg
 
