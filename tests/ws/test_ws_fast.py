@@ -5,6 +5,8 @@ message). Peers speak raw frames from a thread (tests/hostile/ws_servers.py)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import struct
 import sys
 from pathlib import Path
@@ -55,6 +57,21 @@ async def echo_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 OURS = ("/loadgen/", "/websockets/", "/picows/")
 
 
+async def says_who(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accept, then send the request's Authorization and Host headers back as a text
+    message."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    fields = {k.strip().lower(): v.strip() for k, _, v in
+              (line.partition(":") for line in head.split("\r\n")[1:] if line)}
+    key = fields["sec-websocket-key"].encode()
+    accept = base64.b64encode(hashlib.sha1(key + ws_servers.GUID).digest())  # noqa: S324
+    writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+                 + frame(0x1, f'{fields.get("authorization")} {fields["host"]}'.encode()))
+    await writer.drain()
+    await ws_servers._idle(reader)
+
+
 @pytest.fixture
 def harness() -> RealHarness:
     return RealHarness("http://127.0.0.1:9")  # never contacted: every URL here is absolute
@@ -91,6 +108,18 @@ async def test_a_bad_fragmented_message_fails_with_loadgens_close_code(
         await s.close()
     assert s.close_code == code
     assert harness.total("ws_errors", error=f"close {code} ({name})") == 1
+
+
+async def test_url_credentials_become_basic_auth(harness: RealHarness) -> None:
+    """As websockets did (and k6's dialer does): user:password in the URL is sent as HTTP
+    Basic auth, percent-decoded, and kept out of the Host header."""
+    with ws_servers.serving(says_who) as peer:
+        url = peer.url.replace("ws://", "ws://bob:s3cr%40t@")
+        s = await harness.vu().ws.connect(url)
+        want = "Basic " + base64.b64encode(b"bob:s3cr@t").decode()
+        assert await s.recv(timeout=5) == f"{want} 127.0.0.1:{peer.port}"
+        s.conn.abort()  # type: ignore[union-attr]  # the peer never answers a close
+        await s.close()
 
 
 async def test_an_echoed_message_costs_few_python_calls(harness: RealHarness) -> None:

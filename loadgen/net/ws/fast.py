@@ -17,9 +17,11 @@ import contextlib
 import logging
 import ssl as ssl_module
 import time
+from base64 import b64encode
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import unquote
 
 from picows import WSAutoPingStrategy, WSCloseCode, WSListener, WSMsgType, WSTransport
 from picows.common import WSHandshakeError, WSProtocolError
@@ -366,6 +368,11 @@ async def connect(url: str, attempt: Attempt, *, headers: dict[str, str],
     loop = asyncio.get_running_loop()
     parsed = parse_url(url)
     attempt.dialed = True
+    if (parsed.username or parsed.password) and "Authorization" not in headers:
+        # user:password in the URL is HTTP Basic auth (RFC 6455 4.1; websockets and k6's
+        # dialer both send it); picows' parser leaves it percent-encoded
+        cred = f"{unquote(parsed.username or '')}:{unquote(parsed.password or '')}"
+        headers = {**headers, "Authorization": "Basic " + b64encode(cred.encode()).decode()}
     made: list[FastConnection] = []
 
     def listener() -> FastConnection:
@@ -374,7 +381,8 @@ async def connect(url: str, attempt: Attempt, *, headers: dict[str, str],
         return c
 
     proto = WSProtocol(
-        parsed.netloc, parsed.resource_name, True, listener, LOG, True, None,
+        parsed.netloc.rpartition("@")[2],  # the Host header: never the password
+        parsed.resource_name, True, listener, LOG, True, None,
         False, 10.0, 10.0, WSAutoPingStrategy.PING_WHEN_IDLE, True,
         max_size if max_size is not None else NO_LIMIT, headers, 16 * 1024)
     tls: ssl_module.SSLContext | None = None
