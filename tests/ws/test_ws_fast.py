@@ -15,7 +15,7 @@ from types import FrameType
 import pytest
 from wshelpers import RealHarness
 
-from loadgen.net.ws import WSClosed
+from loadgen.net.ws import WSClosed, WSError
 from loadgen.net.ws.fast import FastConnection
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))
@@ -120,6 +120,35 @@ async def test_url_credentials_become_basic_auth(harness: RealHarness) -> None:
         assert await s.recv(timeout=5) == f"{want} 127.0.0.1:{peer.port}"
         s.conn.abort()  # type: ignore[union-attr]  # the peer never answers a close
         await s.close()
+
+
+async def bad_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 101 whose Sec-WebSocket-Accept is wrong: not a WebSocket server we can trust."""
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n")
+    await writer.drain()
+    await ws_servers._idle(reader)
+
+
+async def test_a_101_with_a_wrong_accept_is_a_bad_handshake_not_a_refusal(
+        harness: RealHarness) -> None:
+    with (ws_servers.serving(bad_accept) as peer,
+          pytest.raises(WSError, match="bad handshake") as e):
+        await harness.vu().ws.connect(peer.url, timeout=5)
+    assert e.value.error == "handshake: not a WebSocket endpoint"
+
+
+async def test_a_private_close_code_from_the_peer_is_echoed_and_kept(
+        harness: RealHarness) -> None:
+    with ws_servers.serving(sends(frame(0x8, struct.pack("!H", 4001) + b"bye"))) as peer:
+        s = await harness.vu().ws.connect(peer.url)
+        with pytest.raises(WSClosed, match="code 4001 'bye'"):
+            await s.recv(timeout=5)
+        s.conn.abort()  # type: ignore[union-attr]  # the peer never ends TCP
+        await s.close()
+    assert s.close_code == 4001
+    assert harness.total("ws_sessions", close_code="4001") == 1
 
 
 async def test_an_echoed_message_costs_few_python_calls(harness: RealHarness) -> None:

@@ -191,7 +191,7 @@ class WSClient:
         resp = conns[-1].response if conns else None
         status = resp.status_code if resp is not None else attempt.status
         if isinstance(e, fast.WSHandshakeError):
-            if attempt.status:
+            if attempt.status and attempt.status != 101:  # a 101 with bad headers: below
                 return (status, f"handshake: HTTP {status}",
                         f"handshake refused: HTTP {status} {attempt.reason}")
             return (status, "handshake: not a WebSocket endpoint",
