@@ -1,7 +1,7 @@
 """WebSocket echo throughput on one core: loadgen's `vu.ws` vs k6's `k6/ws` (not a test).
 
     .venv/bin/python benchmarks/bench_ws.py [--conns 1,10,50] [--duration 5] [--repeats 3]
-                                            [--size 32]
+                                            [--size 32] [--baseline DIR]
 
 Each client keeps `conns` sockets, each in ping-pong (send a message, wait for its echo, send
 the next) for `duration` seconds, against the same loopback echo server. The generator is
@@ -192,7 +192,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def one(client: str, url: str, conns: int, duration: float, size: int, server_pid: int,
-        k6: str | None) -> tuple[float, float, float, float]:
+        k6: str | None, baseline: str | None = None) -> tuple[float, float, float, float]:
     """(messages/s, client CPU share, server CPU share, client CPU us per message) of one
     pinned run; client CPU is the whole process (start-up included, for both)."""
     before = os.times()
@@ -200,11 +200,13 @@ def one(client: str, url: str, conns: int, duration: float, size: int, server_pi
     if client == "k6":
         assert k6 is not None
         res = k6_client(k6, url, conns, duration, size)
-    else:
+    else:  # the baseline: another loadgen source tree ahead of the installed one
+        env = {**os.environ, "PYTHONPATH": baseline} if client == "baseline" and baseline \
+            else None
         out = subprocess.run(
             ["taskset", "-c", "0", PY, __file__, "--client-run", url, str(conns), str(duration),
              str(size)], check=True, timeout=duration + 120, capture_output=True, text=True,
-            cwd=ROOT)
+            cwd=ROOT, env=env)
         res = json.loads(out.stdout.strip().splitlines()[-1])
     wall = time.perf_counter() - t0
     after = os.times()
@@ -220,6 +222,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also run the loadgen source tree in DIR (holding loadgen/, e.g. "
+                         "`git archive main loadgen | tar -x -C DIR`), interleaved")
     ap.add_argument("--serve", metavar="PORT_FILE")
     ap.add_argument("--client-run", nargs=4, metavar=("URL", "CONNS", "DUR", "SIZE"))
     a = ap.parse_args()
@@ -251,12 +256,14 @@ def main() -> None:
             print("| conns | loadgen msg/s | k6 msg/s | loadgen / k6 | loadgen CPU (us/msg) "
                   "| k6 CPU (us/msg) | per core: loadgen / k6 | server CPU (max) |")
             print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            clients = ["loadgen", *(["k6"] if k6 else []), *(["baseline"] if a.baseline else [])]
+            base_rows = []
             for conns in (int(c) for c in a.conns.split(",")):
-                cells: dict[str, list[tuple[float, ...]]] = {"loadgen": [], "k6": []}
+                cells: dict[str, list[tuple[float, ...]]] = {c: [] for c in clients}
                 for _ in range(a.repeats):
-                    for client in ("loadgen", "k6") if k6 else ("loadgen",):
+                    for client in clients:
                         cells[client].append(one(client, url, conns, a.duration, a.size,
-                                                 server.pid, k6))
+                                                 server.pid, k6, a.baseline))
                 med = {c: [statistics.median(x[i] for x in v) for i in range(4)] if v else
                        [float("nan")] * 4 for c, v in cells.items()}
                 srv = max(x[2] for v in cells.values() for x in v)
@@ -265,6 +272,16 @@ def main() -> None:
                       f"| {med['loadgen'][1]:.0%} ({med['loadgen'][3]:.0f}) "
                       f"| {med['k6'][1]:.0%} ({med['k6'][3]:.0f}) "
                       f"| {med['k6'][3] / med['loadgen'][3]:.2f} | {srv:.0%} |", flush=True)
+                if a.baseline:
+                    b = med["baseline"]
+                    base_rows.append(
+                        f"| {conns} | {b[0]:,.0f} | {b[1]:.0%} ({b[3]:.0f}) "
+                        f"| {med['k6'][3] / b[3]:.2f} | {b[3] / med['loadgen'][3]:.2f} |")
+            if base_rows:
+                print(f"\nbaseline {a.baseline}, in the same rounds:\n\n| conns | baseline msg/s "
+                      "| baseline CPU (us/msg) | per core: baseline / k6 "
+                      "| per core: loadgen / baseline |\n| ---: | ---: | ---: | ---: | ---: |")
+                print("\n".join(base_rows))
         finally:
             server.kill()
             server.wait()
