@@ -1,4 +1,6 @@
-"""`vu.ws`: k6's WebSocket API on the `websockets` asyncio client, with k6's metrics.
+"""`vu.ws`: k6's WebSocket API with k6's metrics, on picows (fast.py: frames parsed and
+masked in C, whole messages assembled by loadgen); `compression="deflate"` sessions use the
+`websockets` asyncio client instead (internals.py), as picows has no permessage-deflate.
 
 Why it is shaped like this:
 
