@@ -12,7 +12,8 @@ would make the row meaningless). "per core" is messages per CPU-second, loadgen'
 (k6's CPU us per message over loadgen's): the number to read on a shared machine, where the
 msg/s of both swing with the neighbours' load. loadgen runs the real engine path (scenario,
 executor, VU, `vu.ws` with its metrics), on uvloop like `loadgen run`. Medians over the
-repeats.
+repeats. "running" is the CPU per message with each client's fixed cost (start-up,
+connects, teardown: one extra SHORT run per client and row) taken out, what a long test pays.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+SHORT = 0.5  # seconds of the run that measures each client's fixed cost
 
 # -- the echo server (runs pinned to CPU 1) --------------------------------------------
 
@@ -192,9 +194,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def one(client: str, url: str, conns: int, duration: float, size: int, server_pid: int,
-        k6: str | None, baseline: str | None = None) -> tuple[float, float, float, float]:
-    """(messages/s, client CPU share, server CPU share, client CPU us per message) of one
-    pinned run; client CPU is the whole process (start-up included, for both)."""
+        k6: str | None, baseline: str | None = None) -> tuple[float, ...]:
+    """(messages/s, client CPU share, server CPU share, client CPU us per message, client CPU
+    seconds, messages) of one pinned run; client CPU is the whole process (start-up
+    included, for both)."""
     before = os.times()
     s0, t0 = cpu_seconds(server_pid), time.perf_counter()
     if client == "k6":
@@ -213,7 +216,15 @@ def one(client: str, url: str, conns: int, duration: float, size: int, server_pi
     client_cpu = (after.children_user + after.children_system
                   - before.children_user - before.children_system)
     return (res["msgs"] / res["secs"], client_cpu / wall, (cpu_seconds(server_pid) - s0) / wall,
-            client_cpu / max(res["msgs"], 1) * 1e6)
+            client_cpu / max(res["msgs"], 1) * 1e6, client_cpu, res["msgs"])
+
+
+def marginal_us(short: tuple[float, ...], long: list[tuple[float, ...]]) -> float:
+    """CPU us per message once running: the slope between a short run and the median long
+    one, so the fixed cost (interpreter or binary start-up, connects, teardown) drops out."""
+    cpu = statistics.median(x[4] for x in long)
+    msgs = statistics.median(x[5] for x in long)
+    return (cpu - short[4]) / max(msgs - short[5], 1) * 1e6
 
 
 def main() -> None:
@@ -254,33 +265,42 @@ def main() -> None:
             print(f"echo server pid {server.pid} on {url}; {a.repeats} x {a.duration:g} s per "
                   f"cell, {a.size}-byte text messages, generator on CPU 0, server on CPU 1\n")
             print("| conns | loadgen msg/s | k6 msg/s | loadgen / k6 | loadgen CPU (us/msg) "
-                  "| k6 CPU (us/msg) | per core: loadgen / k6 | server CPU (max) |")
-            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                  "| k6 CPU (us/msg) | per core: loadgen / k6 | running: loadgen / k6 us/msg "
+                  "| server CPU (max) |")
+            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
             clients = ["loadgen", *(["k6"] if k6 else []), *(["baseline"] if a.baseline else [])]
             base_rows = []
             for conns in (int(c) for c in a.conns.split(",")):
                 cells: dict[str, list[tuple[float, ...]]] = {c: [] for c in clients}
+                short = {c: one(c, url, conns, SHORT, a.size, server.pid, k6, a.baseline)
+                         for c in clients}
                 for _ in range(a.repeats):
                     for client in clients:
                         cells[client].append(one(client, url, conns, a.duration, a.size,
                                                  server.pid, k6, a.baseline))
                 med = {c: [statistics.median(x[i] for x in v) for i in range(4)] if v else
                        [float("nan")] * 4 for c, v in cells.items()}
+                run_us = {c: marginal_us(short[c], cells[c]) for c in clients}
                 srv = max(x[2] for v in cells.values() for x in v)
                 print(f"| {conns} | {med['loadgen'][0]:,.0f} | {med['k6'][0]:,.0f} "
                       f"| {med['loadgen'][0] / med['k6'][0]:.2f} "
                       f"| {med['loadgen'][1]:.0%} ({med['loadgen'][3]:.0f}) "
                       f"| {med['k6'][1]:.0%} ({med['k6'][3]:.0f}) "
-                      f"| {med['k6'][3] / med['loadgen'][3]:.2f} | {srv:.0%} |", flush=True)
+                      f"| {med['k6'][3] / med['loadgen'][3]:.2f} "
+                      f"| {run_us['loadgen']:.1f} / {run_us.get('k6', float('nan')):.1f} = "
+                      f"{run_us.get('k6', float('nan')) / run_us['loadgen']:.2f} "
+                      f"| {srv:.0%} |", flush=True)
                 if a.baseline:
                     b = med["baseline"]
                     base_rows.append(
                         f"| {conns} | {b[0]:,.0f} | {b[1]:.0%} ({b[3]:.0f}) "
-                        f"| {med['k6'][3] / b[3]:.2f} | {b[3] / med['loadgen'][3]:.2f} |")
+                        f"| {med['k6'][3] / b[3]:.2f} | {b[3] / med['loadgen'][3]:.2f} "
+                        f"| {run_us['baseline']:.1f} |")
             if base_rows:
                 print(f"\nbaseline {a.baseline}, in the same rounds:\n\n| conns | baseline msg/s "
                       "| baseline CPU (us/msg) | per core: baseline / k6 "
-                      "| per core: loadgen / baseline |\n| ---: | ---: | ---: | ---: | ---: |")
+                      "| per core: loadgen / baseline | running: baseline us/msg |\n"
+                      "| ---: | ---: | ---: | ---: | ---: | ---: |")
                 print("\n".join(base_rows))
         finally:
             server.kill()
