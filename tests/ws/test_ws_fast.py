@@ -177,4 +177,4 @@ async def test_an_echoed_message_costs_few_python_calls(harness: RealHarness) ->
                 finally:
                     sys.setprofile(None)
     per_msg = calls / n
-    assert per_msg < 30, f"{per_msg:.1f} Python calls per echoed message"
+    assert per_msg < 20, f"{per_msg:.1f} Python calls per echoed message"

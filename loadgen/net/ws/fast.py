@@ -44,11 +44,6 @@ LOG.setLevel(logging.CRITICAL + 1)
 LOG.propagate = False
 
 
-def head_size(n: int) -> int:
-    """Bytes of an unmasked frame header carrying `n` payload bytes (RFC 6455 5.2)."""
-    return 2 if n < 126 else 4 if n < 65536 else 10
-
-
 def http_size(first_line: int, headers: Any) -> int:
     """Bytes of an HTTP head: its first line, `name: value` lines, the blank line."""
     return first_line + 2 + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2
@@ -113,7 +108,14 @@ class FastConnection(WSListener):
         self.n_in += n + (2 if n < 126 else 4 if n < 65536 else 10)
         if (mt is TEXT or mt is BINARY) and frame.fin and self.parts is None:  # most frames
             msgs = self.msgs
-            msgs.append(self.text(frame) if mt is TEXT else frame.get_payload_as_bytes())
+            if mt is TEXT:
+                try:
+                    msgs.append(frame.get_payload_as_utf8_text())
+                except UnicodeDecodeError:
+                    raise WSProtocolError(WSCloseCode.INVALID_TEXT,
+                                          "invalid UTF-8 in a text message") from None
+            else:
+                msgs.append(frame.get_payload_as_bytes())
             if len(msgs) >= self.max_queue:
                 self.pause()
             w = self.waiter
@@ -161,13 +163,6 @@ class FastConnection(WSListener):
                 self.n_out += 6 + min(n, 2)
             self.arm_reaper()
             self.wake()
-
-    def text(self, frame: Any) -> str:
-        try:
-            return str(frame.get_payload_as_utf8_text())
-        except UnicodeDecodeError:
-            raise WSProtocolError(WSCloseCode.INVALID_TEXT,
-                                  "invalid UTF-8 in a text message") from None
 
     def pause(self) -> None:
         """The receive queue is full: stop reading the socket until recv() drains it."""
@@ -237,9 +232,17 @@ class FastConnection(WSListener):
 
     def send_now(self, message: str | bytes | bytearray | memoryview) -> bool:
         """Send at once unless the write buffer is over `write_limit` (then: `await send`)."""
-        if self.write_paused or not self.is_open():
+        t = self.t
+        if (self.write_paused or t is None or t.is_close_frame_sent or t.is_disconnected
+                or self.close_code is not None):
             return False
-        self._write(message)
+        if type(message) is str:  # the common case, inline (is_open, _write: per message)
+            data = message.encode()
+            t.send(TEXT, data)
+            n = len(data)
+            self.n_out += n + (6 if n < 126 else 8 if n < 65536 else 14)
+        else:
+            self._write(message)
         return True
 
     def _write(self, message: str | bytes | bytearray | memoryview) -> None:
