@@ -55,7 +55,7 @@ class FastConnection(WSListener):
     __slots__ = ("close_timeout", "max_size", "max_queue", "write_limit", "t", "n_in", "n_out",
                  "on_wait", "subprotocol", "close_code", "msgs", "waiter", "parts", "part_text",
                  "part_size", "pings", "reading_paused", "write_paused", "drained", "closed",
-                 "reaper", "loop", "done", "watcher")
+                 "reaper", "loop", "done", "watcher", "hs")
 
     def __init__(self, max_size: int | None, max_queue: int, write_limit: int,
                  close_timeout: float) -> None:
@@ -65,6 +65,7 @@ class FastConnection(WSListener):
         self.max_queue = max(1, max_queue)
         self.write_limit = write_limit
         self.t: WSTransport | None = None
+        self.hs: Any = None  # the close handshake, kept when the transport is let go
         self.n_in = self.n_out = 0
         self.on_wait: Callable[[int], None] | None = None
         self.subprotocol: str | None = None
@@ -131,9 +132,16 @@ class FastConnection(WSListener):
         elif mt is CONT:
             parts = self.parts
             if parts is None:
+                if self.part_size < 0:  # the rest of a message already refused: drop it
+                    return
                 raise WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
             self.part_size += n
             if self.part_size > self.max_size:
+                # free what was joined so far now: the error's traceback keeps this frame
+                # (and its `parts`) alive until the cyclic GC runs, 32 MiB per session; then
+                # drop the fragments still arriving before the socket closes
+                parts.clear()
+                self.parts, self.part_size = None, -1
                 raise WSProtocolError(WSCloseCode.MESSAGE_TOO_BIG,
                                       f"message over {self.max_size} bytes")
             parts.append(frame.get_payload_as_bytes())
@@ -182,6 +190,12 @@ class FastConnection(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.closed = True
+        self.parts = None  # a message cut off by the close never completes
+        # Let go of the transport: it leads back here through picows' protocol, whose read
+        # buffer (C memory, grown to the largest frame) the cyclic GC would free only when
+        # Python allocations next trigger it: hundreds of MB over many short sessions.
+        self.hs = transport.close_handshake
+        self.t = None
         if self.reaper is not None:
             self.reaper.cancel()
         for _data, fut in self.pings:
@@ -214,7 +228,7 @@ class FastConnection(WSListener):
     def lost(self) -> ConnectionClosed:
         """The exception websockets raises on a closed socket (what the session handles)."""
         t = self.t
-        hs = t.close_handshake if t is not None else None
+        hs = t.close_handshake if t is not None else self.hs
         rcvd = Close(code_of(hs.recv.code), hs.recv.reason) if hs is not None and \
             hs.recv is not None else None
         sent = Close(code_of(hs.sent.code), hs.sent.reason) if hs is not None and \
@@ -323,7 +337,7 @@ class FastConnection(WSListener):
     def failed_with(self) -> tuple[int, str] | None:
         """(code, reason) of a close frame loadgen sent first (see internals.failed_with)."""
         t = self.t
-        hs = t.close_handshake if t is not None else None
+        hs = t.close_handshake if t is not None else self.hs
         if hs is None or hs.sent is None or hs.recv_then_sent:
             return None
         return code_of(hs.sent.code), hs.sent.reason

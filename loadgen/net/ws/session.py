@@ -262,6 +262,7 @@ class WSSession:
                 self._error(f"close {code}")
             self.flush(t_end)
             self.live.discard(self)
+            conn.on_wait = None  # no session <-> connection cycle left for the GC to find
         rec.sample(m.sessions, 1.0, tags, self.t0)
         rec.sample(m.session_duration, (t_end - self.t0) / 1e6, tags, self.t0)
 
