@@ -13,9 +13,10 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+from websockets.exceptions import ConcurrencyError
 from wshelpers import RealHarness
 
-from loadgen.net.ws import WSClosed, WSError
+from loadgen.net.ws import WSClosed, WSError, WSTimeout
 from loadgen.net.ws.fast import FastConnection
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))
@@ -149,6 +150,23 @@ async def test_a_private_close_code_from_the_peer_is_echoed_and_kept(
         await s.close()
     assert s.close_code == 4001
     assert harness.total("ws_sessions", close_code="4001") == 1
+
+
+async def test_one_reader_at_a_time_and_a_timed_out_recv_leaves_none(
+        harness: RealHarness) -> None:
+    """A second concurrent recv() would have stolen the first one's wake-up (it then waits
+    forever); websockets refuses it, so does the picows path. A recv() that timed out is
+    no reader any more."""
+    with ws_servers.serving(echo_peer) as peer:
+        async with harness.vu().ws.connect(peer.url) as s:
+            with pytest.raises(WSTimeout):
+                await s.recv(timeout=0.05)
+            first = asyncio.ensure_future(s.recv(timeout=5))
+            await asyncio.sleep(0.01)
+            with pytest.raises(ConcurrencyError):
+                await s.recv(timeout=5)
+            await s.send("for the first")
+            assert await first == "for the first"
 
 
 async def test_an_echoed_message_costs_few_python_calls(harness: RealHarness) -> None:

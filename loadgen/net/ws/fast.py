@@ -27,11 +27,11 @@ from picows import WSAutoPingStrategy, WSCloseCode, WSListener, WSMsgType, WSTra
 from picows.common import WSHandshakeError, WSProtocolError
 from picows.picows import WSProtocol  # type: ignore[attr-defined]
 from picows.url import WSInvalidURL, parse_url
+from websockets.exceptions import ConcurrencyError, ConnectionClosed
+from websockets.frames import Close
 
 __all__ = ["Attempt", "FastConnection", "HandshakeEOF", "WSHandshakeError", "WSInvalidURL",
            "connect"]
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Close
 
 TEXT, BINARY, CONT = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION
 PONG, CLOSE = WSMsgType.PONG, WSMsgType.CLOSE
@@ -271,7 +271,7 @@ class FastConnection(WSListener):
         else:
             raise TypeError(f"a WebSocket message is str or bytes-like, not "
                             f"{type(message).__name__}")
-        n = len(data)
+        n = data.nbytes if isinstance(data, memoryview) else len(data)
         self.n_out += n + (6 if n < 126 else 8 if n < 65536 else 14)  # masked header
 
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
@@ -294,6 +294,9 @@ class FastConnection(WSListener):
         while not msgs:
             if self.closed or self.close_code is not None:
                 raise self.lost()
+            w = self.waiter  # done when its recv() was cancelled (a timeout)
+            if w is not None and not w.done():  # as websockets: one reader at a time
+                raise ConcurrencyError("recv() while another coroutine is already in recv()")
             self.waiter = self.loop.create_future()
             await self.waiter
         msg = msgs.popleft()
