@@ -1,4 +1,5 @@
-"""Every undocumented `websockets` internal loadgen relies on, in one place.
+"""Every undocumented `websockets` internal loadgen relies on, in one place (the client of
+`compression="deflate"` sessions; the others run on picows, fast.py).
 
 The WebSocket client wants three things the library's public API does not give: the bytes a
 socket really carries (handshake and frame headers too, as k6 counts them), the time a send
