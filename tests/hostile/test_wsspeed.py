@@ -16,7 +16,7 @@ from loadgen import ConstantVUs, Scenario
 
 
 class Fragments(Scenario):
-    executor = ConstantVUs(vus=1, duration="2s", graceful_stop="1s")
+    executor = ConstantVUs(vus=1, duration="1s", graceful_stop="1s")
     thresholds = {"ws_errors": ["count<1"]}
 
     async def iteration(self, vu):
@@ -24,7 +24,7 @@ class Fragments(Scenario):
             await ws.recv(timeout=5)
 '''
 
-DURATION_S, GRACEFUL_S, CLOSE_S, STARTUP_S = 2.0, 1.0, 1.0, 6.0
+DURATION_S, GRACEFUL_S, CLOSE_S, STARTUP_S = 1.0, 1.0, 1.0, 6.0
 MAX_RSS_MB = 200  # the 32 MiB cap joined once, not the peer's 96 MiB (twice, when joined)
 
 
