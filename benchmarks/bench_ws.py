@@ -1,15 +1,19 @@
 """WebSocket echo throughput on one core: loadgen's `vu.ws` vs k6's `k6/ws` (not a test).
 
     .venv/bin/python benchmarks/bench_ws.py [--conns 1,10,50] [--duration 5] [--repeats 3]
-                                            [--size 32]
+                                            [--size 32] [--baseline DIR]
 
 Each client keeps `conns` sockets, each in ping-pong (send a message, wait for its echo, send
 the next) for `duration` seconds, against the same loopback echo server. The generator is
 pinned to CPU 0 (`taskset -c 0`, k6 also with GOMAXPROCS=1), the server to CPU 1. The server
 is a minimal RFC 6455 echo on a raw uvloop Protocol, several times faster than either client,
 so the client is what is measured; its CPU share is printed to prove it (a server near 100%
-would make the row meaningless). loadgen runs the real engine path (scenario, executor, VU,
-`vu.ws` with its metrics), on uvloop like `loadgen run`. Medians over the repeats.
+would make the row meaningless). "per core" is messages per CPU-second, loadgen's over k6's
+(k6's CPU us per message over loadgen's): the number to read on a shared machine, where the
+msg/s of both swing with the neighbours' load. loadgen runs the real engine path (scenario,
+executor, VU, `vu.ws` with its metrics), on uvloop like `loadgen run`. Medians over the
+repeats. "running" is the CPU per message with each client's fixed cost (start-up,
+connects, teardown: one extra SHORT run per client and row) taken out, what a long test pays.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+SHORT = 0.5  # seconds of the run that measures each client's fixed cost
 
 # -- the echo server (runs pinned to CPU 1) --------------------------------------------
 
@@ -120,7 +125,7 @@ async def loadgen_client(url: str, conns: int, duration: float, size: int) -> di
     from loadgen.execution.runtime import RunContext
     from loadgen.metrics.model import SAMPLE
     from loadgen.metrics.registry import Recorder, Registry
-    from loadgen.net.aiohttp_transport import AiohttpTransport
+    from loadgen.net.fast import FastTransport  # `loadgen run`'s default
 
     msg = "x" * size
     got = {"msgs": 0.0}
@@ -137,7 +142,7 @@ async def loadgen_client(url: str, conns: int, duration: float, size: int) -> di
             if r[0] == SAMPLE and r[2].name == "ws_msgs_received":
                 got["msgs"] += r[3]
 
-    run = RunContext(RealClock(), Registry(), Recorder(), AiohttpTransport)
+    run = RunContext(RealClock(), Registry(), Recorder(), FastTransport)
     ex = ConstantVUs(vus=conns, duration=f"{duration}s")
     engine = Engine(run, [ScenarioSpec("echo", EchoLoop, ex)], Hooks(ingest=ingest))
     await engine.execute()
@@ -189,26 +194,37 @@ def cpu_seconds(pid: int) -> float:
 
 
 def one(client: str, url: str, conns: int, duration: float, size: int, server_pid: int,
-        k6: str | None) -> tuple[float, float, float, float]:
-    """(messages/s, client CPU share, server CPU share, client CPU us per message) of one
-    pinned run; client CPU is the whole process (start-up included, for both)."""
+        k6: str | None, baseline: str | None = None) -> tuple[float, ...]:
+    """(messages/s, client CPU share, server CPU share, client CPU us per message, client CPU
+    seconds, messages) of one pinned run; client CPU is the whole process (start-up
+    included, for both)."""
     before = os.times()
     s0, t0 = cpu_seconds(server_pid), time.perf_counter()
     if client == "k6":
         assert k6 is not None
         res = k6_client(k6, url, conns, duration, size)
-    else:
+    else:  # the baseline: another loadgen source tree ahead of the installed one
+        env = {**os.environ, "PYTHONPATH": baseline} if client == "baseline" and baseline \
+            else None
         out = subprocess.run(
             ["taskset", "-c", "0", PY, __file__, "--client-run", url, str(conns), str(duration),
              str(size)], check=True, timeout=duration + 120, capture_output=True, text=True,
-            cwd=ROOT)
+            cwd=ROOT, env=env)
         res = json.loads(out.stdout.strip().splitlines()[-1])
     wall = time.perf_counter() - t0
     after = os.times()
     client_cpu = (after.children_user + after.children_system
                   - before.children_user - before.children_system)
     return (res["msgs"] / res["secs"], client_cpu / wall, (cpu_seconds(server_pid) - s0) / wall,
-            client_cpu / max(res["msgs"], 1) * 1e6)
+            client_cpu / max(res["msgs"], 1) * 1e6, client_cpu, res["msgs"])
+
+
+def marginal_us(short: tuple[float, ...], long: list[tuple[float, ...]]) -> float:
+    """CPU us per message once running: the slope between a short run and the median long
+    one, so the fixed cost (interpreter or binary start-up, connects, teardown) drops out."""
+    cpu = statistics.median(x[4] for x in long)
+    msgs = statistics.median(x[5] for x in long)
+    return (cpu - short[4]) / max(msgs - short[5], 1) * 1e6
 
 
 def main() -> None:
@@ -217,6 +233,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also run the loadgen source tree in DIR (holding loadgen/, e.g. "
+                         "`git archive main loadgen | tar -x -C DIR`), interleaved")
     ap.add_argument("--serve", metavar="PORT_FILE")
     ap.add_argument("--client-run", nargs=4, metavar=("URL", "CONNS", "DUR", "SIZE"))
     a = ap.parse_args()
@@ -246,21 +265,43 @@ def main() -> None:
             print(f"echo server pid {server.pid} on {url}; {a.repeats} x {a.duration:g} s per "
                   f"cell, {a.size}-byte text messages, generator on CPU 0, server on CPU 1\n")
             print("| conns | loadgen msg/s | k6 msg/s | loadgen / k6 | loadgen CPU (us/msg) "
-                  "| k6 CPU (us/msg) | server CPU (max) |")
-            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                  "| k6 CPU (us/msg) | per core: loadgen / k6 | running: loadgen / k6 us/msg "
+                  "| server CPU (max) |")
+            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            clients = ["loadgen", *(["k6"] if k6 else []), *(["baseline"] if a.baseline else [])]
+            base_rows = []
             for conns in (int(c) for c in a.conns.split(",")):
-                cells: dict[str, list[tuple[float, ...]]] = {"loadgen": [], "k6": []}
+                cells: dict[str, list[tuple[float, ...]]] = {c: [] for c in clients}
+                short = {c: one(c, url, conns, SHORT, a.size, server.pid, k6, a.baseline)
+                         for c in clients}
                 for _ in range(a.repeats):
-                    for client in ("loadgen", "k6") if k6 else ("loadgen",):
+                    for client in clients:
                         cells[client].append(one(client, url, conns, a.duration, a.size,
-                                                 server.pid, k6))
+                                                 server.pid, k6, a.baseline))
                 med = {c: [statistics.median(x[i] for x in v) for i in range(4)] if v else
                        [float("nan")] * 4 for c, v in cells.items()}
+                run_us = {c: marginal_us(short[c], cells[c]) for c in clients}
                 srv = max(x[2] for v in cells.values() for x in v)
                 print(f"| {conns} | {med['loadgen'][0]:,.0f} | {med['k6'][0]:,.0f} "
                       f"| {med['loadgen'][0] / med['k6'][0]:.2f} "
                       f"| {med['loadgen'][1]:.0%} ({med['loadgen'][3]:.0f}) "
-                      f"| {med['k6'][1]:.0%} ({med['k6'][3]:.0f}) | {srv:.0%} |", flush=True)
+                      f"| {med['k6'][1]:.0%} ({med['k6'][3]:.0f}) "
+                      f"| {med['k6'][3] / med['loadgen'][3]:.2f} "
+                      f"| {run_us['loadgen']:.1f} / {run_us.get('k6', float('nan')):.1f} = "
+                      f"{run_us.get('k6', float('nan')) / run_us['loadgen']:.2f} "
+                      f"| {srv:.0%} |", flush=True)
+                if a.baseline:
+                    b = med["baseline"]
+                    base_rows.append(
+                        f"| {conns} | {b[0]:,.0f} | {b[1]:.0%} ({b[3]:.0f}) "
+                        f"| {med['k6'][3] / b[3]:.2f} | {b[3] / med['loadgen'][3]:.2f} "
+                        f"| {run_us['baseline']:.1f} |")
+            if base_rows:
+                print(f"\nbaseline {a.baseline}, in the same rounds:\n\n| conns | baseline msg/s "
+                      "| baseline CPU (us/msg) | per core: baseline / k6 "
+                      "| per core: loadgen / baseline | running: baseline us/msg |\n"
+                      "| ---: | ---: | ---: | ---: | ---: | ---: |")
+                print("\n".join(base_rows))
         finally:
             server.kill()
             server.wait()

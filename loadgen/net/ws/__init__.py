@@ -1,4 +1,6 @@
-"""`vu.ws`: k6's WebSocket API on the `websockets` asyncio client, with k6's metrics.
+"""`vu.ws`: k6's WebSocket API with k6's metrics, on picows (fast.py: frames parsed and
+masked in C, whole messages assembled by loadgen); `compression="deflate"` sessions use the
+`websockets` asyncio client instead (internals.py), as picows has no permessage-deflate.
 
 Why it is shaped like this:
 
@@ -15,8 +17,10 @@ Why it is shaped like this:
   the cause. `connect(..., throw=False)` gives k6's behaviour (`session.status`, `.error`).
 * **Cheap per message.** `ws_msgs_sent`/`ws_msgs_received` are counted in ints and flushed as
   one counter sample per session per second (and at close): totals exact, timestamps coarse.
-* **Bytes on the wire.** The connection counts what the socket really carries (handshake and
-  frame headers too), which k6 adds to data_sent/data_received.
+* **Bytes on the wire.** The connection counts what the socket carries (handshake and frame
+  headers too), which k6 adds to data_sent/data_received. On picows these are sized from
+  the parsed handshake and each frame (picows reads the socket in C); the ping/pong frames
+  picows answers by itself are not counted.
 * **Every wait has a deadline.** A peer that stops reading cannot hold a send (`send_timeout`)
   or a close (CLOSE_TIMEOUT) forever, nor can one that never finishes a closing handshake
   hold a reader: the socket is aborted and the failure recorded in `ws_errors`. When a peer

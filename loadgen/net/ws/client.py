@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
-from websockets.typing import Subprotocol
 
 from loadgen.metrics.model import merge_tags
 from loadgen.net import errors as neterr
@@ -17,6 +15,7 @@ from loadgen.net.client import USER_AGENT
 from loadgen.net.fast_pool import tls_context
 from loadgen.net.meter import Meter
 from loadgen.net.redact import redact, strip_credentials
+from loadgen.net.ws import fast
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     MAX_QUEUE,
@@ -27,7 +26,10 @@ from loadgen.net.ws.conn import (
     WSMetrics,
     ws_base,
 )
-from loadgen.net.ws.internals import CountingConnection
+from loadgen.net.ws.fast import FastConnection
+
+if TYPE_CHECKING:
+    from loadgen.net.ws.internals import CountingConnection
 from loadgen.net.ws.session import WSSession
 
 
@@ -99,36 +101,54 @@ class WSClient:
         clock = self.clock
         conns: list[CountingConnection] = []
 
-        def factory(*args: Any, **kwargs: Any) -> CountingConnection:
-            c = CountingConnection(*args, **kwargs)
-            conns.append(c)
-            return c
-
         bad_url: ValueError | None = None
         try:
             target = self.url_for(url)
         except ValueError as e:
             target, bad_url = url, e
         t0 = clock.now_ns()
-        conn: CountingConnection | None = None
+        conn: CountingConnection | FastConnection | None = None
+        attempt = fast.Attempt()
         status, error, message = 0, "", ""
         try:
             if bad_url is not None:
                 raise bad_url
-            extra: dict[str, Any] = {}
-            if self.insecure and target.startswith("wss://"):
-                extra["ssl"] = tls_context(False)  # --insecure-skip-tls-verify
-            conn = await ws_connect(  # type: ignore[assignment]
-                target, **extra, additional_headers=dict(headers) if headers else None,
-                subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
-                compression=compression, open_timeout=timeout, ping_interval=None,
-                ping_timeout=None, close_timeout=CLOSE_TIMEOUT, max_size=max_size,
-                max_queue=max_queue, write_limit=write_limit, proxy=None,
-                user_agent_header=USER_AGENT, create_connection=factory)  # type: ignore[arg-type]
+            tls = tls_context(False) if self.insecure and target.startswith("wss://") else None
+            if compression is None:  # the fast path: picows
+                hdrs = {"User-Agent": USER_AGENT, **(dict(headers) if headers else {})}
+                if subprotocols:
+                    hdrs["Sec-WebSocket-Protocol"] = ", ".join(subprotocols)
+                async with asyncio.timeout(timeout):
+                    conn = await fast.connect(
+                        target, attempt, headers=hdrs, ssl=tls, max_size=max_size,
+                        max_queue=max_queue, write_limit=write_limit,
+                        close_timeout=CLOSE_TIMEOUT)
+            else:  # permessage-deflate: only websockets speaks it (imported only then)
+                from websockets.asyncio.client import connect as ws_connect
+                from websockets.typing import Subprotocol
+
+                from loadgen.net.ws.internals import CountingConnection
+
+                def factory(*args: Any, **kwargs: Any) -> CountingConnection:
+                    c = CountingConnection(*args, **kwargs)
+                    conns.append(c)
+                    return c
+
+                extra: dict[str, Any] = {"ssl": tls} if tls else {}
+                conn = await ws_connect(  # type: ignore[assignment]
+                    target, **extra,
+                    additional_headers=dict(headers) if headers else None,
+                    subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
+                    compression=compression, open_timeout=timeout, ping_interval=None,
+                    ping_timeout=None, close_timeout=CLOSE_TIMEOUT, max_size=max_size,
+                    max_queue=max_queue, write_limit=write_limit, proxy=None,
+                    user_agent_header=USER_AGENT,
+                    create_connection=factory)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             # interrupted (graceful stop) while the peer had not finished the handshake: no
             # session to count, but the failure is not dropped
-            self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+            self.meter.add_bytes(sum(c.n_out for c in conns) + attempt.n_out,
+                                 sum(c.n_in for c in conns) + attempt.n_in)
             # the wait so far is a lower bound of the connect time: recorded, not dropped
             t1 = clock.now_ns()
             ts = merge_tags(self.meter.tags.sample_tags, {
@@ -138,14 +158,15 @@ class WSClient:
                                  merge_tags(ts, {"error": "connect interrupted"}), t1)
             raise
         except Exception as e:  # noqa: BLE001 - every failure becomes a recorded session
-            status, error, message = self._classify(e, conns)
+            status, error, message = self._classify(e, conns, attempt)
         t1 = clock.now_ns()
         if conn is not None:
             subproto = conn.subprotocol or ""
             status = 101
         else:
             subproto = ""
-            self.meter.add_bytes(sum(c.n_out for c in conns), sum(c.n_in for c in conns))
+            self.meter.add_bytes(sum(c.n_out for c in conns) + attempt.n_out,
+                                 sum(c.n_in for c in conns) + attempt.n_in)
         ts = merge_tags(self.meter.tags.sample_tags, {
             "url": strip_credentials(target), "status": str(status), "subproto": subproto},
             tags)
@@ -164,16 +185,26 @@ class WSClient:
         self.sessions.add(session)
         return session
 
-    def _classify(self, e: Exception,
-                  conns: list[CountingConnection]) -> tuple[int, str, str]:
+    def _classify(self, e: Exception, conns: list[CountingConnection],
+                  attempt: fast.Attempt) -> tuple[int, str, str]:
         """(HTTP status or 0, short error tag, message naming the URL) for a failed connect."""
         resp = conns[-1].response if conns else None
-        status = resp.status_code if resp is not None else 0
+        status = resp.status_code if resp is not None else attempt.status
+        if isinstance(e, fast.WSHandshakeError):
+            if attempt.status and attempt.status != 101:  # a 101 with bad headers: below
+                return (status, f"handshake: HTTP {status}",
+                        f"handshake refused: HTTP {status} {attempt.reason}")
+            return (status, "handshake: not a WebSocket endpoint",
+                    f"bad handshake (not a WebSocket endpoint?): {e}")
+        if isinstance(e, fast.HandshakeEOF):
+            return (status, "handshake: unexpected EOF",
+                    f"the server closed the connection during the handshake ({e})")
         if isinstance(e, InvalidStatus):
             status = e.response.status_code
             return (status, f"handshake: HTTP {status}",
                     f"handshake refused: HTTP {status} {e.response.reason_phrase}")
-        if isinstance(e, InvalidURI | ValueError) and not conns:
+        if isinstance(e, InvalidURI | ValueError | fast.WSInvalidURL) and not (
+                conns or attempt.dialed):
             return 0, "invalid url", f"invalid WebSocket URL: {e}"
         if isinstance(e, InvalidMessage) and isinstance(e.__cause__, EOFError):
             return (status, "handshake: unexpected EOF",  # not "not a WebSocket endpoint"
@@ -183,7 +214,8 @@ class WSClient:
                     f"bad handshake (not a WebSocket endpoint?): {e}")
         if isinstance(e, TimeoutError):
             return status, "handshake timeout", "connect timed out"
-        code, msg = neterr.classify(e, connecting=not conns or resp is None)
+        code, msg = neterr.classify(
+            e, connecting=not attempt.upgraded if attempt.dialed else not conns or resp is None)
         return status, msg, f"connect failed: {msg} (k6 error code {code})"
 
     async def close_all(self) -> None:

@@ -1,4 +1,5 @@
-"""Every undocumented `websockets` internal loadgen relies on, in one place.
+"""Every undocumented `websockets` internal loadgen relies on, in one place (the client of
+`compression="deflate"` sessions; the others run on picows, fast.py).
 
 The WebSocket client wants three things the library's public API does not give: the bytes a
 socket really carries (handshake and frame headers too, as k6 counts them), the time a send
@@ -76,6 +77,25 @@ class CountingConnection(ClientConnection):
         if self._reaper is not None:
             self._reaper.cancel()
         super().connection_lost(exc)
+
+    # the methods a session calls, shared with the picows connection (fast.py)
+    def is_open(self) -> bool:
+        return is_open(self)
+
+    def is_closed(self) -> bool:
+        return is_closed(self)
+
+    def send_now(self, message: str | bytes | bytearray | memoryview) -> bool:
+        return send_now(self, message)
+
+    def failed_with(self) -> tuple[int, str] | None:
+        return failed_with(self)
+
+    def abort(self) -> None:
+        abort(self)
+
+    def queue_depth(self) -> int:
+        return queue_depth(self)
 
     async def drain(self) -> None:
         if not self.paused or self.on_wait is None:

@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
 from loadgen.clock import wait_first
 from loadgen.metrics.model import TagSet, merge_tags
 from loadgen.net.meter import Meter
-from loadgen.net.ws import internals
 from loadgen.net.ws.conn import (
     CLOSE_TIMEOUT,
     FAIL_CODES,
@@ -25,7 +24,12 @@ from loadgen.net.ws.conn import (
     WSMetrics,
     WSTimeout,
 )
-from loadgen.net.ws.internals import CountingConnection
+from loadgen.net.ws.fast import FastConnection
+
+if TYPE_CHECKING:
+    from loadgen.net.ws.internals import CountingConnection
+
+    Conn = CountingConnection | FastConnection  # the websockets one only for compression
 
 
 def _close_deadline() -> float:
@@ -46,10 +50,10 @@ class WSSession:
 
     __slots__ = ("meter", "m", "live", "conn", "url", "tags", "t0", "status", "subprotocol",
                  "error", "close_code", "send_timeout", "_closing", "_ended", "_n_sent",
-                 "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "__weakref__")
+                 "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "_now", "__weakref__")
 
     def __init__(self, meter: Meter, m: WSMetrics, live: set[WSSession],
-                 conn: CountingConnection | None, url: str, tags: TagSet, t0: int,
+                 conn: Conn | None, url: str, tags: TagSet, t0: int,
                  status: int, subprotocol: str, error: str,
                  send_timeout: float | None = SEND_TIMEOUT) -> None:
         self.meter, self.m, self.live = meter, m, live
@@ -60,6 +64,7 @@ class WSSession:
         self._closing = self._ended = False
         self._n_sent = self._n_recv = self._b_out = self._b_in = self._depth = 0
         self._next_flush = t0 + FLUSH_NS
+        self._now = meter.clock.now_ns  # looked up once: read twice per message
         if conn is not None:
             conn.on_wait = self._send_waited
 
@@ -70,9 +75,9 @@ class WSSession:
 
     @property
     def open(self) -> bool:
-        return not self._ended and self.conn is not None and internals.is_open(self.conn)
+        return not self._ended and self.conn is not None and self.conn.is_open()
 
-    def _require(self) -> CountingConnection:
+    def _require(self) -> Conn:
         if self.conn is None or self._ended:
             why = f", {self.error}" if self.error else (
                 f", closed with code {self.close_code}" if self.close_code else "")
@@ -90,9 +95,11 @@ class WSSession:
         `send_timeout` seconds is dead to us: the socket is aborted, `ws_errors{error:"send
         timeout"}` recorded and WSClosed raised (the write buffer never grows past the limit).
         """
-        conn = self._require()
+        conn = self.conn
+        if conn is None or self._ended:
+            conn = self._require()
         try:
-            if not internals.send_now(conn, message):  # the fast path, when nothing blocks
+            if not conn.send_now(message):  # the fast path, when nothing blocks
                 async with asyncio.timeout(self.send_timeout):
                     await conn.send(message)
         except TimeoutError:
@@ -100,12 +107,14 @@ class WSSession:
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_sent += 1
-        if self.meter.clock.now_ns() >= self._next_flush:
+        if self._now() >= self._next_flush:
             self.flush()
 
     async def recv(self, timeout: float | None = None) -> str | bytes:  # noqa: ASYNC109
         """The next message; WSTimeout after `timeout` seconds, WSClosed once closed."""
-        conn = self._require()
+        conn = self.conn
+        if conn is None or self._ended:
+            conn = self._require()
         try:
             if timeout is None:
                 msg = await conn.recv()
@@ -117,7 +126,7 @@ class WSSession:
         except ConnectionClosed as e:
             raise self._lost(e) from None
         self._n_recv += 1
-        if self.meter.clock.now_ns() >= self._next_flush:
+        if self._now() >= self._next_flush:
             self.flush()
         return msg
 
@@ -134,7 +143,7 @@ class WSSession:
             self._lost(e)
             raise StopAsyncIteration from None
         self._n_recv += 1
-        if self.meter.clock.now_ns() >= self._next_flush:
+        if self._now() >= self._next_flush:
             self.flush()
         return msg
 
@@ -171,7 +180,7 @@ class WSSession:
         if conn is None or self._ended:
             return
         try:
-            if internals.is_open(conn):
+            if conn.is_open():
                 self._closing = True
                 try:
                     async with asyncio.timeout(_close_deadline()):
@@ -201,7 +210,7 @@ class WSSession:
         self._finish(self.meter.clock.now_ns())
         rcvd = e.rcvd
         conn = self.conn
-        failed = None if self._closing or conn is None else internals.failed_with(conn)
+        failed = None if self._closing or conn is None else conn.failed_with()
         error = "closed"
         if failed is not None:
             code, reason = failed
@@ -239,10 +248,10 @@ class WSSession:
         rec = self.meter.recorder
         tags = self.tags
         if conn is not None:
-            if not internals.is_closed(conn):
-                internals.abort(conn)  # interrupted mid-close: never leave a socket behind
+            if not conn.is_closed():
+                conn.abort()  # interrupted mid-close: never leave a socket behind
             # loadgen's own 1002/1007/1009 (not 1006) unless the scenario asked for the close
-            failed = None if self._closing else internals.failed_with(conn)
+            failed = None if self._closing else conn.failed_with()
             self.close_code = code = failed[0] if failed else (conn.close_code or 1006)
             tags = merge_tags(self.tags, {"close_code": str(code)})
             if not self._closing:
@@ -253,6 +262,7 @@ class WSSession:
                 self._error(f"close {code}")
             self.flush(t_end)
             self.live.discard(self)
+            conn.on_wait = None  # no session <-> connection cycle left for the GC to find
         rec.sample(m.sessions, 1.0, tags, self.t0)
         rec.sample(m.session_duration, (t_end - self.t0) / 1e6, tags, self.t0)
 
@@ -276,7 +286,7 @@ class WSSession:
             self._n_recv = 0
         meter.add_bytes(conn.n_out - self._b_out, conn.n_in - self._b_in)
         self._b_out, self._b_in = conn.n_out, conn.n_in
-        depth = internals.queue_depth(conn)
+        depth = conn.queue_depth()
         if depth or self._depth:  # only while something is (or just was) queued
             rec.sample(m.queue_depth, float(depth), tags, now)
         self._depth = depth
