@@ -35,6 +35,8 @@ class ResultsConfig:
     archive: str | None = None  # --archive FILE: interval snapshots (results/archive.py)
     #: --history, --summary-markdown, --webhook: what happens once the run is judged
     after_run: AfterRun | None = None
+    #: where the text summary goes (None: stdout); the Python API passes a buffer
+    text_out: Any = None
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:
