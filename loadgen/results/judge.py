@@ -118,7 +118,7 @@ class Judge:
         out = []
         for s in self.specs:
             if isinstance(s.cls, type) and issubclass(s.cls, TestType):
-                start = self.exec_start_ns + s.executor.start_time_ns
+                start = self.exec_start_ns + s.offset_ns + s.executor.start_time_ns
                 start_s = (start - self.timeseries.origin_ns) / 1e9
                 ran = max(0.0, (now - start) / 1e9)
                 out.append((s.cls, RunView(self.timeseries, s.name, start_s, ran, self.store,

@@ -46,6 +46,9 @@ class Scenario:
     delivery_grace: ClassVar[float | None] = None
     #: share of a global `--rps` given to this scenario when several run together
     weight: ClassVar[float] = 1.0
+    #: start when this scenario (by name) has ended, its graceful stop included; the
+    #: executor's start_time is then a delay after that (loadgen/execution/ordering.py)
+    start_after: ClassVar[str | None] = None
     #: set on a base class that is only meant to be subclassed (test types do this)
     abstract: ClassVar[bool] = False
 
