@@ -281,10 +281,12 @@ def _thresholds(results: Results, elapsed_s: float) -> Iterator[tuple[str, list[
         return
     for mt in judge.tset.metrics:
         sink = judge.sink(mt.name)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for spec, ok in zip(mt.specs, mt.last_ok, strict=True):
             seen = None
-            if sink is not None and not sink.empty:
+            if spec.expression.window_ns is not None:  # the breaking (or last) window's
+                seen = judge.windows.observed(mt.name, len(rows))
+            elif sink is not None and not sink.empty:
                 value = sink.aggregate(spec.expression.sink_key, elapsed_s)
                 seen = value if value is None or math.isfinite(value) else None
             rows.append({"expression": spec.source, "ok": ok, "observed": seen})

@@ -56,6 +56,8 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
     for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
         apply(iv, registry, results.store, results.timeseries)
+        if results.judge.windows:
+            results.judge.windows.add(iv)
         _health(health, iv.health)
     return results
 

@@ -21,6 +21,7 @@ from loadgen.metrics.model import NAME_RE, Metric, MetricType, SubMetric
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.sinks import Sink
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.results.windows import Windows
 from loadgen.testtypes.base import TestType
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
@@ -98,6 +99,8 @@ class Judge:
         if problems:
             raise ConfigError(problems)
         self.tset = th.parse(raw, types)
+        #: `p(99) over 1m < 300`: fed one interval snapshot a second by the pipeline
+        self.windows = Windows(self.tset)
         self.targets: dict[str, Metric | SubMetric] = {}
         for mt in self.tset.metrics:
             if mt.suffix is not None and mt.tags is not None:
@@ -138,7 +141,8 @@ class Judge:
                 return StopRequest(reason, ExitCode.OK)
         if not self.enabled or not self.tset.metrics:
             return None
-        ev = th.evaluate(self.tset, self.sink, elapsed_s, final=False)
+        ev = th.evaluate(self.tset, self.sink, elapsed_s, final=False,
+                         windowed=self.windows.ok)
         if ev.abort:
             log.error(ev.message())
             return StopRequest(ABORT_REASON, ExitCode.THRESHOLDS_FAILED)
@@ -158,7 +162,12 @@ class Judge:
         warnings: list[str] = []
         empty: list[str] = []
         if self.enabled and self.tset.metrics:
-            ev = th.evaluate(self.tset, self.sink, outcome.duration_ns / 1e9, final=True)
+            self.windows.flush()
+            ev = th.evaluate(self.tset, self.sink, outcome.duration_ns / 1e9, final=True,
+                             windowed=self.windows.ok)
+            for line in self.windows.undecided():
+                log.warning(line)  # loudly: a gate that could not be judged is not a pass
+                warnings.append(line)
             warnings += self._fail_unseen_scrapes(ev)
             warnings += self._fail_empty(ev, empty)
         verdicts = [v for cls, view in self.views(final=True)

@@ -91,6 +91,8 @@ class Results:
             raise ConfigError(problems + e.problems) from None
         if problems:
             raise ConfigError(problems)
+        if self.intervals is None and self.judge.windows:  # windowed thresholds need cuts
+            self.intervals = IntervalRecorder(registry)
         self.open_model = OpenModelViews(self.store, specs, set(self.judge.targets),
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
@@ -111,8 +113,9 @@ class Results:
         self.timeseries.origin_ns = start_ns
         self.streams.start(start_ns, wall_ns)
         self._start_ns = self._cut_ns = start_ns
-        if self.archive is not None and self.intervals is not None:
+        if self.intervals is not None:
             self.intervals.start(start_ns)
+        if self.archive is not None:
             self.archive.start()
 
     def exec_started(self, exec_start_ns: int) -> None:
@@ -129,11 +132,15 @@ class Results:
                     self._cut(now)
 
     def _cut(self, now_ns: int) -> None:
-        """One interval snapshot into the archive (every second, and at the end)."""
-        assert self.intervals is not None and self.archive is not None
+        """One interval snapshot into the archive and the windowed thresholds (every
+        second, and at the end)."""
+        assert self.intervals is not None
         self._cut_ns = now_ns
-        self.archive.interval(self.intervals.cut((now_ns - self._start_ns) / 1e9,
-                                                 generator_health(self.watchers)))
+        iv = self.intervals.cut((now_ns - self._start_ns) / 1e9, generator_health(self.watchers))
+        if self.judge.windows:
+            self.judge.windows.add(iv)
+        if self.archive is not None:
+            self.archive.interval(iv)
 
     def tick(self, elapsed_s: float) -> StopRequest | None:
         return self.judge.tick(elapsed_s)
@@ -149,8 +156,9 @@ class Results:
 
     def finish(self, outcome: Outcome) -> int:
         """Final judgement, summaries and files; returns the process exit code."""
-        if self.archive is not None and self.now_ns is not None:
+        if self.intervals is not None and self.now_ns is not None:
             self._cut(self.now_ns())
+        if self.archive is not None and self.now_ns is not None:
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
         self.close()

@@ -102,3 +102,12 @@ async def test_run_async_and_run_inside_a_running_loop(base_url):
     r2 = loadgen.run(Ping, iterations=2, base_url=base_url)
     assert r2.metrics["iterations"]["values"]["count"] == 2
     await asyncio.sleep(0)
+
+
+def test_a_windowed_threshold_reports_its_window_s_value(base_url):
+    r = loadgen.run(Ping, duration="2s", rps=30, base_url=base_url,
+                    thresholds={"http_reqs": ["count over 1s > 100000"]})
+    assert r.exit_code == 99
+    [row] = r.thresholds["http_reqs"]
+    # the first one-second window's count, not the whole run's
+    assert row["ok"] is False and 10 <= row["observed"] <= 45

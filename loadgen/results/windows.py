@@ -1,0 +1,223 @@
+"""Windowed thresholds: `p(99) over 1m < 300` holds for every full sliding minute of the run.
+
+A whole-run p(99) hides a bad minute in a long soak; k6 has no window. The run is cut into
+one-second interval snapshots (results/interval.py); for each windowed threshold the cut's
+samples of its metric (tag sets matching its selector) become one compact per-second
+aggregate, the last `window` of them are kept (bounded: at most 3600), and after every cut
+that completes a window, the window's aggregate is compared. The threshold fails as soon as
+one full window breaks it (and stays failed: abortOnFail can act on it during the run);
+a run that never filled one window is undecided and counts as failed, with a warning.
+
+Per-second trend aggregates are log-linear histograms with 2**9 sub-buckets per power of two
+(each value within 0.1%), so an hour's window stays small; count, sum, min and max are exact.
+A window's cost is O(window) merges of those aggregates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from loadgen import thresholds as th
+from loadgen.metrics.histogram import TrendSink
+from loadgen.metrics.model import MetricType
+from loadgen.metrics.percentiles import k6_percentiles_of_buckets
+from loadgen.metrics.sinks import CounterSink, RateSink
+from loadgen.metrics.timeseries import TrendAgg
+from loadgen.results.interval import Interval
+
+SUB_BITS = 9
+MAX_PENDING = 8  # seconds waiting for a fleet's slower workers (bounded)
+
+
+def merge_seconds(a: Second, b: Second) -> Second:
+    """Two sources' samples of the same second (fleet workers), added up exactly."""
+    trend = a.trend
+    if b.trend is not None:
+        if trend is None:
+            trend = b.trend
+        else:
+            trend.merge(b.trend)
+    return Second(a.seconds, trend, a.count + b.count, a.n + b.n, a.passes + b.passes,
+                  a.total + b.total)
+
+
+def second_trend(sink: TrendSink) -> TrendAgg:
+    """One second of a trend as a compact histogram (its exact values or HDR buckets)."""
+    agg = TrendAgg(SUB_BITS)
+    if sink.count == 0:
+        return agg
+    reps, counts = sink.buckets()
+    finite = np.isfinite(reps)
+    reps, counts = reps[finite], counts[finite]
+    if len(reps):
+        agg._merge_counts(agg.index(reps), counts.astype(np.int64))
+    agg.count, agg.sum = int(counts.sum()), sink.sum
+    agg.min, agg.max = sink.min, sink.max
+    return agg
+
+
+@dataclass
+class Second:
+    """One cut's samples of one threshold's metric: trend histogram, or count/rate sums."""
+
+    seconds: float
+    trend: TrendAgg | None = None
+    count: float = 0.0
+    n: int = 0
+    passes: int = 0
+    total: int = 0
+
+
+def window_value(expr: th.Expression, mtype: MetricType, parts: list[Second],
+                 ) -> float | None:
+    """The expression's aggregate over the window (None: no samples, nothing to compare)."""
+    if mtype is MetricType.COUNTER:
+        count = sum(p.count for p in parts)
+        if expr.method == "count":
+            return count
+        seconds = sum(p.seconds for p in parts)
+        return count / seconds if seconds > 0 else 0.0
+    if mtype is MetricType.RATE:
+        total = sum(p.total for p in parts)
+        return sum(p.passes for p in parts) / total if total else None
+    agg = TrendAgg(SUB_BITS)
+    for p in parts:
+        if p.trend is not None:
+            agg.merge(p.trend)
+    if agg.count == 0:
+        return None
+    if expr.method == "avg":
+        return agg.sum / agg.count
+    if expr.method == "min":
+        return agg.min
+    if expr.method == "max":
+        return agg.max
+    q = 50.0 if expr.method == "med" else float(expr.percentile or 0.0)
+    return float(k6_percentiles_of_buckets(agg.midpoints(), agg.cnt, agg.min, agg.max,
+                                           (q,))[0])
+
+
+@dataclass
+class Tracked:
+    """One windowed threshold: its last `size` seconds and its verdict so far."""
+
+    key: str
+    index: int
+    parent: str
+    tags: tuple[tuple[str, str], ...]
+    mtype: MetricType
+    expr: th.Expression
+    source: str
+    size: int
+    parts: deque[Second] = field(default_factory=deque)
+    full_windows: int = 0
+    ok: bool | None = None  # None: no full window yet
+    observed: float | None = None  # the first breaking window's value, else the latest
+
+    def add(self, second: Second) -> None:
+        self.parts.append(second)
+        if len(self.parts) > self.size:
+            self.parts.popleft()
+        if len(self.parts) < self.size:
+            return
+        value = window_value(self.expr, self.mtype, list(self.parts))
+        self.full_windows += 1
+        held = value is None or self.expr.compare(value)
+        if self.ok is False:
+            return  # the first breaking window is the one reported
+        self.observed = value
+        self.ok = held
+
+
+class Windows:
+    """Every windowed threshold of a run, fed one interval snapshot per second."""
+
+    def __init__(self, tset: th.ThresholdSet) -> None:
+        self.tracked: dict[tuple[str, int], Tracked] = {}
+        for mt in tset.metrics:
+            for i, spec in enumerate(mt.specs):
+                w = spec.expression.window_ns
+                if w is not None:
+                    self.tracked[(mt.name, i)] = Tracked(
+                        mt.name, i, mt.parent, mt.tags or (), mt.type, spec.expression,
+                        spec.source, int(w // 1_000_000_000))
+        self.elapsed_s = 0.0
+        self._pending: dict[int, dict[tuple[str, int], Second]] = {}
+        self._last: int | None = None  # the last second judged
+
+    def __bool__(self) -> bool:
+        return bool(self.tracked)
+
+    def add(self, iv: Interval) -> None:
+        """One interval snapshot (about a second; a fleet sends one per worker per second):
+        it counts for the second its end rounds to. A second is judged once snapshots two
+        seconds later arrive (a fleet's workers are not in step), or at `flush()`."""
+        k = math.floor(iv.end_s + 0.5)
+        if self._last is not None and k <= self._last:
+            k = self._last + 1  # late: counted in the first second still open
+        self.elapsed_s = max(self.elapsed_s, iv.end_s)
+        seconds = self._pending.setdefault(k, {})
+        for key, t in self.tracked.items():
+            part = self._second(t, iv)
+            have = seconds.get(key)
+            seconds[key] = part if have is None else merge_seconds(have, part)
+        for done in sorted(x for x in self._pending if x <= k - 2):
+            self._close(done)
+        if len(self._pending) > MAX_PENDING:  # a clock jump: judge what is there
+            for done in sorted(self._pending)[:-MAX_PENDING]:
+                self._close(done)
+
+    def flush(self) -> None:
+        """The end of the run: every second still open is judged."""
+        for done in sorted(self._pending):
+            self._close(done)
+
+    def _close(self, k: int) -> None:
+        seconds = self._pending.pop(k)
+        gap = 0 if self._last is None else k - self._last - 1
+        self._last = k
+        for key, t in self.tracked.items():
+            for _ in range(min(gap, t.size)):  # seconds nobody reported: no samples
+                t.add(Second(1.0))
+            t.add(seconds.get(key) or Second(1.0))
+
+    @staticmethod
+    def _second(t: Tracked, iv: Interval) -> Second:
+        out = Second(1.0)
+        want = set(t.tags)
+        for (name, tags), sink in iv.metrics.items():
+            if name != t.parent or not want.issubset(tags):
+                continue
+            if isinstance(sink, TrendSink):
+                agg = second_trend(sink)
+                if out.trend is None:
+                    out.trend = agg
+                else:
+                    out.trend.merge(agg)
+            elif isinstance(sink, CounterSink):
+                out.count += sink.count
+                out.n += sink.n
+            elif isinstance(sink, RateSink):
+                out.passes += sink.passes
+                out.total += sink.total
+        return out
+
+    def ok(self, key: str, index: int) -> bool | None:
+        """For thresholds.evaluate: False once a full window broke it, None before any."""
+        t = self.tracked.get((key, index))
+        return None if t is None else t.ok
+
+    def observed(self, key: str, index: int) -> float | None:
+        t = self.tracked.get((key, index))
+        v = None if t is None else t.observed
+        return v if v is None or math.isfinite(v) else None
+
+    def undecided(self) -> list[str]:
+        """Warnings for the thresholds whose window never filled (counted as failed)."""
+        return [f"threshold on {t.key} '{t.source}': the run ({self.elapsed_s:.0f} s of "
+                f"data) never filled one {t.size} s window, so it is undecided (?); counted "
+                "as failed" for t in self.tracked.values() if t.ok is None]
