@@ -111,3 +111,18 @@ def test_a_windowed_threshold_reports_its_window_s_value(base_url):
     [row] = r.thresholds["http_reqs"]
     # the first one-second window's count, not the whole run's
     assert row["ok"] is False and 10 <= row["observed"] <= 45
+
+
+def test_workers_run_a_file_and_judge_windows_over_the_fleet_s_seconds(base_url, tmp_path):
+    f = tmp_path / "hit.py"
+    f.write_text("from loadgen import Scenario\n"
+                 "class Hit(Scenario):\n"
+                 "    async def iteration(self, vu):\n"
+                 "        await vu.http.get('/')\n")
+    r = loadgen.run(f, workers=2, duration="2s", rps=20, base_url=base_url,
+                    thresholds={"http_reqs": ["count>10", "count over 1s > 5"]})
+    assert r.exit_code == 0, r.explain()
+    assert [row["ok"] for row in r.thresholds["http_reqs"]] == [True, True]
+    assert r.thresholds["http_reqs"][0]["observed"] == r.metrics["http_reqs"]["values"]["count"]
+    with pytest.raises(OptionError, match="needs a scenario file"):
+        loadgen.run(Ping, workers=2, iterations=1)

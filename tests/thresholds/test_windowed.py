@@ -3,16 +3,29 @@ synthetic seconds, no clock at all, so every window boundary is exact."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from loadgen import thresholds as th
-from loadgen.commands.check import check_summary
-from loadgen.metrics.histogram import TrendSink
-from loadgen.metrics.model import MetricType
-from loadgen.metrics.sinks import CounterSink, RateSink
-from loadgen.results.interval import Interval
-from loadgen.results.windows import Windows
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py
+
+from fakes import Harness  # noqa: E402
+
+from loadgen import ConstantVUs, Scenario  # noqa: E402
+from loadgen import thresholds as th  # noqa: E402
+from loadgen.commands.check import check_summary  # noqa: E402
+from loadgen.errors import ExitCode  # noqa: E402
+from loadgen.execution.engine import Engine, Hooks  # noqa: E402
+from loadgen.execution.plan import Overrides, build_plan  # noqa: E402
+from loadgen.metrics.histogram import TrendSink  # noqa: E402
+from loadgen.metrics.model import MetricType  # noqa: E402
+from loadgen.metrics.sinks import CounterSink, RateSink  # noqa: E402
+from loadgen.results.config import ResultsConfig  # noqa: E402
+from loadgen.results.interval import Interval  # noqa: E402
+from loadgen.results.pipeline import Results  # noqa: E402
+from loadgen.results.windows import Windows  # noqa: E402
 
 TYPES = {"http_req_duration": MetricType.TREND, "http_reqs": MetricType.COUNTER,
          "http_req_failed": MetricType.RATE, "vus": MetricType.GAUGE}
@@ -167,3 +180,41 @@ def test_check_says_a_summary_cannot_judge_a_window():
     res = check_summary(summary, {"http_req_duration": ["p(99) over 1m < 300"]})
     assert res.exit_code == 104
     assert "needs the run's per-second intervals" in res.undecidable[0]
+
+
+async def test_a_run_on_the_fake_clock_aborts_when_one_window_breaks():
+    """The whole pipeline: the engine's records cut into seconds, windows judged on the
+    2-s tick, abortOnFail stopping a 60 s run soon after the slow second."""
+    S = 1_000_000_000
+    holder: dict[str, Harness] = {}
+
+    def latency(_req) -> float:  # 10 ms, except from 5 s to 6 s: 300 ms
+        return 0.3 if 5 * S <= holder["h"].clock.now_ns() < 6 * S else 0.01
+
+    h = holder["h"] = Harness(latency=latency)
+
+    class Steady(Scenario):
+        executor = ConstantVUs(vus=2, duration="60s", graceful_stop="0s")
+        thresholds = {"http_req_duration": [
+            "p(99) < 1000",
+            {"threshold": "max over 2s < 200", "abortOnFail": True}]}
+
+        async def iteration(self, vu):
+            await vu.http.get("/")
+
+    specs = build_plan([Steady], Overrides(env={"BASE_URL": "http://127.0.0.1:9"}))
+    results = Results(h.registry, specs, ResultsConfig(no_summary=True), now_ns=h.clock.now_ns)
+    engine = Engine(h.run_ctx, specs, Hooks(ingest=results.ingest, tick=results.tick,
+                                             started=results.started,
+                                             exec_started=results.exec_started))
+    outcome = await h.clock.run(engine.execute())
+    code = results.finish(outcome)
+    assert code == ExitCode.THRESHOLDS_FAILED
+    assert "abortOnFail" in outcome.reason
+    # the slow second ends at 6 s; judged two seconds later, on the next 2-s tick
+    assert 6 * S < outcome.duration_ns <= 11 * S
+    assert results.judgement is not None
+    assert results.judgement.thresholds["http_req_duration"] == [
+        ("p(99) < 1000", True), ("max over 2s < 200", False)]
+    assert results.judge.windows.observed("http_req_duration", 1) == pytest.approx(
+        300, rel=2e-3)
