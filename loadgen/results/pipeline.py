@@ -182,8 +182,11 @@ class Results:
                                 self.cut_off.warnings() + self.more_warnings)
         extra.update(self.sections)
         self.entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-        return build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
-                            judgement.no_samples)
+        summary = build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
+                               judgement.no_samples)
+        for key, source, value in self.judge.windows.shown():  # the text summary's values
+            summary.threshold_values.setdefault(key, {})[source] = value
+        return summary
 
     @staticmethod
     def _exit_code(code: int, failures: list[str]) -> int:

@@ -16,6 +16,7 @@ A window's cost is O(window) merges of those aggregates.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -215,6 +216,16 @@ class Windows:
         t = self.tracked.get((key, index))
         v = None if t is None else t.observed
         return v if v is None or math.isfinite(v) else None
+
+    def shown(self) -> list[tuple[str, str, float]]:
+        """(key, `p(99) over 1m`, value) of every decided window, for the text summary (an
+        undecided one is left out: the summary shows `?`)."""
+        out = []
+        for t in self.tracked.values():
+            v = self.observed(t.key, t.index)
+            if t.ok is not None and v is not None:
+                out.append((t.key, re.split(r"[=><!]", t.source)[0].strip(), v))
+        return out
 
     def undecided(self) -> list[str]:
         """Warnings for the thresholds whose window never filled (counted as failed)."""

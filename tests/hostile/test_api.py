@@ -56,6 +56,10 @@ def test_windows_are_judged_and_a_too_short_run_is_undecided(tmp_path, base_url)
     assert r.code == 99, r.text[-3000:]
     assert "after warmup ends (at the latest" in r.err  # the banner's timeline
     assert "never filled one 60 s window, so it is undecided" in r.text
+    # the text summary: the window's own value, `?` where no window was full
+    assert "✗ 'count over 1m > 0' count over 1m=? (no full window: undecided)" in r.out
+    assert "✓ 'p(99) over 1s < 2000' p(99) over 1s=" in r.out
+    assert "'p(99) over 1s < 2000' p(99) over 1s=undefined" not in r.out
     th = json.loads(out.read_text())["metrics"]
     assert th["http_req_duration"]["thresholds"] == {"p(99) over 1s < 2000": {"ok": True}}
     assert th["http_reqs"]["thresholds"] == {"count over 2s > 1": {"ok": True},
