@@ -43,7 +43,7 @@ def merge_seconds(a: Second, b: Second) -> Second:
         else:
             trend.merge(b.trend)
     return Second(a.seconds, trend, a.count + b.count, a.n + b.n, a.passes + b.passes,
-                  a.total + b.total)
+                  a.total + b.total, a.unserved + b.unserved)
 
 
 def second_trend(sink: TrendSink) -> TrendAgg:
@@ -71,6 +71,8 @@ class Second:
     n: int = 0
     passes: int = 0
     total: int = 0
+    #: open-model iterations never served (dropped): ranked above every served value
+    unserved: int = 0
 
 
 def window_value(expr: th.Expression, mtype: MetricType, parts: list[Second],
@@ -89,8 +91,13 @@ def window_value(expr: th.Expression, mtype: MetricType, parts: list[Second],
     for p in parts:
         if p.trend is not None:
             agg.merge(p.trend)
-    if agg.count == 0:
+    unserved = sum(p.unserved for p in parts)
+    if agg.count == 0 and not unserved:
         return None
+    # as the whole run's trend: unserved ranks above every served value (max is +inf),
+    # avg and min describe the served ones
+    if expr.method == "max" and unserved or agg.count == 0:
+        return math.inf
     if expr.method == "avg":
         return agg.sum / agg.count
     if expr.method == "min":
@@ -98,6 +105,12 @@ def window_value(expr: th.Expression, mtype: MetricType, parts: list[Second],
     if expr.method == "max":
         return agg.max
     q = 50.0 if expr.method == "med" else float(expr.percentile or 0.0)
+    if unserved:
+        n, total = agg.count, agg.count + unserved
+        rank = min(max(q / 100 * (total - 1), 0.0), total - 1.0)
+        if rank > n - 1:
+            return math.inf
+        q = rank / (n - 1) * 100 if n > 1 else 0.0
     return float(k6_percentiles_of_buckets(agg.midpoints(), agg.cnt, agg.min, agg.max,
                                            (q,))[0])
 
@@ -194,6 +207,7 @@ class Windows:
             if name != t.parent or not want.issubset(tags):
                 continue
             if isinstance(sink, TrendSink):
+                out.unserved += sink.unserved
                 agg = second_trend(sink)
                 if out.trend is None:
                     out.trend = agg
@@ -213,9 +227,9 @@ class Windows:
         return None if t is None else t.ok
 
     def observed(self, key: str, index: int) -> float | None:
+        """The breaking window's value, else the latest full one's (+inf: unserved)."""
         t = self.tracked.get((key, index))
-        v = None if t is None else t.observed
-        return v if v is None or math.isfinite(v) else None
+        return None if t is None else t.observed
 
     def shown(self) -> list[tuple[str, str, float]]:
         """(key, `p(99) over 1m`, value) of every decided window, for the text summary (an

@@ -195,6 +195,8 @@ def _window_value(m: Metric, agg: str, fmt: _Fmt) -> str:
     if raw is None:
         return fmt.deco(agg, "white") + "=" + fmt.deco("? (no full window: undecided)", "red")
     contains = m.get("contains", "default")
+    if raw == math.inf:  # an open-model window whose rank fell among unserved iterations
+        return fmt.deco(agg, "white") + "=" + fmt.deco("unserved", "cyan")
     if m["type"] == "counter":
         text = humanize_value(raw, "counter", contains, None)
         text += "" if agg.startswith("count") else "/s"

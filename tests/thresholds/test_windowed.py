@@ -109,6 +109,17 @@ def test_rate_and_count_over_a_window_on_rates_and_counters():
     assert w.observed("http_reqs", 2) == 40.0
 
 
+def test_unserved_iterations_rank_above_every_served_one_in_a_window():
+    slow = second(2, [10.0] * 99)
+    slow.metrics[("http_req_duration", OK_TAGS)].add(np.inf)  # one dropped iteration
+    ev, w, _ = judged({"http_req_duration": ["p(99.9) over 2s < 100", "p(90) over 2s < 100",
+                                             "max over 2s < 100", "avg over 2s < 100"]},
+                      [second(1, [10.0] * 100), slow])
+    assert ev.ok["http_req_duration"] == [False, True, False, True]
+    assert w.observed("http_req_duration", 0) == np.inf
+    assert w.observed("http_req_duration", 1) == pytest.approx(10.0, rel=2e-3)
+
+
 def test_a_selector_counts_only_its_tag_sets():
     iv = second(1, [10.0])
     err = TrendSink(10_000, -30)
