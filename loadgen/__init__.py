@@ -1,12 +1,14 @@
 """loadgen: a native-Python async load generator with k6-compatible results.
 
 Public API only: what a scenario file imports - Scenario, the executors, the test types
-(and the Shape their `shape()` returns), custom metrics, payload helpers - and `run()` /
-`run_async()` / `RunResult` (loadgen.api), the `loadgen run` command from Python. Those three
-are imported on first use: a scenario file importing `loadgen` does not load the CLI.
+(and the Shape their `shape()` returns), custom metrics, payload helpers, events in a run
+(At, Shell, HttpCall, Call) and their Recovery verdicts - and `run()` / `run_async()` /
+`RunResult` (loadgen.api), the `loadgen run` command from Python. Those three are imported
+on first use: a scenario file importing `loadgen` does not load the CLI.
 """
 
 from loadgen import data
+from loadgen.events import At, Call, HttpCall, Recovery, Shell
 from loadgen.executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -50,6 +52,11 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "data",
+    "At",
+    "Call",
+    "HttpCall",
+    "Recovery",
+    "Shell",
     "VU",
     "Baseline",
     "Peak",

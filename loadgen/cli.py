@@ -13,6 +13,30 @@ from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.history.cli import HISTORY_COMMANDS, after_run_options
 
 
+def _report_options() -> list[Callable[..., Any]]:
+    """--junit and --summary-by-name: for run, http and merge alike."""
+    return [
+        click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE.xml",
+                     help="Write thresholds, checks and verdicts as a JUnit XML report."),
+        click.option("--summary-by-name", is_flag=True,
+                     help="A per-request-name table (with SLO budgets) in the text summary."),
+    ]
+
+
+def _request_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--slowest and --trace-header: for run and http."""
+    for option in reversed([
+        click.option("--slowest", type=int, default=10, show_default=True, metavar="N",
+                     help="List the N slowest requests in the summary (0: off)."),
+        click.option("--trace-header", is_flag=False, flag_value="traceparent",
+                     metavar="[NAME]", help="Send a fresh trace id with each request "
+                     "(traceparent: W3C format; any other name: a 32-hex id). Put it after "
+                     "FILE or write --trace-header=NAME."),
+    ]):
+        f = option(f)
+    return f
+
+
 def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
     """The end-of-test summary flags, the same for a run and for a merge of runs."""
     for option in reversed([
@@ -25,6 +49,7 @@ def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
         click.option("--summary-time-unit", type=click.Choice(["s", "ms", "us"]),
                      help="Time unit for the text summary."),
         click.option("--no-summary", is_flag=True, help="No end-of-test summary or exports."),
+        *_report_options(),
     ]):
         f = option(f)
     return f
@@ -56,8 +81,11 @@ def cli() -> None:
               help="A threshold file (YAML or JSON) added to the scenarios' own (repeat).")
 @click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
 @_summary_options
-@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE",
-              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets.")
+@click.option("-o", "--out", "outputs", multiple=True, metavar="json=FILE|prometheus=HOST:PORT",
+              help="Stream results: json=FILE (k6 NDJSON); json=FILE?points=raw|buckets; "
+                   "prometheus=HOST:PORT serves them live (port 0: any free one); repeat.")
+@click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Write a single-file HTML report (opens offline).")
 @click.option("--archive", type=click.Path(dir_okay=False),
               help="Write the results archive here (per-second snapshots `loadgen merge` "
                    "adds up across runs).")
@@ -76,7 +104,12 @@ def cli() -> None:
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1",
               help="The segments every instance of a split test uses (k6's syntax).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("--progress-interval", type=float, metavar="SECONDS",
+              help="Seconds between progress frames (default: 1 on a terminal, 10 in a log).")
 @click.option("--no-color", is_flag=True, help="No ANSI colours in the summary.")
+@click.option("--events-off", is_flag=True,
+              help="Do not run the scenarios' events (nor their recovery verdicts): a "
+                   "baseline run of the same file.")
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
@@ -91,6 +124,7 @@ def cli() -> None:
 @click.option("--join-timeout", type=float, default=300.0, show_default=True,
               metavar="SECONDS", help="With --listen: how long to wait for every worker.")
 @after_run_options
+@_request_options
 def run(**kw: Any) -> None:
     """Run the scenarios in FILE and exit with k6's exit codes."""
     from loadgen.commands.run import RunConfig, run_file
@@ -141,6 +175,8 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("-o", "--out", "outputs", multiple=True)
 @click.option("--archive", type=click.Path(dir_okay=False),
               help="Write the results archive here (for `loadgen merge`).")
+@click.option("--report", type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Write a single-file HTML report (opens offline).")
 @click.option("--http-client", type=click.Choice(["aiohttp", "fast"]), default=None)
 @click.option("--insecure-skip-tls-verify", is_flag=True)
 @click.option("--max-response-bytes", type=int, metavar="N",
@@ -148,8 +184,12 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("--execution-segment", metavar="FROM:TO")
 @click.option("--execution-segment-sequence", metavar="0,1/3,2/3,1")
 @click.option("-q", "--quiet", is_flag=True)
+@click.option("--progress-interval", type=float, metavar="SECONDS")
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
 @after_run_options
+@_request_options
+@click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE.xml")
+@click.option("--summary-by-name", is_flag=True)
 def http(method: str, url: str, headers: tuple[str, ...], body: str | None,
          expect: int | None, **kw: Any) -> None:
     """Load one endpoint: loadgen http GET http://127.0.0.1:8080/ --rps 2000 -d 30s"""
@@ -221,6 +261,21 @@ def _after_run(kw: dict[str, Any], file: str | None) -> Any:
     flags = {k: kw.pop(k, None) for k in ("history", "history_label", "summary_markdown",
                                           "webhook", "webhook_on")}
     return AfterRun.from_cli({**kw, **flags, "file": file})
+
+
+@cli.command("report")
+@click.argument("archives", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              metavar="FILE.html", help="The HTML file to write.")
+@click.option("--thresholds", "threshold_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A threshold file added to the archived thresholds (repeat).")
+@click.option("--no-thresholds", is_flag=True, help="Do not evaluate thresholds.")
+def report(archives: tuple[str, ...], out: str, threshold_files: tuple[str, ...],
+           no_thresholds: bool) -> None:
+    """A single-file HTML report of one or more results archives (`run --archive`)."""
+    from loadgen.commands.report import report_archives
+
+    sys.exit(report_archives(list(archives), out, list(threshold_files), no_thresholds))
 
 
 @cli.command("demo-server")

@@ -31,6 +31,7 @@ from loadgen.metrics.selectors import SelectorError, go_quote, parse_selector
 from loadgen.metrics.sinks import Sink, new_sink
 from loadgen.numfmt import go_float
 from loadgen.options import format_duration, parse_duration
+from loadgen.slo import Budgets, class_budgets, expand, merge_budgets, parse_slo
 
 RawThresholds = Mapping[str, Any]  # selector -> list of entries (checked by validate)
 
@@ -369,40 +370,61 @@ def evaluate(
     return Evaluation({m.name: list(m.last_ok) for m in tset.metrics}, breached, abort)
 
 
-def parse_threshold_text(text: str, filename: str = "<thresholds>") -> dict[str, list[Any]]:
-    """A threshold file's content (YAML or JSON) -> {selector: [entries]}; ConfigError if bad.
-
-    The shape is k6's `thresholds` option; a document with a single top-level `thresholds`
-    mapping (a k6 options file) is accepted too.
-    """
+def _threshold_doc(text: str, filename: str) -> Any:
+    """A threshold file's document, with a k6 options file's `thresholds` unwrapped."""
     try:
         doc = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as e:
         raise ConfigError(f"threshold file {filename}: not valid "
                           f"{'JSON' if filename.endswith('.json') else 'YAML'}: {e}") from None
-    if isinstance(doc, Mapping) and list(doc) == ["thresholds"] and isinstance(
-            doc["thresholds"], Mapping):
-        doc = doc["thresholds"]
+    if isinstance(doc, Mapping) and set(doc) <= {"thresholds", "slo"} and "thresholds" in doc \
+            and isinstance(doc["thresholds"], Mapping):
+        doc = {**doc["thresholds"], **({"slo": doc["slo"]} if "slo" in doc else {})}
+    return doc
+
+
+def parse_threshold_text(text: str, filename: str = "<thresholds>") -> dict[str, list[Any]]:
+    """A threshold file's content (YAML or JSON) -> {selector: [entries]}; ConfigError if bad.
+
+    The shape is k6's `thresholds` option; a document with a single top-level `thresholds`
+    mapping (a k6 options file) is accepted too. An `slo:` section (per-endpoint budgets,
+    loadgen/slo.py) expands to sub-metric thresholds.
+    """
+    doc = _threshold_doc(text, filename)
     if not isinstance(doc, Mapping):
         raise ConfigError(f"threshold file {filename}: expected a mapping of metric selector "
                           "to a list of threshold expressions")
     problems = [f"threshold file {filename}: {k!s}: expected a list of threshold expressions "
-                "or objects" for k, v in doc.items() if not isinstance(v, list)]
+                "or objects" for k, v in doc.items() if not isinstance(v, list) and k != "slo"]
+    slo: dict[str, list[Any]] = {}
+    if "slo" in doc:
+        try:
+            slo = expand(parse_slo(doc["slo"], f"threshold file {filename}"))
+        except ConfigError as e:
+            problems += e.problems
     if problems:
         raise ConfigError(problems)
-    return {str(k): list(v) for k, v in doc.items()}
+    return merge_thresholds([{str(k): list(v) for k, v in doc.items() if k != "slo"}, slo])
+
+
+def read_threshold_doc(path: str | Path) -> Any:
+    """A threshold file's raw document (for its `slo` budgets)."""
+    return _threshold_doc(_read_text(Path(path)), str(path))
+
+
+def _read_text(p: Path) -> str:
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"threshold file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"threshold file {p}: not UTF-8 text (YAML or JSON expected)") from None
 
 
 def load_threshold_file(path: str | Path) -> dict[str, list[Any]]:
     """Read and parse a threshold file (the only I/O in this module)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"threshold file {p}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"threshold file {p}: not UTF-8 text (YAML or JSON expected)") from None
-    return parse_threshold_text(text, str(p))
+    return parse_threshold_text(_read_text(p), str(p))
 
 
 def merge_thresholds(sources: Iterable[RawThresholds]) -> dict[str, list[Any]]:
@@ -415,3 +437,31 @@ def merge_thresholds(sources: Iterable[RawThresholds]) -> dict[str, list[Any]]:
                                   "expressions or objects")
             out.setdefault(key, []).extend(entries)
     return out
+
+
+def file_budgets(path: str) -> Budgets:
+    """The `slo:` section of a threshold file (empty without one; unreadable files are the
+    threshold loader's to report)."""
+    try:
+        doc = read_threshold_doc(path)
+    except ConfigError:
+        return {}
+    if isinstance(doc, Mapping) and "slo" in doc:
+        return parse_slo(doc["slo"], f"threshold file {path}")
+    return {}
+
+
+def run_budgets(classes: Iterable[Any], files: Iterable[str]) -> Budgets:
+    """Every budget of a run, for `loadgen.slo` (scenarios first, then files)."""
+    sources: list[Budgets] = []
+    for cls in classes:
+        try:
+            sources.append(class_budgets(cls))
+        except ConfigError:
+            continue  # reported (104) when its thresholds were loaded
+    for f in files:
+        try:
+            sources.append(file_budgets(f))
+        except ConfigError:
+            continue
+    return merge_budgets(sources)

@@ -88,3 +88,13 @@ async def test_a_stopped_run_says_stopped_with_its_own_share() -> None:
     assert code == ExitCode.EXTERNAL_ABORT
     last = frames(text)[-1]
     assert "sleeper ✗ [ 25%]" in last and "5s/20s" in last and "stopped at 5s" in last, last
+
+
+async def test_no_frame_just_before_the_final_one() -> None:
+    """A schedule that ends between two ticks (or a tick that fires a hair before the end,
+    as on a loaded machine): the frame half a second before the final one is the final
+    one again, with a scenario at 99%."""
+    text, _ = await run_with_progress((Sleeper, ConstantVUs(vus=1, duration=20.4)))
+    got = frames(text)
+    assert [f.splitlines()[0][:16] for f in got] == [
+        "running (010.0s)", "running (021.0s)"], text  # the last sleep(1) ends at 21 s

@@ -19,10 +19,12 @@ from typing import Any, cast
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Outcome, ScenarioSpec
 from loadgen.metrics.registry import Registry
+from loadgen.report.runinfo import archive_info
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
 from loadgen.results.interval import apply, interval_store
 from loadgen.results.pipeline import Results
+from loadgen.slo import merge_budgets, parse_slo
 from loadgen.watch.generator import GeneratorWatch, Saturation
 
 log = logging.getLogger("loadgen")
@@ -30,6 +32,11 @@ ARRIVAL = ("ConstantArrivalRate", "RampingArrivalRate")
 
 
 def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
+    return merge_results(paths, rcfg)[0]
+
+
+def merge_results(paths: list[str], rcfg: ResultsConfig) -> tuple[int, Results | None]:
+    """The exit code, and the pipeline that judged the merged run (None: bad input)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -40,8 +47,8 @@ def merge_archives(paths: list[str], rcfg: ResultsConfig) -> int:
         results = replay(infos, rcfg)
     except LoadgenError as e:
         print(f"loadgen: {e}", file=sys.stderr)
-        return e.exit_code
-    return results.finish(outcome(infos))
+        return e.exit_code, None
+    return results.finish(outcome(infos)), results
 
 
 def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
@@ -53,11 +60,13 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     health = GeneratorWatch(registry, _NullRecorder(), ())  # type: ignore[arg-type]
     results = Results(registry, [_declared(head["thresholds"])], rcfg, watchers=[health],
                       arrival_scenarios=arrival, store_factory=interval_store)
+    results.slo = merge_budgets([*(parse_slo(i.header["slo"], f"archive {i.path}")
+                                   for i in infos if "slo" in i.header), results.slo])
+    results.run_info = archive_info(head, [i.path for i in infos])
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
     for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
         apply(iv, registry, results.store, results.timeseries)
-        if results.judge.windows:
-            results.judge.windows.add(iv)
+        results.observe(iv)
         _health(health, iv.health)
     return results
 

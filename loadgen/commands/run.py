@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from loadgen.clock import RealClock
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.events.results import EventResults
+from loadgen.events.wire import attach_events, with_events
 from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.plan import Overrides, build_plan, describe
 from loadgen.execution.progress import Progress
@@ -31,9 +33,11 @@ from loadgen.execution.segments import FULL_TUPLE
 from loadgen.execution.segments import resolve as resolve_segment
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.slowest import MAX_SLOWEST
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.limits import DEFAULT_MAX_RESPONSE_BYTES
 from loadgen.net.redact import redact
+from loadgen.net.trace import TraceIds
 from loadgen.net.types import Transport
 from loadgen.options import (
     LARGE_RATE,
@@ -44,6 +48,7 @@ from loadgen.options import (
     parse_cli_stage,
     parse_key_values,
 )
+from loadgen.report.runinfo import run_info
 from loadgen.results.archive import (
     ArchiveWriter,
     build_header,
@@ -54,6 +59,7 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import threshold_problems
 from loadgen.results.pipeline import Results
 from loadgen.scripting.scenario import load_file
+from loadgen.thresholds import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
@@ -74,11 +80,15 @@ class RunConfig:
     #: each transport's body cap (--max-response-bytes); 0 = none
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     quiet: bool = False
+    progress_interval: float | None = None  # seconds between progress frames
     results: ResultsConfig = field(default_factory=ResultsConfig)
     monitor_pids: list[int] = field(default_factory=list)
     scrape_urls: list[str] = field(default_factory=list)
     #: `loadgen http`'s request (method, url, headers, body, expect), for fleet workers
     endpoint: dict[str, Any] | None = None
+    #: --events-off: the scenarios' events (and recovery verdicts) are not run
+    events_off: bool = False
+    trace: TraceIds | None = None  # --trace-header: a trace id with each request
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> RunConfig:
@@ -107,6 +117,14 @@ class RunConfig:
                                       kw.get("execution_segment_sequence"))
         except ConfigError as e:
             problems += e.problems
+        if not 0 <= int(kw.get("slowest") or 0) <= MAX_SLOWEST:
+            problems.append(f"--slowest must be 0 (off) to {MAX_SLOWEST}, got {kw['slowest']}")
+        trace = None
+        if kw.get("trace_header") is not None:
+            try:
+                trace = TraceIds(kw["trace_header"])
+            except ConfigError as e:
+                problems += e.problems
         if problems:
             raise ConfigError(problems)
         o = Overrides(segment=segment, vus=kw.get("vus"), duration=kw.get("duration"),
@@ -117,9 +135,11 @@ class RunConfig:
                    http_client=kw.get("http_client"), insecure=kw.get("insecure_skip_tls_verify",
                                                                      False),
                    max_response_bytes=cap, quiet=kw.get("quiet", False),
+                   progress_interval=kw.get("progress_interval"),
                    results=ResultsConfig.from_cli(kw),
                    monitor_pids=list(kw.get("monitor_pids") or ()),
-                   scrape_urls=list(kw.get("scrape_urls") or ()))
+                   scrape_urls=list(kw.get("scrape_urls") or ()),
+                   events_off=bool(kw.get("events_off")), trace=trace)
 
 
 def number_problems(kw: dict[str, Any]) -> list[str]:
@@ -130,7 +150,9 @@ def number_problems(kw: dict[str, Any]) -> list[str]:
                            low_inclusive=False),
               check_number("--max-vus", kw.get("max_vus"), low=1, high=MAX_VUS),
               check_number("--vus", kw.get("vus"), low=0, high=MAX_VUS),
-              check_number("--iterations", kw.get("iterations"), low=0, high=1e12)]
+              check_number("--iterations", kw.get("iterations"), low=0, high=1e12),
+              check_number("--progress-interval", kw.get("progress_interval"), low=0,
+                           high=86_400, low_inclusive=False)]
     for flag, large in (("rps", LARGE_RATE), ("vus", LARGE_VUS), ("max_vus", LARGE_VUS)):
         v = kw.get(flag)
         if v is not None and math.isfinite(v) and large < v <= (
@@ -200,6 +222,9 @@ def run_file(cfg: RunConfig, keep: Callable[[Results], None] | None = None,
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns,
                           archive=make_archive(cfg, specs, registry))
+        events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
+                               notes, cfg.insecure)
+        results.run_info = run_info(specs, cfg.file, cfg.overrides)
         if keep is not None:
             keep(results)
     except LoadgenError as e:
@@ -216,7 +241,7 @@ def run_file(cfg: RunConfig, keep: Callable[[Results], None] | None = None,
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
     try:
         outcome = _run_loop(_run_async(cfg, clock, specs, registry, recorder, results,
-                                       watchers))
+                                       watchers, events))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -243,9 +268,12 @@ def make_archive(cfg: RunConfig, specs: list[Any], registry: Registry,
     if not path:
         return None
     files = list(cfg.results.threshold_files)
-    return ArchiveWriter(path, build_header(
+    header = build_header(
         script=cfg.file, specs=specs, thresholds=declared_thresholds(specs, files),
-        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg)), registry)
+        registry=registry, tags=cfg.run_tags, segment=execution_segment(cfg))
+    if slo := run_budgets([s.cls for s in specs], files):  # for `loadgen.slo` after a merge
+        header["slo"] = slo
+    return ArchiveWriter(path, header, registry)
 
 
 def quit_at_once(results: Results) -> None:
@@ -254,6 +282,9 @@ def quit_at_once(results: Results) -> None:
     print("\nloadgen: interrupted again; quitting at once (the NDJSON stream keeps what it "
           "had; the summary files are not written)", file=sys.stderr)
     with contextlib.suppress(Exception):  # nothing may stand between Ctrl-C and the exit
+        for addon in results.addons:  # running events' shells: killed, not left behind
+            addon.kill_now()
+    with contextlib.suppress(Exception):
         results.close()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -319,19 +350,28 @@ def make_watchers(cfg: RunConfig, registry: Registry, recorder: Recorder) -> lis
     return watchers
 
 
+def run_env(cfg: RunConfig) -> dict[str, str]:
+    """The scenarios' environment: the process's plus -e."""
+    return {**os.environ, **cfg.overrides.env}
+
+
 async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registry: Registry,
-                     recorder: Recorder, results: Results, watchers: list[Any]) -> Outcome:
-    env = {**os.environ, **cfg.overrides.env}
+                     recorder: Recorder, results: Results, watchers: list[Any],
+                     events: EventResults | None = None) -> Outcome:
+    env = run_env(cfg)
     run = RunContext(clock, registry, recorder, transport_factory(cfg.http_client, cfg.insecure,
                                                                  cfg.max_response_bytes),
                      env=env, run_tags=cfg.run_tags, insecure=cfg.insecure,
                      segment=cfg.overrides.segment,
-                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
-    progress = Progress(enabled=not cfg.quiet, watch=watchers[0])
-    engine = Engine(run, specs, Hooks(ingest=results.ingest, tick=results.tick,
-                                      progress=progress, started=results.started,
-                                      exec_started=results.exec_started,
-                                      background=[w.run for w in watchers]))
+                     limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None,
+                     slowest=results.slowest, trace=cfg.trace)
+    progress = Progress(enabled=not cfg.quiet, watch=watchers[0], every=cfg.progress_interval,
+                        live=None if cfg.quiet else results.live_figures())
+    engine = Engine(run, specs, with_events(Hooks(
+        ingest=results.ingest, tick=results.tick, progress=progress, started=results.started,
+        exec_started=results.exec_started, background=[w.run for w in watchers]), events))
+    if events is not None:
+        events.tracker = run.existing_tracker
     loop = asyncio.get_running_loop()
     signals = 0
 
@@ -342,6 +382,8 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
             print("\nloadgen: stopping (interrupted); press Ctrl-C again to quit at once",
                   file=sys.stderr)
             engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
+            if events is not None:
+                events.runner.stop("interrupted by signal")
         else:
             quit_at_once(results)
 
@@ -349,7 +391,10 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
     for sig in sigs:
         loop.add_signal_handler(sig, on_signal)
     try:
-        return await engine.execute()
+        outcome = await engine.execute()
+        if events is not None:
+            await events.runner.close()
+        return outcome
     finally:
         for sig in sigs:
             loop.remove_signal_handler(sig)

@@ -22,6 +22,9 @@ async def get_faults(request: web.Request) -> web.Response:
 async def set_faults(request: web.Request) -> web.Response:
     """POST /admin/faults {Faults fields}: replaces the whole set (omitted = off).
 
+    The backend faults (`consumer`, `partition`, `pool`, `outage`, `migration`; their JSON
+    in backend_faults.py) take effect here too: omitting one ends it (restart, heal, ...).
+
     With `close_code` set, every open WebSocket gets a close frame with it before the
     answer is sent, and new ones are closed right after the handshake until cleared.
     """
@@ -32,6 +35,7 @@ async def set_faults(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc
     st.faults.replace(faults)
+    st.backend.apply(faults)
     if faults.close_code is not None:
         closed = await st.hub.sockets.close_all(faults.close_code, b"injected fault", wait=False)
         if closed:
@@ -43,6 +47,7 @@ async def clear_faults(request: web.Request) -> web.Response:
     """DELETE /admin/faults: everything off (releases stalled requests at once)."""
     st = state(request)
     st.faults.replace(Faults())
+    st.backend.apply(Faults())
     return json_response(st.faults.snapshot())
 
 

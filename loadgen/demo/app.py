@@ -3,7 +3,8 @@
 Middleware order matters: metrics is outermost so it counts every answer (including
 injected faults and 4xx), the error middleware below it guarantees JSON error bodies and
 that no request error escapes as aiohttp's text 500, and faults run closest to the
-handlers so they also delay/fail unknown routes the way a sick server would.
+handlers so they also delay/fail unknown routes the way a sick server would. The backend
+middleware (breaker, pool, migration lock, outages) is innermost: it guards storage itself.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from loadgen.demo import admin, conversations, work, ws
+from loadgen.demo.backend import backend_middleware, health_handler
 from loadgen.demo.config import DemoConfig
 from loadgen.demo.faults import fault_middleware
 from loadgen.demo.jsonio import ApiError, error_response, get_str, json_response, read_object
@@ -69,13 +71,16 @@ def create_app(config: DemoConfig | None = None) -> web.Application:
             metrics_middleware(lambda r: r.app[STATE].metrics),
             error_middleware,
             fault_middleware(lambda r: r.app[STATE].faults),
+            backend_middleware(lambda r: r.app[STATE].backend),
         ],
     )
     app[STATE] = st
     app.router.add_post("/auth/login", login)
     app.router.add_get("/metrics", st.metrics.handle, allow_head=False)
+    app.router.add_get("/health", health_handler(lambda r: r.app[STATE].backend))
     for module_routes in (conversations.routes(), ws.routes(), work.routes(), admin.routes()):
         app.router.add_routes(module_routes)
     app.cleanup_ctx.append(st.hub.lifecycle)
+    app.cleanup_ctx.append(lambda a: st.backend.lifecycle(a, config.faults))
     app.on_shutdown.append(_close_sockets)
     return app

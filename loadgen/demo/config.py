@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from loadgen.demo import backend_faults as bf
+from loadgen.demo.backend_faults import (
+    ConsumerFault,
+    MigrationFault,
+    OutageFault,
+    PartitionFault,
+    PoolFault,
+)
 
 # Close codes a server may legitimately send (RFC 6455 §7.4.1 plus the private range).
 _SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
@@ -56,6 +65,8 @@ class Faults:
     only paths starting with one of `paths` when that is non-empty. WebSocket faults hit
     deliveries on /v1/ws (drops, corruption, close) and echoes on /v1/ws/echo
     (corruption, close). "every N" counters restart whenever the fault set is replaced.
+    The backend faults (`consumer`, `partition`, `pool`, `outage`, `migration`) are one JSON
+    object each, described in backend_faults.py.
     """
 
     latency_ms: float = 0.0
@@ -68,14 +79,24 @@ class Faults:
     corrupt_rate: float = 0.0
     corrupt_every: int = 0
     paths: tuple[str, ...] = ()
+    consumer: ConsumerFault | None = None
+    partition: PartitionFault | None = None
+    pool: PoolFault | None = None
+    outage: OutageFault | None = None
+    migration: MigrationFault | None = None
 
     @property
     def active(self) -> bool:
-        return self != Faults()
+        """Any HTTP/WebSocket fault on (the backend faults act elsewhere, not per request)."""
+        backend = {"consumer": None, "partition": None, "pool": None, "outage": None,
+                   "migration": None}
+        return replace(self, **backend) != Faults()  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         out["paths"] = list(self.paths)
+        for key in bf.KEYS:
+            out[key] = bf.to_json(out[key])
         return out
 
     @classmethod
@@ -127,6 +148,9 @@ class Faults:
                 problems.append("paths must be a list of strings starting with '/'")
             else:
                 kwargs["paths"] = tuple(paths)
+        for key in bf.KEYS:
+            if key in data:
+                kwargs[key] = bf.parse(key, data[key], problems)
         if problems:
             raise ValueError("; ".join(problems))
         return cls(**kwargs)
@@ -145,6 +169,11 @@ class DemoConfig:
     max_tokens: int = 100_000
     queue_size: int = 10_000
     send_timeout_s: float = 5.0
+    # the storage pool and its circuit breaker (breaker_failures 0: no breaker)
+    pool_size: int = 50
+    pool_timeout_s: float = 0.5
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 5.0
     work: dict[str, LatencyProfile] = field(default_factory=_default_work)
     faults: Faults = field(default_factory=Faults)
 

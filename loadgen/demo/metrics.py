@@ -69,11 +69,80 @@ class DemoMetrics:
         self.faults_injected = Counter(
             "faults_injected", "Faults applied, by kind", ["kind"], registry=r
         )
+        self._backend(r)
         # Pre-create the label sets scrapers and tests look for, so they read 0, not absent.
-        for reason in ("fault_drop", "queue_full", "send_failed", "send_timeout"):
+        for reason in ("fault_drop", "queue_full", "send_failed", "send_timeout",
+                       "not_redelivered", "dlq_discarded"):
             self.dead.labels(reason)
         for kind in ("messaging", "echo"):
             self.ws_connections.labels(kind)
+
+    def _backend(self, r: CollectorRegistry) -> None:
+        """The series of the backend faults (backend_faults.py), one group per fault."""
+        self.consumer_running = Gauge(
+            "messaging_consumer_running", "1 while the outbox consumer runs", registry=r
+        )
+        self.consumer_pending = Gauge(
+            "messaging_consumer_pending",
+            "Messages accepted while the consumer was stopped, not yet taken by it",
+            registry=r,
+        )
+        self.consumer_reclaimed = Counter(
+            "messaging_consumer_reclaimed", "Pending messages redelivered at a restart", registry=r
+        )
+        self.broker_partitioned = Gauge(
+            "messaging_broker_partitioned", "1 while the broker is partitioned", registry=r
+        )
+        self.dlq = Counter(
+            "messaging_dispatch_dlq", "Dispatch writes sent to the dead-letter store", registry=r
+        )
+        self.dlq_depth = Gauge(
+            "messaging_dispatch_dlq_depth", "Messages in the dead-letter store", registry=r
+        )
+        self.dlq_rejected = Counter(
+            "messaging_dispatch_dlq_rejected",
+            "Messages refused (503) because the dead-letter store was full",
+            registry=r,
+        )
+        self.dlq_replayed = Counter(
+            "messaging_dispatch_replayed",
+            "Dead-lettered messages replayed into the outbox after a heal",
+            registry=r,
+        )
+        self.pool_in_use = Gauge(
+            "storage_pool_in_use", "Storage connections in use (held ones included)", registry=r
+        )
+        self.pool_size = Gauge("storage_pool_size", "Storage connections in the pool", registry=r)
+        self.pool_timeouts = Counter(
+            "storage_pool_timeouts", "Requests that found no free storage connection", registry=r
+        )
+        self.breaker_transitions = Counter(
+            "storage_circuit_breaker_transitions",
+            "Circuit breaker state changes, by the state entered",
+            ["state"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "storage_circuit_breaker_state", "1 for the breaker's current state", ["state"],
+            registry=r,
+        )
+        self.dependency_up = Gauge(
+            "dependency_up", "1 while a dependency is up", ["dependency"], registry=r
+        )
+        self.migration_in_progress = Gauge(
+            "migration_in_progress", "1 while a schema migration holds the write lock", registry=r
+        )
+        self.migration_rejected = Counter(
+            "migration_writes_rejected",
+            "Writes answered 503 after waiting out their deadline on the migration lock",
+            registry=r,
+        )
+        self.consumer_running.set(1)
+        for state in ("closed", "open", "half_open"):
+            self.breaker_transitions.labels(state)
+            self.breaker_state.labels(state).set(1 if state == "closed" else 0)
+        for dep in ("store", "cache", "broker"):
+            self.dependency_up.labels(dep).set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

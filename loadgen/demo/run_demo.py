@@ -2,7 +2,8 @@
 
 Starts the reference service on 127.0.0.1 (port 8000, or a free one when 8000 is taken),
 waits for /healthz, runs the message soak against it at 500 messages/s for 30 s with its
-thresholds (live progress, then the k6-style summary and the threshold verdicts), stops the
+thresholds (live progress, then the k6-style summary and the threshold verdicts, and the
+HTML report in demo-report.html, whose path it prints), stops the
 service and exits with the run's exit code, so `make demo` fails exactly when a threshold
 does.
 
@@ -30,7 +31,9 @@ HOST = "127.0.0.1"
 PREFERRED_PORT = 8000
 SCENARIO = "scenarios/message_soak.py"
 THRESHOLDS = "thresholds/message_soak.yaml"
-RUN_ARGS = ["--rps", "500", "--duration", "30s", "--thresholds", THRESHOLDS]
+REPORT = "demo-report.html"  # the single-file HTML report, beside the Makefile
+RUN_ARGS = ["--rps", "500", "--duration", "30s", "--thresholds", THRESHOLDS,
+            "--report", REPORT]
 STARTUP_TIMEOUT_S = 20.0
 
 
@@ -102,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGINT, previous)
         print(f"make demo: loadgen exited with {code}"
               f"{' (thresholds failed)' if code == 99 else ''}", flush=True)
+        if (root / REPORT).is_file():
+            print(f"make demo: the HTML report is {root / REPORT} (one file, opens offline)",
+                  flush=True)
         return code
     finally:
         stop(server)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from loadgen.demo.auth import TokenStore
+from loadgen.demo.backend import Backend
 from loadgen.demo.config import DemoConfig
 from loadgen.demo.faults import FaultInjector
 from loadgen.demo.messaging import Hub
@@ -32,6 +33,7 @@ class DemoState:
     store: Store
     faults: FaultInjector
     hub: Hub
+    backend: Backend
     work_rng: random.Random
 
     @classmethod
@@ -58,6 +60,7 @@ class DemoState:
             store=store,
             faults=faults,
             hub=hub,
+            backend=Backend(config, metrics, hub),
             work_rng=_rng(config.seed, "work"),
         )
 

@@ -39,8 +39,9 @@ def accept_message(st: DemoState, user: str, data: dict[str, Any]) -> dict[str, 
         raise ApiError(413, f"message body larger than {st.config.max_body_bytes} bytes")
     client_msg_id = get_optional_str(data, "client_msg_id", max_len=128)
     msg, recipients = st.store.new_message(conv_id, user, body, client_msg_id)
-    if not st.hub.enqueue(msg, recipients):
-        raise ApiError(503, "outbox full", {"Retry-After": "1"})
+    refused = st.hub.enqueue(msg, recipients)
+    if refused is not None:
+        raise ApiError(503, refused, {"Retry-After": "1"})
     st.store.record(msg)
     return {
         "id": msg.id,

@@ -73,6 +73,7 @@ class Hooks:
     progress: Callable[[Engine, bool], None] | None = None  # (engine, final)
     started: Callable[[int], None] | None = None  # the test run's start (before setup), ns
     exec_started: Callable[[int], None] | None = None  # the executors' T0 (after setup), ns
+    load_ended: Callable[[], None] | None = None  # the load is over (before grace/teardown)
     # samplers that run for the whole test (generator/target watchers); cancelled at the end
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     # a fleet coordinator: the load runs elsewhere (worker processes); this coroutine gets
@@ -178,7 +179,10 @@ class Engine:
         if self.hooks.exec_started:
             self.hooks.exec_started(self.exec_start_ns)
         if self.hooks.load is not None:  # a fleet coordinator: the workers run the load
-            await self.hooks.load(self, setup_data)
+            try:
+                await self.hooks.load(self, setup_data)
+            finally:
+                self._load_ended()
             for spec in self.specs:
                 done, _ = await self._guarded(spec, "teardown", setup_data.get(spec.name))
                 if not done:
@@ -188,7 +192,10 @@ class Engine:
             self.runtimes.append(ScenarioRuntime(
                 self.run, spec.name, spec.cls, spec.executor, base_url=spec.base_url,
                 tags=spec.tags, expected=spec.expected, setup_data=setup_data[spec.name]))
-        await self._run_executors()
+        try:
+            await self._run_executors()
+        finally:
+            self._load_ended()
         if self.run.tracker is not None:
             # messages still in flight get their grace period before they count as lost
             await self.run.tracker.settle()
@@ -198,6 +205,10 @@ class Engine:
             done, _ = await self._guarded(spec, "teardown", setup_data[spec.name])
             if not done:
                 break
+
+    def _load_ended(self) -> None:
+        if self.hooks.load_ended is not None:
+            self.hooks.load_ended()
 
     async def _run_executors(self) -> None:
         """Every scenario's executor in one task group: a stop request cancels them all;

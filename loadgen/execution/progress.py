@@ -1,9 +1,11 @@
-"""Live progress: one line per scenario (elapsed/total, active VUs, iterations, rate).
+"""Live progress: one line per scenario (elapsed/total, active VUs, iterations, rate, and
+from the results: req/s over the last interval, failed %, p95 so far, its thresholds).
 
-On a TTY the block is redrawn in place every second; otherwise plain lines are printed
-every `plain_every` seconds, so CI logs stay readable on long soaks, and not once every
-scenario is done (the final frame follows: it used to be printed twice). Written to stderr
-so stdout carries only the summary.
+On a terminal, rich's live display redraws it in place every second; otherwise plain lines
+are printed every `plain_every` seconds (--progress-interval), so CI logs stay readable on
+long soaks, and not once every scenario is done (the final frame follows: it used to be
+printed twice). Laid out by execution/display.py; written to stderr so stdout carries only
+the summary.
 
 A finished scenario shows how it really ended: ✓ [100%] only when it ran its whole schedule;
 one whose iterations ran out first "ended at 12s" with its own percentage; one cut short by
@@ -12,11 +14,12 @@ a stop request is "aborted at 12s" (vu.abort(), abortOnFail) or "stopped at 12s"
 
 from __future__ import annotations
 
-import sys
 from typing import Any, TextIO
 
 from loadgen.errors import ExitCode
+from loadgen.execution.display import Display, Figures, live_of, threshold_text
 from loadgen.execution.engine import Engine
+from loadgen.execution.frame import Frame, Row
 from loadgen.execution.runtime import ScenarioRuntime
 from loadgen.options import format_duration
 
@@ -30,45 +33,47 @@ def _shown(ns: int) -> str:
 
 class Progress:
     def __init__(self, stream: TextIO | None = None, *, plain_every: float = 10.0,
-                 enabled: bool = True, watch: Any = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.plain_every = plain_every
+                 enabled: bool = True, watch: Any = None, live: Figures | None = None,
+                 every: float | None = None, console: Any = None) -> None:
+        """`live`: the per-scenario figures (results/live.py); `every`: seconds between
+        frames (--progress-interval), else 1 s on a terminal and `plain_every` off one."""
+        self.display = Display(stream, every=every, plain_every=plain_every, console=console)
+        self.stream = self.display.stream
+        self.tty = self.display.tty
         self.enabled = enabled
-        self._drawn = 0
-        self._last_plain = 0.0
+        self.live = live
         self._last_counts: dict[str, tuple[float, int]] = {}
+        self._last_reqs: dict[str, tuple[float, int]] = {}
         self.watch = watch  # GeneratorWatch: its saturation is shown prominently
 
     def __call__(self, engine: Engine, final: bool) -> None:
         if not self.enabled:
             return
         elapsed = engine.elapsed_s()
-        if not self.tty and not final:
-            # on a grid (10 s, 20 s, ...) with half a tick of slack: 29.99 s is the 30 s frame
-            if elapsed < self._last_plain + self.plain_every - 0.5:
+        if not final:
+            if not self.display.due(elapsed, final):
                 return
-            if engine.runtimes and all(self._finishing(engine, rt) for rt in engine.runtimes):
+            if not self.tty and engine.runtimes and all(
+                    self._finishing(engine, rt) for rt in engine.runtimes):
                 return  # nothing new to show: the final frame follows
-            self._last_plain = round(elapsed / self.plain_every) * self.plain_every
-        lines = self.lines(engine, elapsed)
-        if self.tty and self._drawn:
-            self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
-        self.stream.write("\n".join(lines) + "\n")
-        if not self.tty:
-            self.stream.write("\n")
-        self.stream.flush()
-        self._drawn = len(lines) if self.tty and not final else 0
+            self.display.shown(elapsed)
+        self.display.show(self.frame(engine, elapsed), final)
 
     def lines(self, engine: Engine, elapsed: float) -> list[str]:
+        return self.frame(engine, elapsed).lines()
+
+    def frame(self, engine: Engine, elapsed: float) -> Frame:
         rts = engine.runtimes
         active = sum(rt.active for rt in rts)
         allocated = sum(rt.allocated for rt in rts)
         done = sum(rt.completed for rt in rts)
         interrupted = sum(rt.interrupted for rt in rts)
-        out = [f"running ({elapsed:05.1f}s), {active:02d}/{allocated:02d} VUs, {done} complete "
-               f"and {interrupted} interrupted iterations"]
-        width = max((len(rt.name) for rt in rts), default=0)
+        header = (f"running ({elapsed:05.1f}s), {active:02d}/{allocated:02d} VUs, {done} "
+                  f"complete and {interrupted} interrupted iterations")
+        if self.live is not None:
+            text, _ = threshold_text(self.live.thresholds(None))
+            header += f", {text}" if text else ""
+        out = Frame(header)
         for rt in rts:
             assert rt.executor is not None
             total = rt.executor.duration_ns()
@@ -90,20 +95,36 @@ class Progress:
             mark = "✗" if cut else "✓" if rt.done else " "
             extra = f" {rt.dropped_count} dropped" if rt.dropped_count else ""
             extra += f"  {state}" if state else ""
-            out.append(f"{rt.name:<{width}} {mark} [{pct:3d}%] {rt.active}/{rt.allocated} VUs  "
-                       f"{_shown(ran)}/{format_duration(total)}  "
-                       f"{rt.completed} iters  {rate:.2f} iters/s{extra}")
+            out.rows.append(Row(rt.name, mark, pct, f"{rt.active}/{rt.allocated} VUs",
+                                f"{_shown(ran)}/{format_duration(total)}",
+                                f"{rt.completed} iters  {rate:.2f} iters/s", extra,
+                                live_of(self.live, rt.name, self._req_rate(
+                                    rt.name, elapsed, rt.done, ran / 1e9))))
         w = self.watch
         if w is not None and w.saturation.intervals:
-            out.append(f"⚠ GENERATOR SATURATED (cpu {w.current_cpu:.0%}, loop lag "
-                       f"{w.current_lag_ms:.1f} ms): {w.saturation.describe(last=3)}")
+            out.footer.append(f"⚠ GENERATOR SATURATED (cpu {w.current_cpu:.0%}, loop lag "
+                              f"{w.current_lag_ms:.1f} ms): {w.saturation.describe(last=3)}")
         return out
+
+    def _req_rate(self, name: str, elapsed: float, done: bool, ran_s: float) -> float | None:
+        """Requests per second since the last frame (a finished scenario: over its run)."""
+        fig = self.live.of(name) if self.live is not None else None
+        if fig is None:
+            return None
+        if done:
+            return fig.requests / ran_s if ran_s > 0 else 0.0
+        prev_t, prev_n = self._last_reqs.get(name, (0.0, 0))
+        self._last_reqs[name] = (elapsed, fig.requests)
+        return (fig.requests - prev_n) / (elapsed - prev_t) if elapsed > prev_t else 0.0
 
     @staticmethod
     def _finishing(engine: Engine, rt: ScenarioRuntime) -> bool:
-        """Done, or at the very end of its schedule (within the last second)."""
+        """Done, or at the very end of its schedule: from half a second before it (a tick
+        that fires a hair early, or a schedule that ends between ticks: the final frame is
+        moments away) to a second after it."""
         now = engine.clock.now_ns()
-        return rt.done or (rt.end_ns is not None and 0 <= now - rt.end_ns < 1_000_000_000)
+        return rt.done or (rt.end_ns is not None
+                           and -500_000_000 <= now - rt.end_ns < 1_000_000_000)
 
     @staticmethod
     def end_state(engine: Engine, rt: ScenarioRuntime, ran: int, total: int) -> str:

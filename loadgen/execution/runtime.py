@@ -26,10 +26,12 @@ from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
 from loadgen.metrics.model import Metric, TagSet, tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.slowest import SlowestRequests
 from loadgen.net.client import HttpClient
 from loadgen.net.limiter import RateLimiter
 from loadgen.net.meter import Meter, TagSource
 from loadgen.net.redact import redact
+from loadgen.net.trace import TraceIds
 from loadgen.net.types import Transport
 from loadgen.scripting.context import current_vu
 from loadgen.scripting.scope import MetricDecl
@@ -62,6 +64,8 @@ class RunContext:
     abort_reason: str | None = None
     tracker: DeliveryTracker | None = None  # made on first use (vu.track)
     on_abort: Callable[[str], None] | None = None
+    slowest: SlowestRequests | None = None  # --slowest N: the run's N slowest requests
+    trace: TraceIds | None = None  # --trace-header: a trace id sent with each request
     _logged: dict[str, int] = field(default_factory=dict)
     _custom: dict[int, Metric] = field(default_factory=dict)
 
@@ -191,7 +195,8 @@ class ScenarioRuntime:
     def new_meter(self, tags: TagSource) -> Meter:
         return Meter(self.recorder, self.clock, tags, self.run.registry, limiter=self.limiter,
                      deferred_bytes=self.executor is not None,
-                     scenario_end=self.scenario_end_ns, deliveries=self.run.existing_tracker)
+                     scenario_end=self.scenario_end_ns, deliveries=self.run.existing_tracker,
+                     slowest=self.run.slowest, trace=self.run.trace)
 
     def new_http_client(self, meter: Meter) -> HttpClient:
         return HttpClient(meter, self.run.new_transport(), base_url=self.base_url,

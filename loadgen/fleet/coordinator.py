@@ -25,9 +25,12 @@ from loadgen.commands.run import (
     load_plan,
     make_watchers,
     quit_at_once,
+    run_env,
     transport_factory,
 )
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
+from loadgen.events.results import EventResults
+from loadgen.events.wire import attach_events, with_events
 from loadgen.execution.engine import Engine, Hooks, Outcome
 from loadgen.execution.plan import describe
 from loadgen.execution.runtime import RunContext
@@ -44,8 +47,10 @@ from loadgen.fleet.socket_link import (
 )
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
+from loadgen.report.runinfo import run_info
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
+from loadgen.results.prometheus import is_prometheus
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -66,7 +71,8 @@ def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
                         "with --execution-segment and --archive, then loadgen merge)")
     problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
                  "aggregates, not every sample; write json=FILE?points=buckets"
-                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]]
+                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]
+                 and not is_prometheus(o)]  # served from the merged store
     return problems
 
 
@@ -104,6 +110,9 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         watchers = make_watchers(cfg, registry, recorder)
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
                           watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
+        events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
+                               notes, cfg.insecure)
+        results.run_info = run_info(specs, cfg.file, cfg.overrides, {"workers": value})
     except LoadgenError as e:
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
@@ -126,7 +135,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
                                          watchers, workers, config, state, launcher,
-                                         remote))
+                                         remote, events))
     except LoadgenError as e:
         results.close()
         print(f"loadgen: {e}", file=sys.stderr)
@@ -153,7 +162,7 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
                        recorder: Recorder, results: Results, watchers: list[Any],
                        workers: int, config: dict[str, Any], state: dict[str, Any],
                        launcher: Any = None, remote: dict[str, Any] | None = None,
-                       ) -> Outcome:
+                       events: EventResults | None = None) -> Outcome:
     # signals first, before any await: a Ctrl-C that arrived as a KeyboardInterrupt inside
     # a destructor or a lock release was swallowed ("Exception ignored"), and the run went on
     loop = asyncio.get_running_loop()
@@ -170,6 +179,8 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             interrupted.set()
             for engine in engines:
                 engine.stop("interrupted by signal", ExitCode.EXTERNAL_ABORT)
+            if events is not None:
+                events.runner.stop("interrupted by signal")
         else:
             quit_at_once(results)
 
@@ -198,14 +209,20 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         run = RunContext(clock, registry, recorder, transport_factory(
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
-            insecure=cfg.insecure)
-        engine = Engine(run, specs, Hooks(
+            insecure=cfg.insecure, slowest=results.slowest, trace=cfg.trace)
+        engine = Engine(run, specs, with_events(Hooks(
             ingest=results.ingest, tick=results.tick,
-            progress=FleetProgress(fleet, enabled=not cfg.quiet), started=results.started,
+            progress=FleetProgress(fleet, enabled=not cfg.quiet, every=cfg.progress_interval,
+                                   live=None if cfg.quiet else results.live_figures(),
+                                   scenarios=[s.name for s in specs]), started=results.started,
             exec_started=results.exec_started, background=[w.run for w in watchers],
-            load=fleet.load, vu_counts=fleet.vu_counts))
+            load=_load_with_events(fleet, events, clock), vu_counts=fleet.vu_counts),
+            events, begin_at_exec=False))
         engines.append(engine)
-        return await engine.execute()
+        outcome = await engine.execute()
+        if events is not None:
+            await events.runner.close()
+        return outcome
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -213,6 +230,21 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             await fleet.close()
         if launcher is not None:
             launcher.shutdown()
+
+
+def _load_with_events(fleet: Fleet, events: EventResults | None, clock: RealClock) -> Any:
+    """The fleet's load hook, with the events begun at the workers' T0 (the events run here,
+    on the coordinator, once per run)."""
+    if events is None:
+        return fleet.load
+
+    async def load(engine: Engine, setup_data: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(fleet.load(engine, setup_data))
+        await asyncio.sleep(0)  # fleet.load sets its T0 before its first await
+        events.runner.begin(fleet.t0_ns or clock.now_ns())
+        await task
+
+    return load
 
 
 def remote_problems(value: str, remote: dict[str, Any]) -> list[str]:

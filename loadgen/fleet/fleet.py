@@ -201,8 +201,7 @@ class Fleet:
             self._define(msg.get("types") or {})
             iv = Interval.from_json(json.loads(msg["iv"]), self.types())
             apply(iv, self.registry, self.results.store, self.results.timeseries)
-            if self.results.judge.windows:  # `p(99) over 1m`: the fleet's seconds added up
-                self.results.judge.windows.add(iv)
+            self.results.observe(iv)
             self.results.streams.after_ingest()
             if self.watch is not None:
                 absorb_health(self.watch, iv.health)
@@ -220,6 +219,8 @@ class Fleet:
             self.engine.stop(str(msg["reason"]), int(msg["exit_code"]))
         elif kind == "done":
             w.done = msg
+            if self.results.slowest is not None and isinstance(msg.get("slowest"), list):
+                self.results.slowest.absorb(msg["slowest"])
             w.ended_ns = self.clock.now_ns()
             code = int(msg["exit_code"])
             if code not in (ExitCode.OK, ExitCode.EXTERNAL_ABORT) and self.engine is not None:

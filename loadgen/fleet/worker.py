@@ -42,6 +42,7 @@ from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_add
 from loadgen.fleet.wire import WireError, encode, read_frame, write_all
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
+from loadgen.metrics.slowest import MAX_SLOWEST, SlowestRequests
 from loadgen.net.limiter import RateLimiter
 from loadgen.results.interval import Interval, IntervalRecorder
 from loadgen.results.pipeline import generator_health
@@ -73,7 +74,7 @@ def worker_config(msg: dict[str, Any]) -> RunConfig:
     kw = dict(msg["kw"])
     kw.update(execution_segment=segment(i, n), execution_segment_sequence=even_sequence(n),
               quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
-              threshold_files=(), no_summary=True)
+              report=None, threshold_files=(), no_summary=True, junit=None)
     if kw.get("rps_limit"):
         kw["rps_limit"] = float(kw["rps_limit"]) / n
     cfg = RunConfig.from_cli(kw)
@@ -128,7 +129,9 @@ class Worker:
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
             insecure=cfg.insecure, segment=cfg.overrides.segment,
-            limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None)
+            limiter=RateLimiter(cfg.rps_limit, clock) if cfg.rps_limit else None,
+            trace=cfg.trace, slowest=SlowestRequests(cfg.results.slowest)
+            if 0 < cfg.results.slowest <= MAX_SLOWEST else None)
         self.send({"t": "ready", "pid": os.getpid()})
         go = await read_frame(self.reader)
         if go is None or go["t"] != "go":
@@ -185,7 +188,9 @@ class Worker:
         finally:
             listener.cancel()
         cut()  # the last records (execute() flushed them into the recorder)
-        self.send({"t": "done", "exit_code": code, "reason": reason})
+        # its N slowest requests go with its end: the coordinator keeps the N slowest of all
+        slowest = run.slowest.rows() if run.slowest is not None else []
+        self.send({"t": "done", "exit_code": code, "reason": reason, "slowest": slowest})
         self.done = True
         return code
 

@@ -96,6 +96,11 @@ class DeliveryTracker:
         self._done = RecentHashes(dup_window)  # recently delivered ids (their hashes)
         self._idle: asyncio.Event | None = None
         self.counts: Counter[str] = Counter()
+        #: per second of the run clock (t // 1e9), messages sent and, once settled, lost
+        #: by their send time: what a window of the run (a fault, its recovery) cost. One
+        #: entry per second at most: bounded by the run's length, not its traffic
+        self.sent_by_second: Counter[int] = Counter()
+        self.lost_by_second: Counter[int] = Counter()
 
     # -- configuration --------------------------------------------------------------------
     @property
@@ -143,6 +148,7 @@ class DeliveryTracker:
         ts = self._caller_tags()
         ts = merge_tags(ts, tags)
         self.counts["sent"] += 1
+        self.sent_by_second[t // 1_000_000_000] += 1
         self.recorder.sample(self.m_sent, 1.0, ts, now)
         early = self._early.pop(msg_id, None)
         if early is not None:
@@ -225,6 +231,7 @@ class DeliveryTracker:
         await self.wait_idle(deadline)
         now = clock.now_ns()
         by_tags = Counter(tags for _, tags in self._out.values())
+        self.lost_by_second.update(t // 1_000_000_000 for t, _ in self._out.values())
         lost = len(self._out)
         self._out.clear()
         for tags, n in by_tags.items():
@@ -237,6 +244,12 @@ class DeliveryTracker:
         self._expire(now, everything=True)
         self._deadline = None
         return lost
+
+    def window(self, t0_ns: int, t1_ns: int) -> tuple[int, int]:
+        """(sent, lost) of the messages sent in [t0_ns, t1_ns), to the second."""
+        seconds = range(t0_ns // 1_000_000_000, -(-t1_ns // 1_000_000_000))
+        return (sum(self.sent_by_second.get(s, 0) for s in seconds),
+                sum(self.lost_by_second.get(s, 0) for s in seconds))
 
     def __repr__(self) -> str:
         return (f"<DeliveryTracker outstanding={len(self._out)} early={len(self._early)} "

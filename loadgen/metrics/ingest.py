@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
 from operator import itemgetter, not_
+from typing import Protocol
 
 import numpy as np
 
@@ -43,6 +44,23 @@ PointHook = Callable[[list[Point]], None]
 # (first row of the batch, metric, tags, non-zero values, values): one per tag set and batch
 Tally = tuple[int, Metric, TagSet, int, int]
 TallyHook = Callable[[list[Tally]], None]
+# (row -> tag-set code or None, tag sets, http_req_duration values, http_req_failed or nan)
+HttpHook = Callable[[np.ndarray | None, list[TagSet], np.ndarray, np.ndarray], None]
+AbsorbHook = Callable[[Metric, TagSet, Sink], None]
+
+
+class Observer(Protocol):
+    """Sees every batch of chosen metrics grouped by tag set, and every aggregate absorbed
+    from another process, without holding the samples (live outputs: prometheus, progress)."""
+
+    def batch(self, metric: Metric, values: np.ndarray, tags: list[TagSet],
+              codes: np.ndarray | None) -> None:
+        """`values` of `metric`; row i carries `tags[codes[i]]` (`codes` None: `tags[0]`)."""
+
+    def absorb(self, metric: Metric, tags: TagSet, sink: Sink) -> None:
+        """An aggregate of samples that all carried `tags` (another process's interval)."""
+
+
 Target = Metric | SubMetric
 EXPECTED_RESPONSE = (("expected_response", "true"),)
 _TAG_CACHE_MAX = 100_000
@@ -139,6 +157,9 @@ class Store:
         self._tag_info: dict[TagSet, _TagInfo] = {}
         self._hooks: list[PointHook] = []
         self._tally_hooks: list[tuple[frozenset[Metric], TallyHook]] = []
+        self._http_hooks: list[HttpHook] = []
+        self._absorb_hooks: list[AbsorbHook] = []
+        self._observers: list[tuple[frozenset[Metric], Observer]] = []
         self._auto_er = expected_response_submetric
         self._factory = sink_factory or (lambda m: new_sink(m.type))
         self._reqs = registry["http_reqs"]
@@ -234,6 +255,26 @@ class Store:
         """
         self._tally_hooks.append((frozenset(metrics), hook))
 
+    def add_http_hook(self, hook: HttpHook, absorbed: AbsorbHook) -> None:
+        """Call `hook(codes, tag_sets, durations, failed)` once per batch of HTTP records
+        (row i has tag set `tag_sets[codes[i]]`, or `tag_sets[0]` when `codes` is None;
+        `failed` is NaN where no response callback ran), and `absorbed(metric, tags, sink)`
+        for each aggregate absorbed from another process: per-request-name views group
+        their rows themselves, at one sort per batch, instead of as one sub-metric per name
+        (each of which every batch would have to scan).
+        """
+        self._http_hooks.append(hook)
+        self._absorb_hooks.append(absorbed)
+
+    def make_sink(self, metric: Metric) -> Sink:
+        """A new empty sink for `metric`'s values, as this store makes them (its units)."""
+        return self._factory(metric)
+
+    def add_observer(self, metrics: Sequence[Metric], observer: Observer) -> None:
+        """Show `observer` every batch (and absorbed aggregate) of these metrics: one call
+        per metric and batch, so its cost is per batch and per tag set, not per record."""
+        self._observers.append((frozenset(metrics), observer))
+
     def remove_point_hook(self, hook: PointHook) -> None:
         self._hooks.remove(hook)
 
@@ -265,6 +306,11 @@ class Store:
             self._auto_er = False
             self.add_submetric(self._duration, "expected_response:true", EXPECTED_RESPONSE)
         merge_sink(self.sink(metric), sink)
+        for absorbed in self._absorb_hooks:
+            absorbed(metric, tags, sink)
+        for metrics, observer in self._observers:
+            if metric in metrics:
+                observer.absorb(metric, tags, sink)
         for sub in metric.submetrics:
             if info.matches(sub):
                 merge_sink(self.sink(sub), sink)
@@ -307,9 +353,12 @@ class Store:
             self._auto_er = False  # k6 creates it with the first request carrying the tag
             self.add_submetric(self._duration, "expected_response:true", EXPECTED_RESPONSE)
         self._feed(self._reqs, np.ones(n), rows)
-        for j, m in enumerate(self._timings):
-            self._feed(m, _column(recs, 3 + j), rows)
+        columns = [_column(recs, 3 + j) for j in range(len(self._timings))]
+        for m, column in zip(self._timings, columns, strict=True):
+            self._feed(m, column, rows)
         failed = _column(recs, 10)  # None (no response callback: no sample) -> nan
+        for hook in self._http_hooks:
+            hook(rows.codes, [i.tags for i in rows.infos], columns[0], failed)
         has = ~np.isnan(failed)
         if has.all():
             self._feed(self._failed, failed, rows)
@@ -379,6 +428,9 @@ class Store:
     def _feed(self, m: Metric, values: np.ndarray, rows: _Rows) -> None:
         """One add_many for the metric and for each sub-metric with matching rows."""
         self.sink(m).add_many(values)
+        for metrics, observer in self._observers:
+            if m in metrics:
+                observer.batch(m, values, [i.tags for i in rows.infos], rows.codes)
         for sub in m.submetrics:
             sel = tuple(info.matches(sub) for info in rows.infos)
             if all(sel):

@@ -91,6 +91,20 @@ class TrendAgg:
         self.sum += float(np.add.reduce(v))
         self._merge_counts(self.index(v), None)
 
+    def add_counts(self, v: np.ndarray, counts: np.ndarray) -> None:
+        """Values each seen `counts` times (another sink's buckets); non-finite ones are
+        left out, as in `add`."""
+        keep = np.isfinite(v) & (counts > 0)
+        v, counts = v[keep], np.asarray(counts, dtype=np.int64)[keep]
+        if not len(v):
+            return
+        lo, hi = float(v[0] if len(v) == 1 else v.min()), float(v.max())
+        self.min = lo if self.count == 0 else min(self.min, lo)
+        self.max = hi if self.count == 0 else max(self.max, hi)
+        self.count += int(counts.sum())
+        self.sum += float(np.dot(v, counts))
+        self._merge_counts(self.index(v), counts)
+
     def _merge_counts(self, idx: np.ndarray, cnt: np.ndarray | None) -> None:
         if len(self.idx):
             idx = np.concatenate([self.idx.astype(np.int64), idx])

@@ -165,11 +165,18 @@ class HttpClient:
         history: list[Response] = []
         initial = target
         own_cookies = dict(cookies) if cookies else None
+        trace = self.meter.trace
+        if trace is not None and headers and any(k.lower() == trace.lower for k in headers):
+            trace = None  # the scenario sends its own
+        trace_id = None
         while True:
             req_headers = fixed
             cookie = self.cookies.header_for(target, own_cookies)
             if cookie:
                 req_headers = [*fixed, ("Cookie", cookie)]
+            if trace is not None:  # fresh per hop: each hop is a request of its own
+                value, trace_id = trace.new()
+                req_headers = [*req_headers, (trace.header, value)]
             sent_ns = self.meter.clock.now_ns()
             try:
                 raw = await self.transport.send(
@@ -179,9 +186,9 @@ class HttpClient:
                 # The VU was stopped with this request in flight: record it, or a target
                 # that never answers leaves no sample and passes every latency gate.
                 self._record(method, target, name, tags, interrupted(
-                    (self.meter.clock.now_ns() - sent_ns) / 1e6), expected)
+                    (self.meter.clock.now_ns() - sent_ns) / 1e6), expected, trace_id)
                 raise
-            self._record(method, target, name, tags, raw, expected)
+            self._record(method, target, name, tags, raw, expected, trace_id)
             if raw.status:
                 self.cookies.update_from(target, raw.headers.get_all("set-cookie"))
             resp = Response(raw.status, raw.headers, raw.body, target, method, raw.proto,
@@ -212,7 +219,8 @@ class HttpClient:
                 fixed = list(hdrs.items())
 
     def _record(self, method: str, url: str, name: str | None, tags: Mapping[str, str] | None,
-                raw: RawResponse, expected: ExpectedStatuses) -> None:
+                raw: RawResponse, expected: ExpectedStatuses,
+                trace_id: str | None = None) -> None:
         m = self.meter
         m.bytes_sent += raw.bytes_sent
         m.bytes_received += raw.bytes_received
@@ -241,9 +249,13 @@ class HttpClient:
                 self._tag_cache.clear()
             self._tag_cache[key] = ts
         t = raw.timings
-        m.recorder.http(m.clock.now_ns(), ts, t.sending + t.waiting + t.receiving, t.blocked,
+        duration = t.sending + t.waiting + t.receiving
+        m.recorder.http(m.clock.now_ns(), ts, duration, t.blocked,
                          t.connecting, t.tls_handshaking, t.sending, t.waiting, t.receiving,
                          None if ok is None else (0 if ok else 1))
+        slowest = m.slowest
+        if slowest is not None and duration > slowest.floor:  # only the N slowest so far
+            slowest.offer(duration, method, url, ts, status, trace_id)
 
     async def get(self, url: str, **kw: Any) -> Response:
         return await self.request("GET", url, **kw)

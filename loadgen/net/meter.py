@@ -12,12 +12,16 @@ It is slotted and holds plain references (no per-request work): the HTTP hot pat
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from loadgen.clock import Clock
 from loadgen.metrics.model import TagSet
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.limiter import RateLimiter
+
+if TYPE_CHECKING:
+    from loadgen.metrics.slowest import SlowestRequests
+    from loadgen.net.trace import TraceIds
 
 
 class TagSource(Protocol):
@@ -51,12 +55,15 @@ class Meter:
     and for WebSockets the registry, the scenario's end and the delivery tracker."""
 
     __slots__ = ("recorder", "clock", "tags", "limiter", "registry", "bytes_sent",
-                 "bytes_received", "deferred_bytes", "scenario_end", "deliveries")
+                 "bytes_received", "deferred_bytes", "scenario_end", "deliveries", "slowest",
+                 "trace")
 
     def __init__(self, recorder: Recorder, clock: Clock, tags: TagSource, registry: Registry,
                  *, limiter: RateLimiter | None = None, deferred_bytes: bool = True,
                  scenario_end: Callable[[], int | None] = _no_end,
-                 deliveries: Callable[[], Deliveries | None] = _no_deliveries) -> None:
+                 deliveries: Callable[[], Deliveries | None] = _no_deliveries,
+                 slowest: SlowestRequests | None = None, trace: TraceIds | None = None,
+                 ) -> None:
         self.recorder = recorder
         self.clock = clock
         self.tags = tags
@@ -74,6 +81,10 @@ class Meter:
         self.scenario_end = scenario_end
         #: the run's delivery tracker if one exists (sockets drain in-flight messages)
         self.deliveries = deliveries
+        #: the run's N-slowest tracker (--slowest; None: off)
+        self.slowest = slowest
+        #: the trace ids sent with each request (--trace-header; None: off)
+        self.trace = trace
 
     def add_bytes(self, sent: int, received: int) -> None:
         """Count wire bytes: into the counters the iteration end emits, or straight into

@@ -35,6 +35,10 @@ class ResultsConfig:
     archive: str | None = None  # --archive FILE: interval snapshots (results/archive.py)
     #: --history, --summary-markdown, --webhook: what happens once the run is judged
     after_run: AfterRun | None = None
+    junit: str | None = None  # --junit FILE.xml: thresholds, checks, verdicts as test cases
+    summary_by_name: bool = False  # --summary-by-name: the per-endpoint table in the text
+    slowest: int = 0  # --slowest N: keep and list the N slowest requests (0: off)
+    report: str | None = None  # --report FILE.html: the single-file HTML report (report/)
     #: where the text summary goes (None: stdout); the Python API passes a buffer
     text_out: Any = None
 
@@ -47,4 +51,6 @@ class ResultsConfig:
                    summary_export=kw.get("summary_export"), summary_json=kw.get("summary_json"),
                    trend_stats=trend, time_unit=kw.get("summary_time_unit") or "",
                    no_summary=bool(kw.get("no_summary")), outputs=list(kw.get("outputs") or ()),
-                   no_color=bool(kw.get("no_color")), archive=kw.get("archive"))
+                   no_color=bool(kw.get("no_color")), archive=kw.get("archive"),
+                   junit=kw.get("junit"), summary_by_name=bool(kw.get("summary_by_name")),
+                   slowest=int(kw.get("slowest") or 0), report=kw.get("report"))

@@ -35,8 +35,13 @@ def threshold_problems(registry: Registry, classes: list[type], threshold_files:
     """Every threshold problem of these scenario classes and files, found without a plan, so
     that a file whose executor is wrong gets its threshold errors listed in the same pass."""
     problems: list[str] = []
-    sources = [c.effective_thresholds() for c in classes  # type: ignore[attr-defined]
-               if isinstance(getattr(c, "thresholds", None), dict)]
+    sources = []
+    for c in classes:
+        if isinstance(getattr(c, "thresholds", None), dict):
+            try:  # a malformed `slo` is listed with the rest
+                sources.append(c.effective_thresholds())  # type: ignore[attr-defined]
+            except ConfigError as e:
+                problems += e.problems
     for f in threshold_files:
         try:
             sources.append(th.load_threshold_file(f))

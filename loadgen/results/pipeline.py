@@ -17,12 +17,20 @@ from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
 from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
+from loadgen.metrics.slowest import SlowestRequests
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.report.build import report_problem, write_html_report
+from loadgen.report.collect import ReportCollector
+from loadgen.report.runinfo import run_info
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import IntervalRecorder, interval_store
+from loadgen.results.endpoints import EndpointViews
+from loadgen.results.interval import Interval, IntervalRecorder, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
+from loadgen.results.junit import write_junit
+from loadgen.results.live import LiveFigures
+from loadgen.results.prometheus import PrometheusOutput, open_prometheus
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -34,6 +42,7 @@ from loadgen.results.report import (
 )
 from loadgen.results.streams import Streams
 from loadgen.summary.build import MetricEntry, Summary, validate_trend_stats
+from loadgen.thresholds import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 
 log = logging.getLogger("loadgen")
@@ -66,14 +75,23 @@ class Results:
         self.cfg = cfg
         self.now_ns = now_ns
         self.archive = archive
-        self.intervals = IntervalRecorder(registry) if archive is not None else None
+        self.specs = specs
+        #: --report: per-interval series for the HTML report, fed by our own cuts or by a
+        #: coordinator's `observe`; `run_info`: the run's description for it (else: specs)
+        self.html = ReportCollector() if cfg.report else None
+        self.run_info: dict[str, Any] | None = None
+        self.intervals = (IntervalRecorder(registry)
+                          if archive is not None or self.html is not None else None)
         self._start_ns = 0
         self._cut_ns = 0
         self.watchers = list(watchers or ())
         problems = validate_trend_stats(list(cfg.trend_stats)) if cfg.trend_stats else []
         problems += [p for p in (writable_problem("--summary-export", cfg.summary_export),
                                  writable_problem("--summary-json", cfg.summary_json),
-                                 writable_problem("--archive", cfg.archive)) if p]
+                                 writable_problem("--archive", cfg.archive),
+                                 writable_problem("--junit", cfg.junit),
+                                 writable_problem("--report", cfg.report),
+                                 report_problem("--report", cfg.report)) if p]
         problems += cfg.after_run.problems() if cfg.after_run is not None else []
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
@@ -97,14 +115,51 @@ class Results:
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
         self.checks = CheckCounter(registry, self.store)
-        self.streams = Streams(cfg.outputs, registry, self.store, self.timeseries,
-                               self.judge.tset.by_metric())
+        self.endpoints = EndpointViews(self.store)
+        #: the run's N slowest requests (the HTTP clients offer to it; a coordinator absorbs
+        #: its workers'); None with --slowest 0
+        self.slowest = SlowestRequests(cfg.slowest) if cfg.slowest > 0 else None
+        self.slo = run_budgets([s.cls for s in specs], cfg.threshold_files)
+        self.streams, self.prometheus = self._outputs(registry)
+        self._live: LiveFigures | None = None
         self.summary: Summary | None = None
         self.judgement: Judgement | None = None
         #: a coordinator's additions to the `loadgen` JSON section and the summary warnings
         self.sections: dict[str, Any] = {}
         self.more_warnings: list[str] = []
         self.entries: dict[str, MetricEntry] = {}
+        #: sections of the text summary printed before the verdicts (the run's events)
+        self.more_text: list[str] = []
+        #: judged after the thresholds: each `finish(results, judgement)` may add sections,
+        #: warnings, text, verdicts and a failing exit code (the events and their recovery)
+        self.addons: list[Any] = []
+        #: the result files that could not be written (set by finish)
+        self.failures: list[str] = []
+
+    def _outputs(self, registry: Registry) -> tuple[Streams, PrometheusOutput | None]:
+        """The `--out` files and endpoints, every problem of all of them at once."""
+        problems: list[str] = []
+        streams = prometheus = None
+        try:
+            streams = Streams(self.cfg.outputs, registry, self.store, self.timeseries,
+                              self.judge.tset.by_metric())
+        except ConfigError as e:
+            problems += e.problems
+        try:
+            prometheus = open_prometheus(self.cfg.outputs, registry, self.store, self.judge)
+        except ConfigError as e:
+            problems += e.problems
+        if streams is None or problems:
+            if prometheus is not None:
+                prometheus.close()
+            raise ConfigError(problems)
+        return streams, prometheus
+
+    def live_figures(self) -> LiveFigures:
+        """The live progress's per-scenario figures (fed from here on: ask before the run)."""
+        if self._live is None:
+            self._live = LiveFigures(self.store, self.judge)
+        return self._live
 
     # -- engine callbacks -----------------------------------------------------------------
     def started(self, start_ns: int, wall_ns: int | None = None) -> None:
@@ -132,15 +187,22 @@ class Results:
                     self._cut(now)
 
     def _cut(self, now_ns: int) -> None:
-        """One interval snapshot into the archive and the windowed thresholds (every
-        second, and at the end)."""
+        """One interval snapshot into the archive, the windowed thresholds and the report
+        (every second, and at the end)."""
         assert self.intervals is not None
         self._cut_ns = now_ns
         iv = self.intervals.cut((now_ns - self._start_ns) / 1e9, generator_health(self.watchers))
-        if self.judge.windows:
-            self.judge.windows.add(iv)
         if self.archive is not None:
             self.archive.interval(iv)
+        self.observe(iv)
+
+    def observe(self, iv: Interval) -> None:
+        """An interval for the windowed thresholds and the report (this run's cut, or a
+        coordinator's or merge's, already applied)."""
+        if self.judge.windows:  # `p(99) over 1m`: a fleet's seconds are added up there
+            self.judge.windows.add(iv)
+        if self.html is not None:
+            self.html.observe(iv)
 
     def tick(self, elapsed_s: float) -> StopRequest | None:
         return self.judge.tick(elapsed_s)
@@ -150,6 +212,8 @@ class Results:
         """Flush and close the streams (also on the hard-exit path: the archive gets its
         last interval, without an end line)."""
         self.streams.close()
+        if self.prometheus is not None:
+            self.prometheus.close()
         if self.archive is not None and not self.archive.ended and self.now_ns is not None:
             self._cut(self.now_ns())
             self.archive.close()
@@ -161,16 +225,28 @@ class Results:
         if self.archive is not None and self.now_ns is not None:
             self.archive.end(outcome.duration_ns, outcome.exit_code, outcome.reason)
         judgement = self.judgement = self.judge.final(outcome)
+        for addon in self.addons:
+            addon.finish(self, judgement)
         self.close()
         failures = list(self.streams.failures)
         if self.archive is not None and self.archive.failure:
             failures.append(self.archive.failure)
-        if not self.cfg.no_summary or self.cfg.after_run is not None:
+        if not self.cfg.no_summary or self.cfg.after_run is not None or self.cfg.report:
             self.summary = self.report(outcome, judgement)
         if not self.cfg.no_summary and self.summary is not None:
             failures += write_report(self.cfg, self.summary, judgement,
-                                     self.summary.data["loadgen"]["warnings"])
+                                     self.summary.data["loadgen"]["warnings"],
+                                     "".join(self.more_text))
+            if self.cfg.junit:
+                failures += write_junit(self.cfg.junit, self.judge,
+                                        judgement, self.checks.tree, outcome)
+        if self.cfg.report and self.summary is not None and (failure := write_html_report(
+                self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
+                pvalues=self.summary.threshold_values,
+                run_info=self.run_info or run_info(self.specs))):
+            failures.append(failure)
         log_breach(judgement)
+        self.failures = failures
         code = self._exit_code(judgement.exit_code, failures)
         if self.cfg.after_run is not None and self.summary is not None:
             code = self.cfg.after_run.finish(self.summary.data, self.entries, code)
@@ -181,12 +257,23 @@ class Results:
         extra = loadgen_section(outcome, judgement, self.open_model.values(), self.watchers,
                                 self.cut_off.warnings() + self.more_warnings)
         extra.update(self.sections)
+        self._per_endpoint(extra, outcome.duration_ns / 1e9)
         self.entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
         summary = build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
                                judgement.no_samples)
         for key, source, value in self.judge.windows.shown():  # the text summary's values
             summary.threshold_values.setdefault(key, {})[source] = value
         return summary
+
+    def _per_endpoint(self, extra: dict[str, Any], duration_s: float) -> None:
+        """`loadgen.endpoints` always; `slo` and `slowest_requests` when asked for."""
+        extra["endpoints"] = self.endpoints.rows(duration_s)
+        if self.slo:
+            extra["slo"] = self.slo
+        if self.slowest is not None:
+            extra["slowest_requests"] = self.slowest.rows()
+        if (line := self.endpoints.warning()) is not None:
+            extra["warnings"].append(line)
 
     @staticmethod
     def _exit_code(code: int, failures: list[str]) -> int:

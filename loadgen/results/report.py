@@ -24,6 +24,7 @@ from loadgen.net.errors import INTERRUPTED
 from loadgen.results.config import ResultsConfig
 from loadgen.results.judge import Judgement
 from loadgen.summary.build import NO_SETUP_DATA, MetricEntry, Summary, SummaryOptions, build_summary
+from loadgen.summary.by_name import render_by_name, render_slowest
 from loadgen.summary.export import render_summary_export
 from loadgen.summary.groups import GroupTree
 from loadgen.summary.handle_summary import render_handle_summary_json
@@ -191,7 +192,7 @@ def build_report(cfg: ResultsConfig, entries: dict[str, MetricEntry], groups: Gr
 
 
 def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
-                 warnings: list[str]) -> list[str]:
+                 warnings: list[str], more_text: str = "") -> list[str]:
     """The JSON files, then the text summary, verdicts and warnings on stdout.
 
     Each writer on its own: one that fails (a full disk, a closed stdout) is reported in the
@@ -206,7 +207,12 @@ def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
                 failures.append(f"{flag} {path}: {e.strerror or e}")
     out = cfg.text_out if cfg.text_out is not None else sys.stdout
     text = render_summary_text(summary, colors=out.isatty() and not cfg.no_color)
-    text += render_verdicts(judgement.verdicts)
+    text += more_text + render_verdicts(judgement.verdicts)
+    section = summary.data.get("loadgen") or {}
+    unit = cfg.time_unit or None
+    if cfg.summary_by_name:
+        text += render_by_name(section, unit)
+    text += render_slowest(section, unit)
     text += "".join(f"  ⚠ {line}\n" for line in warnings)
     try:
         out.write(text)

@@ -33,10 +33,13 @@ def open_outputs(specs: list[str]) -> list[tuple[BinaryIO, str, str]]:
     problems: list[str] = []
     for spec in specs:
         kind, _, target = spec.partition("=")
+        if kind.strip() == "prometheus":
+            continue  # served, not written: results/prometheus.py
         target, _, query = target.partition("?")
         mode = dict(p.partition("=")[::2] for p in query.split("&") if p).get("points", "raw")
         if kind != "json":
-            problems.append(f"unsupported output {spec!r}: loadgen writes json=FILE (k6 NDJSON)")
+            problems.append(f"unsupported output {spec!r}: loadgen writes json=FILE (k6 NDJSON) "
+                            "and serves prometheus=HOST:PORT")
         elif mode not in ("raw", "buckets"):
             problems.append(f"unsupported points mode {mode!r} in {spec!r} (raw or buckets)")
         elif not target or target == "-":

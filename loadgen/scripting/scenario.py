@@ -18,6 +18,7 @@ from loadgen.errors import ConfigError, ScriptError
 from loadgen.executors import Executor
 from loadgen.scripting.metrics import CustomMetric
 from loadgen.scripting.vu import VU
+from loadgen.slo import class_budgets, expand
 
 SCENARIO_NAME_RE = re.compile(r"^[0-9a-zA-Z_-]+$")
 
@@ -46,6 +47,14 @@ class Scenario:
     delivery_grace: ClassVar[float | None] = None
     #: share of a global `--rps` given to this scenario when several run together
     weight: ClassVar[float] = 1.0
+    #: things done during the run at an offset from its start: [At("5m", Shell("...")), ...]
+    #: (loadgen.events; run once per run, on the coordinator under --workers)
+    events: ClassVar[list[Any]] = []
+    #: recovery verdicts after fault events: [Recovery(after="kill", within="30s"), ...]
+    recovery: ClassVar[list[Any]] = []
+    #: per-endpoint budgets in ms by request name, e.g. {"messages": {"p95": 200, "p99": 400,
+    #: "error_rate": 0.01}}: expanded to sub-metric thresholds (loadgen/slo.py)
+    slo: ClassVar[dict[str, dict[str, float]] | None] = None
     #: start when this scenario (by name) has ended, its graceful stop included; the
     #: executor's start_time is then a delay after that (loadgen/execution/ordering.py)
     start_after: ClassVar[str | None] = None
@@ -77,8 +86,9 @@ class Scenario:
 
     @classmethod
     def effective_thresholds(cls) -> dict[str, list[Any]]:
-        """The thresholds this scenario brings (test types add their defaults)."""
-        return dict(cls.thresholds or {})
+        """The thresholds this scenario brings (test types add their defaults), with its
+        `slo` budgets expanded (ConfigError, exit 104, when they are malformed)."""
+        return merge_slo(dict(cls.thresholds or {}), expand(class_budgets(cls)))
 
     @classmethod
     def has_setup(cls) -> bool:
@@ -87,6 +97,15 @@ class Scenario:
     @classmethod
     def has_teardown(cls) -> bool:
         return cls.teardown is not Scenario.teardown
+
+
+def merge_slo(thresholds: dict[str, list[Any]], slo: dict[str, list[Any]],
+              ) -> dict[str, list[Any]]:
+    """Thresholds plus the ones an `slo` expanded to (a key in both keeps both lists)."""
+    out = dict(thresholds)
+    for key, entries in slo.items():
+        out[key] = [*out.get(key, ()), *entries]
+    return out
 
 
 def load_file(path: str | Path) -> tuple[list[type[Scenario]], list[CustomMetric]]:

@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from loadgen.executors import ConstantArrivalRate, ConstantVUs, Executor
 from loadgen.executors.arrivals import pool_for
 from loadgen.options import parse_duration
-from loadgen.scripting.scenario import Scenario
+from loadgen.scripting.scenario import Scenario, merge_slo
+from loadgen.slo import class_budgets, expand
 from loadgen.testtypes.maths import Bucket, window
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
@@ -52,7 +53,7 @@ class TestType(Scenario):
     def effective_thresholds(cls) -> dict[str, list[Any]]:
         merged = dict(cls.default_thresholds)
         merged.update(cls.thresholds or {})
-        return merged
+        return merge_slo(merged, expand(class_budgets(cls)))
 
     @classmethod
     def shape(cls, overrides: Any) -> Shape:

@@ -17,13 +17,24 @@ from loadgen.testtypes.view import RunView
 
 
 def _count(view: RunView, name: str) -> float:
-    sink = view.store.get(name) if view.store is not None else None
+    return _store_count(view.store, name)
+
+
+def _store_count(store: Any, name: str) -> float:
+    sink = store.get(name) if store is not None else None
     return float(sink.aggregate("count", 0) or 0) if sink is not None else 0.0
 
 
 def _p95(view: RunView, name: str) -> float | None:
     sink = view.store.get(name) if view.store is not None else None
     return None if sink is None or sink.empty else float(sink.aggregate("p(95)", 0) or 0)
+
+
+def delivery_figures(store: Any) -> dict[str, float]:
+    """The run's delivery counts (all scenarios together): sent, delivered, lost and
+    duplicated messages, from the tracker's counters (0 when nothing was tracked)."""
+    return {name: _store_count(store, name) for name in (
+        "messages_sent", "messages_delivered", "messages_lost", "messages_duplicated")}
 
 
 class Mixed(TestType):

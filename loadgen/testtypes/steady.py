@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from loadgen.scripting.scenario import merge_slo
+from loadgen.slo import class_budgets, expand
 from loadgen.testtypes.base import SteadyTest
 from loadgen.testtypes.maths import summarize
 from loadgen.testtypes.verdict import Verdict
@@ -26,7 +28,7 @@ class Baseline(SteadyTest):
         }
         merged.update(cls.default_thresholds)
         merged.update(cls.thresholds or {})
-        return merged
+        return merge_slo(merged, expand(class_budgets(cls)))
 
     @classmethod
     def verdict(cls, view: RunView) -> Verdict:

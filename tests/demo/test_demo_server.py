@@ -100,8 +100,8 @@ def test_lognormal_work_latency_matches_its_profile() -> None:
 async def test_outbox_full_counts_dead() -> None:
     st = DemoState.build(DemoConfig(queue_size=1))
     msg = Message("m1", "c1", "alice", "hi", None, 0.0)
-    assert st.hub.enqueue(msg, frozenset({"alice", "bob"}))
-    assert not st.hub.enqueue(msg, frozenset({"alice", "bob"}))
+    assert st.hub.enqueue(msg, frozenset({"alice", "bob"})) is None
+    assert st.hub.enqueue(msg, frozenset({"alice", "bob"})) == "outbox full"
     assert st.hub.dead == 2
     value = st.metrics.registry.get_sample_value(
         "messaging_outbox_dead_total", {"reason": "queue_full"}
