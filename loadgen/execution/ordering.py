@@ -5,9 +5,10 @@ adding up the warm-up's durations by hand (and a warm-up that ends early leaves 
 the follower starts when the named scenario's executor has ended - its graceful stop
 included - and its own `start_time` is a delay after that. The plan knows only the worst
 case (every predecessor running to the end of its graceful stop): that planned offset gives
-the banner's timeline and the run's planned duration, and stands in when the predecessor has
-no work in this execution segment. In a fleet each worker starts the follower when the
-predecessor ends on that worker.
+the banner's timeline and the run's planned duration. In a fleet (or split test) each worker
+starts the follower when the predecessor ends on that worker; a worker whose segment gives
+the predecessor no work starts the follower at the predecessor's start time (it ended there
+as it began), rather than idling until the worst case.
 """
 
 from __future__ import annotations

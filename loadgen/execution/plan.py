@@ -175,7 +175,7 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
     total_weight = sum(by_name[n].weight for n in selected if takes_rps(by_name[n])) or 1.0
     env = {**os.environ, **o.env}
     specs: list[ScenarioSpec] = []
-    lengths: dict[str, int] = {}  # before segmenting: a skipped scenario keeps its place
+    lengths: dict[str, int] = {}  # start_after: how long each one may hold its followers
     for name in selected:
         cls = by_name[name]
         ex: Executor | None
@@ -219,8 +219,10 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
         errs = ex.validate() + nonfinite_problems(ex)
         if not errs:
             lengths[name] = ex.total_ns()
+            start_ns = ex.start_time_ns
             ex = ex.for_segment(o.segment)
-            if ex is None:
+            if ex is None:  # it ends here as it starts: a follower does not wait for it
+                lengths[name] = start_ns
                 log.warning("scenario %s has no work in execution segment %s: skipped in "
                             "this instance", name, o.segment)
                 continue
@@ -244,7 +246,7 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
 
 def order(specs: list[ScenarioSpec], after: dict[str, str], lengths: dict[str, int]) -> None:
     """Each spec's `start_after` and planned offset. A predecessor with no work in this
-    segment still counts with its planned length, so every instance plans one timeline."""
+    segment ends on this instance as it starts, so its followers do not wait for it."""
     offsets = planned_offsets({n: after.get(n) for n in lengths}, lengths)
     for spec in specs:
         spec.start_after = after.get(spec.name)

@@ -82,3 +82,19 @@ def test_bad_ordering_and_bad_windows_exit_104(tmp_path, after, thresholds, mess
     r.assert_clean()
     assert r.code == 104 and message in r.err, r.text[-2000:]
     assert r.wall_s < 10 and r.peak_rss_mb < MAX_RSS_MB
+
+
+def test_under_workers_each_worker_starts_the_follower_when_its_warmup_ends(tmp_path,
+                                                                             base_url):
+    out = tmp_path / "summary.json"
+    f = script(tmp_path, {"iterations{scenario:main}": ["count>=50"]})
+    r = run_cli("run", f, "--workers", "2", "--summary-json", str(out),
+                env={"BASE_URL": base_url})
+    r.assert_clean()
+    assert r.code == 0, r.text[-3000:]
+    assert "after warmup ends (at the latest 10m1s)" in r.err  # the coordinator's banner
+    m = json.loads(out.read_text())["metrics"]
+    assert m["iterations"]["values"]["count"] == 5 + 60
+    # not at the planned worst case (10 min): right after the warm-up, on each worker
+    assert r.wall_s < 3 + 1 + 1 + 12
+    assert r.peak_rss_mb < MAX_RSS_MB

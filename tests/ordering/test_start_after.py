@@ -115,18 +115,22 @@ def test_unknown_names_unselected_ones_and_cycles_are_104_all_at_once():
         build_plan([Warmup, Main], Overrides(scenarios=["main"]))
 
 
-def test_a_predecessor_with_no_work_in_this_segment_keeps_its_planned_place():
+def test_a_predecessor_with_no_work_in_this_segment_does_not_hold_its_follower():
     class Big(Scenario):
-        executor = PerVUIterations(vus=1, iterations=1, max_duration="20s", graceful_stop="0s")
+        executor = PerVUIterations(vus=1, iterations=1, max_duration="20s", graceful_stop="0s",
+                                   start_time="3s")
 
     class After(Scenario):
         start_after = "big"
         executor = ConstantVUs(vus=4, duration="1s")
 
-    # segment 1/2:1 of a 1-VU scenario gets no VU: `big` is skipped on this instance
+    # segment 1/2:1 of a 1-VU scenario gets no VU: `big` is skipped on this instance and
+    # ends there as it starts (3 s), not at its planned worst case (23 s)
     specs = build_plan([Big, After], Overrides(segment=resolve("1/2:1", None)))
     assert [s.name for s in specs] == ["after"]
-    assert specs[0].offset_ns == 20 * S
+    assert specs[0].offset_ns == 3 * S
+    whole = build_plan([Big, After], Overrides())
+    assert whole[1].offset_ns == 23 * S
 
 
 def test_planned_offsets_of_a_long_chain_need_no_recursion():
