@@ -163,8 +163,10 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
                     if isinstance(by_name[n].executor, Executor)
                     and not issubclass(by_name[n], TestType)}
         if designed:
+            chains = {n: a for n in designed
+                      if isinstance(a := getattr(by_name[n], "start_after", None), str)}
             scaled, note = scale_all(designed,  # type: ignore[arg-type]
-                                     parse_duration(o.duration, what="duration"))
+                                     parse_duration(o.duration, what="duration"), chains)
             if notes is not None:
                 notes.append(note)
     def takes_rps(c: type[Scenario]) -> bool:

@@ -138,3 +138,23 @@ def test_planned_offsets_of_a_long_chain_need_no_recursion():
     after = {f"s{i}": (f"s{i - 1}" if i else None) for i in range(n)}
     offsets = planned_offsets(after, {name: S for name in after})
     assert offsets[f"s{n - 1}"] == (n - 1) * S
+
+
+def test_duration_alone_scales_a_chain_as_a_whole():
+    class Ramp(Scenario):
+        name = "ramp"
+        executor = ConstantVUs(vus=1, duration="10s", graceful_stop="0s")
+
+    class Hold(Scenario):
+        name = "hold"
+        start_after = "ramp"
+        executor = ConstantVUs(vus=1, duration="30s")
+
+    notes: list[str] = []
+    specs = build_plan([Ramp, Hold], Overrides(duration="20s"), notes)
+    by = {s.name: s for s in specs}
+    # 10 s then 30 s is a 40 s design: halved, so the chain ends at 20 s, not 35 s
+    assert by["ramp"].executor.duration_ns() == 5 * S
+    assert by["hold"].executor.duration_ns() == 15 * S
+    assert by["hold"].offset_ns == 5 * S
+    assert "scaled from 40s to 20s" in notes[0]
