@@ -126,3 +126,26 @@ def test_workers_run_a_file_and_judge_windows_over_the_fleet_s_seconds(base_url,
     assert r.thresholds["http_reqs"][0]["observed"] == r.metrics["http_reqs"]["values"]["count"]
     with pytest.raises(OptionError, match="needs a scenario file"):
         loadgen.run(Ping, workers=2, iterations=1)
+
+
+def test_a_test_type_s_verdict_is_in_the_result(base_url):
+    class Steady(loadgen.Baseline):
+        async def iteration(self, vu: VU) -> None:
+            await vu.http.get("/")
+
+    r = loadgen.run(Steady, duration="2s", rps=20, base_url=base_url)
+    [v] = r.verdicts
+    assert v["scenario"] == "steady" and v["kind"] == "baseline" and v["ok"] is True
+    assert "SLOs held" in v["headline"] and "VERDICTS" in r.summary_text
+
+
+def test_a_file_that_fails_to_import_raises_the_cli_s_script_error(tmp_path):
+    from loadgen.errors import ScriptError
+
+    f = tmp_path / "broken.py"
+    f.write_text("raise RuntimeError('boom at import')\n")
+    with pytest.raises(ScriptError, match="boom at import") as e:
+        loadgen.run(f, iterations=1)
+    assert e.value.exit_code == 107
+    with pytest.raises(ConfigError, match="does not exist"):
+        loadgen.run(tmp_path / "missing.py", iterations=1)
