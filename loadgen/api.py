@@ -137,7 +137,6 @@ def cli_kwargs(options: Mapping[str, Any], stack: contextlib.ExitStack) -> dict[
     kw: dict[str, Any] = {k: v for k, v in ctx.params.items() if k != "file"}
     kw["quiet"] = True
     problems: list[str] = []
-    env = dict(options.get("env") or {}) if isinstance(options.get("env"), Mapping) else None
     for key, value in options.items():
         if key in API_ONLY:
             continue
@@ -159,11 +158,14 @@ def cli_kwargs(options: Mapping[str, Any], stack: contextlib.ExitStack) -> dict[
             kw[name] = param.type_cast_value(ctx, value)
         except click.BadParameter as e:
             problems.append(f"loadgen.run(): option {key}={value!r}: {e.message}")
-    if options.get("base_url") is not None:
-        env = env or {}
-        env.setdefault("BASE_URL", str(options["base_url"]))
-        kw["env"] = tuple(f"{k}={v}" for k, v in {
-            **dict(str(p).split("=", 1) for p in kw["env"] if "=" in str(p)), **env}.items())
+    if options.get("base_url") is not None:  # last: it wins over env={"BASE_URL": ...}
+        kw["env"] = (*kw["env"], f"BASE_URL={options['base_url']}")
+    for key in ("ray_address", "listen", "fleet_token"):
+        if key in options or key in {ALIASES.get(k) for k in options}:
+            problems.append(f"loadgen.run(): {key} is for the command line (a fleet of "
+                            "machines); the API runs local workers=N only")
+        kw.pop(key, None)  # LOADGEN_FLEET_TOKEN in the environment is not a request
+    kw.pop("join_timeout", None)
     if problems:
         raise OptionError(problems)
     return kw
@@ -201,11 +203,6 @@ def _execute(target: Target, kw: dict[str, Any], stack: contextlib.ExitStack) ->
     kw["file"] = str(target) if classes is None else "python: " + ", ".join(
         f"{c.__module__}.{c.__qualname__}" for c in classes)
     workers = kw.pop("workers", None)
-    for key in ("ray_address", "listen", "fleet_token"):
-        if kw.pop(key, None) is not None:
-            raise OptionError(f"loadgen.run(): {key} is for the command line (a fleet of "
-                              "machines); the API runs local --workers only")
-    kw.pop("join_timeout", None)
     cfg = RunConfig.from_cli(kw)
     cfg.classes = classes
     cfg.results.after_run = _after_run(kw, None if classes else cfg.file)

@@ -69,7 +69,9 @@ def loadgen(request: pytest.FixtureRequest) -> Callable[..., RunResult]:
     def call(target: Target, *, check: bool = True, **options: Any) -> RunResult:
         from loadgen.api import run
 
-        if url and "base_url" not in options:
+        env = options.get("env")
+        if url and "base_url" not in options and not (
+                isinstance(env, dict) and "BASE_URL" in env):
             options["base_url"] = url
         result = run(target, **options)
         return gate(result) if check else result

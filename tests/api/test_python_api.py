@@ -149,3 +149,11 @@ def test_a_file_that_fails_to_import_raises_the_cli_s_script_error(tmp_path):
     assert e.value.exit_code == 107
     with pytest.raises(ConfigError, match="does not exist"):
         loadgen.run(tmp_path / "missing.py", iterations=1)
+
+
+def test_a_fleet_token_in_the_environment_is_not_a_request_but_listen_is_refused(
+        base_url, monkeypatch):
+    monkeypatch.setenv("LOADGEN_FLEET_TOKEN", "s3cret")
+    assert loadgen.run(Ping, iterations=1, base_url=base_url).exit_code == 0
+    with pytest.raises(OptionError, match="listen is for the command line"):
+        loadgen.run(Ping, iterations=1, listen="127.0.0.1:6565")
