@@ -25,7 +25,7 @@ from loadgen.metrics.sinks import CounterSink, RateSink  # noqa: E402
 from loadgen.results.config import ResultsConfig  # noqa: E402
 from loadgen.results.interval import Interval  # noqa: E402
 from loadgen.results.pipeline import Results  # noqa: E402
-from loadgen.results.windows import Windows  # noqa: E402
+from loadgen.results.windows import Windows, window_value  # noqa: E402
 
 TYPES = {"http_req_duration": MetricType.TREND, "http_reqs": MetricType.COUNTER,
          "http_req_failed": MetricType.RATE, "vus": MetricType.GAUGE}
@@ -159,6 +159,18 @@ def test_a_fleet_s_workers_seconds_add_up_before_judging():
                       [second(1, [1.0], reqs=20), second(1, [1.0], reqs=20),
                        second(2, [1.0], reqs=40)])
     assert ev.ok["http_reqs"] == [True]
+
+
+def test_the_slid_window_equals_a_window_merged_from_scratch():
+    rng = np.random.default_rng(7)
+    tset = th.parse({"http_req_duration": ["p(99) over 4s < 1e9"]}, TYPES)
+    w = Windows(tset)
+    t = w.tracked[("http_req_duration", 0)]
+    for k in range(1, 30):
+        w.add(second(k, list(rng.lognormal(3, 1, int(rng.integers(1, 300)))), exact=k % 2 == 0))
+        if len(t.parts) == 4:
+            slid = window_value(t.expr, t.mtype, list(t.parts), t.dense)
+            assert slid == window_value(t.expr, t.mtype, list(t.parts))
 
 
 def test_memory_stays_bounded_by_the_window():
