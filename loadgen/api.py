@@ -27,7 +27,7 @@ import logging
 import math
 import signal
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,7 @@ async def run_async(target: Target, **options: Any) -> RunResult:
 def _run_here(target: Target, options: dict[str, Any]) -> RunResult:
     with contextlib.ExitStack() as stack:
         kw = cli_kwargs(options, stack)
-        return _execute(target, kw, stack)
+        return _execute(target, kw)
     raise AssertionError("unreachable")  # pragma: no cover - mypy: ExitStack may swallow
 
 
@@ -195,7 +195,7 @@ def _classes(target: Target) -> list[type[Scenario]] | None:
     return items
 
 
-def _execute(target: Target, kw: dict[str, Any], stack: contextlib.ExitStack) -> RunResult:
+def _execute(target: Target, kw: dict[str, Any]) -> RunResult:
     from loadgen.cli import _after_run
     from loadgen.commands.run import RunConfig, on_main_thread, run_file
 
@@ -214,44 +214,24 @@ def _execute(target: Target, kw: dict[str, Any], stack: contextlib.ExitStack) ->
              if on_main_thread() else {})
     try:
         if workers is not None:
-            return _fleet(cfg, kw, workers, stack)
-        code = run_file(cfg, kept.append, raise_early=True)
+            code = _fleet(cfg, kw, workers, kept.append)
+        else:
+            code = run_file(cfg, kept.append, raise_early=True)
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     return _result(code, kept[0] if kept else None, cfg, text.getvalue())
 
 
-def _fleet(cfg: Any, kw: dict[str, Any], workers: Any, stack: contextlib.ExitStack
-           ) -> RunResult:
-    """--workers: the coordinator's summary JSON is the result (a temporary one if no
-    --summary-json was asked for); observed values are the summary's where it has them."""
+def _fleet(cfg: Any, kw: dict[str, Any], workers: Any, keep: Callable[[Results], None],
+           ) -> int:
+    """workers=N: local worker processes, judged as one run by the coordinator."""
     from loadgen.fleet.coordinator import run_fleet
 
     if cfg.classes:
         raise OptionError("loadgen.run(): workers=... needs a scenario file as the target "
                           "(each worker process loads it)")
-    path = cfg.results.summary_json
-    if not path:
-        path = str(Path(stack.enter_context(tempfile.TemporaryDirectory(
-            prefix="loadgen-api-"))) / "summary.json")
-        cfg.results.summary_json = path
-        kw["summary_json"] = path
-    code = run_fleet(cfg, kw, str(workers), None, None)
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        data = {}
-    thresholds: dict[str, list[dict[str, Any]]] = {}
-    for name, m in (data.get("metrics") or {}).items():
-        for expr, res in (m.get("thresholds") or {}).items():
-            stat = expr.split("<")[0].split(">")[0].split("=")[0].split("!")[0].strip()
-            thresholds.setdefault(name, []).append(
-                {"expression": expr, "ok": bool(res.get("ok")),
-                 "observed": (m.get("values") or {}).get(stat)})
-    text = cfg.results.text_out.getvalue() if cfg.results.text_out is not None else ""
-    return RunResult(code, data.get("metrics") or {}, thresholds,
-                     _verdicts(data), _files(cfg), text, data)
+    return run_fleet(cfg, kw, str(workers), None, None, keep, raise_early=True)
 
 
 def _result(code: int, results: Results | None, cfg: Any, text: str) -> RunResult:

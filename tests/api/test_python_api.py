@@ -157,3 +157,19 @@ def test_a_fleet_token_in_the_environment_is_not_a_request_but_listen_is_refused
     assert loadgen.run(Ping, iterations=1, base_url=base_url).exit_code == 0
     with pytest.raises(OptionError, match="listen is for the command line"):
         loadgen.run(Ping, iterations=1, listen="127.0.0.1:6565")
+
+
+async def test_workers_from_async_code_and_their_config_errors_raise(base_url, tmp_path):
+    f = tmp_path / "hit.py"
+    f.write_text("from loadgen import Scenario\n"
+                 "class Hit(Scenario):\n"
+                 "    async def iteration(self, vu):\n"
+                 "        await vu.http.get('/')\n")
+    # in a thread (no signal handlers there), windows judged over the fleet's seconds
+    r = await loadgen.run_async(f, workers=2, duration="2s", rps=20, base_url=base_url,
+                                thresholds={"http_reqs": ["count over 1s > 100000"]})
+    assert r.exit_code == 99
+    assert 10 <= r.thresholds["http_reqs"][0]["observed"] <= 45
+    with pytest.raises(ConfigError, match="<<< 3"):
+        await loadgen.run_async(f, workers=2, iterations=2, base_url=base_url,
+                                thresholds={"http_req_duration": ["p(99) <<< 3"]})
