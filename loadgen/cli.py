@@ -55,6 +55,27 @@ def _summary_options(f: Callable[..., None]) -> Callable[..., None]:
     return f
 
 
+def _placement_options(f: Callable[..., None]) -> Callable[..., None]:
+    """Where a --workers fleet's workers run, the same for `run` and `http`."""
+    for option in reversed([
+        click.option("--ray", "ray_address", is_flag=False, flag_value="local",
+                     metavar="[ADDRESS]",
+                     help="Place the --workers as Ray actors: on a local Ray started for the "
+                          "run, or on the cluster at ADDRESS (pip install 'loadgen[ray]')."),
+        click.option("--listen", metavar="HOST:PORT",
+                     help="With --workers N: wait for N workers to connect here (loadgen "
+                          "worker --connect) instead of starting local processes."),
+        click.option("--fleet-token", envvar="LOADGEN_FLEET_TOKEN", metavar="TOKEN",
+                     help="The secret workers must present to join (env "
+                          "LOADGEN_FLEET_TOKEN)."),
+        click.option("--join-timeout", type=float, default=300.0, show_default=True,
+                     metavar="SECONDS", help="With --listen: how long to wait for every "
+                                             "worker."),
+    ]):
+        f = option(f)
+    return f
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="loadgen")
 def cli() -> None:
@@ -113,16 +134,7 @@ def cli() -> None:
 @click.option("--workers", metavar="N|auto",
               help="Run the test across N local processes (auto: the usable cores, one "
                    "fewer for a loopback target), judged as one run.")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]",
-              help="Place the --workers as Ray actors: on a local Ray started for the run, "
-                   "or on the cluster at ADDRESS (pip install 'loadgen[ray]').")
-@click.option("--listen", metavar="HOST:PORT",
-              help="With --workers N: wait for N workers to connect here (loadgen worker "
-                   "--connect) instead of starting local processes.")
-@click.option("--fleet-token", envvar="LOADGEN_FLEET_TOKEN", metavar="TOKEN",
-              help="The secret workers must present to join (env LOADGEN_FLEET_TOKEN).")
-@click.option("--join-timeout", type=float, default=300.0, show_default=True,
-              metavar="SECONDS", help="With --listen: how long to wait for every worker.")
+@_placement_options
 @after_run_options
 @_request_options
 def run(**kw: Any) -> None:
@@ -186,6 +198,7 @@ def _run(cfg: Any, kw: dict[str, Any], run_file: Any) -> int:
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("--progress-interval", type=float, metavar="SECONDS")
 @click.option("--workers", metavar="N|auto", help="Run across N local processes.")
+@_placement_options
 @after_run_options
 @_request_options
 @click.option("--junit", type=click.Path(dir_okay=False), metavar="FILE.xml")

@@ -62,7 +62,8 @@ def test_spike_without_a_fault_recovers_at_once(tmp_path):
         p, summary = run(tmp_path, SPIKE, url)
     assert p.returncode == 0, p.stdout + p.stderr
     v = summary["loadgen"]["verdicts"]["surge"]
-    assert v["ok"] and v["figures"]["recovery_s"] <= 1.0
+    # at once: within two 1 s intervals (a busy machine can add one slow second of its own)
+    assert v["ok"] and v["figures"]["recovery_s"] <= 2.0
 
 
 def capped_app(slots: int, service_s: float) -> web.Application:

@@ -14,6 +14,7 @@ import heapq
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, cast
 
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
@@ -22,7 +23,8 @@ from loadgen.metrics.registry import Registry
 from loadgen.report.runinfo import archive_info
 from loadgen.results.archive import ArchiveError, ArchiveInfo, intervals, scan
 from loadgen.results.config import ResultsConfig
-from loadgen.results.interval import apply, interval_store
+from loadgen.results.instances import InstanceCpu, SummedGauges
+from loadgen.results.interval import Interval, apply, interval_store
 from loadgen.results.pipeline import Results
 from loadgen.slo import merge_budgets, parse_slo
 from loadgen.watch.generator import GeneratorWatch, Saturation
@@ -51,6 +53,11 @@ def merge_results(paths: list[str], rcfg: ResultsConfig) -> tuple[int, Results |
     return results.finish(outcome(infos)), results
 
 
+def _numbered(n: int, info: ArchiveInfo) -> Iterator[tuple[int, Interval]]:
+    for iv in intervals(info):
+        yield n, iv
+
+
 def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
     """The archives' intervals fed through a results pipeline, ready to finish (also how
     `loadgen compare` reads an archive)."""
@@ -64,10 +71,16 @@ def replay(infos: list[ArchiveInfo], rcfg: ResultsConfig) -> Results:
                                    for i in infos if "slo" in i.header), results.slo])
     results.run_info = archive_info(head, [i.path for i in infos])
     results.started(0, min(int(i.header["start"]["unix_ns"]) for i in infos))
-    for iv in heapq.merge(*(intervals(i) for i in infos), key=lambda iv: iv.start_s):
+    cpu, summed = InstanceCpu(), SummedGauges(registry, results.store, results.timeseries)
+    for n, iv in heapq.merge(*(_numbered(n, i) for n, i in enumerate(infos)),
+                             key=lambda p: p[1].start_s):
+        results.observe(iv)  # the report sums each second's VUs itself
+        summed.take(n, iv)  # vus, vus_max: summed across the archives (taken out of iv)
+        cpu.take(iv, infos[n].path)
         apply(iv, registry, results.store, results.timeseries)
-        results.observe(iv)
         _health(health, iv.health)
+    summed.finish()
+    results.sections["instances"] = cpu.apply(results.store, registry)
     return results
 
 

@@ -156,8 +156,8 @@ def undecided(plan: RecoveryPlan, why: str) -> RecoveryResult:
 def add_messages(r: RecoveryResult, messages: dict[str, float],
                  window: tuple[int, int] | None = None) -> None:
     """The run's delivery counts beside a verdict, and `window`: (sent, lost) of the
-    messages sent from the fault's start to its recovery, when the tracker is in this
-    process (not under --workers: each worker tracks its own)."""
+    messages sent from the fault's start to its recovery, when a tracker was used (under
+    --workers: every worker's, summed at the coordinator by loadgen/fleet/deliveries.py)."""
     if not messages.get("messages_sent"):
         return
     r.figures.update(messages)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.errors import ExitCode, ScriptError
+from loadgen.execution.heap import frozen_heap
 from loadgen.execution.runtime import RunContext, ScenarioRuntime
 from loadgen.executors import Executor
 from loadgen.metrics.model import tagset
@@ -248,10 +249,11 @@ class Engine:
                     stopper.cancel()
 
         try:
-            async with asyncio.TaskGroup() as tg:
-                stopper = tg.create_task(stop_all())
-                for rt in self.runtimes:
-                    tg.create_task(one(rt))
+            with frozen_heap():
+                async with asyncio.TaskGroup() as tg:
+                    stopper = tg.create_task(stop_all())
+                    for rt in self.runtimes:
+                        tg.create_task(one(rt))
         except* _Stopped:
             pass
         except* Exception as eg:

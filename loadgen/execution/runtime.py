@@ -24,7 +24,7 @@ from loadgen.errors import TestAborted
 from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple, LocalCounter
 from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
-from loadgen.metrics.model import Metric, TagSet, tagset
+from loadgen.metrics.model import SAMPLE, Metric, TagSet, tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.metrics.slowest import SlowestRequests
 from loadgen.net.client import HttpClient
@@ -279,9 +279,12 @@ class ScenarioRuntime:
                 "as k6 does\n" + "".join(traceback.format_exception(e)[-3:]))
         t1 = clock.now_ns()
         tags = vu.sample_tags
-        rec.sample(self._m_iter_dur, (t1 - t0) / 1e6, tags, t1)
-        rec.sample(self._m_iter, 1.0, tags, t1)
-        self._emit_data(vu, t1)
+        meter = vu.meter
+        rec.samples(((SAMPLE, t1, self._m_iter_dur, (t1 - t0) / 1e6, tags),
+                     (SAMPLE, t1, self._m_iter, 1.0, tags),
+                     (SAMPLE, t1, self._m_sent, float(meter.bytes_sent), tags),
+                     (SAMPLE, t1, self._m_recv, float(meter.bytes_received), tags)))
+        meter.bytes_sent = meter.bytes_received = 0
         if intended_ns is not None:
             rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, tags, t0)
             rec.sample(self._m_latency, (t1 - intended_ns) / 1e6, tags, t1)

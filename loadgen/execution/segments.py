@@ -285,6 +285,70 @@ class ExecutionTuple:
 FULL_TUPLE = ExecutionTuple.of()
 
 
+@dataclass(frozen=True)
+class NestedTuple(ExecutionTuple):
+    """A share of a share: `inner` splits what `outer` owns (a `--workers` fleet that runs
+    one execution segment deals it out to its workers as an even inner sequence).
+
+    Everything is composed, never re-striped: the inner tuple numbers the outer segment's
+    own things 0, 1, 2..., so the workers' shares of any value add up exactly to the outer
+    segment's share (and to what one instance with that segment runs), and each of them owns
+    a subset of the outer segment's test-wide indices. Re-cutting the whole sequence at the
+    workers' boundaries (`0,1/4,1/2,1`) would not do: k6's striping of a finer sequence
+    hands out other indices, so they would collide with another instance's."""
+
+    outer: ExecutionTuple = field(compare=True, default=FULL_TUPLE)
+    inner: ExecutionTuple = field(compare=True, default=FULL_TUPLE)
+
+    @property
+    def is_full(self) -> bool:
+        return False
+
+    def scale(self, value: int) -> int:
+        return self.inner.scale(self.outer.scale(value))
+
+    def global_index(self, local: int) -> int:
+        return self.outer.global_index(self.inner.global_index(local))
+
+    def owns(self, global_index: int) -> bool:
+        # outer.scale(g): how many outer indices lie below g, i.e. g's outer-local number
+        return (self.outer.owns(global_index)
+                and self.inner.owns(self.outer.scale(global_index)))
+
+    def indices(self) -> Iterator[int]:
+        return (self.outer.global_index(i) for i in self.inner.indices())
+
+    def striped_offsets(self) -> tuple[int, list[int], int]:
+        raise NotImplementedError("a nested share has no single stripe pattern")
+
+    def for_value(self, value: int) -> ExecutionTuple | None:
+        """The outer split of `value`, then the inner split of the outer share of it."""
+        outer = self.outer.for_value(value)
+        inner = self.inner.for_value(self.outer.scale(value))
+        if outer is None or inner is None:
+            return None
+        return nest(outer, inner)
+
+    def sibling(self, i: int) -> ExecutionTuple:
+        return nest(self.outer, self.inner.sibling(i))
+
+    def __str__(self) -> str:
+        return f"{self.segment} ({self.inner.segment} of {self.outer})"
+
+
+def nest(outer: ExecutionTuple, inner: ExecutionTuple) -> ExecutionTuple:
+    """`inner`'s share of what `outer` owns (see NestedTuple); plain tuples when either
+    side is the whole."""
+    if inner.is_full:
+        return outer
+    if outer.is_full:
+        return inner
+    lo, span = outer.segment.start, outer.segment.length
+    seg = Segment(lo + inner.segment.start * span, lo + inner.segment.end * span)
+    return NestedTuple(seg, outer.sequence, outer.index, outer.lcd, outer.owned, outer=outer,
+                       inner=inner)
+
+
 class LocalCounter:
     """Numbers this instance's things 0, 1, 2... and maps each to its test-wide index (k6's
     SegmentedIndex): VU ids, iteration numbers that stay unique across instances."""

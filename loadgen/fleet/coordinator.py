@@ -24,6 +24,7 @@ from loadgen.commands.run import (
     RunConfig,
     _run_loop,
     load_plan,
+    make_archive,
     make_watchers,
     on_main_thread,
     quit_at_once,
@@ -39,6 +40,7 @@ from loadgen.execution.runtime import RunContext
 from loadgen.fleet.fleet import Fleet, Link
 from loadgen.fleet.local import ProcessLink
 from loadgen.fleet.progress import FleetProgress
+from loadgen.fleet.raw_points import append_parts, part_paths
 from loadgen.fleet.sizing import choose, usable_cores
 from loadgen.fleet.socket_link import (
     TOKEN_ENV,
@@ -47,9 +49,11 @@ from loadgen.fleet.socket_link import (
     parse_address,
     script_payload,
 )
+from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.redact import redact
 from loadgen.report.runinfo import run_info
+from loadgen.results.instances import COORDINATOR, INSTANCE_TAG
 from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
 from loadgen.results.prometheus import is_prometheus
@@ -62,20 +66,16 @@ class Interrupted(LoadgenError):
     exit_code = ExitCode.EXTERNAL_ABORT
 
 
-def fleet_problems(kw: dict[str, Any], cfg: RunConfig) -> list[str]:
-    """What a --workers run cannot do (yet), all at once (exit 104)."""
-    problems = []
-    if kw.get("execution_segment") or kw.get("execution_segment_sequence"):
-        problems.append("--workers splits the test into execution segments itself; "
-                        "--execution-segment is for separate instances (without --workers)")
-    if cfg.results.archive:
-        problems.append("--archive is not written by a --workers run yet (run instances "
-                        "with --execution-segment and --archive, then loadgen merge)")
-    problems += [f"-o {o}: with --workers, results reach the coordinator as per-second "
-                 "aggregates, not every sample; write json=FILE?points=buckets"
-                 for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]
-                 and not is_prometheus(o)]  # served from the merged store
-    return problems
+def fleet_problems(kw: dict[str, Any], cfg: RunConfig, elsewhere: bool) -> list[str]:
+    """What a --workers run cannot do (yet), all at once (exit 104). `elsewhere`: workers
+    on other machines (--listen, --ray ADDRESS), whose raw-point part files this one cannot
+    read (a local Ray's actors run here: their parts can be)."""
+    if not elsewhere:
+        return []
+    return [f"-o {o}: workers on other machines write no raw points here; write "
+            "json=FILE?points=buckets (per-second aggregates)"
+            for o in cfg.results.outputs if "points=buckets" not in o.partition("?")[2]
+            and not is_prometheus(o)]  # served from the merged store
 
 
 def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
@@ -99,7 +99,9 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
-        problems = fleet_problems(kw, cfg)
+        elsewhere = remote is not None or (launcher is not None
+                                           and getattr(launcher, "address", "") != "local")
+        problems = fleet_problems(kw, cfg, elsewhere)
         try:
             choose(value, [])  # a bad value is listed with every other problem
         except ConfigError as e:
@@ -109,19 +111,27 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         registry, specs, notes = load_plan(cfg, problems)
         targets = [s.base_url for s in specs] + [cfg.endpoint["url"] if cfg.endpoint else None]
         workers, why = choose(value, targets) or (1, "")
+        if launcher is not None and value.strip().lower() == "auto" and not problems:
+            workers, why = launcher.auto_workers(targets)  # the cluster's CPUs, not ours
         if remote is not None:
             why = f"joining over TCP at {remote['listen']}"
         recorder = Recorder()
         clock = RealClock()
         watchers = make_watchers(cfg, registry, recorder)
+        for w in watchers:  # its own loop lag and CPU, told apart from the workers'
+            if isinstance(w, GeneratorWatch):
+                w.tags = tagset({**dict(w.tags), INSTANCE_TAG: COORDINATOR})
         results = Results(registry, specs, cfg.results, scraping=bool(cfg.scrape_urls),
-                          watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store)
+                          watchers=watchers, now_ns=clock.now_ns, store_factory=interval_store,
+                          archive=make_archive(cfg, specs, registry))
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
                                notes, cfg.insecure)
         results.run_info = run_info(specs, cfg.file, cfg.overrides, {"workers": value})
         if keep is not None:
             keep(results)
     except LoadgenError as e:
+        if launcher is not None:
+            launcher.shutdown()  # auto may have connected already
         if raise_early:
             raise
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
@@ -133,14 +143,19 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         log.warning("--workers %d is more than the %d usable core(s): the workers share them "
                     "and each one's numbers get noisier", workers, cores)
     if not cfg.quiet:
-        banner = describe(specs) + notes + [
+        seg = cfg.overrides.segment
+        banner = describe(specs, seg) + notes + [
             f"workers: {workers} {launcher.kind if launcher else 'processes'} ({why}), "
-            f"each runs segment i/{workers} of the test"]
+            f"each runs segment i/{workers} of {'its segment' if not seg.is_full else 'the test'}"]
         print("\n".join(["", f"     script: {redact(str(cfg.file))}",
                          *(f"     {line}" for line in banner), ""]), file=sys.stderr)
-    config = {"kw": _jsonable({**kw, "file": cfg.file}), "endpoint": endpoint_of(cfg)}
+    config: dict[str, Any] = {"kw": _jsonable({**kw, "file": cfg.file}),
+                              "endpoint": endpoint_of(cfg)}
     if remote is not None:
         config["script"] = None if cfg.classes else script_payload(cfg.file)
+    parts = part_paths(cfg.results.outputs, workers)
+    if any(parts):
+        config["raw_parts"] = parts
     state: dict[str, Any] = {}
     try:
         outcome = _run_loop(_fleet_async(cfg, clock, specs, registry, recorder, results,
@@ -157,7 +172,12 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
     for sig in (signal.SIGINT, signal.SIGTERM) if on_main_thread() else ():
         signal.signal(sig, lambda *_: quit_at_once(results))
     fleet: Fleet = state["fleet"]
+    if any(parts):
+        results.streams.failures += append_parts(results.streams, parts) + [
+            f"worker {w.link.index}: {err}" for w in fleet.workers
+            if w.done and (err := w.done.get("part_error"))]
     results.sections["fleet"] = fleet.summary(why)
+    results.sections["instances"] = fleet.cpu.apply(results.store, registry)
     results.more_warnings += fleet.warnings()
     if remote is not None:
         clocks = [link for link in state.get("links", []) if isinstance(link, SocketLink)]
@@ -207,6 +227,8 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
                          await asyncio.gather(*(ProcessLink.spawn(i) for i in range(workers))))
         watch = next((w for w in watchers if isinstance(w, GeneratorWatch)), None)
         fleet = state["fleet"] = Fleet(links, registry, results, watch, clock)
+        if events is not None:  # a recovery's fault window, from every worker's tracker
+            events.tracker = fleet.deliveries.tracker
         fleet.on_started = lambda: _skew_line(cfg, fleet, workers)
         fleet.configure(config)
         ready = asyncio.ensure_future(fleet.ready())

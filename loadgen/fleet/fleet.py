@@ -22,10 +22,12 @@ from loadgen.clock import RealClock
 from loadgen.commands.merge import _health as absorb_health
 from loadgen.errors import ExitCode, LoadgenError, ScriptError
 from loadgen.execution.engine import Engine
+from loadgen.fleet.deliveries import FleetDeliveries
 from loadgen.fleet.wire import WireError, encode
 from loadgen.metrics.model import Contains, MetricType
 from loadgen.metrics.registry import Registry
-from loadgen.results.interval import Interval, IntervalError, apply
+from loadgen.results.instances import InstanceCpu, tag_instance
+from loadgen.results.interval import Interval, IntervalError
 from loadgen.results.pipeline import Results
 from loadgen.watch.generator import GeneratorWatch
 
@@ -92,6 +94,8 @@ class Fleet:
         self.on_started: Any = None  # called once every worker has started (the skew line)
         self.closing = False
         self.stop_sent_ns: int | None = None  # when the stop order went out (None: never)
+        self.cpu = InstanceCpu()  # each worker's loadgen_cpu: the summary shows the busiest
+        self.deliveries = FleetDeliveries()  # the workers' vu.track by send second
 
     # -- start ------------------------------------------------------------------------------
     def configure(self, config: dict[str, Any]) -> None:
@@ -199,10 +203,12 @@ class Fleet:
         kind = msg["t"]
         if kind == "interval":
             self._define(msg.get("types") or {})
-            iv = Interval.from_json(json.loads(msg["iv"]), self.types())
-            apply(iv, self.registry, self.results.store, self.results.timeseries)
-            self.results.observe(iv)
-            self.results.streams.after_ingest()
+            raw = msg["iv"]  # an object (infinities as "inf" strings); text from older workers
+            iv = Interval.from_json(json.loads(raw) if isinstance(raw, str) else raw,
+                                    self.types())
+            tag_instance(iv, str(w.link.index))  # whose CPU it is, in the archive too
+            self.cpu.take(iv, "")
+            self.results.absorb(iv)
             if self.watch is not None:
                 absorb_health(self.watch, iv.health)
             w.status = {k: int(v) for k, v in dict(msg.get("status") or {}).items()}
@@ -219,6 +225,7 @@ class Fleet:
             self.engine.stop(str(msg["reason"]), int(msg["exit_code"]))
         elif kind == "done":
             w.done = msg
+            self.deliveries.add(msg.get("deliveries"))
             if self.results.slowest is not None and isinstance(msg.get("slowest"), list):
                 self.results.slowest.absorb(msg["slowest"])
             w.ended_ns = self.clock.now_ns()

@@ -33,11 +33,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from loadgen.errors import ConfigError
 from loadgen.fleet.local import describe_returncode
+from loadgen.fleet.sizing import MAX_WORKERS, is_loopback
 from loadgen.fleet.wire import MAX_FRAME, encode, read_frame
 
 CHUNK = 2**20  # bytes per relay call; a frame is at most MAX_FRAME, so a buffer's bound
@@ -72,6 +74,29 @@ def reachable(address: str) -> list[str]:
     except OSError as e:
         return [f"--ray {address}: cannot reach the Ray cluster there ({e})"]
     return []
+
+
+def park_in_daemon_thread(fn: Callable[[], None], deadline_s: float) -> bool:
+    """`fn` in a daemon thread that then stays parked (as in_daemon_thread), waited for
+    from synchronous code: True once it returned (its error re-raised), False when it did
+    not within `deadline_s`."""
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - re-raised in the waiting thread
+            errors.append(e)
+        done.set()
+        threading.Event().wait()  # Ray's processes live as long as their starting thread
+
+    threading.Thread(target=body, name="loadgen-ray-init", daemon=True).start()
+    if not done.wait(deadline_s):
+        return False
+    if errors:
+        raise errors[0]
+    return True
 
 
 async def in_daemon_thread(fn: Callable[[], None], deadline_s: float) -> None:
@@ -335,11 +360,36 @@ class RayLauncher:
             raise ConfigError(problems)
         return cls(address, file, data)
 
+    def auto_workers(self, targets: list[str | None]) -> tuple[int, str]:
+        """`--workers auto` on Ray: the cluster's CPUs (`ray.cluster_resources()`), not this
+        machine's cores; on a local Ray, one fewer for a loopback target (it shares the
+        machine). Connects now (the start then reuses the connection); ConfigError when Ray
+        does not answer within PLACE_DEADLINE_S or reports no CPU."""
+        ray = import_ray()
+        where = "a local Ray" if self.address == "local" else f"the Ray cluster at {self.address}"
+        if not park_in_daemon_thread(lambda: self._init(ray, None), PLACE_DEADLINE_S):
+            raise ConfigError(f"--workers auto: {where} did not answer within "
+                              f"{PLACE_DEADLINE_S:g} s")
+        try:
+            cpus = int(float(ray.cluster_resources().get("CPU", 0)))
+        except (ray.exceptions.RayError, ConnectionError, RuntimeError, ValueError,
+                TypeError) as e:
+            raise ConfigError(f"--workers auto: cannot read the CPUs of {where}: {e}") from None
+        if cpus < 1:
+            raise ConfigError(f"--workers auto: {where} reports no CPU to place workers on")
+        why = f"auto: {cpus} CPU(s) of {where}"
+        local = next((t for t in targets if is_loopback(t)), None)
+        if self.address == "local" and local is not None and cpus > 1:
+            cpus -= 1
+            why += f", one left to the loopback target {urlsplit(local).hostname}"
+        return min(cpus, MAX_WORKERS), why
+
     async def start(self, n: int, now_ns: Any) -> list[Any]:
         ray = import_ray()
         try:
             try:
-                await in_daemon_thread(lambda: self._init(ray, n), PLACE_DEADLINE_S)
+                if not self.started_ray:
+                    await in_daemon_thread(lambda: self._init(ray, n), PLACE_DEADLINE_S)
             except TimeoutError:
                 where = "a local Ray" if self.address == "local" else self.address
                 raise ConfigError(f"Ray could not start or connect to {where} within "
@@ -353,7 +403,8 @@ class RayLauncher:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ConfigError(f"Ray could not start the workers: {first[:300]}") from None
 
-    def _init(self, ray: Any, n: int) -> None:
+    def _init(self, ray: Any, n: int | None) -> None:
+        """`n`: the CPUs of a local Ray (None: Ray counts this machine's)."""
         quiet = io.StringIO()
         with contextlib.redirect_stdout(quiet):  # Ray's start-up lines are not results
             if self.address == "local":

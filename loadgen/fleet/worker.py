@@ -22,12 +22,11 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from loadgen.clock import RealClock
@@ -37,14 +36,20 @@ from loadgen.errors import ConfigError, ExitCode, LoadgenError
 from loadgen.execution.engine import Engine, Hooks
 from loadgen.execution.plan import build_plan
 from loadgen.execution.runtime import RunContext
+from loadgen.execution.segments import nest
+from loadgen.execution.segments import resolve as resolve_segment
+from loadgen.fleet.deliveries import delivery_bins
+from loadgen.fleet.interval_wire import interval_frame
+from loadgen.fleet.pipe_out import DRAIN_S, PipeOut
+from loadgen.fleet.raw_points import PartWriter
 from loadgen.fleet.sizing import even_sequence, segment
 from loadgen.fleet.socket_link import TOKEN_ENV, connect, materialize, parse_address
-from loadgen.fleet.wire import WireError, encode, read_frame, write_all
+from loadgen.fleet.wire import WireError, encode, read_frame
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.metrics.slowest import MAX_SLOWEST, SlowestRequests
 from loadgen.net.limiter import RateLimiter
-from loadgen.results.interval import Interval, IntervalRecorder
+from loadgen.results.interval import IntervalRecorder
 from loadgen.results.pipeline import generator_health
 from loadgen.scripting.scenario import load_file
 from loadgen.watch.generator import GeneratorWatch
@@ -62,22 +67,19 @@ def next_cut(origin_ns: int, now_ns: int) -> int:
     return origin_ns + k * INTERVAL_NS + CUT_AFTER_NS
 
 
-def interval_text(iv: Interval) -> str:
-    """An interval as the archive writes it: stdlib JSON keeps inf (unserved latencies,
-    empty minima), which orjson would turn into null."""
-    return json.dumps(iv.to_json(), separators=(",", ":"))
-
-
 def worker_config(msg: dict[str, Any]) -> RunConfig:
-    """The coordinator's command line, narrowed to segment i/N of an even sequence."""
+    """The coordinator's command line, narrowed to segment i/N of an even sequence of the
+    coordinator's own segment (the whole test unless it was given one: a fleet that is one
+    instance of a split test deals out its share, see NestedTuple)."""
     i, n = int(msg["index"]), int(msg["workers"])
     kw = dict(msg["kw"])
-    kw.update(execution_segment=segment(i, n), execution_segment_sequence=even_sequence(n),
-              quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
+    kw.update(quiet=True, summary_export=None, summary_json=None, outputs=(), archive=None,
               report=None, threshold_files=(), no_summary=True, junit=None)
     if kw.get("rps_limit"):
         kw["rps_limit"] = float(kw["rps_limit"]) / n
     cfg = RunConfig.from_cli(kw)
+    cfg.overrides.segment = nest(cfg.overrides.segment,
+                                 resolve_segment(segment(i, n), even_sequence(n)))
     ep = msg.get("endpoint")
     if ep:
         body = base64.b64decode(ep["body"]) if ep.get("body") is not None else None
@@ -125,6 +127,8 @@ class Worker:
         recorder = Recorder()
         watch = GeneratorWatch(registry, recorder, tagset(cfg.run_tags))
         intervals = IntervalRecorder(registry)
+        parts = list(cfg_msg.get("raw_parts") or ())
+        part = PartWriter(parts[self.index], registry, self.index) if parts else None
         run = RunContext(clock, registry, recorder, transport_factory(
             cfg.http_client, cfg.insecure, cfg.max_response_bytes),
             env={**os.environ, **cfg.overrides.env}, run_tags=cfg.run_tags,
@@ -139,8 +143,12 @@ class Worker:
             return ExitCode.EXTERNAL_ABORT
         origin = int(go["origin_ns"]) + self.shift_ns
         intervals.start(origin)
+        ingest: Callable[[Sequence[tuple[object, ...]]], None] = intervals.ingest
+        if part is not None:
+            part.start(clock.now_ns())
+            ingest = part.tee(intervals.ingest)
         engine = self.engine = Engine(
-            run, specs, Hooks(ingest=intervals.ingest, background=[watch.run],
+            run, specs, Hooks(ingest=ingest, background=[watch.run],
                               started=lambda at: self.send({"t": "started",
                                                              "at_ns": at - self.shift_ns})),
             setup_data=dict(go.get("setup") or {}), sample_vus=False)
@@ -163,11 +171,14 @@ class Worker:
                 sent_types = len(registry.metrics)
                 types = {n: [m.type.value, m.contains.value]
                          for n, m in registry.metrics.items()}
-            self.send({"t": "interval", "iv": interval_text(iv), "types": types, "status": {
-                "active": sum(rt.active for rt in rts),
-                "allocated": sum(rt.allocated for rt in rts),
-                "complete": sum(rt.completed for rt in rts),
-                "interrupted": sum(rt.interrupted for rt in rts)}})
+            status = {"active": sum(rt.active for rt in rts),
+                      "allocated": sum(rt.allocated for rt in rts),
+                      "complete": sum(rt.completed for rt in rts),
+                      "interrupted": sum(rt.interrupted for rt in rts)}
+            try:
+                self.out(interval_frame(iv, types, status))
+            except OSError:  # the coordinator is gone
+                engine.stop("coordinator gone", ExitCode.EXTERNAL_ABORT)
 
         async def reporter() -> None:
             next_ns = next_cut(origin, clock.now_ns())
@@ -188,9 +199,13 @@ class Worker:
         finally:
             listener.cancel()
         cut()  # the last records (execute() flushed them into the recorder)
+        if part is not None:
+            part.close()
         # its N slowest requests go with its end: the coordinator keeps the N slowest of all
         slowest = run.slowest.rows() if run.slowest is not None else []
-        self.send({"t": "done", "exit_code": code, "reason": reason, "slowest": slowest})
+        self.send({"t": "done", "exit_code": code, "reason": reason, "slowest": slowest,
+                   "part_error": part.failure if part is not None else None,
+                   "deliveries": delivery_bins(run.existing_tracker(), self.shift_ns)})
         self.done = True
         return code
 
@@ -217,7 +232,11 @@ async def _main(out_fd: int) -> int:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**16)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return await Worker(lambda frame: write_all(out_fd, frame), reader).main()
+    out = await PipeOut.open(out_fd)
+    try:
+        return await Worker(out.write, reader).main()
+    finally:
+        await out.drain(DRAIN_S)
 
 
 async def _main_tcp(address: str, index: int, token: str, within_s: float,

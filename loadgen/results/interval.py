@@ -289,6 +289,22 @@ class IntervalRecorder:
             scen = dict(tags).get("scenario", "")
             self._ts.add(m, t, values, self._ts.scenario_no(scen))
 
+    def absorb(self, iv: Interval) -> None:
+        """Another process's interval, to go out in this recorder's next cut: a `--workers`
+        coordinator's archive holds its own records and every worker's, merged, so that
+        `loadgen merge` of it reads the run's own numbers (bounded as `_add`)."""
+        for (name, tags), sink in iv.metrics.items():
+            m = self.registry[name]
+            key = (m, tags)
+            if key not in self._sinks and len(self._sinks) >= MAX_TAG_SETS:
+                key = (m, (("tags", "overflow"),))
+            mine = self._sinks.get(key)
+            if mine is None:
+                mine = self._sinks[key] = _empty_like(sink)
+            merge_sink(mine, sink)
+        for (k, name, scen), agg in iv.series.items():
+            self._ts.absorb(k, self.registry[name], scen, agg)
+
     # ---- cutting ----------------------------------------------------------------------------
     def cut(self, now_s: float, health: dict[str, Any] | None = None) -> Interval:
         """Everything ingested since the last cut, as an Interval ending at `now_s`."""

@@ -115,8 +115,10 @@ class Judge:
 
     # -- during the run -------------------------------------------------------------------
     def exec_started(self, exec_start_ns: int) -> None:
-        """The engine's T0 for executors (after setup): test-type views are relative to it."""
+        """The engine's T0 for executors (after setup): test-type views are relative to it,
+        and windowed thresholds start there."""
         self.exec_start_ns = exec_start_ns
+        self.windows.load_started((exec_start_ns - self.timeseries.origin_ns) / 1e9)
 
     def views(self, final: bool = False) -> list[tuple[type[TestType], RunView]]:
         """(test type class, RunView) for every scenario that is a test type."""

@@ -26,7 +26,7 @@ from loadgen.results.archive import ArchiveWriter
 from loadgen.results.checks import CheckCounter
 from loadgen.results.config import ResultsConfig
 from loadgen.results.endpoints import EndpointViews
-from loadgen.results.interval import Interval, IntervalRecorder, interval_store
+from loadgen.results.interval import Interval, IntervalRecorder, apply, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
 from loadgen.results.junit import write_junit
 from loadgen.results.live import LiveFigures
@@ -168,6 +168,8 @@ class Results:
         self.timeseries.origin_ns = start_ns
         self.streams.start(start_ns, wall_ns)
         self._start_ns = self._cut_ns = start_ns
+        if self.now_ns is not None:  # a live run (not a merge): windows start with the load
+            self.judge.windows.wait_for_load()
         if self.intervals is not None:
             self.intervals.start(start_ns)
         if self.archive is not None:
@@ -185,6 +187,16 @@ class Results:
                 now = self.now_ns()
                 if now - self._cut_ns >= ARCHIVE_INTERVAL_NS:
                     self._cut(now)
+
+    def absorb(self, iv: Interval) -> None:
+        """Another process's interval (a `--workers` coordinator's): into the store and time
+        series as if ingested here, and into the next cut, so the archive and the report get
+        it merged with the rest of that second (the report of a run is then the report of a
+        merge of its archive)."""
+        apply(iv, self.store.registry, self.store, self.timeseries)
+        if self.intervals is not None:
+            self.intervals.absorb(iv)
+        self.streams.after_ingest()
 
     def _cut(self, now_ns: int) -> None:
         """One interval snapshot into the archive, the windowed thresholds and the report

@@ -8,6 +8,12 @@ that completes a window, the window's aggregate is compared. The threshold fails
 one full window breaks it (and stays failed: abortOnFail can act on it during the run);
 a run that never filled one window is undecided and counts as failed, with a warning.
 
+Only the load is windowed: seconds before the executors start (setup(), a fleet's workers
+starting) are skipped, a window starts at the threshold's first sample and is judged when
+it ends on a second with samples, so the tail (graceful stop, teardown) is never a window;
+an outage inside the load at least a window long is judged as an empty window when samples
+come back (`count over 1m > 100` fails on it; trends and rates have nothing to compare).
+
 Per-second trend aggregates are log-linear histograms with 2**8 sub-buckets per power of two
 (each value within 0.2%); count, sum, min and max are exact. A trend window's bucket counts
 are kept dense and slid (+ the new second, - the one that left), so judging a window costs
@@ -77,6 +83,11 @@ class Second:
     total: int = 0
     #: open-model iterations never served (dropped): ranked above every served value
     unserved: int = 0
+
+    @property
+    def has_samples(self) -> bool:
+        return bool(self.n or self.total or self.unserved or (
+            self.trend is not None and self.trend.count))
 
 
 def merge_trends(aggs: list[TrendAgg]) -> TrendAgg:
@@ -171,15 +182,35 @@ class Tracked:
 
     #: trends: the window's bucket counts, slid one second at a time (O(new buckets))
     dense: np.ndarray | None = None
+    _empty_run: int = 0  # seconds without samples since the last one with
+    _seen: bool = False  # any second with samples yet
+    _since_first: int = 0  # seconds from the first one with samples on
 
     def add(self, second: Second) -> None:
+        """The next second. A window is judged when it ends on a second with samples: one
+        that ends on an empty second may be the run's tail (graceful stop, teardown), so it
+        waits; when samples come back after a gap at least a window long, the all-empty
+        window in it is judged too (a counter's `count over 1m > 100` catches the outage),
+        unless the gap came before any sample (the load starting up)."""
         self.parts.append(second)
         self._slide(second.trend, +1)
         if len(self.parts) > self.size:
             self._slide(self.parts.popleft().trend, -1)
-        if len(self.parts) < self.size or self.ok is False:
-            return  # not full yet, or already broken (the first breaking window is kept)
-        value = window_value(self.expr, self.mtype, list(self.parts), self.dense)
+        if self._seen or second.has_samples:
+            self._since_first += 1  # windows start at the first sample, not before it
+        if not second.has_samples:
+            self._empty_run += 1
+            return
+        gap, self._empty_run = self._empty_run, 0
+        seen, self._seen = self._seen, True
+        if gap >= self.size and seen:  # an outage inside the load, not its slow start
+            self._judge(window_value(self.expr, self.mtype, [Second(1.0)] * self.size))
+        if self._since_first >= self.size:
+            self._judge(window_value(self.expr, self.mtype, list(self.parts), self.dense))
+
+    def _judge(self, value: float | None) -> None:
+        if self.ok is False:
+            return  # the first breaking window is the one reported
         self.full_windows += 1
         self.observed = value
         self.ok = value is None or self.expr.compare(value)
@@ -207,6 +238,17 @@ class Windows:
         self.elapsed_s = 0.0
         self._pending: dict[int, dict[tuple[str, int], Second]] = {}
         self._last: int | None = None  # the last second judged
+        #: seconds (of the run) before this one are not the load: setup(), a fleet's workers
+        #: starting (None: wait until the engine says when the executors start)
+        self.start_s: float | None = 0.0
+
+    def wait_for_load(self) -> None:
+        """A live run: judge nothing until `load_started` (setup() may take a while)."""
+        self.start_s = None
+
+    def load_started(self, start_s: float) -> None:
+        """The executors' start, in seconds since the run started."""
+        self.start_s = start_s
 
     def __bool__(self) -> bool:
         return bool(self.tracked)
@@ -237,6 +279,9 @@ class Windows:
 
     def _close(self, k: int) -> None:
         seconds = self._pending.pop(k)
+        # a second less than 3/4 inside the load (before the executors started) is skipped
+        if self.start_s is None or k - 1 < self.start_s - 0.25:
+            return
         gap = 0 if self._last is None else k - self._last - 1
         self._last = k
         for key, t in self.tracked.items():

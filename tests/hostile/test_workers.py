@@ -180,14 +180,13 @@ def test_bad_worker_counts_are_refused(tmp_path: Path, value: str):
     assert "--workers must be a whole number >= 1 or auto" in r.err
 
 
-def test_what_a_fleet_cannot_do_yet_is_refused(tmp_path: Path):
-    r = run_cli("http", "GET", "http://127.0.0.1:9/", "-q", "--workers", "2", "-o",
-                f"json={tmp_path / 'raw.ndjson'}", "--archive", str(tmp_path / "a.ndjson"),
-                "--execution-segment", "0:1/2")
+def test_raw_points_from_workers_on_other_machines_are_refused(tmp_path: Path):
+    """Their part files are on their own disks (local workers' are appended at the end)."""
+    r = run_cli("run", script(tmp_path, LONG_SCENARIO), "-q", "--workers", "2", "--listen",
+                "127.0.0.1:0", "--fleet-token", "t", "-o", f"json={tmp_path / 'raw.ndjson'}")
     clean(r, 104, 10)
-    assert "--execution-segment is for separate instances" in r.err
+    assert "workers on other machines write no raw points here" in r.err
     assert "write json=FILE?points=buckets" in r.err
-    assert "--archive is not written by a --workers run" in r.err
 
 
 def test_vu_abort_in_one_worker_stops_the_fleet(tmp_path: Path, base_url: str):

@@ -241,3 +241,35 @@ async def test_a_run_on_the_fake_clock_aborts_when_one_window_breaks():
         ("p(99) < 1000", True), ("max over 2s < 200", False)]
     assert results.judge.windows.observed("http_req_duration", 1) == pytest.approx(
         300, rel=2e-3)
+
+
+def test_the_load_s_edges_are_not_windows_but_an_outage_inside_it_is():
+    raw = {"http_reqs": ["count over 2s >= 20"]}
+    busy = [second(k, [1.0], reqs=10) for k in range(3, 8)]
+    # set-up (seconds 1-2, nothing sent) and the tail (graceful stop, teardown): not judged
+    lead_tail = [second(1, [], reqs=0), second(2, [], reqs=0), *busy,
+                 second(8, [], reqs=0), second(9, [], reqs=0)]
+    for iv in lead_tail:
+        del iv.metrics[("http_req_duration", OK_TAGS)]
+    ev, w, _ = judged(raw, lead_tail)
+    assert ev.ok["http_reqs"] == [True] and w.observed("http_reqs", 0) == 20
+    # a 3 s outage inside the load: the all-empty window counts 0 and fails
+    gap = [second(k, [1.0], reqs=10) for k in (1, 2)] + [
+        second(k, [1.0], reqs=0) for k in (3, 4, 5)] + [second(k, [1.0], reqs=10)
+                                                         for k in (6, 7)]
+    for iv in gap[2:5]:
+        del iv.metrics[("http_req_duration", OK_TAGS)]
+    ev, w, _ = judged(raw, gap)
+    assert ev.ok["http_reqs"] == [False] and w.observed("http_reqs", 0) == 0
+
+
+def test_a_live_run_s_windows_start_with_the_executors():
+    tset = th.parse({"http_reqs": ["count over 1s >= 10"]}, TYPES)
+    w = Windows(tset)
+    w.wait_for_load()
+    w.add(second(1, [1.0], reqs=1))  # setup()'s one request
+    w.load_started(1.1)  # the executors start 1.1 s into the run
+    for k in range(2, 6):
+        w.add(second(k, [1.0], reqs=10))
+    w.flush()
+    assert w.ok("http_reqs", 0) is True and w.observed("http_reqs", 0) == 10

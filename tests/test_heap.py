@@ -1,0 +1,37 @@
+"""The load runs with the start-of-run heap frozen (no full-collection pauses over modules,
+VUs and setup data), and the collector is back to normal once the executors end."""
+
+from __future__ import annotations
+
+import gc
+
+from fakes import Harness
+
+from loadgen import ConstantVUs, Scenario
+from loadgen.execution.heap import frozen_heap
+
+SEEN: list[int] = []
+
+
+class Probe(Scenario):
+    async def iteration(self, vu):
+        SEEN.append(gc.get_freeze_count())
+        await vu.sleep(0.5)
+
+
+async def test_iterations_run_on_a_frozen_heap_and_it_is_thawed_after():
+    SEEN.clear()
+    assert gc.get_freeze_count() == 0
+    h = Harness()
+    await h.run((Probe, ConstantVUs(vus=2, duration="2s")))
+    assert SEEN and min(SEEN) > 1000  # modules and VUs alike are out of the collector's walk
+    assert gc.get_freeze_count() == 0
+
+
+def test_nested_blocks_thaw_once_at_the_outer_end():
+    with frozen_heap():
+        outer = gc.get_freeze_count()
+        with frozen_heap():
+            assert gc.get_freeze_count() >= outer
+        assert gc.get_freeze_count() >= outer  # the inner block did not thaw the outer one
+    assert gc.get_freeze_count() == 0
