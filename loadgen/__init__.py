@@ -2,8 +2,9 @@
 
 Public API only: what a scenario file imports - Scenario, the executors, the test types
 (and the Shape their `shape()` returns), custom metrics, payload helpers, events in a run
-(At, Shell, HttpCall, Call) and their Recovery verdicts. There is no
-programmatic `run()`: a file is run by the `loadgen run` command (loadgen.cli).
+(At, Shell, HttpCall, Call) and their Recovery verdicts - and `run()` / `run_async()` /
+`RunResult` (loadgen.api), the `loadgen run` command from Python. Those three are imported
+on first use: a scenario file importing `loadgen` does not load the CLI.
 """
 
 from loadgen import data
@@ -36,6 +37,18 @@ from loadgen.testtypes import (
 )
 
 __version__ = "0.1.0"
+_API = ("run", "run_async", "RunResult")
+
+
+def __getattr__(name: str) -> object:
+    """loadgen.run & co. from loadgen.api, loaded when first asked for: the API sits on top of
+    the CLI, whose modules import this package's __version__, so it is found by name at call
+    time rather than imported (an import here would tie the root to the top floor)."""
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module("loadgen.api"), name)
+    raise AttributeError(f"module 'loadgen' has no attribute {name!r}")
 
 __all__ = [
     "data",
@@ -69,6 +82,9 @@ __all__ = [
     "Stage",
     "Trend",
     "__version__",
+    "run",
+    "run_async",
+    "RunResult",
     "payload",
     "verify",
 ]

@@ -71,6 +71,9 @@ class Expression:
     operator: str
     value: float
     percentile: float | None = None
+    #: `p(99) over 1m < 300`: judged on every full sliding window of this length
+    #: (loadgen/results/windows.py) instead of the whole run
+    window_ns: int | None = None
 
     @property
     def sink_key(self) -> str:
@@ -110,6 +113,9 @@ def parse_expression(source: str) -> Expression:
         )
     method, rhs = left.strip(), right.strip()
     lhs_err = f"failed parsing threshold expression's {go_quote(source)} left hand side; reason: "
+    method, _, window = method.partition(" over ")
+    method, window = method.strip(), window.strip()
+    window_ns = _window(source, window) if _ else None
     percentile: float | None = None
     if method not in _METHODS:
         if not (method.startswith("p(") and method.endswith(")")):
@@ -130,7 +136,22 @@ def parse_expression(source: str) -> Expression:
             f"failed parsing threshold expresion's {go_quote(source)} right hand side; "
             f"reason: {e}"
         ) from None
-    return Expression(method, op, value, percentile)
+    return Expression(method, op, value, percentile, window_ns)
+
+
+MAX_WINDOW_NS = 3600 * 1_000_000_000  # a window's buckets are kept: bounded memory
+
+
+def _window(source: str, text: str) -> int:
+    """The `over 1m` of a windowed expression: whole seconds, 1 s to 1 h."""
+    where = f"invalid window in threshold {go_quote(source)}: "
+    try:
+        ns = parse_duration(text, what="window")
+    except ValueError as e:
+        raise ThresholdError(f"{where}{e} (e.g. `p(99) over 1m < 300`)") from None
+    if ns < 1_000_000_000 or ns > MAX_WINDOW_NS or ns % 1_000_000_000:
+        raise ThresholdError(f"{where}{text!r} must be whole seconds from 1s to 1h")
+    return ns
 
 
 @dataclass(frozen=True)
@@ -258,6 +279,10 @@ def _parse_all(
             if spec.expression.method not in SUPPORTED[mtype]:
                 problems.append(_supported_message(spec.source, key, spec.expression.method,
                                                    mtype))
+            elif spec.expression.window_ns is not None and mtype is MetricType.GAUGE:
+                problems.append(f"invalid threshold {go_quote(spec.source)} applied on metric "
+                                f"{key}; reason: a window (`over ...`) needs a trend, counter "
+                                "or rate: a gauge has no per-window samples to add up")
         ident = (sel.parent, sel.tags)
         have = by_identity.get(ident)
         if have is None:
@@ -302,7 +327,8 @@ class Evaluation:
 
 
 def evaluate(
-    tset: ThresholdSet, get_sink: Callable[[str], Sink | None], elapsed_s: float, final: bool
+    tset: ThresholdSet, get_sink: Callable[[str], Sink | None], elapsed_s: float, final: bool,
+    windowed: Callable[[str, int], bool | None] | None = None,
 ) -> Evaluation:
     """Run every threshold against its sink (k6 engine.evaluateThresholds).
 
@@ -322,8 +348,13 @@ def evaluate(
                 sink = new_sink(m.type)
         failed_any = False
         for i, spec in enumerate(m.specs):
-            lhs = sink.aggregate(spec.expression.sink_key, elapsed_s)
-            ok = True if lhs is None else spec.expression.compare(lhs)
+            if spec.expression.window_ns is not None:
+                # every full window so far held (None: none is full yet, failed at the end)
+                w = windowed(m.name, i) if windowed is not None else None
+                ok = (w is not False) if not final else bool(w)
+            else:
+                lhs = sink.aggregate(spec.expression.sink_key, elapsed_s)
+                ok = True if lhs is None else spec.expression.compare(lhs)
             m.last_ok[i] = ok
             if ok:
                 continue

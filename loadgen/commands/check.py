@@ -189,6 +189,12 @@ def check_summary(doc: Mapping[str, Any], thresholds: RawThresholds) -> CheckRes
                     f"{expr.method} is not supported on a {m.type.value} metric (supported: "
                     f"{', '.join(SUPPORTED[m.type])})")
                 continue
+            if expr.window_ns is not None:
+                res.undecidable.append(
+                    f"cannot evaluate {spec.source!r} on {name}: a windowed threshold needs "
+                    "the run's per-second intervals, which a summary does not have; judge it "
+                    "during the run, or from `loadgen merge` of its --archive")
+                continue
             agg = expr.sink_key
             ok_found, value = _lookup(m, agg)
             if m.type is MetricType.RATE and m.values.get("passes", 0) + m.values.get(

@@ -16,6 +16,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -206,7 +207,11 @@ def load_plan(cfg: RunConfig, problems: Sequence[str] = ()
     return registry, specs, notes
 
 
-def run_file(cfg: RunConfig) -> int:
+def run_file(cfg: RunConfig, keep: Callable[[Results], None] | None = None,
+             *, raise_early: bool = False) -> int:
+    """The run: 0, 99 or another k6 exit code. `keep` receives the results pipeline (the
+    Python API reads the summary and judgement from it); `raise_early`: a problem found
+    before the load starts is raised, not printed (the API's callers get the exception)."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -220,7 +225,11 @@ def run_file(cfg: RunConfig) -> int:
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
                                notes, cfg.insecure)
         results.run_info = run_info(specs, cfg.file, cfg.overrides)
+        if keep is not None:
+            keep(results)
     except LoadgenError as e:
+        if raise_early:
+            raise
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:  # Ctrl-C while the file loads: nothing ran, nothing to report
@@ -242,9 +251,14 @@ def run_file(cfg: RunConfig) -> int:
         print("\nloadgen: interrupted as the run started", file=sys.stderr)
         return ExitCode.EXTERNAL_ABORT
     # from here on (the summary and the files) a signal means "quit at once"
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if on_main_thread() else ():
         signal.signal(sig, lambda *_: quit_at_once(results))
     return results.finish(outcome)
+
+
+def on_main_thread() -> bool:
+    """Signal handlers can only be installed there; the API may run a test in a thread."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def make_archive(cfg: RunConfig, specs: list[Any], registry: Registry,
@@ -373,7 +387,8 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
         else:
             quit_at_once(results)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    sigs = (signal.SIGINT, signal.SIGTERM) if on_main_thread() else ()
+    for sig in sigs:
         loop.add_signal_handler(sig, on_signal)
     try:
         outcome = await engine.execute()
@@ -381,5 +396,5 @@ async def _run_async(cfg: RunConfig, clock: RealClock, specs: list[Any], registr
             await events.runner.close()
         return outcome
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in sigs:
             loop.remove_signal_handler(sig)

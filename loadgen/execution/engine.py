@@ -45,6 +45,10 @@ class ScenarioSpec:
     base_url: str | None = None
     expected: Any = ((200, 399),)
     plan: Any = None  # a test type's frozen plan from shape(), handed back to its verdict
+    #: the scenario this one starts after (ordering.py); None: at its start_time
+    start_after: str | None = None
+    #: ordering's offset from the executors' T0: planned (worst case), then the real one
+    offset_ns: int = 0
 
 
 class _Stopped(Exception):
@@ -218,12 +222,20 @@ class Engine:
             await self._stop.wait()
             raise _Stopped
 
+        ended = {rt.name: asyncio.Event() for rt in self.runtimes}
+        specs = {s.name: s for s in self.specs}
+
         async def one(rt: ScenarioRuntime) -> None:
             nonlocal left
             assert rt.executor is not None
-            start = self.exec_start_ns + rt.executor.start_time_ns
-            rt.end_ns = start + rt.executor.duration_ns()
+            spec = specs.get(rt.name)
             try:
+                if spec is not None and spec.start_after in ended:
+                    await ended[spec.start_after].wait()  # ended, graceful stop included
+                    spec.offset_ns = self.clock.now_ns() - self.exec_start_ns
+                offset = spec.offset_ns if spec is not None else 0
+                start = self.exec_start_ns + offset + rt.executor.start_time_ns
+                rt.end_ns = start + rt.executor.duration_ns()
                 await self.clock.sleep_until(start)
                 try:
                     await rt.executor.run(rt, start)
@@ -231,6 +243,7 @@ class Engine:
                     rt.done = True
                     rt.ended_ns = self.clock.now_ns()
             finally:
+                ended[rt.name].set()
                 left -= 1
                 if left == 0:
                     stopper.cancel()

@@ -20,6 +20,7 @@ from typing import Any
 
 from loadgen.errors import ConfigError
 from loadgen.execution.engine import ScenarioSpec
+from loadgen.execution.ordering import after_problems, planned_offsets
 from loadgen.execution.scaling import scale_all
 from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple
 from loadgen.executors import (
@@ -162,8 +163,10 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
                     if isinstance(by_name[n].executor, Executor)
                     and not issubclass(by_name[n], TestType)}
         if designed:
+            chains = {n: a for n in designed
+                      if isinstance(a := getattr(by_name[n], "start_after", None), str)}
             scaled, note = scale_all(designed,  # type: ignore[arg-type]
-                                     parse_duration(o.duration, what="duration"))
+                                     parse_duration(o.duration, what="duration"), chains)
             if notes is not None:
                 notes.append(note)
     def takes_rps(c: type[Scenario]) -> bool:
@@ -174,6 +177,7 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
     total_weight = sum(by_name[n].weight for n in selected if takes_rps(by_name[n])) or 1.0
     env = {**os.environ, **o.env}
     specs: list[ScenarioSpec] = []
+    lengths: dict[str, int] = {}  # start_after: how long each one may hold its followers
     for name in selected:
         cls = by_name[name]
         ex: Executor | None
@@ -216,8 +220,11 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
             continue
         errs = ex.validate() + nonfinite_problems(ex)
         if not errs:
+            lengths[name] = ex.total_ns()
+            start_ns = ex.start_time_ns
             ex = ex.for_segment(o.segment)
-            if ex is None:
+            if ex is None:  # it ends here as it starts: a follower does not wait for it
+                lengths[name] = start_ns
                 log.warning("scenario %s has no work in execution segment %s: skipped in "
                             "this instance", name, o.segment)
                 continue
@@ -231,23 +238,38 @@ def build_plan(classes: list[type[Scenario]], o: Overrides,
         expected = cls.expected_statuses
         specs.append(ScenarioSpec(name, cls, ex, dict(cls.tags or {}), base_url, expected,
                                   plan))
+    after = {n: getattr(by_name[n], "start_after", None) for n in selected}
+    problems += after_problems(after, selected, list(by_name))
     if problems:
         raise ConfigError(problems)
+    order(specs, {n: a for n, a in after.items() if isinstance(a, str)}, lengths)
     return specs
+
+
+def order(specs: list[ScenarioSpec], after: dict[str, str], lengths: dict[str, int]) -> None:
+    """Each spec's `start_after` and planned offset. A predecessor with no work in this
+    segment ends on this instance as it starts, so its followers do not wait for it."""
+    offsets = planned_offsets({n: after.get(n) for n in lengths}, lengths)
+    for spec in specs:
+        spec.start_after = after.get(spec.name)
+        spec.offset_ns = offsets.get(spec.name, 0)
 
 
 def describe(specs: list[ScenarioSpec], segment: ExecutionTuple = FULL_TUPLE) -> list[str]:
     """k6's banner: a header line plus one line per scenario (by start time, then name);
     a split test shows its share, and which segment of which sequence this instance runs."""
     peak = sum(s.executor.peak_vus() for s in specs)
-    longest = max((s.executor.total_ns() for s in specs), default=0)
+    longest = max((s.offset_ns + s.executor.total_ns() for s in specs), default=0)
     from loadgen.options import format_duration
 
     lines = [] if segment.is_full else [f"execution: segment {segment}"]
     plural = "s" if len(specs) != 1 else ""
     lines += [f"scenarios: ({segment.share_label()}) {len(specs)} scenario{plural}, "
               f"{peak} max VUs, {format_duration(longest)} max duration (incl. graceful stop):"]
-    for s in sorted(specs, key=lambda s: (s.executor.start_time_ns, s.name)):
-        lines.append(f"         * {s.name}: {s.executor.describe()}")
+    for s in sorted(specs, key=lambda s: (s.offset_ns + s.executor.start_time_ns, s.name)):
+        after = (f", after {s.start_after} ends (at the latest "
+                 f"{format_duration(s.offset_ns + s.executor.start_time_ns)})"
+                 if s.start_after else "")
+        lines.append(f"         * {s.name}: {s.executor.describe()}{after}")
     return lines
 

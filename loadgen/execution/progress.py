@@ -77,7 +77,8 @@ class Progress:
         for rt in rts:
             assert rt.executor is not None
             total = rt.executor.duration_ns()
-            start = engine.exec_start_ns + rt.executor.start_time_ns
+            # end_ns is set when the start is known (a start_after scenario: once it starts)
+            start = rt.end_ns - total if rt.end_ns is not None else engine.clock.now_ns()
             now = rt.ended_ns if rt.done and rt.ended_ns is not None else engine.clock.now_ns()
             ran = max(0, min(now - start, total))  # runtimes exist once executors started
             state = self.end_state(engine, rt, ran, total)

@@ -12,6 +12,7 @@ get the new duration as their `max_duration` cap.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from loadgen.executors import (
     ConstantArrivalRate,
@@ -64,9 +65,30 @@ def scale_executor(ex: Executor, factor: float | None, new_ns: int) -> Executor:
     return dataclasses.replace(ex, start_time=format_duration(start), stages=stages)
 
 
-def scale_all(executors: dict[str, Executor], new_ns: int) -> tuple[dict[str, Executor], str]:
-    """Every executor scaled to end by `new_ns`, and the banner line that says so."""
-    end = design_end_ns(list(executors.values()))
+def chained_end_ns(executors: dict[str, Executor], after: Mapping[str, str]) -> int:
+    """design_end_ns when scenarios start after others (start_after): a follower's timeline
+    begins where its time-based predecessor's ends (an iteration-based one's end is not
+    known in advance: it counts as 0)."""
+    own = {n: ex.start_time_ns + ex.duration_ns() if isinstance(ex, TIMED) and not
+           ex.validate() else 0 for n, ex in executors.items()}
+    ends: dict[str, int] = {}
+    for name in executors:
+        chain = [name]
+        while (prev := after.get(chain[-1])) in executors and prev not in ends and (
+                prev not in chain):
+            chain.append(prev)
+        for n in reversed(chain):
+            prev = after.get(n)
+            ends[n] = own[n] + (ends.get(prev, 0) if prev is not None else 0)
+    return max((ends[n] for n, ex in executors.items() if isinstance(ex, TIMED)), default=0)
+
+
+def scale_all(executors: dict[str, Executor], new_ns: int,
+              after: Mapping[str, str] | None = None) -> tuple[dict[str, Executor], str]:
+    """Every executor scaled to end by `new_ns` (a start_after chain as a whole), and the
+    banner line that says so."""
+    end = (chained_end_ns(executors, after) if after
+           else design_end_ns(list(executors.values())))
     factor = new_ns / end if end else None
     scaled = {name: scale_executor(ex, factor, new_ns) if not ex.validate() else ex
               for name, ex in executors.items()}

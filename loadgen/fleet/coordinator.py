@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from loadgen.clock import RealClock
@@ -25,6 +26,7 @@ from loadgen.commands.run import (
     load_plan,
     make_archive,
     make_watchers,
+    on_main_thread,
     quit_at_once,
     run_env,
     transport_factory,
@@ -86,10 +88,14 @@ def endpoint_of(cfg: RunConfig) -> dict[str, Any] | None:
 
 
 def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = None,
-              remote: dict[str, Any] | None = None) -> int:
+              remote: dict[str, Any] | None = None,
+              keep: Callable[[Results], None] | None = None, raise_early: bool = False,
+              ) -> int:
     """`value`: the --workers flag as given (N or auto); `launcher`: places the workers
     elsewhere (`start(n, now_ns)` -> links, `shutdown()`), else local processes; `remote`:
-    --listen and its token (workers join over TCP instead of being started here)."""
+    --listen and its token (workers join over TCP instead of being started here); `keep`:
+    receives the results pipeline (the Python API reads the judgement from it) and
+    `raise_early` raises a problem found before the workers start instead of printing it."""
     logging.basicConfig(level=logging.INFO, format="level=%(levelname)s msg=%(message)s",
                         stream=sys.stderr)
     try:
@@ -121,9 +127,13 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         events = attach_events(specs, results, clock, registry, run_env(cfg), cfg.events_off,
                                notes, cfg.insecure)
         results.run_info = run_info(specs, cfg.file, cfg.overrides, {"workers": value})
+        if keep is not None:
+            keep(results)
     except LoadgenError as e:
         if launcher is not None:
             launcher.shutdown()  # auto may have connected already
+        if raise_early:
+            raise
         print(f"loadgen: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
@@ -159,7 +169,7 @@ def run_fleet(cfg: RunConfig, kw: dict[str, Any], value: str, launcher: Any = No
         results.close()
         print("\nloadgen: interrupted as the run started", file=sys.stderr)
         return ExitCode.EXTERNAL_ABORT
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if on_main_thread() else ():
         signal.signal(sig, lambda *_: quit_at_once(results))
     fleet: Fleet = state["fleet"]
     if any(parts):
@@ -204,7 +214,8 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
         else:
             quit_at_once(results)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    sigs = (signal.SIGINT, signal.SIGTERM) if on_main_thread() else ()  # the API's threads
+    for sig in sigs:
         loop.add_signal_handler(sig, on_signal)
     fleet: Fleet | None = None
     try:
@@ -246,7 +257,7 @@ async def _fleet_async(cfg: RunConfig, clock: RealClock, specs: list[Any], regis
             await events.runner.close()
         return outcome
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in sigs:
             loop.remove_signal_handler(sig)
         if fleet is not None:
             await fleet.close()

@@ -43,6 +43,8 @@ class ResultsConfig:
     summary_by_name: bool = False  # --summary-by-name: the per-endpoint table in the text
     slowest: int = 0  # --slowest N: keep and list the N slowest requests (0: off)
     report: str | None = None  # --report FILE.html: the single-file HTML report (report/)
+    #: where the text summary goes (None: stdout); the Python API passes a buffer
+    text_out: Any = None
 
     @classmethod
     def from_cli(cls, kw: dict[str, Any]) -> ResultsConfig:

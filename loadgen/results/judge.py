@@ -21,6 +21,7 @@ from loadgen.metrics.model import NAME_RE, Metric, MetricType, SubMetric
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.sinks import Sink
 from loadgen.metrics.timeseries import TimeSeries
+from loadgen.results.windows import Windows
 from loadgen.testtypes.base import TestType
 from loadgen.testtypes.verdict import Verdict
 from loadgen.testtypes.view import RunView
@@ -103,6 +104,8 @@ class Judge:
         if problems:
             raise ConfigError(problems)
         self.tset = th.parse(raw, types)
+        #: `p(99) over 1m < 300`: fed one interval snapshot a second by the pipeline
+        self.windows = Windows(self.tset)
         self.targets: dict[str, Metric | SubMetric] = {}
         for mt in self.tset.metrics:
             if mt.suffix is not None and mt.tags is not None:
@@ -112,8 +115,10 @@ class Judge:
 
     # -- during the run -------------------------------------------------------------------
     def exec_started(self, exec_start_ns: int) -> None:
-        """The engine's T0 for executors (after setup): test-type views are relative to it."""
+        """The engine's T0 for executors (after setup): test-type views are relative to it,
+        and windowed thresholds start there."""
         self.exec_start_ns = exec_start_ns
+        self.windows.load_started((exec_start_ns - self.timeseries.origin_ns) / 1e9)
 
     def views(self, final: bool = False) -> list[tuple[type[TestType], RunView]]:
         """(test type class, RunView) for every scenario that is a test type."""
@@ -123,7 +128,7 @@ class Judge:
         out = []
         for s in self.specs:
             if isinstance(s.cls, type) and issubclass(s.cls, TestType):
-                start = self.exec_start_ns + s.executor.start_time_ns
+                start = self.exec_start_ns + s.offset_ns + s.executor.start_time_ns
                 start_s = (start - self.timeseries.origin_ns) / 1e9
                 ran = max(0.0, (now - start) / 1e9)
                 out.append((s.cls, RunView(self.timeseries, s.name, start_s, ran, self.store,
@@ -143,7 +148,8 @@ class Judge:
                 return StopRequest(reason, ExitCode.OK)
         if not self.enabled or not self.tset.metrics:
             return None
-        ev = th.evaluate(self.tset, self.sink, elapsed_s, final=False)
+        ev = th.evaluate(self.tset, self.sink, elapsed_s, final=False,
+                         windowed=self.windows.ok)
         if ev.abort:
             log.error(ev.message())
             return StopRequest(ABORT_REASON, ExitCode.THRESHOLDS_FAILED)
@@ -163,7 +169,12 @@ class Judge:
         warnings: list[str] = []
         empty: list[str] = []
         if self.enabled and self.tset.metrics:
-            ev = th.evaluate(self.tset, self.sink, outcome.duration_ns / 1e9, final=True)
+            self.windows.flush()
+            ev = th.evaluate(self.tset, self.sink, outcome.duration_ns / 1e9, final=True,
+                             windowed=self.windows.ok)
+            for line in self.windows.undecided():
+                log.warning(line)  # loudly: a gate that could not be judged is not a pass
+                warnings.append(line)
             warnings += self._fail_unseen_scrapes(ev)
             warnings += self._fail_empty(ev, empty)
         verdicts = [v for cls, view in self.views(final=True)

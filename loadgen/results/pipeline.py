@@ -110,6 +110,8 @@ class Results:
             raise ConfigError(problems + e.problems) from None
         if problems:
             raise ConfigError(problems)
+        if self.intervals is None and self.judge.windows:  # windowed thresholds need cuts
+            self.intervals = IntervalRecorder(registry)
         self.open_model = OpenModelViews(self.store, specs, set(self.judge.targets),
                                          arrival_scenarios)
         self.cut_off = CutOffRequests(self.store)
@@ -167,6 +169,8 @@ class Results:
         self.timeseries.origin_ns = start_ns
         self.streams.start(start_ns, wall_ns)
         self._start_ns = self._cut_ns = start_ns
+        if self.now_ns is not None:  # a live run (not a merge): windows start with the load
+            self.judge.windows.wait_for_load()
         if self.intervals is not None:
             self.intervals.start(start_ns)
         if self.archive is not None:
@@ -196,8 +200,8 @@ class Results:
         self.streams.after_ingest()
 
     def _cut(self, now_ns: int) -> None:
-        """One interval snapshot into the archive and the report (every second, and at the
-        end)."""
+        """One interval snapshot into the archive, the windowed thresholds and the report
+        (every second, and at the end)."""
         assert self.intervals is not None
         self._cut_ns = now_ns
         iv = self.intervals.cut((now_ns - self._start_ns) / 1e9, generator_health(self.watchers))
@@ -206,7 +210,10 @@ class Results:
         self.observe(iv)
 
     def observe(self, iv: Interval) -> None:
-        """An interval for the report (a coordinator's or merge's, already applied)."""
+        """An interval for the windowed thresholds and the report (this run's cut, or a
+        coordinator's or merge's, already applied)."""
+        if self.judge.windows:  # `p(99) over 1m`: a fleet's seconds are added up there
+            self.judge.windows.add(iv)
         if self.html is not None:
             self.html.observe(iv)
 
@@ -270,8 +277,11 @@ class Results:
         extra.update(self.sections)
         self._per_endpoint(extra, outcome.duration_ns / 1e9)
         self.entries = metric_entries(self.store, self.judge.targets, judgement.thresholds)
-        return build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
-                            judgement.no_samples)
+        summary = build_report(self.cfg, self.entries, self.checks.tree, outcome, extra,
+                               judgement.no_samples)
+        for key, source, value in self.judge.windows.shown():  # the text summary's values
+            summary.threshold_values.setdefault(key, {})[source] = value
+        return summary
 
     def _per_endpoint(self, extra: dict[str, Any], duration_s: float) -> None:
         """`loadgen.endpoints` always; `slo` and `slowest_requests` when asked for."""

@@ -205,7 +205,8 @@ def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
                 Path(path).write_text(render(summary.data))
             except OSError as e:
                 failures.append(f"{flag} {path}: {e.strerror or e}")
-    text = render_summary_text(summary, colors=sys.stdout.isatty() and not cfg.no_color)
+    out = cfg.text_out if cfg.text_out is not None else sys.stdout
+    text = render_summary_text(summary, colors=out.isatty() and not cfg.no_color)
     text += more_text + render_verdicts(judgement.verdicts)
     section = summary.data.get("loadgen") or {}
     unit = cfg.time_unit or None
@@ -214,8 +215,8 @@ def write_report(cfg: ResultsConfig, summary: Summary, judgement: Judgement,
     text += render_slowest(section, unit)
     text += "".join(f"  ⚠ {line}\n" for line in warnings)
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out.write(text)
+        out.flush()
     except (OSError, ValueError) as e:
         failures.append(f"the text summary on stdout: {getattr(e, 'strerror', None) or e}")
         silence_stdout()

@@ -55,6 +55,9 @@ class Scenario:
     #: per-endpoint budgets in ms by request name, e.g. {"messages": {"p95": 200, "p99": 400,
     #: "error_rate": 0.01}}: expanded to sub-metric thresholds (loadgen/slo.py)
     slo: ClassVar[dict[str, dict[str, float]] | None] = None
+    #: start when this scenario (by name) has ended, its graceful stop included; the
+    #: executor's start_time is then a delay after that (loadgen/execution/ordering.py)
+    start_after: ClassVar[str | None] = None
     #: set on a base class that is only meant to be subclassed (test types do this)
     abstract: ClassVar[bool] = False
 

@@ -174,6 +174,8 @@ def _metric_line(name: str, m: Metric, info: _Info, level: int, fmt: _Fmt,
 def _threshold_value(m: Metric, name: str, source: str, info: _Info, fmt: _Fmt) -> str:
     agg = re.split(r"[=><]", source)[0].strip()
     value: str | None
+    if " over " in agg:  # a windowed threshold: the breaking (or last) window's value
+        return _window_value(m, agg, fmt)
     if m["type"] == "trend":
         stats = list(info.trend_stats)
         value = (info.trend_cols[name][stats.index(agg)] if agg in stats
@@ -185,6 +187,22 @@ def _threshold_value(m: Metric, name: str, source: str, info: _Info, fmt: _Fmt) 
     if value is None:  # JS: [a, undefined].join("=") drops it; decorate() prints it
         value = "undefined" if fmt.colors else ""
     return fmt.deco(agg, "white") + "=" + fmt.deco(value, "cyan")
+
+
+def _window_value(m: Metric, agg: str, fmt: _Fmt) -> str:
+    """`p(99) over 1m=312ms`, or `?` when no window was ever full (undecided)."""
+    raw = m.get("values", {}).get(agg)
+    if raw is None:
+        return fmt.deco(agg, "white") + "=" + fmt.deco("? (no full window: undecided)", "red")
+    contains = m.get("contains", "default")
+    if raw == math.inf:  # an open-model window whose rank fell among unserved iterations
+        return fmt.deco(agg, "white") + "=" + fmt.deco("unserved", "cyan")
+    if m["type"] == "counter":
+        text = humanize_value(raw, "counter", contains, None)
+        text += "" if agg.startswith("count") else "/s"
+    else:
+        text = humanize_value(raw, m["type"], contains, None)
+    return fmt.deco(agg, "white") + "=" + fmt.deco(text, "cyan")
 
 
 def _thresholds(metrics: Mapping[str, Metric], extra: Mapping[str, Mapping[str, float]],
