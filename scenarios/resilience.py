@@ -1,22 +1,25 @@
-"""Shared pieces of the resilience plans (tests 7-13): the storage traffic mix and the fault
-switch that breaks the reference service mid-run and measures how it comes back.
+"""Shared pieces of the resilience plans (tests 7-13): the storage traffic mix, the run's
+length and fault window read from the environment, and the fault as two run events.
 
 Why they look like this:
 
-* **The switch is a scenario of its own.** `FaultSwitch` is one VU, one iteration, started
-  half-way through the run (`at`, of `--duration` or the plans' 10 minutes): it POSTs the fault to
-  /admin/faults, holds it `FAULT_S` seconds, heals it (`POST /admin/faults {}`), then polls
-  /health every 100 ms until the scenario's `recovered()` says the service is back, and
-  records that as `recovery_time` (or counts `recovery_missed` after `RECOVERY_WAIT_S`,
-  default the plan's gate, or at the end of its run). Its requests carry its own `scenario`
-  tag, so the gates (`{scenario:storage}`, `{scenario:senders}`) never judge them.
-  `faults_switched` counts the faults really switched on: a gate `count>0` on it keeps a
-  switch that never ran (a wrong URL, a typo in the fault) from passing vacuously.
-* **Environment, not edits, scales a run** (`RATE=50 FAULT_S=1 loadgen run ... --duration
-  6s`): `RATE` (the traffic's arrival rate), `FAULT_S`, `RECOVERY_WAIT_S` and `FAULT_JSON`
-  (a whole fault set replacing the scenario's own: how a test breaks the service the way
-  the plan exists to catch). They are read when the file loads (so `-e` cannot set them),
-  and a bad one is a configuration error (exit 104) naming it.
+* **The fault is a pair of events.** `fault_events()` gives `At(on, HttpCall("POST",
+  "/admin/faults", json=fault), required=True)` and `At(off, HttpCall(... {} ...))`: the
+  service breaks and heals at offsets of the load, on the events' own HTTP session, so the
+  switch's requests are never in the metrics, and a switch that fails (a wrong URL, a typo
+  in the fault: the service answers 400) fails the run (99) instead of passing vacuously.
+  Each scenario declares a `Recovery` on its own traffic after them: loadgen's verdict on
+  how long p95 and the error rate took to come back to the baseline before the fault.
+* **Environment, not edits, scales a run, the events included.** Event offsets are
+  absolute (`--duration` does not move them), so the length is read here: `DURATION` (a k6
+  duration, default the plans' 10m) sets every executor's duration, and the fault goes on
+  at `FAULT_AT` of it (default 0.5) for `FAULT_S` seconds (default the scenario's own).
+  `RATE` (the traffic's arrival rate) and `FAULT_JSON` (a whole fault set replacing the
+  scenario's own: how a test breaks the service the way the plan exists to catch) as
+  before. They are read when the file loads (so `-e` cannot set them), and a bad one is a
+  configuration error (exit 104) naming it: `DURATION=8s FAULT_S=1.5 RATE=50 loadgen run
+  ...`; a `--duration` shorter than the fault's end is refused (104, the event "would never
+  run"), so scale with DURATION, not --duration.
 * **Storage traffic that cannot grow without bound.** `StorageMix` runs a fixed per-VU cycle
   of 40 % cache reads (GET .../participants), 30 % writes (POST .../participants, a set
   add: no conflicts, no new rows) and 30 % stream publishes (POST /v1/messages) on 20
@@ -24,8 +27,10 @@ Why they look like this:
 * **Graceful degradation is a check.** With `tolerate_503`, every answer must be a 2xx or a
   503 with a JSON error and Retry-After; anything else (a 500, a reset, a timeout: status 0)
   fails "degrades with 503", which the cascading and pool plans gate at 100 %.
-* **Phases** (`baseline`, `fault`, `recovery`, `after`) tag the traffic's requests, so a
-  summary shows each phase's latency and `migration_p95_ratio` compares two of them.
+* **Phases** (`baseline`, `fault`, `after`) tag the traffic's requests by the time since the
+  load's first request against the planned fault window (the events run elsewhere: on the
+  coordinator, under --workers in another process), so a summary shows each phase's latency
+  and `migration_p95_ratio` compares two of them.
 """
 
 from __future__ import annotations
@@ -35,17 +40,17 @@ import math
 import os
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
 from common import DEFAULT_BASE_URL, auth, login_many, setup_vu, username
 
-from loadgen import ConstantArrivalRate, Counter, PerVUIterations, Scenario, Trend
+from loadgen import At, ConstantArrivalRate, HttpCall, Scenario
 from loadgen.errors import ConfigError
-from loadgen.options import format_duration, parse_duration
-from loadgen.testtypes import Shape, TestType
+from loadgen.options import parse_duration
 
-POLL_S = 0.1
+FAULTS_URL = "/admin/faults"
 
 
 def env_float(name: str, default: float, lo: float = 0.0, hi: float = 1e6) -> float:
@@ -62,6 +67,19 @@ def env_float(name: str, default: float, lo: float = 0.0, hi: float = 1e6) -> fl
         raise ConfigError(f"environment variable {name} must be a number in "
                           f"[{lo:.12g}, {hi:.12g}], got {raw!r}")
     return value
+
+
+def env_duration(name: str, default: str) -> float:
+    """A k6 duration from the environment, in seconds (at least 1 s), or exit 104."""
+    raw = os.environ.get(name) or default
+    try:
+        seconds = parse_duration(raw, what=name) / 1e9
+    except ValueError as e:
+        raise ConfigError(f"environment variable {name}: {e}") from None
+    if not 1 <= seconds <= 7 * 86400:
+        raise ConfigError(f"environment variable {name} must be between 1s and 168h, "
+                          f"got {raw!r}")
+    return seconds
 
 
 def env_fault() -> dict[str, Any] | None:
@@ -81,14 +99,55 @@ def env_fault() -> dict[str, Any] | None:
 
 
 FAULT_JSON = env_fault()
-FAULT_S = env_float("FAULT_S", -1.0, 0, 3600)  # -1: the scenario's own hold_s
-RECOVERY_WAIT_S = env_float("RECOVERY_WAIT_S", -1.0, 0, 3600)
+FAULT_S = env_float("FAULT_S", -1.0, 0, 3600)  # -1: the scenario's own hold
+RUN_S = env_duration("DURATION", "10m")
+RUN = f"{RUN_S:g}s"  # every executor's duration
+FAULT_AT = env_float("FAULT_AT", 0.5, 0.05, 0.95)
+
+
+@dataclass(frozen=True)
+class Window:
+    """When the fault is on, in seconds after the load's start."""
+
+    on_s: float
+    off_s: float
+
+
+def fault_window(hold_s: float) -> Window:
+    """The scenario's fault window at this run's length (FAULT_S overrides `hold_s`)."""
+    on = round(RUN_S * FAULT_AT, 3)
+    return Window(on, round(on + (FAULT_S if FAULT_S >= 0 else hold_s), 3))
+
+
+def check_within(gate_s: float, window: Window) -> float:
+    """How long a check after the heal may poll: the plan's gate, or what is left of the
+    run when that is shorter (events are cancelled when the load ends; this way a scaled
+    run's check fails with its own message, not a cancellation)."""
+    return max(1.0, min(gate_s, RUN_S - window.off_s - 0.5))
+
+
+def fault_events(fault: dict[str, Any], window: Window, on: str, off: str) -> list[At]:
+    """The fault switched on (FAULT_JSON, when set, instead of `fault`) and healed, as two
+    required events on the scenario's base URL."""
+    body = FAULT_JSON if FAULT_JSON is not None else fault
+    return [At(window.on_s, HttpCall("POST", FAULTS_URL, json=body, expect=200), name=on,
+               required=True, timeout="5s"),
+            At(window.off_s, HttpCall("POST", FAULTS_URL, json={}, expect=200), name=off,
+               required=True, timeout="5s")]
 
 
 class Phase:
-    """Where the switch is now; the traffic tags its requests with it."""
+    """The traffic's phase, by the time since its first request (≈ the load's start)."""
 
-    now = "baseline"
+    window = Window(math.inf, math.inf)
+    origin: float | None = None
+
+    @classmethod
+    def now(cls) -> str:
+        if cls.origin is None:
+            cls.origin = time.monotonic()
+        t = time.monotonic() - cls.origin
+        return "baseline" if t < cls.window.on_s else "fault" if t < cls.window.off_s else "after"
 
 
 class StorageMix(Scenario):
@@ -96,7 +155,7 @@ class StorageMix(Scenario):
 
     abstract = True
     default_base_url = DEFAULT_BASE_URL
-    executor = ConstantArrivalRate(rate=int(env_float("RATE", 300, 1)), duration="10m",
+    executor = ConstantArrivalRate(rate=int(env_float("RATE", 300, 1)), duration=RUN,
                                    pre_allocated_vus=50, max_vus=500)
     tolerate_503: ClassVar[bool] = False
     users: ClassVar[int] = 20
@@ -126,7 +185,7 @@ class StorageMix(Scenario):
             convs.append((r.json()["id"], tokens[owner]))
         return {"convs": convs}
 
-    def check(self, vu: Any, r: Any, ok: int) -> None:
+    def check(self, vu: Any, r: Any, ok: int, phase: str) -> None:
         if self.tolerate_503:
             vu.check(r, {"degrades with 503": lambda r: r.status == ok or (
                 r.status == 503 and bool(r.headers.get("Retry-After"))
@@ -134,7 +193,7 @@ class StorageMix(Scenario):
         else:
             vu.check(r, {f"answered {ok}": lambda r: r.status == ok})
         if r.status:
-            lat = type(self).latencies.setdefault(Phase.now, deque(maxlen=100_000))
+            lat = type(self).latencies.setdefault(phase, deque(maxlen=100_000))
             lat.append(r.timings.duration)
 
     async def iteration(self, vu: Any) -> None:
@@ -143,107 +202,24 @@ class StorageMix(Scenario):
             k = n % len(self.cycle)  # VUs start at different points of the cycle
             self.steps = itertools.cycle(self.cycle[k:] + self.cycle[:k])
             self.conv, self.token = self.data["convs"][n % len(self.data["convs"])]
-        step, tags = next(self.steps), {"phase": Phase.now}
+        step, phase = next(self.steps), Phase.now()
+        tags = {"phase": phase}
         h = auth(self.token)
         if step == "read":
             r = await vu.http.get(f"/v1/conversations/{self.conv}/participants", headers=h,
                                   name="cache read", tags=tags)
-            self.check(vu, r, 200)
+            self.check(vu, r, 200, phase)
         elif step == "write":
             r = await vu.http.post(f"/v1/conversations/{self.conv}/participants", headers=h,
                                    json={"participants": ["storage-guest"]}, name="write",
                                    tags=tags)
-            self.check(vu, r, 200)
+            self.check(vu, r, 200, phase)
         else:
             r = await vu.http.post("/v1/messages", headers=h, name="publish", tags=tags,
                                    json={"conversation_id": self.conv, "body": "x" * 256})
-            self.check(vu, r, 202)
+            self.check(vu, r, 202, phase)
 
 
 def p95(values: deque[float]) -> float:
     ranked = sorted(values)
     return ranked[max(0, math.ceil(0.95 * len(ranked)) - 1)] if ranked else math.nan
-
-
-class FaultSwitch(TestType):
-    """Switches `fault` on at `at` of the run for `FAULT_S`, heals, measures the recovery.
-
-    A test type so that its start follows the run's length whatever scales it (`--duration`
-    alone, or with `--rps`: a plain scenario's `start_time` would stay at 5 minutes in a 30 s
-    run); it ends with the run, so a service must recover while the traffic still flows."""
-
-    abstract = True
-    kind = "fault switch"
-    default_base_url = DEFAULT_BASE_URL
-    weight = 0.0  # never takes a share of --rps
-    run_duration: ClassVar[str] = "10m"  # the plans' length, when --duration does not say
-    at: ClassVar[float] = 0.5  # when the fault goes on, as a fraction of the run
-    fault: ClassVar[dict[str, Any]] = {}
-    hold_s: ClassVar[float] = 30.0
-    recovery_gate_s: ClassVar[float] = 60.0  # the plan's gate; waiting longer proves nothing
-
-    faults_switched = Counter("faults_switched")
-    recovery_time = Trend("recovery_time", True)
-    recovery_missed = Counter("recovery_missed")
-
-    @classmethod
-    def shape(cls, o: Any) -> Shape:
-        total = parse_duration(o.duration or cls.run_duration)
-        start = round(total * cls.at)
-        return Shape(PerVUIterations(vus=1, iterations=1, start_time=format_duration(start),
-                                     max_duration=format_duration(total - start)))
-
-    def recovered(self, health: dict[str, Any]) -> bool:
-        return health.get("status") == "ok"
-
-    def report(self, vu: Any, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """Record what the service says happened (deltas of /health) as metrics."""
-
-    async def health(self, vu: Any) -> dict[str, Any]:
-        r = await vu.http.get("/health", name="admin: health", timeout=2)
-        try:
-            doc = r.json() if r.status == 200 else {}
-        except orjson.JSONDecodeError:
-            doc = {}
-        return doc if isinstance(doc, dict) else {}
-
-    async def switch(self, vu: Any, body: dict[str, Any], what: str) -> bool:
-        r = await vu.http.post("/admin/faults", json=body, name=f"admin: fault {what}",
-                               timeout=5)
-        return bool(vu.check(r, {f"fault switched {what}": lambda r: r.status == 200}))
-
-    async def hold(self, vu: Any, body: dict[str, Any], seconds: float) -> None:
-        """Keep the fault on for `seconds` (cut short at the end of the run)."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not vu.stopping:
-            await vu.sleep(min(POLL_S, end - time.monotonic()))
-
-    async def iteration(self, vu: Any) -> None:
-        body = FAULT_JSON if FAULT_JSON is not None else self.fault
-        seconds = FAULT_S if FAULT_S >= 0 else self.hold_s
-        wait = RECOVERY_WAIT_S if RECOVERY_WAIT_S >= 0 else self.recovery_gate_s
-        before = await self.health(vu)
-        if not await self.switch(vu, body, "on"):
-            return
-        self.faults_switched.add(1)
-        Phase.now = "fault"
-        try:
-            await self.hold(vu, body, seconds)
-        finally:
-            healed = await self.switch(vu, {}, "off")
-        Phase.now = "recovery"
-        t0 = time.monotonic()
-        after: dict[str, Any] = {}
-        while healed:
-            after = await self.health(vu)
-            if after and self.recovered(after):
-                self.recovery_time.add((time.monotonic() - t0) * 1000.0)
-                break
-            if time.monotonic() - t0 >= wait or vu.stopping:
-                self.recovery_missed.add(1)
-                break
-            await vu.sleep(POLL_S)
-        else:
-            self.recovery_missed.add(1)
-        Phase.now = "after"
-        self.report(vu, before, after)

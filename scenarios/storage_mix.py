@@ -6,7 +6,7 @@ What it proves: with nothing broken, the storage path (pool, cache, outbox) keep
 API promises (201/200/202). The mix and why it cannot grow without bound: resilience.py.
 
     loadgen run scenarios/storage_mix.py --thresholds thresholds/storage_mix.yaml
-    RATE=50 loadgen run scenarios/storage_mix.py --duration 10s \\
+    DURATION=10s RATE=50 loadgen run scenarios/storage_mix.py \\
         --thresholds thresholds/storage_mix.yaml
 """
 

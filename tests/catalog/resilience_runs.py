@@ -1,6 +1,7 @@
 """Runs of the resilience scenarios for test_resilience_catalog: each against a demo process
 of its own (these scenarios break the service they run against, so they cannot share one),
-through the real CLI, scaled down by the environment (`RATE`, `FAULT_S`, ...) and `--duration`.
+through the real CLI, scaled down by the environment (`DURATION`, `FAULT_AT`, `RATE`,
+`FAULT_S`, ...): the scenarios' events follow DURATION, which --duration would not move.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_ENV = {k: v for k, v in os.environ.items() if k not in ("BASE_URL", "FAULT_JSON")}
+BASE_ENV = {k: v for k, v in os.environ.items()
+            if k not in ("BASE_URL", "FAULT_JSON", "DURATION", "FAULT_AT", "FAULT_S")}
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     demo_args: list[str] = field(default_factory=list)
     preset: dict[str, Any] | None = None  # a fault set POSTed before the run starts
-    duration: str = "6s"
+    duration: str = "6s"  # DURATION: the run's length, the fault's offsets with it
 
 
 @dataclass
@@ -48,10 +50,21 @@ class Result:
     def metric(self, name: str) -> dict[str, Any]:
         return dict(self.summary["metrics"][name])
 
+    def events(self) -> dict[str, dict[str, Any]]:
+        """The run's events by name (`loadgen.events` of the summary)."""
+        return {e["name"]: e for e in self.summary.get("loadgen", {}).get("events", [])}
+
+    def recovery(self) -> dict[str, dict[str, Any]]:
+        """The recovery verdicts by their fault event (`loadgen.recovery`)."""
+        return {r["event"]: r for r in self.summary.get("loadgen", {}).get("recovery", [])}
+
     def failed(self) -> set[str]:
-        """The metrics with a failed threshold."""
-        return {name for name, m in self.summary.get("metrics", {}).items()
-                if not all(t["ok"] for t in m.get("thresholds", {}).values())}
+        """What failed the run: metrics with a failed threshold, `event:NAME` for a failed
+        required event, `recovery:EVENT` for a failed recovery verdict."""
+        return ({name for name, m in self.summary.get("metrics", {}).items()
+                 if not all(t["ok"] for t in m.get("thresholds", {}).values())}
+                | {f"event:{n}" for n, e in self.events().items() if e["required"] and not e["ok"]}
+                | {f"recovery:{n}" for n, r in self.recovery().items() if r["passed"] is False})
 
 
 def post_faults(url: str, body: dict[str, Any]) -> None:
@@ -109,13 +122,13 @@ def _run(job: Job, tmp: Path, tag: str) -> Result:
             post_faults(url, job.preset)
         out = tmp / f"{tag}.summary.json"
         cmd = [sys.executable, "-m", "loadgen", "run", "-q",
-               str(ROOT / "scenarios" / f"{job.scenario}.py"), "--duration", job.duration,
+               str(ROOT / "scenarios" / f"{job.scenario}.py"),
                "--thresholds", str(ROOT / "thresholds" / f"{job.scenario}.yaml"),
                f"--summary-json={out}"]
         t0 = time.monotonic()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=tmp,
                            env={**BASE_ENV, "BASE_URL": url, "PYTHONUNBUFFERED": "1",
-                                **job.env})
+                                "DURATION": job.duration, **job.env})
         seconds = time.monotonic() - t0
     finally:
         stop_demo(proc)

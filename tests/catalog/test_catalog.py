@@ -39,7 +39,8 @@ from loadgen.thresholds import load_threshold_file, merge_thresholds, validate
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 THRESHOLDS = ROOT / "thresholds"
-HELPERS = {"common", "journey", "resilience"}  # imported by scenarios, not scenarios themselves
+# imported by scenarios, not scenarios themselves
+HELPERS = {"common", "journey", "resilience", "fault_checks"}
 NOT_CATALOG = {"smoke"}  # the README's http.server example (GET /), not a demo scenario
 # these break the service they run against: test_resilience_catalog gives each its own demo
 RESILIENCE = {"storage_mix", "consumer_resilience", "broker_partition", "pool_exhaustion",
