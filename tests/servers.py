@@ -20,6 +20,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(port: int, within_s: float = 15.0) -> None:
+    """Poll until a server started as a subprocess accepts on 127.0.0.1:`port`: a fixed sleep
+    is either too short on a loaded machine or wasted time on a quiet one."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"nothing listens on 127.0.0.1:{port} after {within_s} s") from None
+            time.sleep(0.02)
+
+
 class Stall:
     """Freeze the server for `length` s starting `after` s past its first request."""
 

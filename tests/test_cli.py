@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from servers import serve
+from aiohttp import web
+from servers import make_app, serve
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -161,11 +163,26 @@ def test_setup_data_reaches_iterations_and_teardown(tmp_path):
 
 def test_ctrl_c_stops_gracefully_reports_and_exits_105(tmp_path):
     f = scenario(tmp_path, SIMPLE.replace('duration="1s"', 'duration="60s"'))
-    with serve() as url:
+    served = threading.Event()
+
+    def app() -> web.Application:
+        """The usual app, telling the test when the run's first request arrives: the run is
+        then under way (handlers installed), with no fixed sleep to guess when that is."""
+        a = make_app()
+
+        @web.middleware
+        async def first(request: web.Request, handler):  # type: ignore[no-untyped-def]
+            served.set()
+            return await handler(request)
+
+        a.middlewares.append(first)
+        return a
+
+    with serve(app) as url:
         proc = subprocess.Popen([sys.executable, "-m", "loadgen", "run", f, "-q"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**ENV, "BASE_URL": url})
-        time.sleep(2.5)
+        assert served.wait(30), "the run sent no request in 30 s"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 105, err

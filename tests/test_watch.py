@@ -7,11 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from servers import free_port, serve
+from servers import free_port, serve, wait_listening
 
 from loadgen.metrics.model import tagset
 from loadgen.metrics.registry import Recorder, Registry
@@ -134,7 +133,7 @@ def test_monitor_pid_catches_a_leaking_target(tmp_path, mode, code):
     srv.write_text(LEAKY)
     target = subprocess.Popen([sys.executable, str(srv), str(port), mode])
     try:
-        time.sleep(0.5)
+        wait_listening(port)
         p, summary = run_cli(tmp_path, SOAK, "--monitor-pid", str(target.pid),
                              env={"BASE_URL": f"http://127.0.0.1:{port}"})
     finally:
@@ -154,7 +153,7 @@ def test_scrape_of_the_demo_service_and_of_a_dead_target(tmp_path):
     demo = subprocess.Popen([sys.executable, "-m", "loadgen.demo", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.5)
+        wait_listening(port)
         p, summary = run_cli(tmp_path, """
             from loadgen import ConstantVUs, Scenario
 

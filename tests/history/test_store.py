@@ -104,14 +104,16 @@ def test_a_writer_killed_mid_transaction_leaves_no_half_run(tmp_path: Path) -> N
     with HistoryStore(db) as store:
         store.add(record(started_at="2026-11-01T01:00:00Z"))
     proc = child("""
-        import sys, time
+        import os, sys, time
         from history_fixtures import record
         from loadgen.history.store import HistoryStore
         store = HistoryStore(sys.argv[1])
         real = store._insert_stats
         def stats_then_hang(run_id, rec):
             real(run_id, rec)  # the run row and its stats are written, thresholds are not
-            open(sys.argv[2], "w").write(str(run_id))
+            with open(sys.argv[2] + ".part", "w") as f:
+                f.write(str(run_id))
+            os.replace(sys.argv[2] + ".part", sys.argv[2])  # the parent sees it whole or not
             time.sleep(60)
         store._insert_stats = stats_then_hang
         store.add(record(started_at="2026-11-02T01:00:00Z", thresholds={"p(95)<1": False}))
