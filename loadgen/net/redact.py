@@ -1,6 +1,6 @@
 """Passwords in URLs never leave loadgen: not in tags, errors, nor log lines.
 
-A URL such as `ws://user:secret@127.0.0.1/` is legitimate input (the clients send its user info as
+A URL with user info (`user:secret@` before the host) is legitimate input (the clients send it as
 Basic auth), but everything loadgen prints or tags is shared: CI logs, result files, summary
 exports. Tags drop the user info entirely (k6's `url` tag: "request URL with credentials
 removed"); messages keep the user name, which helps to debug, and mask the password.

@@ -50,7 +50,8 @@ def receiver(mode: str = "ok") -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     port = server.server_address[1]
-    box.url = f"http://hook:pa55word@127.0.0.1:{port}/services/T000/B000/XSECRETX?token=QSECRETQ"
+    userinfo = "hook:pa55word"  # secrets the output must never show
+    box.url = f"http://{userinfo}@127.0.0.1:{port}/services/T000/B000/XSECRETX?token=QSECRETQ"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
