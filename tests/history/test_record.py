@@ -78,7 +78,7 @@ def test_a_git_that_hangs_costs_its_deadline_only(tmp_path: Path,
 
 
 #: user info in a URL (kept out of the URL literals: they must read as loopback hosts)
-USERINFO = "user:s3cret"
+USERINFO, MASKED = "user:s3cret", "user:***"
 
 
 def test_options_keep_no_secrets() -> None:
@@ -90,7 +90,7 @@ def test_options_keep_no_secrets() -> None:
     assert "s3cret" not in repr(out)
     assert out["env"] == ["TOKEN=***", "MODE=***"]
     assert out["vus"] == 5 and "quiet" not in out
-    assert out["scrape_urls"] == ["http://user:***@127.0.0.1:9/metrics"]
+    assert out["scrape_urls"] == [f"http://{MASKED}@127.0.0.1:9/metrics"]
 
 
 def test_default_labels() -> None:
