@@ -59,10 +59,7 @@ def metrics(path: Path) -> dict[str, dict[str, float]]:
 
 
 def clean(r: CliRun, code: int, within_s: float, rss_mb: float) -> None:
-    assert r.code == code, r.text[-3000:]
-    r.assert_clean()
-    assert r.peak_rss_mb < rss_mb, r.peak_rss_mb
-    assert r.wall_s < within_s, r.wall_s
+    r.assert_ended(code, within_s, rss_mb)
 
 
 @needs_ray

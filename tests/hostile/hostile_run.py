@@ -35,6 +35,14 @@ class CliRun:
         """No traceback anywhere: bad input and bad servers get a message, not a stack."""
         assert "Traceback" not in self.text, self.text[-4000:]
 
+    def assert_ended(self, code: int, within_s: float, rss_mb: float) -> None:
+        """The four things every case checks: its exit code, no traceback, a bounded RSS and
+        an end in time."""
+        assert self.code == code, self.text[-3000:]
+        self.assert_clean()
+        assert self.peak_rss_mb < rss_mb, self.peak_rss_mb
+        assert self.wall_s < within_s, self.wall_s
+
 
 def run_cli(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None,
             cwd: str | None = None) -> CliRun:

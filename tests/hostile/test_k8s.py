@@ -47,10 +47,7 @@ def base_url() -> Iterator[str]:
 
 
 def clean(r: CliRun, code: int, within_s: float) -> None:
-    assert r.code == code, r.text[-3000:]
-    r.assert_clean()
-    assert r.peak_rss_mb < RSS_MB
-    assert r.wall_s < within_s, r.wall_s
+    r.assert_ended(code, within_s, RSS_MB)
 
 
 def printed(tmp_path: Path, text: str, workers: int, *run_args: str) -> str:

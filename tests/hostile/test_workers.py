@@ -77,10 +77,7 @@ def metrics(path: Path) -> dict[str, dict[str, float]]:
 
 
 def clean(r: CliRun, code: int, within_s: float) -> None:
-    assert r.code == code, r.text[-3000:]
-    r.assert_clean()
-    assert r.peak_rss_mb < RSS_MB
-    assert r.wall_s < within_s, r.wall_s
+    r.assert_ended(code, within_s, RSS_MB)
 
 
 def test_shared_iterations_run_exactly_once_across_three_workers(tmp_path: Path, base_url: str):
