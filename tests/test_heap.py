@@ -35,3 +35,21 @@ def test_nested_blocks_thaw_once_at_the_outer_end():
             assert gc.get_freeze_count() >= outer
         assert gc.get_freeze_count() >= outer  # the inner block did not thaw the outer one
     assert gc.get_freeze_count() == 0
+
+
+YOUNG: list[int] = []
+
+
+class ThresholdProbe(Scenario):
+    async def iteration(self, vu):
+        YOUNG.append(gc.get_threshold()[0])
+        await vu.sleep(0.5)
+
+
+async def test_the_young_generation_is_bigger_while_the_load_runs_and_restored_after():
+    YOUNG.clear()
+    before = gc.get_threshold()
+    h = Harness()
+    await h.run((ThresholdProbe, ConstantVUs(vus=1, duration="1s")))
+    assert YOUNG and min(YOUNG) >= 50_000 > before[0]
+    assert gc.get_threshold() == before  # the older generations' and the end's are CPython's
