@@ -320,7 +320,12 @@ class Engine:
         tick = t0
         while True:
             tick += INGEST_NS
-            await clock.sleep_until(tick)
+            # a plain sleep, not sleep_until: ingest needs no sub-millisecond wake-up, and
+            # sleep_until's final spin yields once per loop pass for the last 0.1 ms, which
+            # on a saturated loop was ~3% of the CPU (a profile at 100,000 iterations/s)
+            now = clock.now_ns()
+            if tick > now:
+                await clock.sleep((tick - now) / 1e9)
             now = clock.now_ns()
             if now >= next_vus and self.sample_vus:
                 next_vus += VUS_NS

@@ -35,6 +35,9 @@ REDIRECT_LIMIT_WARNING = (
     "request params or set global maxRedirects to silence this")
 log = logging.getLogger("loadgen")
 _DEFAULT: Any = object()
+# the verbs as scenarios spell them -> k6's upper case, without a new string per request
+_METHODS = {m: m for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")}
+_METHODS.update({m.lower(): m for m in _METHODS})
 ExpectedStatuses = Sequence[int | tuple[int, int]] | None
 
 
@@ -144,8 +147,8 @@ class HttpClient:
         redirects: int | None = None, expected_statuses: Any = _DEFAULT,
         cookies: Mapping[str, str] | None = None, max_response_bytes: int | None = None,
     ) -> Response:
-        method = method.upper()
-        target = self.url_for(url, params)
+        method = _METHODS.get(method) or method.upper()
+        target = url if not params and "://" in url else self.url_for(url, params)
         if headers or json is not _DEFAULT or data is not None:
             hdrs = {"User-Agent": USER_AGENT}
             if headers:
@@ -227,8 +230,12 @@ class HttpClient:
         status = raw.status
         ok = None if expected is None else is_expected(status, expected)
         base = m.tags.sample_tags
-        key = (base, method, url, name, status, raw.proto, ok, raw.error, raw.error_code,
-               tuple(tags.items()) if tags else None, raw.tls_version)
+        if raw.error or raw.error_code or tags:
+            key: tuple[Any, ...] = (base, method, url, name, status, raw.proto, ok, raw.error,
+                                    raw.error_code, tuple(tags.items()) if tags else None,
+                                    raw.tls_version)
+        else:  # the common case: a shorter key to build and hash
+            key = (base, method, url, name, status, raw.proto, ok, raw.tls_version)
         ts = self._tag_cache.get(key)
         if ts is None:
             url_tag = name or strip_credentials(url)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadgen.errors import TestAborted
 from loadgen.messaging.track import DeliveryTracker
-from loadgen.metrics.model import TagSet, merge_tags, tagset
+from loadgen.metrics.model import SAMPLE, TagSet, merge_tags, tagset
 from loadgen.net.client import HttpClient
 from loadgen.net.meter import Meter
 from loadgen.scripting.scope import MetricDecl, ScenarioScope
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # loaded on first vu.ws use: the websockets library costs ~4 
     from loadgen.net.ws import WSClient
 
 log = logging.getLogger("loadgen")
+_CHECKS_PER_VU = 256  # distinct check names kept per VU (a bound, for generated names)
 
 
 class TagDict(dict[str, str]):
@@ -64,7 +65,7 @@ class VU:
 
     __slots__ = ("id", "id_in_test", "iteration", "iteration_in_test", "scenario", "rt", "tags",
                  "group_path", "data", "http", "_ws", "instance", "meter", "_dirty", "_tags",
-                 "__weakref__")
+                 "_check_tags", "__weakref__")
 
     def __init__(self, vu_id: int, rt: ScenarioScope, *, group: str = "") -> None:
         self.id = vu_id
@@ -80,6 +81,8 @@ class VU:
         self.data: Any = rt.setup_data
         self._dirty = True
         self._tags: TagSet = ()
+        #: check name -> its tag set under the current sample tags (emptied when they change)
+        self._check_tags: dict[str, TagSet] = {}
         self.instance: Any = None
         self.meter: Meter = rt.new_meter(self)
         self.http: HttpClient = rt.new_http_client(self.meter)
@@ -95,6 +98,7 @@ class VU:
             d.update(self.tags)
             self._tags = tagset(d)
             self._dirty = False
+            self._check_tags = {}
         return self._tags
 
     @property
@@ -145,9 +149,10 @@ class VU:
         ok_all = True
         rt = self.rt
         now = rt.clock.now_ns()
-        base = self.sample_tags
-        cache = rt.tag_cache
-        extra = tuple(tags.items()) if tags else None
+        base = self.sample_tags  # first: it empties _check_tags when the tags changed
+        mine = self._check_tags
+        records = rt.recorder.records
+        m_checks = rt.m_checks
         for name, cond in checks.items():
             try:
                 ok = bool(cond(value))
@@ -155,12 +160,24 @@ class VU:
                 ok = False
                 self.rt.log_once(f"check:{name}", f"check {name!r} raised {type(e).__name__}: {e}")
             ok_all = ok_all and ok
-            key = ("check", base, name, extra)
-            ts = cache.get(key)
+            ts = None if tags else mine.get(name)
             if ts is None:
-                ts = cache[key] = merge_tags(base, {"check": name}, tags)
-            rt.recorder.sample(rt.m_checks, 1.0 if ok else 0.0, ts, now)
+                ts = self._check_tagset(base, name, tags)
+            # Recorder.sample's record, appended here: a check runs once per request
+            records.append((SAMPLE, now, m_checks, 1.0 if ok else 0.0, ts))
         return ok_all
+
+    def _check_tagset(self, base: TagSet, name: str, tags: dict[str, str] | None) -> TagSet:
+        """The tag set of check `name`: from the scenario's shared cache, and kept per VU
+        (while its tags stay the same) when the call adds no tags of its own."""
+        key = ("check", base, name, tuple(tags.items()) if tags else None)
+        cache = self.rt.tag_cache
+        ts = cache.get(key)
+        if ts is None:
+            ts = cache[key] = merge_tags(base, {"check": name}, tags)
+        if not tags and len(self._check_tags) < _CHECKS_PER_VU:
+            self._check_tags[name] = ts
+        return ts
 
     @asynccontextmanager
     async def group(self, name: str) -> AsyncIterator[None]:
