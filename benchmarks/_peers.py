@@ -190,10 +190,21 @@ class Measured:
     rps: float
     requests: float
     cpu_s: float
+    #: a shorter run of the same peer in the same round (bench_http --short)
+    short: Measured | None = None
 
     @property
     def cpu_us_per_request(self) -> float:
         return self.cpu_s / self.requests * 1e6 if self.requests else float("nan")
+
+    @property
+    def running_us_per_request(self) -> float:
+        """CPU per request with the fixed cost taken out: (this run - the short run)'s CPU
+        over their difference in requests."""
+        s = self.short
+        if s is None or self.requests <= s.requests:
+            return float("nan")
+        return (self.cpu_s - s.cpu_s) / (self.requests - s.requests) * 1e6
 
 
 @dataclass

@@ -8,7 +8,8 @@ GET of a 12-byte body from nginx, for D seconds), pinned to CPU 0 with taskset, 
 to CPU 1; rounds are interleaved (wrk, hey, k6, ..., then again) so drifting background load
 hits every peer alike, and the table shows the median, min and max of the rounds, and each
 tool's CPU per request (user+sys of the generator process from wait4, start-up included,
-over the requests it completed; median of the rounds) beside k6's. The `-https` peers run
+over the requests it completed; median of the rounds) beside k6's, and the running CPU per
+request (a --short run's cost taken out: what a long test pays per request). The `-https` peers run
 the same workload over TLS keep-alive against nginx with a self-signed certificate made at
 run time (verification off). loadgen
 runs through its real CLI with a scenario that checks the status, so its metrics, tags and
@@ -58,7 +59,10 @@ from _peers import (  # noqa: E402
 
 
 def closed_model(peers: list[Peer], nginx: Nginx, conns: int, seconds: int, rounds: int,
-                 tmp: Path) -> dict[str, list[Measured]]:
+                 tmp: Path, short: int = 0) -> dict[str, list[Measured]]:
+    """Interleaved rounds of every peer. With `short` > 0 each peer also makes a run of
+    `short` seconds in the same round, so the table can take its fixed cost (start-up,
+    connects, the end-of-run summary) out: the running cost a long test pays per request."""
     results: dict[str, list[Measured]] = {p.name: [] for p in peers}
     for rnd in range(rounds):
         for peer in peers:
@@ -66,38 +70,52 @@ def closed_model(peers: list[Peer], nginx: Nginx, conns: int, seconds: int, roun
             assert url is not None
             try:
                 got = peer.measure(url, conns, seconds, tmp)
+                if short:
+                    time.sleep(1)
+                    got.short = peer.measure(url, conns, short, tmp)
             except Exception as e:  # noqa: BLE001 - one broken peer must not end the bench
                 print(f"  round {rnd + 1}: {peer.name} failed: {e}", file=sys.stderr)
                 continue
             results[peer.name].append(got)
+            running = (f"{got.running_us_per_request:>7.1f} running"
+                       if got.short is not None else "")
             print(f"  round {rnd + 1}/{rounds}: {peer.name:<18} {got.rps:>10,.0f} req/s "
-                  f"{got.cpu_us_per_request:>7.1f} CPU us/req", file=sys.stderr, flush=True)
+                  f"{got.cpu_us_per_request:>7.1f} CPU us/req {running}", file=sys.stderr,
+                  flush=True)
             time.sleep(1)  # let TIME_WAIT and the target settle between peers
     return results
 
 
 def closed_table(results: dict[str, list[Measured]]) -> str:
     """Medians over rounds; CPU us per request is the tool's user+sys CPU (start-up included,
-    as a user pays it) over the requests it completed. HTTPS rows compare with k6-https."""
+    as a user pays it) over the requests it completed; "per core x k6" is k6's CPU per
+    request over the tool's (how many times k6's rate one core gives it). "running" takes
+    the fixed cost out (the long run minus the short one). HTTPS rows compare with k6-https."""
     med = {k: statistics.median(m.rps for m in v) for k, v in results.items() if v}
     cpu = {k: statistics.median(m.cpu_us_per_request for m in v)
            for k, v in results.items() if v}
+    run_cpu = {k: statistics.median(m.running_us_per_request for m in v)
+               for k, v in results.items() if v and all(m.short is not None for m in v)}
     wrkm = med.get("wrk")
     lines = ["| generator | median req/s | min | max | x k6 | x wrk | CPU us/req | "
-             "CPU x k6 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "per core x k6 | running CPU us/req | running x k6 |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, values in results.items():
         if not values:
-            lines.append(f"| {name} | skipped | | | | | | |")
+            lines.append(f"| {name} | skipped | | | | | | | | |")
             continue
         ref = "k6-https" if name.endswith("-https") else "k6"
         m, c = med[name], cpu[name]
         k6m, k6c = med.get(ref), cpu.get(ref)
         x_k6 = f"{m / k6m:.2f}" if k6m else "-"
         x_wrk = f"{m / wrkm:.2f}" if wrkm and not name.endswith("-https") else "-"
-        c_k6 = f"{c / k6c:.2f}" if k6c else "-"
+        c_k6 = f"{k6c / c:.2f}" if k6c else "-"
+        r, k6r = run_cpu.get(name), run_cpu.get(ref)
+        r_s = f"{r:.1f}" if r is not None else "-"
+        r_k6 = f"{k6r / r:.2f}" if r and k6r else "-"
         rps = [v.rps for v in values]
         lines.append(f"| {name} | {m:,.0f} | {min(rps):,.0f} | {max(rps):,.0f} | "
-                     f"{x_k6} | {x_wrk} | {c:.1f} | {c_k6} |")
+                     f"{x_k6} | {x_wrk} | {c:.1f} | {c_k6} | {r_s} | {r_k6} |")
     return "\n".join(lines)
 
 
@@ -190,6 +208,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=int, default=10, help="seconds per closed-model run")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--short", type=int, default=2,
+                    help="seconds of the extra run per peer and round that takes the fixed "
+                         "cost out of the running CPU per request (0: no extra run)")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--peers", default=",".join(p.name for p in PEERS),
                     help="comma-separated subset of: " + ", ".join(p.name for p in PEERS))
@@ -236,7 +257,7 @@ def main() -> int:
                   f"{args.rounds} rounds\n", flush=True)
             if not args.skip_closed and peers:
                 res = closed_model(peers, nginx, args.connections, args.duration,
-                                   args.rounds, tmp)
+                                   args.rounds, tmp, args.short)
                 print("## Closed model (GET 12 B, keep-alive, one core)\n")
                 print(closed_table(res), "\n", flush=True)
             if not args.skip_open_model:
