@@ -18,7 +18,7 @@ from loadgen.executors import (
     RampingVUs,
     SharedIterations,
 )
-from loadgen.lazy import lazy_getattr
+from loadgen.lazy import lazy_dir, lazy_getattr
 from loadgen.net.types import Response
 from loadgen.options import Stage
 from loadgen.scripting.metrics import Counter, Gauge, Rate, Trend
@@ -48,14 +48,16 @@ __version__ = "0.1.0"
 # events, the test types, the payload helpers nor shared data. The API sits on top of the
 # CLI, whose modules import this package's __version__: it is found by name at call time
 # rather than imported (an import here would tie the root to the top floor).
-__getattr__ = lazy_getattr(__name__, {
+_LAZY = {
     "data": "loadgen.data",
     **dict.fromkeys(("At", "Call", "HttpCall", "Recovery", "Shell"), "loadgen.events"),
     **dict.fromkeys(("payload", "verify"), "loadgen.messaging.payloads"),
     **dict.fromkeys(("Baseline", "LargePayload", "Mixed", "Peak", "Shape", "Soak", "Spike",
                      "Stress", "TestType", "Verdict"), "loadgen.testtypes"),
     **dict.fromkeys(("run", "run_async", "RunResult"), "loadgen.api"),
-})
+}
+__getattr__ = lazy_getattr(__name__, _LAZY)
+__dir__ = lazy_dir(__name__, _LAZY)
 
 __all__ = [
     "data",

@@ -29,3 +29,13 @@ def lazy_getattr(package: str, where: Mapping[str, str]) -> Callable[[str], obje
         return value
 
     return __getattr__
+
+
+def lazy_dir(package: str, where: Mapping[str, str]) -> Callable[[], list[str]]:
+    """A module `__dir__` for `package`: `dir()` lists the lazy names before their import,
+    as it did when they were imported eagerly."""
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(where))
+
+    return __dir__

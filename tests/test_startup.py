@@ -160,6 +160,11 @@ def test_every_public_name_resolves() -> None:
         lazy = ["loadgen.api", "loadgen.data", "loadgen.events.model",
                 "loadgen.testtypes.steady", "loadgen.messaging.payloads", "loadgen.cli"]
         early = [m for m in lazy if m in sys.modules]
+        import loadgen.testtypes, loadgen.events
+        listed = set(dir(loadgen)) | set(dir(loadgen.testtypes)) | set(dir(loadgen.events))
+        want = set(loadgen.__all__) | set(loadgen.testtypes.__all__) | set(loadgen.events.__all__)
+        assert want <= listed, want - listed
+        early += [m for m in lazy if m in sys.modules]
         from loadgen import *
         import loadgen.api, loadgen.data, loadgen.events.model, loadgen.events.recovery
         import loadgen.messaging.payloads, loadgen.testtypes.steady, loadgen.testtypes.base

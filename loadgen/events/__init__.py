@@ -7,15 +7,17 @@ The names are imported when first asked for: a run whose scenarios declare no ev
 
 from typing import TYPE_CHECKING
 
-from loadgen.lazy import lazy_getattr
+from loadgen.lazy import lazy_dir, lazy_getattr
 
 if TYPE_CHECKING:
     from loadgen.events.model import At, Call, HttpCall, Shell
     from loadgen.events.recovery import Recovery
 
-__getattr__ = lazy_getattr(__name__, {
+_LAZY = {
     "At": "loadgen.events.model", "Call": "loadgen.events.model",
     "HttpCall": "loadgen.events.model", "Shell": "loadgen.events.model",
-    "Recovery": "loadgen.events.recovery"})
+    "Recovery": "loadgen.events.recovery"}
+__getattr__ = lazy_getattr(__name__, _LAZY)
+__dir__ = lazy_dir(__name__, _LAZY)
 
 __all__ = ["At", "Call", "HttpCall", "Recovery", "Shell"]

@@ -7,7 +7,7 @@ run, which must not load every test type with it."""
 
 from typing import TYPE_CHECKING
 
-from loadgen.lazy import lazy_getattr
+from loadgen.lazy import lazy_dir, lazy_getattr
 
 if TYPE_CHECKING:
     from loadgen.testtypes.base import Shape, SteadyPlan, TestType
@@ -18,14 +18,16 @@ if TYPE_CHECKING:
     from loadgen.testtypes.stress import Stress, StressPlan
     from loadgen.testtypes.verdict import Verdict
 
-__getattr__ = lazy_getattr(__name__, {
+_LAZY = {
     "Shape": "loadgen.testtypes.base", "SteadyPlan": "loadgen.testtypes.base",
     "TestType": "loadgen.testtypes.base", "LargePayload": "loadgen.testtypes.delivery",
     "Mixed": "loadgen.testtypes.delivery", "Soak": "loadgen.testtypes.soak",
     "Spike": "loadgen.testtypes.spike", "SpikePlan": "loadgen.testtypes.spike",
     "Baseline": "loadgen.testtypes.steady", "Peak": "loadgen.testtypes.steady",
     "Stress": "loadgen.testtypes.stress", "StressPlan": "loadgen.testtypes.stress",
-    "Verdict": "loadgen.testtypes.verdict"})
+    "Verdict": "loadgen.testtypes.verdict"}
+__getattr__ = lazy_getattr(__name__, _LAZY)
+__dir__ = lazy_dir(__name__, _LAZY)
 
 __all__ = ["Baseline", "LargePayload", "Mixed", "Peak", "Shape", "Soak", "Spike", "SpikePlan",
            "SteadyPlan", "Stress", "StressPlan", "TestType", "Verdict"]
