@@ -269,10 +269,12 @@ def merge(archives: tuple[str, ...], **kw: Any) -> None:
 
 def _after_run(kw: dict[str, Any], file: str | None) -> Any:
     """--history, --summary-markdown, --webhook (popped: fleet workers never act on them)."""
-    from loadgen.history.after_run import AfterRun
-
     flags = {k: kw.pop(k, None) for k in ("history", "history_label", "summary_markdown",
                                           "webhook", "webhook_on")}
+    if not any(flags[k] for k in ("history", "summary_markdown", "webhook")):
+        return None  # AfterRun.from_cli's own None, without importing history (sqlite3 & co.)
+    from loadgen.history.after_run import AfterRun
+
     return AfterRun.from_cli({**kw, **flags, "file": file})
 
 

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from loadgen.errors import ConfigError
 from loadgen.metrics.model import MetricType
 from loadgen.metrics.selectors import SelectorError, go_quote, parse_selector
@@ -371,7 +369,10 @@ def evaluate(
 
 
 def _threshold_doc(text: str, filename: str) -> Any:
-    """A threshold file's document, with a k6 options file's `thresholds` unwrapped."""
+    """A threshold file's document, with a k6 options file's `thresholds` unwrapped (yaml is
+    imported here: a run without threshold files does not load it)."""
+    import yaml
+
     try:
         doc = json.loads(text) if filename.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as e:

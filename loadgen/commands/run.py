@@ -19,11 +19,10 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loadgen.clock import RealClock
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
-from loadgen.events.results import EventResults
 from loadgen.events.wire import attach_events, with_events
 from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.plan import Overrides, build_plan, describe
@@ -63,6 +62,9 @@ from loadgen.thresholds import run_budgets
 from loadgen.watch.generator import GeneratorWatch
 from loadgen.watch.scrape import url_problem
 from loadgen.watch.target import ProcessWatch, ScrapeWatch
+
+if TYPE_CHECKING:  # the events' modules load only for scenarios that declare some
+    from loadgen.events.results import EventResults
 
 log = logging.getLogger("loadgen")
 T = TypeVar("T")

@@ -7,13 +7,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loadgen.events.plan import plan_events
-from loadgen.events.results import EventResults
-from loadgen.events.runner import EventRunner
 from loadgen.execution.engine import Hooks, StopRequest
 from loadgen.options import format_duration
+
+if TYPE_CHECKING:
+    from loadgen.events.results import EventResults
 
 log = logging.getLogger("loadgen")
 
@@ -23,6 +23,12 @@ def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
                   insecure: bool = False) -> EventResults | None:
     """The run's events wired into `results` (None: there are none, or --events-off);
     `notes` gets the banner's line about them; `insecure`: --insecure-skip-tls-verify."""
+    if not declares_events(specs):
+        return None  # what plan_events would find, without importing the events' modules
+    from loadgen.events.plan import plan_events
+    from loadgen.events.results import EventResults
+    from loadgen.events.runner import EventRunner
+
     plan = plan_events(specs, check_offsets=not off)
     if not plan:
         return None
@@ -38,6 +44,14 @@ def attach_events(specs: list[Any], results: Any, clock: Any, registry: Any,
         more = f", and {len(plan.events) - 5} more" if len(plan.events) > 5 else ""
         notes.append(f"events: {shown}{more}")
     return ev
+
+
+def declares_events(specs: list[Any]) -> bool:
+    """Whether any scenario has `events` or `recovery` other than empty (or missing): a
+    non-list is declared too, for plan_events to reject it."""
+    return any(not (isinstance(items, list | tuple) and not items)
+               for s in specs for attr in ("events", "recovery")
+               if (items := getattr(s.cls, attr, None)) is not None)
 
 
 def with_events(hooks: Hooks, ev: EventResults | None, *, begin_at_exec: bool = True) -> Hooks:

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen.clock import RealClock
 from loadgen.commands.run import (
@@ -32,7 +32,6 @@ from loadgen.commands.run import (
     transport_factory,
 )
 from loadgen.errors import ConfigError, ExitCode, LoadgenError
-from loadgen.events.results import EventResults
 from loadgen.events.wire import attach_events, with_events
 from loadgen.execution.engine import Engine, Hooks, Outcome
 from loadgen.execution.plan import describe
@@ -58,6 +57,9 @@ from loadgen.results.interval import interval_store
 from loadgen.results.pipeline import Results
 from loadgen.results.prometheus import is_prometheus
 from loadgen.watch.generator import GeneratorWatch
+
+if TYPE_CHECKING:
+    from loadgen.events.results import EventResults
 
 log = logging.getLogger("loadgen")
 

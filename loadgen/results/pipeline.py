@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen.errors import ConfigError, ExitCode
 from loadgen.execution.engine import Outcome, ScenarioSpec, StopRequest
@@ -19,8 +19,6 @@ from loadgen.metrics.ingest import Store
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.slowest import SlowestRequests
 from loadgen.metrics.timeseries import TimeSeries
-from loadgen.report.build import report_problem, write_html_report
-from loadgen.report.collect import ReportCollector
 from loadgen.report.runinfo import run_info
 from loadgen.results.archive import ArchiveWriter
 from loadgen.results.archive_trailer import AddonMark
@@ -29,9 +27,8 @@ from loadgen.results.config import ResultsConfig
 from loadgen.results.endpoints import EndpointViews
 from loadgen.results.interval import Interval, IntervalRecorder, apply, interval_store
 from loadgen.results.judge import Judge, Judgement, log_breach
-from loadgen.results.junit import write_junit
 from loadgen.results.live import LiveFigures
-from loadgen.results.prometheus import PrometheusOutput, open_prometheus
+from loadgen.results.prometheus import open_prometheus
 from loadgen.results.report import (
     CutOffRequests,
     OpenModelViews,
@@ -45,6 +42,10 @@ from loadgen.results.streams import Streams
 from loadgen.summary.build import MetricEntry, Summary, validate_trend_stats
 from loadgen.thresholds import run_budgets
 from loadgen.watch.generator import GeneratorWatch
+
+if TYPE_CHECKING:  # the HTML report's and JUnit's modules are imported by a run asking for them
+    from loadgen.report.collect import ReportCollector
+    from loadgen.results.prometheus import PrometheusOutput
 
 log = logging.getLogger("loadgen")
 ARCHIVE_INTERVAL_NS = 1_000_000_000
@@ -79,7 +80,11 @@ class Results:
         self.specs = specs
         #: --report: per-interval series for the HTML report, fed by our own cuts or by a
         #: coordinator's `observe`; `run_info`: the run's description for it (else: specs)
-        self.html = ReportCollector() if cfg.report else None
+        self.html: ReportCollector | None = None
+        if cfg.report:
+            from loadgen.report.collect import ReportCollector
+
+            self.html = ReportCollector()
         self.run_info: dict[str, Any] | None = None
         self.intervals = (IntervalRecorder(registry)
                           if archive is not None or self.html is not None else None)
@@ -92,7 +97,7 @@ class Results:
                                  writable_problem("--archive", cfg.archive),
                                  writable_problem("--junit", cfg.junit),
                                  writable_problem("--report", cfg.report),
-                                 report_problem("--report", cfg.report)) if p]
+                                 _report_problem(cfg.report)) if p]
         problems += cfg.after_run.problems() if cfg.after_run is not None else []
         self.timeseries = TimeSeries()
         if store_factory is None and archive is not None:
@@ -253,16 +258,21 @@ class Results:
                                      self.summary.data["loadgen"]["warnings"],
                                      "".join(self.more_text))
             if self.cfg.junit:
+                from loadgen.results.junit import write_junit
+
                 failures += write_junit(self.cfg.junit, self.judge, judgement,
                                         self.checks.tree, outcome, self.sections.get("events"))
-        if self.cfg.report and self.summary is not None and (failure := write_html_report(
-                self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
-                pvalues=self.summary.threshold_values,
-                run_info=self.run_info or run_info(self.specs),
-                history=self.cfg.after_run.report_comparison(
-                    self.summary.data, self.entries, judgement.exit_code)
-                if self.cfg.after_run is not None else None)):
-            failures.append(failure)
+        if self.cfg.report and self.summary is not None:
+            from loadgen.report.build import write_html_report
+
+            if failure := write_html_report(
+                    self.cfg.report, self.summary.data, self.html, exit_code=judgement.exit_code,
+                    pvalues=self.summary.threshold_values,
+                    run_info=self.run_info or run_info(self.specs),
+                    history=self.cfg.after_run.report_comparison(
+                        self.summary.data, self.entries, judgement.exit_code)
+                    if self.cfg.after_run is not None else None):
+                failures.append(failure)
         log_breach(judgement)
         self.failures = failures
         code = self._exit_code(judgement.exit_code, failures)
@@ -302,3 +312,12 @@ class Results:
         if failures and code == ExitCode.OK:
             return ExitCode.TEST_FAILED
         return code
+
+
+def _report_problem(path: str | None) -> str | None:
+    """--report's check before the run; the report's modules load only when it is asked for."""
+    if not path:
+        return None
+    from loadgen.report.build import report_problem
+
+    return report_problem("--report", path)

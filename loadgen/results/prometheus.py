@@ -8,14 +8,15 @@ port in use or a bad address is a 104 naming it) and stopped when the results cl
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
+from typing import TYPE_CHECKING
 
 from loadgen.errors import ConfigError
-from loadgen.metrics.ingest import Store
-from loadgen.metrics.registry import Registry
-from loadgen.results.judge import Judge
-from loadgen.results.prom_metrics import LiveMetrics
-from loadgen.results.prom_server import PromServer
+
+if TYPE_CHECKING:  # prometheus_client (and its http.server) is imported by an output only
+    from loadgen.metrics.ingest import Store
+    from loadgen.metrics.registry import Registry
+    from loadgen.results.judge import Judge
+    from loadgen.results.prom_server import PromServer
 
 
 def is_prometheus(spec: str) -> bool:
@@ -25,6 +26,11 @@ def is_prometheus(spec: str) -> bool:
 class PrometheusOutput:
     def __init__(self, specs: list[str], registry: Registry, store: Store, judge: Judge
                  ) -> None:
+        from prometheus_client import CollectorRegistry
+
+        from loadgen.results.prom_metrics import LiveMetrics
+        from loadgen.results.prom_server import PromServer
+
         names = [n for n in registry.metrics if n not in judge.scrape_defined]
         self.live = LiveMetrics(registry, names, thresholds=lambda: threshold_states(judge))
         store.add_observer(self.live.metrics, self.live)

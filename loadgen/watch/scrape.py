@@ -15,12 +15,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from loadgen.metrics.model import Metric, MetricType, tagset
 from loadgen.metrics.registry import Recorder, Registry
+
+if TYPE_CHECKING:  # aiohttp (~0.1 s of CPU to import) is loaded only when a run scrapes
+    import aiohttp
 
 log = logging.getLogger("loadgen")
 
@@ -170,6 +171,8 @@ class ScrapeWatch:
 
     # -- fetching --------------------------------------------------------------------------
     async def _fetch(self, session: aiohttp.ClientSession) -> str:
+        import aiohttp
+
         try:
             async with asyncio.timeout(self.timeout_s), session.get(self.url) as r:
                 if r.status != 200:
@@ -265,5 +268,7 @@ def url_problem(url: str) -> str | None:
 def _session() -> aiohttp.ClientSession:
     """One connection at a time, a new one per scrape (a connection cut by a deadline is
     never reused), no proxy from the environment, deadlines set by ScrapeWatch itself."""
+    import aiohttp
+
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, force_close=True),
                                  trust_env=False, timeout=aiohttp.ClientTimeout(total=None))

@@ -123,3 +123,28 @@ def test_a_test_type_declares_events_against_its_own_shape() -> None:
     # --duration scales the test type's shape, not the events
     with pytest.raises(ConfigError, match="offset 15s is beyond the run's planned length of 5s"):
         plan_events(build_plan([Steady], Overrides(duration="5s")))
+
+
+@pytest.mark.parametrize(("events", "recovery", "wired"), [
+    ([], [], False), ((), None, False),
+    ([At("1s", Call(poke))], [], True), ([], [Recovery(after="x")], True),
+])
+def test_attach_events_skips_the_planner_only_when_nothing_is_declared(
+        events: Any, recovery: Any, wired: bool) -> None:
+    """attach_events answers "no events" without importing the planner; a scenario that
+    declares any (or declares them wrongly) still goes through it."""
+    from loadgen.events.wire import attach_events, declares_events
+
+    declared = specs(events, recovery)
+    assert declares_events(declared) is wired
+    if not wired:
+        assert attach_events(declared, None, None, None, {}) is None
+
+
+def test_a_declaration_that_is_not_a_list_still_reaches_the_planner() -> None:
+    from loadgen.events.wire import attach_events
+
+    declared = specs([])
+    declared[0].cls.events = "At('1s', ...)"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="scenario s: events must be a list of At"):
+        attach_events(declared, None, None, None, {})
