@@ -25,7 +25,8 @@ from servers import serve
 #: modules a plain run must not import (each one was imported at start-up before)
 NOT_IN_A_PLAIN_RUN = (
     "aiohttp", "prometheus_client", "yaml", "sqlite3", "importlib.metadata", "xml.etree",
-    "http.server", "http.cookies", "plotly", "ray", "websockets", "picows", "rich",
+    "http.server", "http.cookies", "urllib.request", "plotly", "ray", "websockets", "picows",
+    "rich",
     "loadgen.api", "loadgen.data", "loadgen.events.model", "loadgen.events.recovery",
     "loadgen.fleet.coordinator", "loadgen.history.after_run", "loadgen.history.store",
     "loadgen.messaging.payloads", "loadgen.net.aiohttp_transport", "loadgen.net.ws",

@@ -13,7 +13,6 @@ import base64
 import ipaddress
 import os
 from urllib.parse import quote, unquote, urlsplit
-from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
 from loadgen.net import errors as neterr
 from loadgen.net.validate import header_problem
@@ -91,6 +90,10 @@ def _proxy_for(scheme: str, host: str) -> str | None:
     for name in (f"{scheme}_proxy", "all_proxy"):
         value = os.environ.get(name) or os.environ.get(name.upper())
         if value:
+            # imported here: urllib.request drags in http.client, email and more (~11 ms of
+            # every start) for a look-up only a proxied environment needs
+            from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
             return None if proxy_bypass_environment(host) else value
     return None
 
