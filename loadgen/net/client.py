@@ -20,7 +20,14 @@ from loadgen.net import errors as neterr
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
 from loadgen.net.redact import strip_credentials
-from loadgen.net.types import RawResponse, Request, Response, Timings, Transport
+from loadgen.net.types import (
+    RawResponse,
+    Response,
+    Timings,
+    Transport,
+    make_request,
+    make_response,
+)
 
 USER_AGENT = "loadgen/0.1"
 _BASE_HEADERS = {"User-Agent": USER_AGENT}
@@ -183,8 +190,8 @@ class HttpClient:
             sent_ns = self.meter.clock.now_ns()
             try:
                 raw = await self.transport.send(
-                    Request(method, target, req_headers, payload, timeout or self.timeout,
-                            cap))
+                    make_request(method, target, req_headers, payload, timeout or self.timeout,
+                                 cap))
             except asyncio.CancelledError:
                 # The VU was stopped with this request in flight: record it, or a target
                 # that never answers leaves no sample and passes every latency gate.
@@ -194,9 +201,9 @@ class HttpClient:
             self._record(method, target, name, tags, raw, expected, trace_id)
             if raw.status:
                 self.cookies.update_from(target, raw.headers.get_all("set-cookie"))
-            resp = Response(raw.status, raw.headers, raw.body, target, method, raw.proto,
-                            raw.timings, raw.error,
-                            raw.error_code or neterr.status_error_code(raw.status), history)
+            resp = make_response(raw.status, raw.headers, raw.body, target, method, raw.proto,
+                                 raw.timings, raw.error,
+                                 raw.error_code or neterr.status_error_code(raw.status), history)
             location = raw.headers.get("location") if raw.status in REDIRECTS else None
             if location is None:
                 return resp

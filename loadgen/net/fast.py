@@ -26,7 +26,14 @@ from loadgen.net.fast_conn import _NO_CAP, Conn
 from loadgen.net.fast_headers import RawHeaders, content_encoding
 from loadgen.net.fast_pool import ConnectionPool, open_conn, tls_context
 from loadgen.net.fast_request import _CACHE, Head, head_for
-from loadgen.net.types import Headers, RawResponse, Request, Timings
+from loadgen.net.types import (
+    Headers,
+    RawResponse,
+    Request,
+    Timings,
+    make_raw_response,
+    make_timings,
+)
 
 __all__ = ["ConnectionPool", "FastTransport"]
 
@@ -200,11 +207,11 @@ class FastTransport:
         else:
             conn.close()
             self.pool.discard(conn)
-        timings = Timings((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
-                          (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
-                          (conn.t_end - t_first) / 1e6)
-        return RawResponse(conn.status, RawHeaders(head, lower), body, conn.proto, timings, "",
-                           0, sent, received, conn.tls_version)
+        timings = make_timings((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
+                               (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
+                               (conn.t_end - t_first) / 1e6)
+        return make_raw_response(conn.status, RawHeaders.make(head, lower), body, conn.proto,
+                                 timings, "", 0, sent, received, conn.tls_version)
 
     async def _new_conn(self, h: Head, deadline: float,
                         fresh: bool) -> tuple[Conn, int, int, int] | RawResponse:

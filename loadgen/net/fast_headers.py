@@ -30,6 +30,7 @@ def split_head(head: bytes) -> list[tuple[str, str]]:
     return items
 
 
+_new = object.__new__
 _KEYS: dict[str, bytes] = {}  # header name -> b"\n" + its lower-cased bytes
 
 
@@ -51,6 +52,16 @@ class RawHeaders(Headers):
         self._head = head
         self._lower = lower  # head.lower(), when the caller already has it
         self._ready = False
+
+    @classmethod
+    def make(cls, head: bytes, lower: bytes | None) -> RawHeaders:
+        """`RawHeaders(head, lower)` for the per-response path: a third of the class call's
+        cost on CPython 3.11 (see net/types.positional_maker)."""
+        h = _new(cls)
+        h._head = head
+        h._lower = lower
+        h._ready = False
+        return h
 
     def _load(self) -> list[tuple[str, str]]:
         if not self._ready:

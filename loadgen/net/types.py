@@ -8,9 +8,9 @@ tags and metrics live above it in `net/client.py`, so both transports behave the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -136,3 +136,31 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.method} {self.url} {self.status}>"
+
+
+_T = TypeVar("_T")
+
+
+def positional_maker(cls: type[_T]) -> Callable[..., _T]:
+    """A function that builds `cls` from every one of its dataclass fields, positionally.
+
+    Every request builds four or five of these objects. On CPython 3.11 calling a class costs
+    the type call plus an `__init__` frame: 250-340 ns for Timings, Request, RawResponse and
+    Response, ~1.2 us per request in all; `object.__new__` and the slot stores written out
+    in one function cost a third of that. The function is generated from the fields (as
+    dataclasses generate `__init__`), so it cannot miss a field added later."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    lines = [f"def make({', '.join(names)}):", "    o = new(cls)"]
+    lines += [f"    o.{n} = {n}" for n in names]
+    lines.append("    return o")
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from field names only
+    maker: Callable[..., _T] = namespace["make"]
+    maker.__qualname__ = maker.__name__ = f"make_{cls.__name__}"
+    return maker
+
+
+make_timings = positional_maker(Timings)
+make_request = positional_maker(Request)
+make_raw_response = positional_maker(RawResponse)
+make_response = positional_maker(Response)
