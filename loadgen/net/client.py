@@ -46,6 +46,8 @@ _DEFAULT: Any = object()
 _METHODS = {m: m for m in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")}
 _METHODS.update({m.lower(): m for m in _METHODS})
 ExpectedStatuses = Sequence[int | tuple[int, int]] | None
+#: k6's default expected statuses (the Scenario default); `_record` knows it by identity
+K6_EXPECTED: ExpectedStatuses = ((200, 399),)
 
 
 def is_expected(status: int, expected: ExpectedStatuses) -> bool:
@@ -235,7 +237,10 @@ class HttpClient:
         m.bytes_sent += raw.bytes_sent
         m.bytes_received += raw.bytes_received
         status = raw.status
-        ok = None if expected is None else is_expected(status, expected)
+        if expected is K6_EXPECTED:
+            ok: bool | None = 200 <= status <= 399
+        else:
+            ok = None if expected is None else is_expected(status, expected)
         base = m.tags.sample_tags
         if raw.error or raw.error_code or tags:
             key: tuple[Any, ...] = (base, method, url, name, status, raw.proto, ok, raw.error,

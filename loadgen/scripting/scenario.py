@@ -16,6 +16,7 @@ from typing import Any, ClassVar, cast
 
 from loadgen.errors import ConfigError, ScriptError
 from loadgen.executors import Executor
+from loadgen.net.client import K6_EXPECTED
 from loadgen.scripting.metrics import CustomMetric
 from loadgen.scripting.vu import VU
 from loadgen.slo import class_budgets, expand
@@ -39,7 +40,7 @@ class Scenario:
     #: used when neither `base_url` nor BASE_URL is set (the catalog points at the demo)
     default_base_url: ClassVar[str | None] = None
     #: statuses counted as expected (not failed); k6's default is 200-399; None disables
-    expected_statuses: ClassVar[Any] = ((200, 399),)
+    expected_statuses: ClassVar[Any] = K6_EXPECTED
     #: body bytes kept per response, on the wire and decompressed (a bigger one is an error
     #: sample); None: `--max-response-bytes`, whose default is 64 MiB; 0: no cap
     max_response_bytes: ClassVar[int | None] = None
