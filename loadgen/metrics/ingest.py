@@ -7,27 +7,32 @@ matches. Tag sets are few and records many, so rows are grouped by tag-set ident
 (interned tuples; one np.unique over ids) and sub-metric matching is decided once per
 distinct tag set and cached.
 
+An ITER record (an iteration's end) is expanded the same way: its tag sets are grouped once
+and each of its four metrics gets one column.
+
 Order: within a metric, values keep record order (gauges keep the last value, exact trend
-sums add in k6's order). A batch mixing HTTP and SAMPLE records for the same metric adds the
-HTTP ones first; only the last bits of a float sum can notice.
+sums add in k6's order). A batch mixing kinds for the same metric adds the HTTP ones first,
+then ITER, then SAMPLE (data_sent of an interrupted iteration, of setup()); only the last bits
+of a float sum could notice, and byte counts are integers, whose sums are exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
-from operator import itemgetter, not_
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
 
-from loadgen.metrics.model import HTTP, SAMPLE, Metric, SubMetric, TagSet
+from loadgen.metrics.model import HTTP, ITER, ITER_METRICS, SAMPLE, Metric, SubMetric, TagSet
 from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
 from loadgen.metrics.sinks import CounterSink, RateSink, Sink, merge_sink, new_sink
 from loadgen.metrics.timeseries import Group, TimeSeries
 
-assert HTTP == 1 and SAMPLE == 0  # the batch split below relies on it
+assert (SAMPLE, HTTP, ITER) == (0, 1, 2)  # the batch split below counts kinds with bincount
 _GET = [itemgetter(i) for i in range(11)]
+_KIND = _GET[0]
 
 
 def _column(recs: Sequence[tuple[object, ...]], i: int) -> np.ndarray:
@@ -175,6 +180,7 @@ class Store:
         self._timings = [registry[n] for n in HTTP_TIMING_METRICS]
         self._failed = registry["http_req_failed"]
         self._duration = self._timings[0]
+        self._iter_metrics = [registry[n] for n in ITER_METRICS]
 
     # ---- sub-metrics and sinks ------------------------------------------------------------
     def add_submetric(self, metric: Metric | str, suffix: str, tags: TagSet) -> SubMetric:
@@ -279,16 +285,24 @@ class Store:
     def points(self, records: Sequence[tuple[object, ...]]) -> list[Point]:
         """Expand records into raw samples in k6's NDJSON order (§6)."""
         reqs, timings, failed = self._reqs, self._timings, self._failed
+        dur, iters, sent, recv = self._iter_metrics
         out: list[Point] = []
         add = out.append
         for r in records:
-            if r[0] == HTTP:
+            kind = r[0]
+            if kind == HTTP:
                 t, tags = r[1], r[2]
                 add((reqs, t, 1.0, tags))  # type: ignore[arg-type]
                 for m, v in zip(timings, r[3:10], strict=True):
                     add((m, t, v, tags))  # type: ignore[arg-type]
                 if r[10] is not None:
                     add((failed, t, float(r[10]), tags))  # type: ignore[arg-type]
+            elif kind == ITER:
+                t, tags = r[1], r[2]
+                add((dur, t, float(r[3]), tags))  # type: ignore[arg-type]
+                add((iters, t, 1.0, tags))  # type: ignore[arg-type]
+                add((sent, t, float(r[4]), tags))  # type: ignore[arg-type]
+                add((recv, t, float(r[5]), tags))  # type: ignore[arg-type]
             else:
                 add((r[2], r[1], float(r[3]), r[4]))  # type: ignore[arg-type]
         return out
@@ -332,15 +346,30 @@ class Store:
             pts = self.points(records)
             for hook in self._hooks:
                 hook(pts)
-        kinds = list(map(itemgetter(0), records))
-        n_http = sum(kinds)
-        if n_http == n:
+        kinds = np.fromiter(map(_KIND, records), np.int8, n)
+        counts = np.bincount(kinds, minlength=3).tolist()
+        tallies: list[Tally] = []
+        if counts[HTTP] == n:
             self._ingest_http(records)
-        elif n_http == 0:
-            self._ingest_samples(records)
-        else:
-            self._ingest_http(list(compress(records, kinds)))
-            self._ingest_samples(list(compress(records, map(not_, kinds))))
+        elif counts[ITER] == n:
+            self._ingest_iter(records, None, tallies)
+        elif counts[SAMPLE] == n:
+            self._ingest_samples(records, None, tallies)
+        else:  # one C pass per kind present; `where` keeps batch positions for the tallies
+            if counts[HTTP]:
+                self._ingest_http(list(compress(records, (kinds == HTTP).tolist())))
+            if counts[ITER]:
+                sel = kinds == ITER
+                self._ingest_iter(list(compress(records, sel.tolist())), np.flatnonzero(sel),
+                                  tallies)
+            if counts[SAMPLE]:
+                sel = kinds == SAMPLE
+                self._ingest_samples(list(compress(records, sel.tolist())),
+                                     np.flatnonzero(sel), tallies)
+        if tallies:
+            tallies.sort(key=itemgetter(0))
+            for metrics, tally_hook in self._tally_hooks:
+                tally_hook([t for t in tallies if t[1] in metrics])
 
     def _ingest_http(self, recs: Sequence[tuple[object, ...]]) -> None:
         n = len(recs)
@@ -359,16 +388,31 @@ class Store:
         elif has.any():
             self._feed(self._failed, failed[has], rows.subset(has))
 
-    def _ingest_samples(self, recs: Sequence[tuple[object, ...]]) -> None:
+    def _ingest_iter(self, recs: Sequence[tuple[object, ...]], where: np.ndarray | None,
+                     tallies: list[Tally]) -> None:
+        """ITER records: one tag-set grouping and three columns for the four metrics, fed in
+        the order the records list them (iteration_duration, iterations, data_sent,
+        data_received)."""
+        n = len(recs)
+        rows = self._rows(recs, 2)
+        pos = np.arange(n) if where is None else where
+        dur, iters, sent, recv = self._iter_metrics
+        for m, values in ((dur, _column(recs, 3)), (iters, np.ones(n)),
+                          (sent, _column(recs, 4)), (recv, _column(recs, 5))):
+            self._feed(m, values, rows)
+            self._tally(m, values, rows, pos, tallies)
+
+    def _ingest_samples(self, recs: Sequence[tuple[object, ...]], where: np.ndarray | None,
+                        tallies: list[Tally]) -> None:
         n = len(recs)
         rows = self._rows(recs, 4)
         values = _column(recs, 3)
         ids = np.fromiter(map(id, map(_GET[2], recs)), np.int64, n)
-        tallies: list[Tally] = []
+        pos = np.arange(n) if where is None else where
         if ids.min() == ids.max():
             metric: Metric = recs[0][2]  # type: ignore[assignment]
             self._feed(metric, values, rows)
-            self._tally(metric, values, rows, np.arange(n), tallies)
+            self._tally(metric, values, rows, pos, tallies)
         else:
             order = np.argsort(ids, kind="stable")  # stable: record order within a metric
             sorted_ids = ids[order]
@@ -378,11 +422,7 @@ class Store:
                 metric = recs[int(sel[0])][2]  # type: ignore[assignment]
                 sub = rows.subset(sel)
                 self._feed(metric, values[sel], sub)
-                self._tally(metric, values[sel], sub, sel, tallies)
-        if tallies:
-            tallies.sort(key=itemgetter(0))
-            for metrics, hook in self._tally_hooks:
-                hook([t for t in tallies if t[1] in metrics])
+                self._tally(metric, values[sel], sub, pos[sel], tallies)
 
     def _tally(self, m: Metric, values: np.ndarray, rows: _Rows, pos: np.ndarray,
                out: list[Tally]) -> None:

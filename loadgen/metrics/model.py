@@ -108,6 +108,16 @@ class SubMetric:
 #    failed)                                                      one HTTP request; all timings
 #                                                                 in ms; failed is 1/0, or None
 #                                                                 when no response callback
+#   (ITER, t_ns, tags, duration, bytes_sent, bytes_received)     one completed iteration: the
+#                                                                 samples of ITER_METRICS, in
+#                                                                 that order, at t_ns with tags
+#                                                                 (iterations' value is 1; the
+#                                                                 bytes are those since the
+#                                                                 VU's last emission)
 # t_ns is the clock's perf_counter_ns-based time of the sample (request end for HTTP).
+# ITER holds no Metric (only numbers and the interned tag set), so the collector untracks it
+# while it waits for ingest, and ingest expands it column-wise, as it does HTTP.
 SAMPLE = 0
 HTTP = 1
+ITER = 2
+ITER_METRICS = ("iteration_duration", "iterations", "data_sent", "data_received")
