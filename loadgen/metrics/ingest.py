@@ -153,6 +153,18 @@ class _Rows:
         return _Rows(codes, self.infos, parent=self, sel=sel)
 
 
+def _merge_tallies(tallies: list[Tally]) -> list[Tally]:
+    """One tally per metric and tag set, as one pass over the batch would give (ITER and
+    SAMPLE records both carry data_sent): counts added, first row the earliest."""
+    out: dict[tuple[Metric, TagSet], Tally] = {}
+    for t in tallies:
+        key = (t[1], t[2])
+        had = out.get(key)
+        out[key] = t if had is None else (min(had[0], t[0]), t[1], t[2], had[3] + t[3],
+                                           had[4] + t[4])
+    return list(out.values())
+
+
 class Store:
     """One sink per metric and per sub-metric, fed in bulk from hot-path records."""
 
@@ -366,6 +378,8 @@ class Store:
                 sel = kinds == SAMPLE
                 self._ingest_samples(list(compress(records, sel.tolist())),
                                      np.flatnonzero(sel), tallies)
+            if counts[ITER] and counts[SAMPLE] and tallies:
+                tallies = _merge_tallies(tallies)
         if tallies:
             tallies.sort(key=itemgetter(0))
             for metrics, tally_hook in self._tally_hooks:
