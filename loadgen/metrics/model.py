@@ -51,8 +51,42 @@ def tagset(tags: dict[str, str] | None = None, **more: str) -> TagSet:
         if len(_INTERN) > 200_000:  # cardinality guard: never let interning grow unbounded
             _INTERN.clear()
         _INTERN[key] = key
+        _untrack(key)
         got = key
     return got
+
+
+def _untrack(tags: TagSet) -> None:
+    """Take a new tag set out of the collector's sight. Strings in tuples can form no cycle,
+    so CPython itself untracks such tuples, but only when a collection of their generation
+    walks them (twice: the pairs, then the outer tuple), and a run's tag sets, made at its
+    start, wait for that in the middle generation. Until then every record holding one stays
+    tracked too, and each young pass walks the batch waiting for ingest. Done once per
+    distinct tag set (the interning above), with CPython's own public call."""
+    untrack = _GC_UNTRACK[0] if _GC_UNTRACK else _load_untrack()
+    if untrack is not None:
+        for pair in tags:
+            untrack(pair)
+        untrack(tags)
+
+
+_GC_UNTRACK: list[Any] = []
+
+
+def _load_untrack() -> Any:
+    """CPython's PyObject_GC_UnTrack through ctypes (None elsewhere: nothing to do there)."""
+    fn: Any = None
+    try:
+        import ctypes
+        import sys
+
+        if sys.implementation.name == "cpython":
+            fn = ctypes.pythonapi.PyObject_GC_UnTrack
+            fn.argtypes, fn.restype = [ctypes.py_object], None
+    except (ImportError, AttributeError):
+        fn = None
+    _GC_UNTRACK.append(fn)
+    return fn
 
 
 def merge_tags(base: TagSet, *layers: Mapping[str, Any] | None) -> TagSet:
