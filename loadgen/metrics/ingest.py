@@ -19,7 +19,6 @@ of a float sum could notice, and byte counts are integers, whose sums are exact.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from itertools import compress
 from operator import itemgetter
 from typing import Protocol
 
@@ -30,7 +29,7 @@ from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
 from loadgen.metrics.sinks import CounterSink, RateSink, Sink, merge_sink, new_sink
 from loadgen.metrics.timeseries import Group, TimeSeries
 
-assert (SAMPLE, HTTP, ITER) == (0, 1, 2)  # the batch split below counts kinds with bincount
+assert (SAMPLE, HTTP, ITER) == (0, 1, 2)  # the batch split below sorts records by kind
 _GET = [itemgetter(i) for i in range(11)]
 _KIND = _GET[0]
 
@@ -358,27 +357,31 @@ class Store:
             pts = self.points(records)
             for hook in self._hooks:
                 hook(pts)
-        kinds = np.fromiter(map(_KIND, records), np.int8, n)
-        counts = np.bincount(kinds, minlength=3).tolist()
+        kinds = list(map(_KIND, records))
+        n_http = kinds.count(HTTP)
+        n_iter = 0 if n_http == n else kinds.count(ITER)
+        n_sample = n - n_http - n_iter
         tallies: list[Tally] = []
-        if counts[HTTP] == n:
+        if n_http == n:
             self._ingest_http(records)
-        elif counts[ITER] == n:
+        elif n_iter == n:
             self._ingest_iter(records, None, tallies)
-        elif counts[SAMPLE] == n:
+        elif n_sample == n:
             self._ingest_samples(records, None, tallies)
-        else:  # one C pass per kind present; `where` keeps batch positions for the tallies
-            if counts[HTTP]:
-                self._ingest_http(list(compress(records, (kinds == HTTP).tolist())))
-            if counts[ITER]:
-                sel = kinds == ITER
-                self._ingest_iter(list(compress(records, sel.tolist())), np.flatnonzero(sel),
-                                  tallies)
-            if counts[SAMPLE]:
-                sel = kinds == SAMPLE
-                self._ingest_samples(list(compress(records, sel.tolist())),
-                                     np.flatnonzero(sel), tallies)
-            if counts[ITER] and counts[SAMPLE] and tallies:
+        else:
+            # One stable sort of the kinds (SAMPLE, HTTP, ITER) and one C call gathering the
+            # records in that order: each kind is then a slice, its rows in record order, and
+            # `order` keeps their batch positions (the tallies' first-seen order).
+            order = np.argsort(np.frombuffer(bytes(kinds), np.uint8), kind="stable")
+            ordered: tuple[tuple[object, ...], ...] = itemgetter(*order.tolist())(records)
+            a, b = n_sample, n_sample + n_http
+            if n_http:
+                self._ingest_http(ordered[a:b])
+            if n_iter:
+                self._ingest_iter(ordered[b:], order[b:], tallies)
+            if n_sample:
+                self._ingest_samples(ordered[:a], order[:a], tallies)
+            if n_iter and n_sample and tallies:
                 tallies = _merge_tallies(tallies)
         if tallies:
             tallies.sort(key=itemgetter(0))
