@@ -62,9 +62,10 @@ def _untrack(tags: TagSet) -> None:
     walks them (twice: the pairs, then the outer tuple), and a run's tag sets, made at its
     start, wait for that in the middle generation. Until then every record holding one stays
     tracked too, and each young pass walks the batch waiting for ingest. Done once per
-    distinct tag set (the interning above), with CPython's own public call."""
+    distinct tag set (the interning above), with CPython's own public call; only for exact
+    strings (a str subclass's instance may carry a __dict__, hence a cycle)."""
     untrack = _GC_UNTRACK[0] if _GC_UNTRACK else _load_untrack()
-    if untrack is not None:
+    if untrack is not None and all(type(k) is str and type(v) is str for k, v in tags):
         for pair in tags:
             untrack(pair)
         untrack(tags)

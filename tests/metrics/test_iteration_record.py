@@ -198,3 +198,18 @@ def test_a_real_run_summary_and_ndjson_hold_the_vus_own_numbers(tmp_path: Path) 
     got = sorted(pts["iteration_duration"])
     assert len(got) == N and all(g >= o for g, o in zip(got, own, strict=True))
     assert values["iteration_duration"]["max"] == got[-1]
+
+
+def test_a_tag_set_holding_a_str_subclass_stays_tracked() -> None:
+    """Only exact strings are certain to hold no reference back: a str subclass whose
+    instance has a __dict__ can close a cycle through the tag set, so it stays collectable."""
+
+    class Loop(str):
+        def __str__(self) -> str:
+            return self  # str() keeps the subclass instance
+
+    value = Loop("v")
+    tags = tagset(k=value)
+    value.__dict__["back"] = tags  # a cycle: tags -> pair -> value -> tags
+    assert type(tags[0][1]) is Loop
+    assert gc.is_tracked(tags)
