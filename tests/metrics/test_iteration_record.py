@@ -213,3 +213,24 @@ def test_a_tag_set_holding_a_str_subclass_stays_tracked() -> None:
     value.__dict__["back"] = tags  # a cycle: tags -> pair -> value -> tags
     assert type(tags[0][1]) is Loop
     assert gc.is_tracked(tags)
+
+
+def test_a_batch_whose_probes_agree_but_one_row_differs_is_still_split() -> None:
+    """The one-metric / one-tag-set shortcut probes the first, middle and last rows: a batch
+    where those agree and another row differs must still be split by metric and tag set."""
+    reg, rec = Registry(), Recorder()
+    store = Store(reg)
+    a, b = tagset(scenario="a"), tagset(scenario="b")
+    sub = store.add_submetric("checks", "scenario:b", (("scenario", "b"),))
+    lat = reg.define("lat_probe", reg["iteration_duration"].type)
+    # rows 0, 2, 4: checks on a; row 1: another metric; row 3: checks on b
+    rec.sample(reg["checks"], 1.0, a, 0)
+    rec.sample(lat, 7.0, a, 1)
+    rec.sample(reg["checks"], 0.0, a, 2)
+    rec.sample(reg["checks"], 0.0, b, 3)
+    rec.sample(reg["checks"], 1.0, a, 4)
+    store.ingest(rec.drain())
+    checks, lat_sink, sub_sink = store.get("checks"), store.get("lat_probe"), store.existing(sub)
+    assert (checks.total, checks.passes) == (4, 2)  # type: ignore[union-attr]
+    assert lat_sink is not None and lat_sink.aggregate("count", 1) == 1
+    assert (sub_sink.total, sub_sink.passes) == (1, 0)  # type: ignore[union-attr]
