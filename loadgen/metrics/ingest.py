@@ -34,7 +34,36 @@ _GET = [itemgetter(i) for i in range(11)]
 _KIND = _GET[0]
 
 
-def _all_same(recs: Sequence[tuple[object, ...]], i: int) -> bool:
+#: (kind, its records in batch order, their positions in the batch: None when all of it)
+KindPart = tuple[int, Sequence[tuple[object, ...]], np.ndarray | None]
+
+
+def split_kinds(records: Sequence[tuple[object, ...]]) -> list[KindPart]:
+    """A batch by record kind: HTTP, then ITER, then SAMPLE (the kinds present).
+
+    list.count answers the one-kind batch as cheaply as a sum of the kinds did. A mixed
+    batch takes one stable sort of its kinds and one C call gathering the records in that
+    order: each kind is then a slice in record order, its positions a slice of the sort."""
+    kinds = list(map(_KIND, records))
+    n = len(kinds)
+    if n == 0:
+        return []
+    n_http = kinds.count(HTTP)
+    if n_http == n:
+        return [(HTTP, records, None)]
+    n_iter = kinds.count(ITER)
+    n_sample = n - n_http - n_iter
+    if n_iter == n or n_sample == n:
+        return [(ITER if n_iter else SAMPLE, records, None)]
+    order = np.argsort(np.frombuffer(bytes(kinds), np.uint8), kind="stable")
+    ordered: tuple[tuple[object, ...], ...] = itemgetter(*order.tolist())(records)  # n > 1
+    a, b = n_sample, n_sample + n_http
+    parts: list[KindPart] = [(HTTP, ordered[a:b], order[a:b]), (ITER, ordered[b:], order[b:]),
+                             (SAMPLE, ordered[:a], order[:a])]
+    return [p for p in parts if len(p[1])]
+
+
+def all_same(recs: Sequence[tuple[object, ...]], i: int) -> bool:
     """Whether field i (a metric or a tag set) is the same in every record: the common batch
     of one metric or one tag set. Three probes first, so a mixed batch rarely pays for more;
     then list.count, which checks identity before equality and makes no object per record
@@ -369,32 +398,17 @@ class Store:
             pts = self.points(records)
             for hook in self._hooks:
                 hook(pts)
-        kinds = list(map(_KIND, records))
-        n_http = kinds.count(HTTP)
-        n_iter = 0 if n_http == n else kinds.count(ITER)
-        n_sample = n - n_http - n_iter
         tallies: list[Tally] = []
-        if n_http == n:
-            self._ingest_http(records)
-        elif n_iter == n:
-            self._ingest_iter(records, None, tallies)
-        elif n_sample == n:
-            self._ingest_samples(records, None, tallies)
-        else:
-            # One stable sort of the kinds (SAMPLE, HTTP, ITER) and one C call gathering the
-            # records in that order: each kind is then a slice, its rows in record order, and
-            # `order` keeps their batch positions (the tallies' first-seen order).
-            order = np.argsort(np.frombuffer(bytes(kinds), np.uint8), kind="stable")
-            ordered: tuple[tuple[object, ...], ...] = itemgetter(*order.tolist())(records)
-            a, b = n_sample, n_sample + n_http
-            if n_http:
-                self._ingest_http(ordered[a:b])
-            if n_iter:
-                self._ingest_iter(ordered[b:], order[b:], tallies)
-            if n_sample:
-                self._ingest_samples(ordered[:a], order[:a], tallies)
-            if n_iter and n_sample and tallies:
-                tallies = _merge_tallies(tallies)
+        parts = split_kinds(records)
+        for kind, recs, where in parts:
+            if kind == HTTP:
+                self._ingest_http(recs)
+            elif kind == ITER:
+                self._ingest_iter(recs, where, tallies)
+            else:
+                self._ingest_samples(recs, where, tallies)
+        if len(parts) > 1 and tallies:
+            tallies = _merge_tallies(tallies)
         if tallies:
             tallies.sort(key=itemgetter(0))
             for metrics, tally_hook in self._tally_hooks:
@@ -437,7 +451,7 @@ class Store:
         rows = self._rows(recs, 4)
         values = _column(recs, 3)
         pos = np.arange(n) if where is None else where
-        if _all_same(recs, 2):  # one metric (checks, mostly): no per-metric split
+        if all_same(recs, 2):  # one metric (checks, mostly): no per-metric split
             metric: Metric = recs[0][2]  # type: ignore[assignment]
             self._feed(metric, values, rows)
             self._tally(metric, values, rows, pos, tallies)
@@ -472,7 +486,7 @@ class Store:
 
     def _rows(self, recs: Sequence[tuple[object, ...]], tags_at: int) -> _Rows:
         """Group rows by tag set (by object identity; equal tuples just share an info)."""
-        if _all_same(recs, tags_at):
+        if all_same(recs, tags_at):
             return _Rows(None, [self._info(recs[0][tags_at])], recs)  # type: ignore[arg-type]
         n = len(recs)
         ids = np.fromiter(map(id, map(_GET[tags_at], recs)), np.int64, n)

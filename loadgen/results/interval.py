@@ -38,19 +38,17 @@ import base64
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
 from loadgen.metrics.histogram import EXACT_LIMIT, HistogramConfigError, TrendSink
-from loadgen.metrics.ingest import Store
+from loadgen.metrics.ingest import Store, all_same, split_kinds
 from loadgen.metrics.model import (
     HTTP,
     ITER,
     ITER_METRICS,
-    SAMPLE,
     Contains,
     Metric,
     MetricType,
@@ -82,7 +80,6 @@ RAW_BUDGET = 100_000
 _T, _TAGS, _VALUE, _SAMPLE_TAGS = itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
 _HTTP_COLS = [itemgetter(i) for i in range(3, 11)]  # 7 timings, then failed
 _ITER_COLS = [itemgetter(i) for i in range(3, 6)]  # duration, bytes sent, bytes received
-_KIND = itemgetter(0)
 
 
 class IntervalError(ValueError):
@@ -238,14 +235,15 @@ class IntervalRecorder:
     def ingest(self, records: Sequence[tuple[object, ...]]) -> None:
         if not records:
             return
-        kinds = np.fromiter(map(_KIND, records), np.int8, len(records))
-        for kind, ingest in ((HTTP, self._ingest_http), (ITER, self._ingest_iter),
-                             (SAMPLE, self._ingest_samples)):
-            sel = (kinds == kind).tolist()
-            if any(sel):
-                ingest(list(compress(records, sel)))
+        for kind, recs, _ in split_kinds(records):
+            if kind == HTTP:
+                self._ingest_http(recs)
+            elif kind == ITER:
+                self._ingest_iter(recs)
+            else:
+                self._ingest_samples(recs)
 
-    def _ingest_http(self, recs: list[tuple[object, ...]]) -> None:
+    def _ingest_http(self, recs: Sequence[tuple[object, ...]]) -> None:
         n = len(recs)
         t = np.fromiter(map(_T, recs), np.int64, n)
         cols = [np.fromiter(map(g, recs), np.float64, n) for g in _HTTP_COLS]  # None -> nan
@@ -264,7 +262,7 @@ class IntervalRecorder:
             elif has.any():
                 self._add(self._failed, tags, failed[has], rows_t[has])
 
-    def _ingest_iter(self, recs: list[tuple[object, ...]]) -> None:
+    def _ingest_iter(self, recs: Sequence[tuple[object, ...]]) -> None:
         """An iteration's end: its four metrics, per tag set, as one store expands them."""
         n = len(recs)
         t = np.fromiter(map(_T, recs), np.int64, n)
@@ -278,10 +276,13 @@ class IntervalRecorder:
             for m, col in zip(self._iter_metrics, cols, strict=True):
                 self._add(m, tags, col if whole else col[sel], rows_t)
 
-    def _ingest_samples(self, recs: list[tuple[object, ...]]) -> None:
+    def _ingest_samples(self, recs: Sequence[tuple[object, ...]]) -> None:
         n = len(recs)
         t = np.fromiter(map(_T, recs), np.int64, n)
         values = np.fromiter(map(_VALUE, recs), np.float64, n)
+        if all_same(recs, 2) and all_same(recs, 4):  # one check on one tag set, say
+            self._add(recs[0][2], recs[0][4], values, t)  # type: ignore[arg-type]
+            return
         mid = np.fromiter(map(id, map(_TAGS, recs)), np.int64, n)  # field 2: the metric
         tid = np.fromiter(map(id, map(_SAMPLE_TAGS, recs)), np.int64, n)
         order = np.lexsort((tid, mid))  # stable: record order within a (metric, tags) group

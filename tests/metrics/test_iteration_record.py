@@ -23,10 +23,12 @@ from servers import serve  # noqa: E402
 
 import loadgen  # noqa: E402
 from loadgen import VU, Scenario, SharedIterations  # noqa: E402
+from loadgen.metrics.histogram import TrendSink  # noqa: E402
 from loadgen.metrics.ingest import Point, Store  # noqa: E402
 from loadgen.metrics.model import HTTP, ITER, ITER_METRICS, SAMPLE, tagset  # noqa: E402
 from loadgen.metrics.registry import Recorder, Registry  # noqa: E402
-from loadgen.results.interval import IntervalRecorder, apply  # noqa: E402
+from loadgen.metrics.timeseries import TimeSeries  # noqa: E402
+from loadgen.results.interval import IntervalRecorder, apply, trend_sink  # noqa: E402
 from loadgen.results.ndjson import NdjsonWriter  # noqa: E402
 
 N = 24
@@ -234,3 +236,29 @@ def test_a_batch_whose_probes_agree_but_one_row_differs_is_still_split() -> None
     assert (checks.total, checks.passes) == (4, 2)  # type: ignore[union-attr]
     assert lat_sink is not None and lat_sink.aggregate("count", 1) == 1
     assert (sub_sink.total, sub_sink.passes) == (1, 0)  # type: ignore[union-attr]
+
+
+def test_interval_snapshot_of_one_metric_one_tag_set_batches_equals_the_store() -> None:
+    """The interval recorder's shortcut for a batch of one metric on one tag set (an
+    arrival-rate scenario's iteration_lag between iteration ends, say) keeps every value
+    and time: the same sink and time series as a store fed the records."""
+    reg, rec = Registry(), Recorder()
+    tags = tagset(scenario="s", group="")
+    direct = Store(reg, timeseries=TimeSeries(0), sink_factory=trend_sink)
+    intervals = IntervalRecorder(reg, 0)
+    for batch in range(6):
+        for i in range(40):
+            t = batch * 300_000_000 + i * 7_000_000
+            rec.sample(reg["iteration_lag"], (i * 37 + batch) % 101 / 8, tags, t)
+        recs = rec.drain()
+        direct.ingest(recs)
+        intervals.ingest(recs)
+    merged = Store(Registry(), timeseries=TimeSeries(0), sink_factory=trend_sink)
+    apply(intervals.cut(2.0), merged.registry, merged, merged.timeseries)
+    a, b = direct.get("iteration_lag"), merged.get("iteration_lag")
+    assert isinstance(a, TrendSink) and isinstance(b, TrendSink)
+    assert (a.count, a.sum, a.min, a.max) == (b.count, b.sum, b.min, b.max)
+    assert a.count == 240
+    series = direct.timeseries.buckets("iteration_lag", "s")  # type: ignore[union-attr]
+    assert len(series) == 2
+    assert series == merged.timeseries.buckets("iteration_lag", "s")  # type: ignore[union-attr]
