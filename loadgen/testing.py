@@ -28,7 +28,7 @@ import orjson
 
 from loadgen.clock import Clock, RealClock
 from loadgen.execution.runtime import RunContext, ScenarioRuntime
-from loadgen.metrics.model import HTTP, SAMPLE
+from loadgen.metrics.records import values_of
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.types import Headers, RawResponse, Request, Timings
 from loadgen.scripting.context import current_vu
@@ -106,15 +106,8 @@ class ScenarioProbe:
 
     def samples(self, metric: str) -> list[tuple[float, dict[str, str]]]:
         """(value, tags) of every sample of `metric` recorded so far (HTTP requests give
-        `http_reqs` and `http_req_duration`)."""
-        out: list[tuple[float, dict[str, str]]] = []
-        records: list[Any] = self.recorder.records
-        for r in records:
-            if r[0] == SAMPLE and r[2].name == metric:
-                out.append((float(r[3]), dict(r[4])))
-            elif r[0] == HTTP and metric in ("http_reqs", "http_req_duration"):
-                out.append((1.0 if metric == "http_reqs" else float(r[3]), dict(r[2])))
-        return out
+        `http_reqs` and the `http_req_*` timings, as a run's store expands them)."""
+        return [(v, dict(tags)) for _, v, tags in values_of(self.recorder.records, metric)]
 
     def checks(self) -> dict[str, list[bool]]:
         """Every check by name, with its outcomes in order."""

@@ -10,7 +10,7 @@ from loadgen.clock import FakeClock
 from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.runtime import RunContext
 from loadgen.executors import Executor
-from loadgen.metrics.model import HTTP, SAMPLE
+from loadgen.metrics.records import values_of
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.types import Headers, RawResponse, Request, Timings
 from loadgen.testing import MockTransport
@@ -58,18 +58,7 @@ class Harness:
 
     def samples(self, name: str) -> list[tuple[int, float, dict[str, str]]]:
         """(t_ns, value, tags) of every sample of a metric, HTTP records expanded."""
-        out = []
-        for r in self.records:
-            if r[0] == SAMPLE and r[2].name == name:
-                out.append((r[1], r[3], dict(r[4])))
-            elif r[0] == HTTP and name.startswith("http_req"):
-                if name == "http_reqs":
-                    out.append((r[1], 1.0, dict(r[2])))
-                elif name == "http_req_duration":
-                    out.append((r[1], r[3], dict(r[2])))
-                elif name == "http_req_failed" and r[10] is not None:
-                    out.append((r[1], float(r[10]), dict(r[2])))
-        return out
+        return [(t, v, dict(tags)) for t, v, tags in values_of(self.records, name)]
 
     def count(self, name: str, scenario: str | None = None) -> float:
         return sum(v for _, v, tags in self.samples(name)

@@ -8,7 +8,7 @@ from loadgen.clock import RealClock
 from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.runtime import RunContext
 from loadgen.executors import Executor
-from loadgen.metrics.model import SAMPLE
+from loadgen.metrics.records import values_of
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.aiohttp_transport import AiohttpTransport
 
@@ -30,4 +30,4 @@ class RealRun:
         return await self.engine.execute()
 
     def values(self, name: str) -> list[float]:
-        return [float(r[3]) for r in self.records if r[0] == SAMPLE and r[2].name == name]
+        return [v for _, v, _ in values_of(self.records, name)]

@@ -24,7 +24,7 @@ from loadgen.errors import TestAborted
 from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple, LocalCounter
 from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
-from loadgen.metrics.model import SAMPLE, Metric, TagSet, tagset
+from loadgen.metrics.model import Metric, TagSet, tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.metrics.slowest import SlowestRequests
 from loadgen.net.client import HttpClient
@@ -153,8 +153,6 @@ class ScenarioRuntime:
         reg = run.registry
         self.m_checks = reg["checks"]
         self.m_group_duration = reg["group_duration"]
-        self._m_iter = reg["iterations"]
-        self._m_iter_dur = reg["iteration_duration"]
         self._m_sent = reg["data_sent"]
         self._m_recv = reg["data_received"]
         self._m_lag = reg["iteration_lag"]
@@ -280,10 +278,7 @@ class ScenarioRuntime:
         t1 = clock.now_ns()
         tags = vu.sample_tags
         meter = vu.meter
-        rec.samples(((SAMPLE, t1, self._m_iter_dur, (t1 - t0) / 1e6, tags),
-                     (SAMPLE, t1, self._m_iter, 1.0, tags),
-                     (SAMPLE, t1, self._m_sent, float(meter.bytes_sent), tags),
-                     (SAMPLE, t1, self._m_recv, float(meter.bytes_received), tags)))
+        rec.iteration(t1, tags, (t1 - t0) / 1e6, meter.bytes_sent, meter.bytes_received)
         meter.bytes_sent = meter.bytes_received = 0
         if intended_ns is not None:
             rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, tags, t0)

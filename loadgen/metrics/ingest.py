@@ -7,27 +7,72 @@ matches. Tag sets are few and records many, so rows are grouped by tag-set ident
 (interned tuples; one np.unique over ids) and sub-metric matching is decided once per
 distinct tag set and cached.
 
+An ITER record (an iteration's end) is expanded the same way: its tag sets are grouped once
+and each of its four metrics gets one column.
+
 Order: within a metric, values keep record order (gauges keep the last value, exact trend
-sums add in k6's order). A batch mixing HTTP and SAMPLE records for the same metric adds the
-HTTP ones first; only the last bits of a float sum can notice.
+sums add in k6's order). A batch mixing kinds for the same metric adds the HTTP ones first,
+then ITER, then SAMPLE (data_sent of an interrupted iteration, of setup()); only the last bits
+of a float sum could notice, and byte counts are integers, whose sums are exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from itertools import compress
-from operator import itemgetter, not_
+from operator import itemgetter
 from typing import Protocol
 
 import numpy as np
 
-from loadgen.metrics.model import HTTP, SAMPLE, Metric, SubMetric, TagSet
+from loadgen.metrics.model import HTTP, ITER, ITER_METRICS, SAMPLE, Metric, SubMetric, TagSet
 from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
 from loadgen.metrics.sinks import CounterSink, RateSink, Sink, merge_sink, new_sink
 from loadgen.metrics.timeseries import Group, TimeSeries
 
-assert HTTP == 1 and SAMPLE == 0  # the batch split below relies on it
+assert (SAMPLE, HTTP, ITER) == (0, 1, 2)  # the batch split below sorts records by kind
 _GET = [itemgetter(i) for i in range(11)]
+_KIND = _GET[0]
+
+
+#: (kind, its records in batch order, their positions in the batch: None when all of it)
+KindPart = tuple[int, Sequence[tuple[object, ...]], np.ndarray | None]
+
+
+def split_kinds(records: Sequence[tuple[object, ...]]) -> list[KindPart]:
+    """A batch by record kind: HTTP, then ITER, then SAMPLE (the kinds present).
+
+    list.count answers the one-kind batch as cheaply as a sum of the kinds did. A mixed
+    batch takes one stable sort of its kinds and one C call gathering the records in that
+    order: each kind is then a slice in record order, its positions a slice of the sort."""
+    kinds = list(map(_KIND, records))
+    n = len(kinds)
+    if n == 0:
+        return []
+    n_http = kinds.count(HTTP)
+    if n_http == n:
+        return [(HTTP, records, None)]
+    n_iter = kinds.count(ITER)
+    n_sample = n - n_http - n_iter
+    if n_iter == n or n_sample == n:
+        return [(ITER if n_iter else SAMPLE, records, None)]
+    order = np.argsort(np.frombuffer(bytes(kinds), np.uint8), kind="stable")
+    ordered: tuple[tuple[object, ...], ...] = itemgetter(*order.tolist())(records)  # n > 1
+    a, b = n_sample, n_sample + n_http
+    parts: list[KindPart] = [(HTTP, ordered[a:b], order[a:b]), (ITER, ordered[b:], order[b:]),
+                             (SAMPLE, ordered[:a], order[:a])]
+    return [p for p in parts if len(p[1])]
+
+
+def all_same(recs: Sequence[tuple[object, ...]], i: int) -> bool:
+    """Whether field i (a metric or a tag set) is the same in every record: the common batch
+    of one metric or one tag set. Three probes first, so a mixed batch rarely pays for more;
+    then list.count, which checks identity before equality and makes no object per record
+    (an id() array costs an int object per record, ~4x as much). Equal tag sets that are
+    not the same object count as the same here: ingest keys tag sets by value anyway."""
+    first = recs[0][i]
+    if recs[-1][i] is not first or recs[len(recs) >> 1][i] is not first:
+        return False
+    return list(map(_GET[i], recs)).count(first) == len(recs)
 
 
 def _column(recs: Sequence[tuple[object, ...]], i: int) -> np.ndarray:
@@ -148,6 +193,18 @@ class _Rows:
         return _Rows(codes, self.infos, parent=self, sel=sel)
 
 
+def _merge_tallies(tallies: list[Tally]) -> list[Tally]:
+    """One tally per metric and tag set, as one pass over the batch would give (ITER and
+    SAMPLE records both carry data_sent): counts added, first row the earliest."""
+    out: dict[tuple[Metric, TagSet], Tally] = {}
+    for t in tallies:
+        key = (t[1], t[2])
+        had = out.get(key)
+        out[key] = t if had is None else (min(had[0], t[0]), t[1], t[2], had[3] + t[3],
+                                           had[4] + t[4])
+    return list(out.values())
+
+
 class Store:
     """One sink per metric and per sub-metric, fed in bulk from hot-path records."""
 
@@ -175,6 +232,7 @@ class Store:
         self._timings = [registry[n] for n in HTTP_TIMING_METRICS]
         self._failed = registry["http_req_failed"]
         self._duration = self._timings[0]
+        self._iter_metrics = [registry[n] for n in ITER_METRICS]
 
     # ---- sub-metrics and sinks ------------------------------------------------------------
     def add_submetric(self, metric: Metric | str, suffix: str, tags: TagSet) -> SubMetric:
@@ -279,16 +337,24 @@ class Store:
     def points(self, records: Sequence[tuple[object, ...]]) -> list[Point]:
         """Expand records into raw samples in k6's NDJSON order (§6)."""
         reqs, timings, failed = self._reqs, self._timings, self._failed
+        dur, iters, sent, recv = self._iter_metrics
         out: list[Point] = []
         add = out.append
         for r in records:
-            if r[0] == HTTP:
+            kind = r[0]
+            if kind == HTTP:
                 t, tags = r[1], r[2]
                 add((reqs, t, 1.0, tags))  # type: ignore[arg-type]
                 for m, v in zip(timings, r[3:10], strict=True):
                     add((m, t, v, tags))  # type: ignore[arg-type]
                 if r[10] is not None:
                     add((failed, t, float(r[10]), tags))  # type: ignore[arg-type]
+            elif kind == ITER:
+                t, tags = r[1], r[2]
+                add((dur, t, float(r[3]), tags))  # type: ignore[arg-type]
+                add((iters, t, 1.0, tags))  # type: ignore[arg-type]
+                add((sent, t, float(r[4]), tags))  # type: ignore[arg-type]
+                add((recv, t, float(r[5]), tags))  # type: ignore[arg-type]
             else:
                 add((r[2], r[1], float(r[3]), r[4]))  # type: ignore[arg-type]
         return out
@@ -332,15 +398,21 @@ class Store:
             pts = self.points(records)
             for hook in self._hooks:
                 hook(pts)
-        kinds = list(map(itemgetter(0), records))
-        n_http = sum(kinds)
-        if n_http == n:
-            self._ingest_http(records)
-        elif n_http == 0:
-            self._ingest_samples(records)
-        else:
-            self._ingest_http(list(compress(records, kinds)))
-            self._ingest_samples(list(compress(records, map(not_, kinds))))
+        tallies: list[Tally] = []
+        parts = split_kinds(records)
+        for kind, recs, where in parts:
+            if kind == HTTP:
+                self._ingest_http(recs)
+            elif kind == ITER:
+                self._ingest_iter(recs, where, tallies)
+            else:
+                self._ingest_samples(recs, where, tallies)
+        if len(parts) > 1 and tallies:
+            tallies = _merge_tallies(tallies)
+        if tallies:
+            tallies.sort(key=itemgetter(0))
+            for metrics, tally_hook in self._tally_hooks:
+                tally_hook([t for t in tallies if t[1] in metrics])
 
     def _ingest_http(self, recs: Sequence[tuple[object, ...]]) -> None:
         n = len(recs)
@@ -359,17 +431,32 @@ class Store:
         elif has.any():
             self._feed(self._failed, failed[has], rows.subset(has))
 
-    def _ingest_samples(self, recs: Sequence[tuple[object, ...]]) -> None:
+    def _ingest_iter(self, recs: Sequence[tuple[object, ...]], where: np.ndarray | None,
+                     tallies: list[Tally]) -> None:
+        """ITER records: one tag-set grouping and three columns for the four metrics, fed in
+        the order the records list them (iteration_duration, iterations, data_sent,
+        data_received)."""
+        n = len(recs)
+        rows = self._rows(recs, 2)
+        pos = np.arange(n) if where is None else where
+        dur, iters, sent, recv = self._iter_metrics
+        for m, values in ((dur, _column(recs, 3)), (iters, np.ones(n)),
+                          (sent, _column(recs, 4)), (recv, _column(recs, 5))):
+            self._feed(m, values, rows)
+            self._tally(m, values, rows, pos, tallies)
+
+    def _ingest_samples(self, recs: Sequence[tuple[object, ...]], where: np.ndarray | None,
+                        tallies: list[Tally]) -> None:
         n = len(recs)
         rows = self._rows(recs, 4)
         values = _column(recs, 3)
-        ids = np.fromiter(map(id, map(_GET[2], recs)), np.int64, n)
-        tallies: list[Tally] = []
-        if ids.min() == ids.max():
+        pos = np.arange(n) if where is None else where
+        if all_same(recs, 2):  # one metric (checks, mostly): no per-metric split
             metric: Metric = recs[0][2]  # type: ignore[assignment]
             self._feed(metric, values, rows)
-            self._tally(metric, values, rows, np.arange(n), tallies)
+            self._tally(metric, values, rows, pos, tallies)
         else:
+            ids = np.fromiter(map(id, map(_GET[2], recs)), np.int64, n)
             order = np.argsort(ids, kind="stable")  # stable: record order within a metric
             sorted_ids = ids[order]
             cuts = (np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist()
@@ -378,11 +465,7 @@ class Store:
                 metric = recs[int(sel[0])][2]  # type: ignore[assignment]
                 sub = rows.subset(sel)
                 self._feed(metric, values[sel], sub)
-                self._tally(metric, values[sel], sub, sel, tallies)
-        if tallies:
-            tallies.sort(key=itemgetter(0))
-            for metrics, hook in self._tally_hooks:
-                hook([t for t in tallies if t[1] in metrics])
+                self._tally(metric, values[sel], sub, pos[sel], tallies)
 
     def _tally(self, m: Metric, values: np.ndarray, rows: _Rows, pos: np.ndarray,
                out: list[Tally]) -> None:
@@ -403,10 +486,10 @@ class Store:
 
     def _rows(self, recs: Sequence[tuple[object, ...]], tags_at: int) -> _Rows:
         """Group rows by tag set (by object identity; equal tuples just share an info)."""
+        if all_same(recs, tags_at):
+            return _Rows(None, [self._info(recs[0][tags_at])], recs)  # type: ignore[arg-type]
         n = len(recs)
         ids = np.fromiter(map(id, map(_GET[tags_at], recs)), np.int64, n)
-        if ids.min() == ids.max():
-            return _Rows(None, [self._info(recs[0][tags_at])], recs)  # type: ignore[arg-type]
         _, first, inv = np.unique(ids, return_index=True, return_inverse=True)
         infos = [self._info(recs[i][tags_at]) for i in first.tolist()]
         return _Rows(inv, infos, recs)

@@ -51,8 +51,43 @@ def tagset(tags: dict[str, str] | None = None, **more: str) -> TagSet:
         if len(_INTERN) > 200_000:  # cardinality guard: never let interning grow unbounded
             _INTERN.clear()
         _INTERN[key] = key
+        _untrack(key)
         got = key
     return got
+
+
+def _untrack(tags: TagSet) -> None:
+    """Take a new tag set out of the collector's sight. Strings in tuples can form no cycle,
+    so CPython itself untracks such tuples, but only when a collection of their generation
+    walks them (twice: the pairs, then the outer tuple), and a run's tag sets, made at its
+    start, wait for that in the middle generation. Until then every record holding one stays
+    tracked too, and each young pass walks the batch waiting for ingest. Done once per
+    distinct tag set (the interning above), with CPython's own public call; only for exact
+    strings (a str subclass's instance may carry a __dict__, hence a cycle)."""
+    untrack = _GC_UNTRACK[0] if _GC_UNTRACK else _load_untrack()
+    if untrack is not None and all(type(k) is str and type(v) is str for k, v in tags):
+        for pair in tags:
+            untrack(pair)
+        untrack(tags)
+
+
+_GC_UNTRACK: list[Any] = []
+
+
+def _load_untrack() -> Any:
+    """CPython's PyObject_GC_UnTrack through ctypes (None elsewhere: nothing to do there)."""
+    fn: Any = None
+    try:
+        import ctypes
+        import sys
+
+        if sys.implementation.name == "cpython":
+            fn = ctypes.pythonapi.PyObject_GC_UnTrack
+            fn.argtypes, fn.restype = [ctypes.py_object], None
+    except (ImportError, AttributeError):
+        fn = None
+    _GC_UNTRACK.append(fn)
+    return fn
 
 
 def merge_tags(base: TagSet, *layers: Mapping[str, Any] | None) -> TagSet:
@@ -108,6 +143,16 @@ class SubMetric:
 #    failed)                                                      one HTTP request; all timings
 #                                                                 in ms; failed is 1/0, or None
 #                                                                 when no response callback
+#   (ITER, t_ns, tags, duration, bytes_sent, bytes_received)     one completed iteration: the
+#                                                                 samples of ITER_METRICS, in
+#                                                                 that order, at t_ns with tags
+#                                                                 (iterations' value is 1; the
+#                                                                 bytes are those since the
+#                                                                 VU's last emission)
 # t_ns is the clock's perf_counter_ns-based time of the sample (request end for HTTP).
+# ITER holds no Metric (only numbers and the interned tag set), so the collector untracks it
+# while it waits for ingest, and ingest expands it column-wise, as it does HTTP.
 SAMPLE = 0
 HTTP = 1
+ITER = 2
+ITER_METRICS = ("iteration_duration", "iterations", "data_sent", "data_received")

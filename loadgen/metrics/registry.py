@@ -7,7 +7,7 @@ later, in batches, in the ingest loop (metrics/ingest.py).
 from __future__ import annotations
 
 from loadgen.errors import ScriptError
-from loadgen.metrics.model import HTTP, NAME_RE, SAMPLE, Contains, Metric, MetricType, TagSet
+from loadgen.metrics.model import HTTP, ITER, NAME_RE, SAMPLE, Contains, Metric, MetricType, TagSet
 
 C, G, R, T = MetricType.COUNTER, MetricType.GAUGE, MetricType.RATE, MetricType.TREND
 D, TM, DA = Contains.DEFAULT, Contains.TIME, Contains.DATA
@@ -117,9 +117,11 @@ class Recorder:
     def sample(self, metric: Metric, value: float, tags: TagSet, t_ns: int) -> None:
         self.records.append((SAMPLE, t_ns, metric, value, tags))
 
-    def samples(self, records: tuple[tuple[object, ...], ...]) -> None:
-        """Several ready-made SAMPLE records at once (an iteration's end: one call, not four)."""
-        self.records.extend(records)
+    def iteration(self, t_ns: int, tags: TagSet, duration: float, sent: int,
+                  received: int) -> None:
+        """An iteration's end as one ITER record (four samples once ingested): one tuple the
+        collector can untrack instead of four that hold a Metric."""
+        self.records.append((ITER, t_ns, tags, duration, sent, received))
 
     def http(
         self,

@@ -44,8 +44,17 @@ from typing import Any
 import numpy as np
 
 from loadgen.metrics.histogram import EXACT_LIMIT, HistogramConfigError, TrendSink
-from loadgen.metrics.ingest import Store
-from loadgen.metrics.model import HTTP, Contains, Metric, MetricType, TagSet, tagset
+from loadgen.metrics.ingest import Store, all_same, split_kinds
+from loadgen.metrics.model import (
+    HTTP,
+    ITER,
+    ITER_METRICS,
+    Contains,
+    Metric,
+    MetricType,
+    TagSet,
+    tagset,
+)
 from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
 from loadgen.metrics.sinks import CounterSink, GaugeSink, RateSink, Sink, merge_sink, new_sink
 from loadgen.metrics.timeseries import (
@@ -70,6 +79,7 @@ MAX_TAG_SETS = 100_000  # per interval: a runaway tag cardinality must not grow 
 RAW_BUDGET = 100_000
 _T, _TAGS, _VALUE, _SAMPLE_TAGS = itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
 _HTTP_COLS = [itemgetter(i) for i in range(3, 11)]  # 7 timings, then failed
+_ITER_COLS = [itemgetter(i) for i in range(3, 6)]  # duration, bytes sent, bytes received
 
 
 class IntervalError(ValueError):
@@ -204,6 +214,7 @@ class IntervalRecorder:
         self._reqs = registry["http_reqs"]
         self._timings = [registry[n] for n in HTTP_TIMING_METRICS]
         self._failed = registry["http_req_failed"]
+        self._iter_metrics = [registry[n] for n in ITER_METRICS]
         self._sinks: dict[tuple[Metric, TagSet], Sink] = {}
         #: trend values seen per (metric, tag set) before this interval: the exact budget
         self._seen: dict[tuple[Metric, TagSet], int] = {}
@@ -224,13 +235,15 @@ class IntervalRecorder:
     def ingest(self, records: Sequence[tuple[object, ...]]) -> None:
         if not records:
             return
-        http = [r for r in records if r[0] == HTTP]
-        if http:
-            self._ingest_http(http)
-        if len(http) < len(records):
-            self._ingest_samples([r for r in records if r[0] != HTTP])
+        for kind, recs, _ in split_kinds(records):
+            if kind == HTTP:
+                self._ingest_http(recs)
+            elif kind == ITER:
+                self._ingest_iter(recs)
+            else:
+                self._ingest_samples(recs)
 
-    def _ingest_http(self, recs: list[tuple[object, ...]]) -> None:
+    def _ingest_http(self, recs: Sequence[tuple[object, ...]]) -> None:
         n = len(recs)
         t = np.fromiter(map(_T, recs), np.int64, n)
         cols = [np.fromiter(map(g, recs), np.float64, n) for g in _HTTP_COLS]  # None -> nan
@@ -249,10 +262,27 @@ class IntervalRecorder:
             elif has.any():
                 self._add(self._failed, tags, failed[has], rows_t[has])
 
-    def _ingest_samples(self, recs: list[tuple[object, ...]]) -> None:
+    def _ingest_iter(self, recs: Sequence[tuple[object, ...]]) -> None:
+        """An iteration's end: its four metrics, per tag set, as one store expands them."""
+        n = len(recs)
+        t = np.fromiter(map(_T, recs), np.int64, n)
+        cols = [np.fromiter(map(g, recs), np.float64, n) for g in _ITER_COLS]
+        cols.insert(1, np.ones(n))  # iterations
+        ids = np.fromiter(map(id, map(_TAGS, recs)), np.int64, n)
+        for sel in _groups(ids):
+            tags: TagSet = recs[int(sel[0])][2]  # type: ignore[assignment]
+            whole = len(sel) == n
+            rows_t = t if whole else t[sel]
+            for m, col in zip(self._iter_metrics, cols, strict=True):
+                self._add(m, tags, col if whole else col[sel], rows_t)
+
+    def _ingest_samples(self, recs: Sequence[tuple[object, ...]]) -> None:
         n = len(recs)
         t = np.fromiter(map(_T, recs), np.int64, n)
         values = np.fromiter(map(_VALUE, recs), np.float64, n)
+        if all_same(recs, 2) and all_same(recs, 4):  # one check on one tag set, say
+            self._add(recs[0][2], recs[0][4], values, t)  # type: ignore[arg-type]
+            return
         mid = np.fromiter(map(id, map(_TAGS, recs)), np.int64, n)  # field 2: the metric
         tid = np.fromiter(map(id, map(_SAMPLE_TAGS, recs)), np.int64, n)
         order = np.lexsort((tid, mid))  # stable: record order within a (metric, tags) group

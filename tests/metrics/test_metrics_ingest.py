@@ -9,7 +9,7 @@ import pytest
 
 from loadgen.metrics.histogram import TrendSink
 from loadgen.metrics.ingest import Point, Store
-from loadgen.metrics.model import MetricType, SubMetric, TagSet, tagset
+from loadgen.metrics.model import ITER_METRICS, MetricType, SubMetric, TagSet, tagset
 from loadgen.metrics.registry import HTTP_TIMING_METRICS, Recorder, Registry
 from loadgen.metrics.sinks import CounterSink, ExactTrendSink, GaugeSink, RateSink
 from loadgen.metrics.timeseries import TimeSeries
@@ -235,8 +235,14 @@ def test_random_batches_agree_with_a_naive_reference() -> None:
                     expect(name, tags, d + j / 10)
                 if failed is not None:
                     expect("http_req_failed", tags, float(failed))
+            elif rng.random() < 0.5:  # an iteration's end: four samples in one record
+                d, sent, got = rng.uniform(0, 50), rng.randrange(0, 900), rng.randrange(0, 9000)
+                rec.iteration(0, tags, d, sent, got)
+                for name, v in zip(ITER_METRICS, (d, 1.0, sent, got), strict=True):
+                    expect(name, tags, float(v))
             else:
-                m = rng.choice([reg["iteration_duration"], custom, reg["iterations"]])
+                m = rng.choice([reg["iteration_duration"], custom, reg["iterations"],
+                                reg["data_sent"]])
                 v = 1.0 if m.name == "iterations" else rng.uniform(-5, 50)
                 rec.sample(m, v, tags, 0)
                 expect(m.name, tags, v)

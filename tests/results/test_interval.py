@@ -11,7 +11,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen.metrics.histogram import TrendSink
 from loadgen.metrics.ingest import Store
-from loadgen.metrics.model import HTTP, SAMPLE, tagset
+from loadgen.metrics.model import HTTP, ITER, SAMPLE, tagset
 from loadgen.metrics.registry import Registry
 from loadgen.metrics.timeseries import TimeSeries
 from loadgen.results.interval import (
@@ -46,6 +46,10 @@ def _records(reg: Registry, rng: np.random.Generator, n: int, t0: int) -> list[t
             out.append((SAMPLE, t, reg["checks"], float(i % 5 != 0),
                         tagset(dict(tg), check="ok")))
             out.append((SAMPLE, t, reg["vus"], float(i % 7), tagset(scenario=dict(tg)["scenario"])))
+        if i % 4 == 1:  # an iteration's end: its four samples in one record
+            out.append((ITER, t, tg, d * 3, 100 + i % 50, 2000 + i % 7))
+        if i % 11 == 2:  # an interrupted iteration's bytes
+            out.append((SAMPLE, t, reg["data_sent"], float(i % 13), tg))
     return out
 
 
@@ -100,11 +104,14 @@ def test_merged_workers_equal_one_store_fed_everything(seed: int, n: int) -> Non
         assert a.exact == b.exact == (a.count <= 10_000)
         assert a.percentiles(PS) == b.percentiles(PS), name
     for name, fields in (("http_reqs", ("count", "n")), ("http_req_failed", ("passes", "total")),
-                         ("checks", ("passes", "total")), ("vus", ("min", "max", "n"))):
+                         ("checks", ("passes", "total")), ("vus", ("min", "max", "n")),
+                         ("iterations", ("count", "n")), ("data_sent", ("count", "n")),
+                         ("data_received", ("count", "n"))):
         a, b = single.get(name), merged.get(name)
         assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields], name
     # the time series (what verdicts read) is the same interval by interval
-    for m in ("http_req_duration", "http_reqs", "http_req_failed"):
+    for m in ("http_req_duration", "http_reqs", "http_req_failed", "iteration_duration",
+              "iterations"):
         for scen in (None, "a", "b"):
             assert single_ts.buckets(m, scen) == merged_ts.buckets(m, scen)
 

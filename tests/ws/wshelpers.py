@@ -10,7 +10,7 @@ from loadgen.clock import RealClock
 from loadgen.execution.engine import Engine, Hooks, Outcome, ScenarioSpec
 from loadgen.execution.runtime import RunContext, ScenarioRuntime
 from loadgen.executors import ConstantVUs, Executor
-from loadgen.metrics.model import SAMPLE
+from loadgen.metrics.records import values_of
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.net.aiohttp_transport import AiohttpTransport
 from loadgen.scripting.context import current_vu
@@ -46,8 +46,7 @@ class RealHarness:
 
     def samples(self, name: str) -> list[tuple[int, float, dict[str, str]]]:
         recs = self.records + self.recorder.records
-        return [(r[1], float(r[3]), dict(r[4])) for r in recs
-                if r[0] == SAMPLE and r[2].name == name]
+        return [(t, v, dict(tags)) for t, v, tags in values_of(recs, name)]
 
     def total(self, name: str, **tags: str) -> float:
         return sum(v for _, v, t in self.samples(name)
