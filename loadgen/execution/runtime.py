@@ -253,7 +253,8 @@ class ScenarioRuntime:
         vu.iteration += 1
         vu.iteration_in_test = self._iterations_in_test.next() if index is None else index
         self.started += 1
-        current_vu.set(vu)
+        if current_vu.get() is not vu:  # a looping VU's task has it set from its first
+            current_vu.set(vu)  # iteration on: a set per iteration cost a context copy
         t0 = clock.now_ns()
         try:
             await vu.instance.iteration(vu)

@@ -279,6 +279,8 @@ class HttpClient:
     # The verbs hand back request()'s own coroutine (still awaited as `await vu.http.get()`):
     # an `async def` wrapper cost one more coroutine object and frame resume per request.
     def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        if not kw:  # a plain call: no keyword unpacking for the most common request
+            return self.request("GET", url)
         return self.request("GET", url, **kw)
 
     def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
