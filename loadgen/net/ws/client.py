@@ -42,6 +42,7 @@ class WSClient:
     def __init__(self, meter: Meter, *, base_url: str | None = None,
                  ws_base_url: str | None = None, insecure_skip_tls_verify: bool = False) -> None:
         self.meter = meter
+        self._end: int | None = None  # the scenario's end, once known (see end_ns)
         self.insecure = insecure_skip_tls_verify
         self.clock = meter.clock
         self.recorder = meter.recorder
@@ -53,12 +54,21 @@ class WSClient:
     @property
     def end_ns(self) -> int | None:
         """When this scenario's executor stops starting work (run clock), None if unknown
-        (in setup()/teardown(): they have no end of their own)."""
-        return self.meter.scenario_end()
+        (in setup()/teardown(): they have no end of their own). Once known it stays: the
+        engine sets it when the scenario starts."""
+        end = self._end
+        if end is None:
+            end = self._end = self.meter.scenario_end()
+        return end
 
     @property
     def stopping(self) -> bool:
-        end = self.end_ns
+        """True from the scenario's end on. Loops check it once per message (`while not
+        vu.ws.stopping`), so the known end is read from here, not looked up again (that was
+        four calls through the meter and the runtime per message)."""
+        end = self._end
+        if end is None:
+            end = self.end_ns
         return end is not None and self.clock.now_ns() >= end
 
     async def until_end(self) -> None:
