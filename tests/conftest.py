@@ -23,6 +23,9 @@ SERIAL_MODULES = frozenset({
     "hostile/test_truth.py",
     "hostile/test_events.py",
     "catalog/test_catalog.py",  # the spike scenario's recovery verdict
+    # recovery verdicts that must see 2 healthy intervals in the ~2.5 s after a fault: beside
+    # another worker's load the p95 of those seconds stayed above the baseline's once in CI
+    "catalog/test_resilience_catalog.py",
     "test_segments_k6.py",  # the real k6 drops its last arrival when starved of CPU
     "test_k6_compat.py",  # dropped_iterations == 0 on both sides
 })
