@@ -134,7 +134,8 @@ def test_loadgen_http_has_the_same_progress_and_endpoint(tmp_path: Path) -> None
     r.assert_clean()
     assert r.peak_rss_mb < RSS_MB
     assert r.wall_s < 2 + START_S
-    assert re.search(r"serving the run's metrics at http://127\.0\.0\.1:\d+/metrics", r.err)
+    assert re.search(r"serving the run's metrics at " + re.escape("http://127.0.0.1:")
+                     + r"\d+/metrics", r.err)
     frames = [f for f in r.err.split("\n\n") if FRAME_RE.search(f)]
     assert len(frames) == 2, r.err  # 1 s, then the final frame at 2 s (once)
     m = re.search(r"(\d+\.\d) req/s  0\.00% failed  p95 \d+\.\d\dms", frames[-1])

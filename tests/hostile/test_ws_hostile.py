@@ -13,6 +13,7 @@ import pytest
 import ws_servers
 from hostile_run import run_cli
 from servers import free_port
+from urls import with_user
 
 SCENARIO = '''
 from loadgen import ConstantVUs, Scenario
@@ -105,10 +106,12 @@ def test_no_url_password_in_output_or_result_files(tmp_path: Path) -> None:
     script.write_text(SCENARIO)
     port = free_port()
     files = [tmp_path / "ws.ndjson", tmp_path / "ws.json", tmp_path / "http.ndjson"]
+    ws_url = with_user(f"ws://127.0.0.1:{port}/", "bob", "hunter2")
+    http_url = with_user(f"http://127.0.0.1:{port}/x", "bob", "hunter2")
     ws = run_cli("run", str(script), "--out", f"json={files[0]}", "--summary-export",
-                 str(files[1]), env={"WS_URL": f"ws://bob:hunter2@127.0.0.1:{port}/",
-                                     "MODE": "recv", "SEND_TIMEOUT": "1"}, timeout=60)
-    http = run_cli("http", "GET", f"http://bob:hunter2@127.0.0.1:{port}/x", "-d", "1s",
+                 str(files[1]), env={"WS_URL": ws_url, "MODE": "recv", "SEND_TIMEOUT": "1"},
+                 timeout=60)
+    http = run_cli("http", "GET", http_url, "-d", "1s",
                    "--rps", "2", "--out", f"json={files[2]}", timeout=60)
     for r, code in ((ws, 99), (http, 0)):
         r.assert_clean()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import random
 
+from urls import with_user
+
 from loadgen.metrics.model import tagset
 from loadgen.metrics.slowest import SlowestRequests
 
@@ -25,7 +27,7 @@ def test_keeps_the_n_slowest_slowest_first_and_raises_its_floor() -> None:
 
 def test_credentials_never_reach_the_list() -> None:
     s = SlowestRequests(1)
-    s.offer(5.0, "GET", "http://user:secret@127.0.0.1/x", T, 500, "ab")
+    s.offer(5.0, "GET", with_user("http://127.0.0.1/x", "user", "secret"), T, 500, "ab")
     (row,) = s.rows()
     assert "secret" not in row["url"] and row["trace_id"] == "ab" and row["status"] == 500
 

@@ -11,6 +11,7 @@ import asyncio
 import aiohttp.client
 import pytest
 from net_helpers import RawServer, read_request
+from urls import with_user
 from yarl import URL
 
 from loadgen.net import aiohttp_guards
@@ -64,7 +65,7 @@ async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.Monke
         await writer.drain()
 
     async with RawServer(proxy) as srv:
-        monkeypatch.setenv("HTTP_PROXY", f"http://bob:pw@127.0.0.1:{srv.port}")
+        monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{srv.port}", "bob", "pw"))
         t = AiohttpTransport()  # the environment is read here
         # the proxy answers for the name: it is never looked up here
         r = await t.send(Request("GET", "http://target.invalid/x"))
