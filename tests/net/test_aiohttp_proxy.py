@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp.client
+import aiohttp.connector
 import pytest
 from net_helpers import RawServer, read_request
 from urls import with_user
@@ -64,12 +65,22 @@ async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.Monke
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied")
         await writer.drain()
 
+    looked_up: list[str] = []
+    real_resolve = aiohttp.connector.TCPConnector._resolve_host
+
+    async def resolve(self: object, host: str, *args: object, **kw: object) -> object:
+        looked_up.append(host)
+        return await real_resolve(self, host, *args, **kw)  # type: ignore[arg-type]
+
     async with RawServer(proxy) as srv:
         monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{srv.port}", "bob", "pw"))
+        monkeypatch.setattr(aiohttp.connector.TCPConnector, "_resolve_host", resolve)
         t = AiohttpTransport()  # the environment is read here
-        # the proxy answers for the name: it is never looked up here
+        # a reserved name (RFC 6761 .invalid) that only the 127.0.0.1 proxy sees: the
+        # client resolves the proxy's address, never the target's
         r = await t.send(Request("GET", "http://target.invalid/x"))
         await t.close()
+    assert looked_up == ["127.0.0.1"]  # the proxy's; the target's name was not looked up
     assert (r.status, r.body) == (200, b"proxied")
     assert heads[0].startswith(b"GET http://target.invalid/x HTTP/1.1")
     assert b"Proxy-Authorization: Basic Ym9iOnB3" in heads[0]  # bob:pw
