@@ -24,7 +24,7 @@ from loadgen.errors import TestAborted
 from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple, LocalCounter
 from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
-from loadgen.metrics.model import Metric, TagSet, tagset
+from loadgen.metrics.model import ITER, Metric, TagSet, tagset
 from loadgen.metrics.registry import Recorder, Registry
 from loadgen.metrics.slowest import SlowestRequests
 from loadgen.net.client import HttpClient
@@ -279,7 +279,9 @@ class ScenarioRuntime:
         t1 = clock.now_ns()
         tags = vu.sample_tags
         meter = vu.meter
-        rec.iteration(t1, tags, (t1 - t0) / 1e6, meter.bytes_sent, meter.bytes_received)
+        # Recorder.iteration's record, appended here (one call fewer per iteration)
+        rec.records.append((ITER, t1, tags, (t1 - t0) / 1e6, meter.bytes_sent,
+                            meter.bytes_received))
         meter.bytes_sent = meter.bytes_received = 0
         if intended_ns is not None:
             rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, tags, t0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
+from collections.abc import Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from loadgen.net import errors as neterr
@@ -56,7 +57,7 @@ class Head:
 _CACHE: dict[tuple[str, str, tuple[tuple[str, str], ...]], Head] = {}
 
 
-def head_for(method: str, url: str, headers: list[tuple[str, str]]) -> Head:
+def head_for(method: str, url: str, headers: Sequence[tuple[str, str]]) -> Head:
     """The cached head of this request; builds (and caches) it on first sight."""
     key = (method, url, tuple(headers))
     h = _CACHE.get(key)
