@@ -83,7 +83,7 @@ def _fields(recs: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
     itemgetter per column. It holds one iterator per record while it runs, which would set
     off a young collection per batch under the default GC threshold; the engine raises it
     while load runs (execution/heap.py)."""
-    return list(zip(*recs))
+    return list(zip(*recs, strict=True))  # one kind: one layout
 
 
 def _column(recs: Sequence[tuple[object, ...]], i: int) -> np.ndarray:

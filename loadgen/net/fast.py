@@ -121,7 +121,8 @@ class FastTransport:
                              request.timeout, request.max_response_bytes)
 
     async def exchange(self, method: str, url: str, headers: Sequence[tuple[str, str]],
-                       body: bytes | None, timeout: float, cap: int | None) -> RawResponse:
+                       body: bytes | None, timeout: float,  # noqa: ASYNC109
+                       cap: int | None) -> RawResponse:
         """send() without a Request object: the HTTP client calls this directly (one object
         fewer per request), and the response is built inline (one call fewer)."""
         t0 = perf_counter_ns()
