@@ -212,12 +212,12 @@ class FastTransport:
             conn.close()
             pool.discard(conn)
         if t_ready == t0:  # a pooled connection: no blocked, connecting or TLS time
-            timings = make_timings(0.0, 0.0, 0.0, (t_sent - t0) / 1e6, (t_first - t_sent) / 1e6,
-                                   (conn.t_end - t_first) / 1e6)
+            timings = make_timings((0.0, 0.0, 0.0, (t_sent - t0) / 1e6,
+                                    (t_first - t_sent) / 1e6, (conn.t_end - t_first) / 1e6))
         else:
-            timings = make_timings((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
-                                   (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
-                                   (conn.t_end - t_first) / 1e6)
+            timings = make_timings(((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
+                                    (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
+                                    (conn.t_end - t_first) / 1e6))
         return make_raw_response(conn.status, RawHeaders.make(head, lower), content,
                                  conn.proto, timings, "", 0, sent, received, conn.tls_version)
 

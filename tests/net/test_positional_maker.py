@@ -24,7 +24,6 @@ from loadgen.net.types import (
 H = Headers([("Content-Type", "text/plain")])
 T = Timings(1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 CASES = [
-    (Timings, make_timings, (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)),
     (Request, make_request, ("GET", "http://127.0.0.1:9/", [("A", "b")], b"x", 5.0, 10)),
     (RawResponse, make_raw_response, (200, H, b"ok", "HTTP/1.1", T, "", 0, 10, 20, "tls1.3")),
     (Response, make_response, (404, H, b"no", "http://127.0.0.1:9/", "GET", "HTTP/1.1", T,
@@ -38,6 +37,15 @@ def test_the_maker_builds_what_the_class_builds(cls, make, args):
     assert type(made) is cls
     assert made == called
     assert [getattr(made, f.name) for f in fields(cls)] == list(args)
+
+
+def test_timings_made_from_one_tuple_are_the_class_built_ones():
+    args = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    made = make_timings(args)
+    assert type(made) is Timings
+    assert made == Timings(*args) == Timings(blocked=1.0, connecting=2.0, tls_handshaking=3.0,
+                                             sending=4.0, waiting=5.0, receiving=6.0)
+    assert (made.sending, made.waiting, made.receiving, made.duration) == (4.0, 5.0, 6.0, 15.0)
 
 
 def test_a_maker_takes_exactly_the_fields_so_a_new_field_cannot_be_missed():
