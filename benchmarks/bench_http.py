@@ -86,11 +86,26 @@ def closed_model(peers: list[Peer], nginx: Nginx, conns: int, seconds: int, roun
     return results
 
 
+def _paired(tool: list[Measured], k6: list[Measured]) -> float | None:
+    """The median over rounds of k6's CPU per request over the tool's in the same round.
+
+    On a shared machine the speed drifts from one minute to the next (k6 measured 70 to 120
+    us per request in one hour here), and a ratio of two medians taken from different rounds
+    inherits that drift; the runs of one round are seconds apart, so their ratio mostly
+    does not. None when either lacks a round (a failed run would misalign the pairs)."""
+    if len(tool) != len(k6) or not tool:
+        return None
+    return statistics.median(k.cpu_us_per_request / t.cpu_us_per_request
+                             for t, k in zip(tool, k6, strict=True))
+
+
 def closed_table(results: dict[str, list[Measured]]) -> str:
     """Medians over rounds; CPU us per request is the tool's user+sys CPU (start-up included,
     as a user pays it) over the requests it completed; "per core x k6" is k6's CPU per
-    request over the tool's (how many times k6's rate one core gives it). "running" takes
-    the fixed cost out (the long run minus the short one). HTTPS rows compare with k6-https."""
+    request over the tool's (how many times k6's rate one core gives it), "paired" the same
+    ratio taken within each round, then the median (robust to drift between rounds).
+    "running" takes the fixed cost out (the long run minus the short one). HTTPS rows
+    compare with k6-https."""
     med = {k: statistics.median(m.rps for m in v) for k, v in results.items() if v}
     cpu = {k: statistics.median(m.cpu_us_per_request for m in v)
            for k, v in results.items() if v}
@@ -98,11 +113,11 @@ def closed_table(results: dict[str, list[Measured]]) -> str:
                for k, v in results.items() if v and all(m.short is not None for m in v)}
     wrkm = med.get("wrk")
     lines = ["| generator | median req/s | min | max | x k6 | x wrk | CPU us/req | "
-             "per core x k6 | running CPU us/req | running x k6 |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "per core x k6 | paired x k6 | running CPU us/req | running x k6 |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, values in results.items():
         if not values:
-            lines.append(f"| {name} | skipped | | | | | | | | |")
+            lines.append(f"| {name} | skipped | | | | | | | | | |")
             continue
         ref = "k6-https" if name.endswith("-https") else "k6"
         m, c = med[name], cpu[name]
@@ -114,8 +129,10 @@ def closed_table(results: dict[str, list[Measured]]) -> str:
         r_s = f"{r:.1f}" if r is not None else "-"
         r_k6 = f"{k6r / r:.2f}" if r and k6r else "-"
         rps = [v.rps for v in values]
+        paired = _paired(values, results.get(ref, []))
+        p_k6 = f"{paired:.2f}" if paired is not None else "-"
         lines.append(f"| {name} | {m:,.0f} | {min(rps):,.0f} | {max(rps):,.0f} | "
-                     f"{x_k6} | {x_wrk} | {c:.1f} | {c_k6} | {r_s} | {r_k6} |")
+                     f"{x_k6} | {x_wrk} | {c:.1f} | {c_k6} | {p_k6} | {r_s} | {r_k6} |")
     return "\n".join(lines)
 
 
