@@ -78,11 +78,11 @@ def all_same(recs: Sequence[tuple[object, ...]], i: int) -> bool:
 def _fields(recs: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
     """The records of one kind transposed: field i of every record as one tuple.
 
-    For a kind whose numbers fill several columns (HTTP: 9, ITER: 4) one C-level transpose
-    and a fromiter per column over a tuple cost ~5% less CPU per request than a map of
-    itemgetter per column. It holds one iterator per record while it runs, which would set
-    off a young collection per batch under the default GC threshold; the engine raises it
-    while load runs (execution/heap.py)."""
+    For a kind whose numbers fill several columns (HTTP: 9, ITER: 4), one C-level transpose
+    and a fromiter per column over a tuple executed ~3% fewer instructions per request than
+    a map of itemgetter per column (benchmarks/bench_instructions.py). It holds one iterator
+    per record while it runs, which would set off a young collection per batch under the
+    default GC threshold; the engine raises it while load runs (execution/heap.py)."""
     return list(zip(*recs, strict=True))  # one kind: one layout
 
 
