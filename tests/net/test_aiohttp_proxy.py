@@ -22,11 +22,24 @@ from loadgen.net.types import Request
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
+#: stand-ins for hosts off this machine: the tests only ever address loopback, so these two
+#: are told apart from it (as the project's "second host") where the proxy rule asks
+REMOTE = ("127.0.0.2", "127.0.0.3")
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture
+def remote_stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Go's rule never proxies loopback; REMOTE plays the part of a remote host for it."""
+    real = aiohttp_guards._is_loopback
+    monkeypatch.setattr(aiohttp_guards, "_is_loopback", lambda host: host not in REMOTE
+                        and real(host))
 
 
 async def test_no_per_request_environment_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,6 +70,7 @@ async def test_no_per_request_environment_lookups(monkeypatch: pytest.MonkeyPatc
     assert calls == {"netrc": 0, "proxy": 0}
 
 
+@pytest.mark.usefixtures("remote_stand_ins")
 async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     heads: list[bytes] = []
 
@@ -76,27 +90,28 @@ async def test_http_proxy_from_the_environment_is_used(monkeypatch: pytest.Monke
         monkeypatch.setenv("HTTP_PROXY", with_user(f"http://127.0.0.1:{srv.port}", "bob", "pw"))
         monkeypatch.setattr(aiohttp.connector.TCPConnector, "_resolve_host", resolve)
         t = AiohttpTransport()  # the environment is read here
-        # a reserved name (RFC 6761 .invalid) that only the 127.0.0.1 proxy sees: the
-        # client resolves the proxy's address, never the target's
-        r = await t.send(Request("GET", "http://target.invalid/x"))
+        # a stand-in remote target (nothing listens there) that only the 127.0.0.1 proxy
+        # sees: the client connects to the proxy's address, never the target's
+        r = await t.send(Request("GET", "http://127.0.0.2:9/x"))
         await t.close()
-    assert looked_up == ["127.0.0.1"]  # the proxy's; the target's name was not looked up
+    assert looked_up == ["127.0.0.1"]  # the proxy's; the target was not looked up
     assert (r.status, r.body) == (200, b"proxied")
-    assert heads[0].startswith(b"GET http://target.invalid/x HTTP/1.1")
+    assert heads[0].startswith(b"GET http://127.0.0.2:9/x HTTP/1.1")
     assert b"Proxy-Authorization: Basic Ym9iOnB3" in heads[0]  # bob:pw
 
 
+@pytest.mark.usefixtures("remote_stand_ins")
 @pytest.mark.parametrize(("url", "proxied"), [
-    ("http://api.example.test/", True),
-    ("http://internal.corp.test/", False),  # NO_PROXY suffix
+    ("http://127.0.0.2/", True),
+    ("http://127.0.0.3/", False),  # in NO_PROXY
     ("http://127.0.0.1:8000/", False),  # loopback: never (Go)
     ("http://localhost:8000/", False),
-    ("https://api.example.test/", False),  # no HTTPS_PROXY set
+    ("https://127.0.0.2/", False),  # no HTTPS_PROXY set
 ])
 def test_no_proxy_and_loopback_are_not_proxied(monkeypatch: pytest.MonkeyPatch, url: str,
                                                proxied: bool) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
-    monkeypatch.setenv("NO_PROXY", "corp.test")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.3")
     proxies = aiohttp_guards.EnvProxies()
     proxy, headers = proxies.for_url(URL(url))
     assert proxy == (URL("http://127.0.0.1:3128") if proxied else None) and headers is None
