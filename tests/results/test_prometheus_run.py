@@ -41,7 +41,8 @@ class Idle(Scenario):
     async def iteration(self, vu):
         await vu.sleep(0.2)
 """
-URL_RE = re.compile(r"serving the run's metrics at (http://127\.0\.0\.1:\d+/metrics)")
+URL_RE = re.compile(r"serving the run's metrics at ("
+                    + re.escape("http://127.0.0.1:") + r"\d+/metrics)")
 
 
 @pytest.fixture
