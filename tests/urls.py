@@ -6,7 +6,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 
-def with_user(url: str, user: str, password: str) -> str:
-    """`url` with `user:password@` before its host."""
+def with_user(url: str, user: str, password: str | None) -> str:
+    """`url` with `user:password@` (or `user@` when password is None) before its host."""
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}"))
+    info = user if password is None else f"{user}:{password}"
+    return urlunsplit(parts._replace(netloc=f"{info}@{parts.netloc}"))

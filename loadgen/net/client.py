@@ -74,8 +74,13 @@ def keeps_credentials(initial: str, target: str) -> bool:
     to http."""
     if initial.startswith("https:") and target.startswith("http:"):
         return False
-    ihost, dhost = _host(initial), _host(target)
-    return bool(ihost) and (dhost == ihost or dhost.endswith("." + ihost))
+    return same_or_subdomain(_host(target), _host(initial))
+
+
+def same_or_subdomain(host: str, of: str) -> bool:
+    """Whether `host` is `of` or one of its subdomains (a label boundary, not a suffix:
+    "badapp.test" is not under "app.test"); an empty `of` matches nothing."""
+    return bool(of) and (host == of or host.endswith("." + of))
 
 
 def _log_warning(key: str, message: str) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import psutil
+from urls import with_user
 import pytest
 from hostile_run import CliRun, run_cli
 
@@ -127,7 +128,7 @@ def test_a_damaged_or_unwritable_history_is_a_warning(damage: str, message: str,
 def test_bad_paths_and_urls_are_104_before_the_run(scenario: Path, tmp_path: Path) -> None:
     r = run_cli("run", str(scenario), "-q", "--history", str(tmp_path / "no" / "h.db"),
                 "--summary-markdown", str(tmp_path / "nope" / "s.md"),
-                "--webhook", "ftp://u:pa55word@127.0.0.1/XSECRETX?QSECRETQ")
+                "--webhook", with_user("ftp://127.0.0.1/XSECRETX?QSECRETQ", "u", "pa55word"))
     ok(r, 104)
     assert "--history" in r.err and "does not exist" in r.err
     assert "--summary-markdown" in r.err

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+from urls import with_user
 from websockets.exceptions import ConcurrencyError
 from wshelpers import RealHarness
 
@@ -115,7 +116,7 @@ async def test_url_credentials_become_basic_auth(harness: RealHarness) -> None:
     """As websockets did (and k6's dialer does): user:password in the URL is sent as HTTP
     Basic auth, percent-decoded, and kept out of the Host header."""
     with ws_servers.serving(says_who) as peer:
-        url = peer.url.replace("ws://", "ws://bob:s3cr%40t@")
+        url = with_user(peer.url, "bob", "s3cr%40t")
         s = await harness.vu().ws.connect(url)
         want = "Basic " + base64.b64encode(b"bob:s3cr@t").decode()
         assert await s.recv(timeout=5) == f"{want} 127.0.0.1:{peer.port}"

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from urls import with_user
 from websockets.asyncio.server import ServerConnection, serve
 from wshelpers import RealHarness, free_port
 
@@ -159,17 +160,19 @@ async def test_an_unawaited_connect_opens_nothing_and_says_so(harness: RealHarne
 
 # -- 4. secrets ---------------------------------------------------------------------------------
 def test_redact_masks_every_url_password() -> None:
-    text = ("WebSocket ws://bob:s3cr%40t@127.0.0.1:1/x failed; see "
-            "https://u:p@127.0.0.2/a?b=c@d and ws://nobody@127.0.0.1/ mail@example")
-    assert redact(text) == ("WebSocket ws://bob:***@127.0.0.1:1/x failed; see "
-                            "https://u:***@127.0.0.2/a?b=c@d and ws://nobody@127.0.0.1/ "
-                            "mail@example")
-    assert strip_credentials("ws://bob:pw@127.0.0.1:5/p") == "ws://127.0.0.1:5/p"
+    nobody = with_user("ws://127.0.0.1/", "nobody", None)
+    text = (f"WebSocket {with_user('ws://127.0.0.1:1/x', 'bob', 's3cr%40t')} failed; see "
+            f"{with_user('https://127.0.0.2/a', 'u', 'p')}?b=c@d and {nobody} mail@example")
+    assert redact(text) == (f"WebSocket {with_user('ws://127.0.0.1:1/x', 'bob', '***')} failed; "
+                            f"see {with_user('https://127.0.0.2/a', 'u', '***')}?b=c@d and "
+                            f"{nobody} mail@example")
+    assert strip_credentials(with_user("ws://127.0.0.1:5/p", "bob", "pw")) == \
+        "ws://127.0.0.1:5/p"
 
 
 async def test_a_ws_password_never_reaches_errors_tags_or_logs(
         harness: RealHarness, caplog: pytest.LogCaptureFixture) -> None:
-    url = f"ws://bob:hunter2@127.0.0.1:{free_port()}/"  # refused
+    url = with_user(f"ws://127.0.0.1:{free_port()}/", "bob", "hunter2")  # refused
 
     class Leaky(Scenario):
         async def iteration(self, vu):  # type: ignore[no-untyped-def]
