@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import psutil
-from urls import with_user
 import pytest
 from hostile_run import CliRun, run_cli
+from urls import with_user
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "history"))
 from webhook_servers import receiver  # noqa: E402
