@@ -11,7 +11,9 @@ bench: $(STAMP) bytecode
 	$(PY) benchmarks/bench_http.py
 	$(PY) benchmarks/bench_metrics.py
 
-$(STAMP): pyproject.toml
+# setup.py builds the optional C extension (loadgen/metrics/_batch.c) in place; a change to
+# either re-runs the install, which rebuilds it.
+$(STAMP): pyproject.toml setup.py loadgen/metrics/_batch.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -36,19 +38,26 @@ browser:
 	      >/dev/null 2>&1 || echo "make: chromium could not be installed (browser test skipped)"; \
 	  else echo "make: no chromium and no root apt-get: the report's browser test is skipped"; fi; }
 
-# Two passes: most tests wait on child processes, sockets and sleeps, so TEST_WORKERS processes
-# (pytest-xdist, one file per worker so a module fixture's run is shared, not repeated) fit on 2
-# cores; the modules marked `serial` in tests/conftest.py (wall-time, lag, recovery and CPU
-# bounds) then run alone. Both passes always run; any failure (or exit 5, nothing collected)
-# fails the target. TEST_WORKERS=0 runs the first pass in one process too.
+# Three passes: most tests wait on child processes, sockets and sleeps, so TEST_WORKERS
+# processes (pytest-xdist, one file per worker so a module fixture's run is shared, not
+# repeated) fit on 2 cores; the modules marked `serial` in tests/conftest.py (wall-time, lag,
+# recovery and CPU bounds) then run alone; last, the tests of what the C extension speeds up
+# (metrics, result files, the k6 comparison) run again on the pure-Python path
+# (LOADGEN_NO_EXTENSIONS=1), so both ways stay correct. Every pass always runs; any failure
+# (or exit 5, nothing collected) fails the target. TEST_WORKERS=0 runs the first pass in one
+# process too.
 TEST_WORKERS ?= 3
 PYTEST_ARGS := -q -rs -p no:cacheprovider
+PURE_TESTS := tests/metrics tests/results tests/test_k6_compat.py
 
 test: $(STAMP) browser
 	@$(VENV)/bin/pytest $(PYTEST_ARGS) -n $(TEST_WORKERS) --dist loadfile -m "not serial"; a=$$?; \
 	$(VENV)/bin/pytest $(PYTEST_ARGS) -m serial; b=$$?; \
-	if [ $$a -ne 0 ] || [ $$b -ne 0 ]; then \
-	  echo "make test: parallel pass exit $$a, serial pass exit $$b"; exit 1; fi
+	LOADGEN_NO_EXTENSIONS=1 $(VENV)/bin/pytest $(PYTEST_ARGS) -n $(TEST_WORKERS) --dist loadfile \
+	  -m "not serial" $(PURE_TESTS); c=$$?; \
+	if [ $$a -ne 0 ] || [ $$b -ne 0 ] || [ $$c -ne 0 ]; then \
+	  echo "make test: parallel pass exit $$a, serial pass exit $$b, pure-Python pass exit $$c"; \
+	  exit 1; fi
 
 # The README's first command: the reference service + the 500 msg/s message soak against it
 # (extra loadgen flags: make demo DEMO_ARGS="--duration 10s"); exits with loadgen's code.
@@ -60,4 +69,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy loadgen
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info loadgen/metrics/_batch.*.so

@@ -1,7 +1,7 @@
 """Records -> sinks (and the time series), in bulk, every ~50 ms.
 
-The hot path appends tuples (model.py); here each needed field of a batch becomes a numpy
-column in one C loop (np.fromiter over an itemgetter), and every sink receives one add_many
+The hot path appends tuples (model.py); here the number fields of a batch become numpy
+columns in one pass (columns.py), and every sink receives one add_many
 per batch: the main metric gets the whole column, a sub-metric the rows whose tag set
 matches. Tag sets are few and records many, so rows are grouped by tag-set identity
 (interned tuples; one np.unique over ids) and sub-metric matching is decided once per
@@ -24,75 +24,16 @@ from typing import Protocol
 
 import numpy as np
 
-from loadgen.metrics.model import HTTP, ITER, ITER_METRICS, SAMPLE, Metric, SubMetric, TagSet
+from loadgen.metrics.batch import all_same, columns, split_kinds
+from loadgen.metrics.model import HTTP, ITER, ITER_METRICS, Metric, SubMetric, TagSet
 from loadgen.metrics.registry import HTTP_TIMING_METRICS, Registry
 from loadgen.metrics.sinks import CounterSink, RateSink, Sink, merge_sink, new_sink
 from loadgen.metrics.timeseries import Group, TimeSeries
 
-assert (SAMPLE, HTTP, ITER) == (0, 1, 2)  # the batch split below sorts records by kind
-_GET = [itemgetter(i) for i in range(11)]
-_KIND = _GET[0]
-
-
-#: (kind, its records in batch order, their positions in the batch: None when all of it)
-KindPart = tuple[int, Sequence[tuple[object, ...]], np.ndarray | None]
-
-
-def split_kinds(records: Sequence[tuple[object, ...]]) -> list[KindPart]:
-    """A batch by record kind: HTTP, then ITER, then SAMPLE (the kinds present).
-
-    list.count answers the one-kind batch as cheaply as a sum of the kinds did. A mixed
-    batch takes one stable sort of its kinds and one C call gathering the records in that
-    order: each kind is then a slice in record order, its positions a slice of the sort."""
-    kinds = list(map(_KIND, records))
-    n = len(kinds)
-    if n == 0:
-        return []
-    n_http = kinds.count(HTTP)
-    if n_http == n:
-        return [(HTTP, records, None)]
-    n_iter = kinds.count(ITER)
-    n_sample = n - n_http - n_iter
-    if n_iter == n or n_sample == n:
-        return [(ITER if n_iter else SAMPLE, records, None)]
-    order = np.argsort(np.frombuffer(bytes(kinds), np.uint8), kind="stable")
-    ordered: tuple[tuple[object, ...], ...] = itemgetter(*order.tolist())(records)  # n > 1
-    a, b = n_sample, n_sample + n_http
-    parts: list[KindPart] = [(HTTP, ordered[a:b], order[a:b]), (ITER, ordered[b:], order[b:]),
-                             (SAMPLE, ordered[:a], order[:a])]
-    return [p for p in parts if len(p[1])]
-
-
-def all_same(recs: Sequence[tuple[object, ...]], i: int) -> bool:
-    """Whether field i (a metric or a tag set) is the same in every record: the common batch
-    of one metric or one tag set. Three probes first, so a mixed batch rarely pays for more;
-    then list.count, which checks identity before equality and makes no object per record
-    (an id() array costs an int object per record, ~4x as much). Equal tag sets that are
-    not the same object count as the same here: ingest keys tag sets by value anyway."""
-    first = recs[0][i]
-    if recs[-1][i] is not first or recs[len(recs) >> 1][i] is not first:
-        return False
-    return list(map(_GET[i], recs)).count(first) == len(recs)
-
-
-def _fields(recs: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
-    """The records of one kind transposed: field i of every record as one tuple.
-
-    For a kind whose numbers fill several columns (HTTP: 9, ITER: 4), one C-level transpose
-    and a fromiter per column over a tuple executed ~3% fewer instructions per request than
-    a map of itemgetter per column (benchmarks/bench_instructions.py). It holds one iterator
-    per record while it runs, which would set off a young collection per batch under the
-    default GC threshold; the engine raises it while load runs (execution/heap.py)."""
-    return list(zip(*recs, strict=True))  # one kind: one layout
-
-
-def _column(recs: Sequence[tuple[object, ...]], i: int) -> np.ndarray:
-    """Field i of every record as float64.
-
-    One C loop per column: with a big heap this beats zip(*recs), whose thousands of
-    short-lived iterators keep waking the garbage collector.
-    """
-    return np.fromiter(map(_GET[i], recs), np.float64, len(recs))
+# the number columns of each kind's records (batch.py): 'q' int64, 'd' float64, '.' not one
+_HTTP_SPEC = ".q." + "d" * 8  # t, duration, the six timings, failed
+_ITER_SPEC = ".q.ddd"  # t, duration, data sent, data received
+_SAMPLE_SPEC = ".q.d"  # t, value
 
 
 Point = tuple[Metric, int, float, TagSet]  # (metric, t_ns, value, tags), one raw sample
@@ -147,7 +88,7 @@ class _Rows:
     """Rows of a batch (or a subset of them): tag-set code per row, times on demand."""
 
     __slots__ = ("codes", "infos", "_recs", "_t", "_parent", "_sel", "_masks", "_groups",
-                 "_tags", "times")
+                 "_tags")
 
     def __init__(
         self,
@@ -163,8 +104,6 @@ class _Rows:
         self._masks: dict[tuple[bool, ...], np.ndarray] = {}
         self._groups: list[Group] | None = None
         self._tags: list[TagSet] | None = None
-        #: the records' times when the caller has them as a sequence already (_fields)
-        self.times: Sequence[object] | None = None
 
     def tags(self) -> list[TagSet]:
         """The tag sets by code, one list per batch (shared by a subset of the rows)."""
@@ -174,19 +113,16 @@ class _Rows:
         return self._tags
 
     def t(self) -> np.ndarray:
-        """Record times (int64 ns), converted on first use (only the time series needs them)."""
+        """Record times (int64 ns): given by the ingest of a kind (its columns), or taken
+        from the parent's rows for a subset."""
         t = self._t
         if t is None:
-            if self._parent is not None:
-                t = self._parent.t()[self._sel]
-            else:
-                recs = self._recs
-                assert recs is not None
-                times = self.times
-                t = (np.fromiter(map(_GET[1], recs), np.int64, len(recs)) if times is None
-                     else np.fromiter(times, np.int64, len(recs)))
-            self._t = t
+            assert self._parent is not None
+            t = self._t = self._parent.t()[self._sel]
         return t
+
+    def set_times(self, t: np.ndarray) -> None:
+        self._t = t
 
     def mask(self, sel: tuple[bool, ...]) -> np.ndarray:
         got = self._masks.get(sel)
@@ -435,13 +371,12 @@ class Store:
         if self._auto_er and any(i.has_expected_response for i in rows.infos):
             self._auto_er = False  # k6 creates it with the first request carrying the tag
             self.add_submetric(self._duration, "expected_response:true", EXPECTED_RESPONSE)
+        # (kind, t, tags, duration, blocked ... receiving, failed): failed None -> nan
+        t, *timings, failed = columns(recs, _HTTP_SPEC)
+        rows.set_times(t)
         self._feed(self._reqs, np.ones(n), rows)
-        fields = _fields(recs)
-        rows.times = fields[1]
-        for j, m in enumerate(self._timings):
-            self._feed(m, np.fromiter(fields[3 + j], np.float64, n), rows)
-        # None (no response callback: no sample) -> nan
-        failed = np.fromiter(fields[10], np.float64, n)
+        for m, values in zip(self._timings, timings, strict=True):
+            self._feed(m, values, rows)
         has = ~np.isnan(failed)
         if has.all():
             self._feed(self._failed, failed, rows)
@@ -457,11 +392,10 @@ class Store:
         rows = self._rows(recs, 2)
         pos = np.arange(n) if where is None else where
         dur, iters, sent, recv = self._iter_metrics
-        fields = _fields(recs)
-        rows.times = fields[1]
-        for m, values in ((dur, np.fromiter(fields[3], np.float64, n)), (iters, np.ones(n)),
-                          (sent, np.fromiter(fields[4], np.float64, n)),
-                          (recv, np.fromiter(fields[5], np.float64, n))):
+        t, durations, sent_bytes, received_bytes = columns(recs, _ITER_SPEC)
+        rows.set_times(t)
+        for m, values in ((dur, durations), (iters, np.ones(n)), (sent, sent_bytes),
+                          (recv, received_bytes)):
             self._feed(m, values, rows)
             self._tally(m, values, rows, pos, tallies)
 
@@ -469,14 +403,15 @@ class Store:
                         tallies: list[Tally]) -> None:
         n = len(recs)
         rows = self._rows(recs, 4)
-        values = _column(recs, 3)
+        t, values = columns(recs, _SAMPLE_SPEC)
+        rows.set_times(t)
         pos = np.arange(n) if where is None else where
         if all_same(recs, 2):  # one metric (checks, mostly): no per-metric split
             metric: Metric = recs[0][2]  # type: ignore[assignment]
             self._feed(metric, values, rows)
             self._tally(metric, values, rows, pos, tallies)
         else:
-            ids = np.fromiter(map(id, map(_GET[2], recs)), np.int64, n)
+            (ids,) = columns(recs, "..o")  # the metric objects' ids
             order = np.argsort(ids, kind="stable")  # stable: record order within a metric
             sorted_ids = ids[order]
             cuts = (np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist()
@@ -508,8 +443,7 @@ class Store:
         """Group rows by tag set (by object identity; equal tuples just share an info)."""
         if all_same(recs, tags_at):
             return _Rows(None, [self._info(recs[0][tags_at])], recs)  # type: ignore[arg-type]
-        n = len(recs)
-        ids = np.fromiter(map(id, map(_GET[tags_at], recs)), np.int64, n)
+        (ids,) = columns(recs, "." * tags_at + "o")  # the tag sets' ids
         _, first, inv = np.unique(ids, return_index=True, return_inverse=True)
         infos = [self._info(recs[i][tags_at]) for i in first.tolist()]
         return _Rows(inv, infos, recs)

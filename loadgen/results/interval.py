@@ -43,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.metrics.batch import all_same, split_kinds
 from loadgen.metrics.histogram import EXACT_LIMIT, HistogramConfigError, TrendSink
-from loadgen.metrics.ingest import Store, all_same, split_kinds
+from loadgen.metrics.ingest import Store
 from loadgen.metrics.model import (
     HTTP,
     ITER,
