@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/bench_instructions.py --baseline DIR   # beside another tree
     .venv/bin/python benchmarks/bench_instructions.py --no-ingest      # the path without ingest
 
+Each run also counts this tree with LOADGEN_NO_EXTENSIONS=1 (its pure-Python path, what a
+machine without a compiler runs) in a row of its own; --no-pure skips that row.
+
 Why: on this project's shared 2-core machine the CPU time of one run swings by 10-30% from
 one minute to the next (k6 measured 70 to 120 us per request within one hour), so a change
 worth 2-5% cannot be seen in bench_http's timings without many rounds. Instructions are
@@ -107,9 +110,14 @@ def child(scenario: str, iterations: int, ingest: bool) -> None:
     main()
 
 
-def count(tree: Path | None, scenario: Path, iterations: int, ingest: bool) -> int:
-    """Instructions of one child run (the whole process, start-up included)."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+def count(tree: Path | None, scenario: Path, iterations: int, ingest: bool,
+          extra_env: dict[str, str]) -> int:
+    """Instructions of one child run (the whole process, start-up included).
+
+    OPENBLAS_NUM_THREADS=1: on this 2-CPU machine numpy's OpenBLAS starts a worker thread
+    whose idle spinning valgrind counted as ~4% of a run (and not in proportion to the
+    work); loadgen pinned to one CPU, as the timed benchmarks run it, has no such thread."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", **extra_env}
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
@@ -123,9 +131,9 @@ def count(tree: Path | None, scenario: Path, iterations: int, ingest: bool) -> i
 
 
 def per_iteration(tree: Path | None, scenario: Path, small: int, large: int, repeats: int,
-                  ingest: bool) -> float:
-    lo = min(count(tree, scenario, small, ingest) for _ in range(repeats))
-    hi = min(count(tree, scenario, large, ingest) for _ in range(repeats))
+                  ingest: bool, extra_env: dict[str, str]) -> float:
+    lo = min(count(tree, scenario, small, ingest, extra_env) for _ in range(repeats))
+    hi = min(count(tree, scenario, large, ingest, extra_env) for _ in range(repeats))
     return (hi - lo) / (large - small)
 
 
@@ -141,6 +149,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-ingest", action="store_true",
                     help="drop the records unread (the path without ingest)")
+    ap.add_argument("--no-pure", action="store_true",
+                    help="skip this tree's pure-Python row (LOADGEN_NO_EXTENSIONS=1)")
     args = ap.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: apt-get install -y valgrind", file=sys.stderr)
@@ -149,16 +159,18 @@ def main() -> int:
         print("--large must be more than --small", file=sys.stderr)
         return 2
     ingest = not args.no_ingest
-    trees: list[tuple[str, Path | None]] = [("this tree", None)]
+    trees: list[tuple[str, Path | None, dict[str, str]]] = [("this tree", None, {})]
+    if not args.no_pure:  # the same tree without its C extension, for what that is worth
+        trees.append(("this tree, pure Python", None, {"LOADGEN_NO_EXTENSIONS": "1"}))
     if args.baseline is not None:
-        trees.insert(0, ("baseline", args.baseline.resolve()))
+        trees.insert(0, ("baseline", args.baseline.resolve(), {}))
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "bench_scenario.py"
         scenario.write_text(SCENARIO)
         got: dict[str, float] = {}
-        for name, tree in trees:
+        for name, tree, extra_env in trees:
             got[name] = per_iteration(tree, scenario, args.small, args.large, args.repeats,
-                                      ingest)
+                                      ingest, extra_env)
             print(f"  {name}: {got[name]:,.0f} instructions per iteration", file=sys.stderr,
                   flush=True)
     base = got.get("baseline")
