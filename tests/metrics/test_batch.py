@@ -86,7 +86,7 @@ def test_split_kinds_positions_keep_record_order() -> None:
 
 
 @needs_c
-@pytest.mark.parametrize("field,recs,want", [
+@pytest.mark.parametrize(("field", "recs", "want"), [
     (2, [http(i) for i in range(10)], True),
     (2, [http(i) for i in range(10)] + [http(11, TAGS_B)], False),
     (2, [http(0, TAGS_B)] + [http(i) for i in range(10)], False),
@@ -108,7 +108,7 @@ def _eq(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @needs_c
-@pytest.mark.parametrize("spec,recs", [
+@pytest.mark.parametrize(("spec", "recs"), [
     (".q." + "d" * 8, [http(i) for i in range(20)]),
     (".q." + "d" * 8, [http(1, failed=None), http(2, failed=1), http(3, failed=True)]),
     (".q.ddd", [it(i) for i in range(7)]),
@@ -140,7 +140,7 @@ def test_columns_values_and_ids() -> None:
 
 
 @needs_c
-@pytest.mark.parametrize("call,match", [
+@pytest.mark.parametrize(("call", "match"), [
     (lambda c: c.columns([http(1), (HTTP, 2)], ".q.d"), "record 1 is not a tuple of at least 4"),
     (lambda c: c.columns([http(1), [HTTP, 2, TAGS_A, 1.0]], ".q.d"), "record 1 is not a tuple"),
     (lambda c: c.columns([sample(1, value="x")], ".q.d"), "record 0, field 3: 'x' is not a num"),
