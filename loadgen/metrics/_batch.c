@@ -27,6 +27,17 @@
 
 #define MAX_FIELDS 32
 
+/* The batch's items again after Python code ran (NULL and an error if it changed size). */
+static PyObject **
+refreshed(PyObject *seq, Py_ssize_t n)
+{
+    if (PySequence_Fast_GET_SIZE(seq) != n) {
+        PyErr_SetString(PyExc_RuntimeError, "the batch changed while it was being read");
+        return NULL;
+    }
+    return PySequence_Fast_ITEMS(seq);
+}
+
 static PyObject *
 fill(PyObject *self, PyObject *args)
 {
@@ -77,6 +88,10 @@ fill(PyObject *self, PyObject *args)
                          "record %zd is not a tuple of at least %zd fields", i, spec_len);
             goto fail;
         }
+        /* a value's __float__ or __index__ is Python code that could drop the record from
+         * the batch or resize it: hold the record, and look at the batch again after */
+        int ran_python = 0;
+        Py_INCREF(rec);
         for (Py_ssize_t c = 0; c < k; c++) {
             PyObject *v = PyTuple_GET_ITEM(rec, field[c]);
             char *at = base + (c * n + i) * 8;
@@ -87,6 +102,7 @@ fill(PyObject *self, PyObject *args)
                 else if (v == Py_None)
                     d = NAN;
                 else {
+                    ran_python = 1;
                     d = PyFloat_AsDouble(v);
                     if (d == -1.0 && PyErr_Occurred())
                         goto bad_value;
@@ -96,6 +112,7 @@ fill(PyObject *self, PyObject *args)
                 int64_t w = (int64_t)(intptr_t)v;
                 memcpy(at, &w, 8);
             } else {
+                ran_python |= !PyLong_CheckExact(v);
                 long long q = PyLong_AsLongLong(v);
                 if (q == -1 && PyErr_Occurred())
                     goto bad_value;
@@ -113,8 +130,12 @@ fill(PyObject *self, PyObject *args)
                 Py_XDECREF(value);
                 Py_XDECREF(tb);
             }
+            Py_DECREF(rec);
             goto fail;
         }
+        Py_DECREF(rec);
+        if (ran_python && (items = refreshed(seq, n)) == NULL)
+            goto fail;
     }
     Py_DECREF(seq);
     return out;
@@ -144,13 +165,12 @@ split(PyObject *self, PyObject *records)
                          i);
             goto fail;
         }
-        long kind = PyLong_AsLong(PyTuple_GET_ITEM(rec, 0));
+        /* an exact int only: no __index__ (Python code) runs while the batch is read */
+        PyObject *kobj = PyTuple_GET_ITEM(rec, 0);
+        long kind = PyLong_CheckExact(kobj) ? PyLong_AsLong(kobj) : -1;
         if (kind < 0 || kind > 2) {
-            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_ValueError, "record %zd: kind %R is not 0, 1 or 2", i,
-                             PyTuple_GET_ITEM(rec, 0));
-            }
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "record %zd: kind %R is not 0, 1 or 2", i, kobj);
             goto fail;
         }
         k[i] = (char)kind;
@@ -191,11 +211,18 @@ same(PyObject *self, PyObject *args)
             break;
         }
         PyObject *v = PyTuple_GET_ITEM(rec, field);
-        if (first == NULL)
+        if (first == NULL) {
             first = v;
-        else if (v != first)
+            Py_INCREF(first);
+        } else if (v != first) {  /* __eq__ may be Python code: hold what it could drop */
+            Py_INCREF(rec);
             result = PyObject_RichCompareBool(v, first, Py_EQ);
+            Py_DECREF(rec);
+            if (result >= 0 && (items = refreshed(seq, n)) == NULL)
+                result = -1;
+        }
     }
+    Py_XDECREF(first);
     Py_DECREF(seq);
     if (result < 0)
         return NULL;

@@ -77,7 +77,9 @@ def python_columns(recs: Records, spec: str) -> list[np.ndarray]:
     """The columns `spec` asks for, one character per leading field: 'd' float64 (None as
     NaN), 'q' int64, 'o' the object's id() as int64, '.' none. All the records of one kind
     share one layout. Three columns or more: one zip transpose for all of them (~3% fewer
-    instructions per request than a map per column); fewer: a map over each field."""
+    instructions per request than a map per column); fewer: a map over each field. The zip
+    holds an iterator per record while it runs, which would set off a young collection per
+    batch under the default GC threshold; the engine raises it while load runs (heap.py)."""
     n = len(recs)
     wanted = [(i, c) for i, c in enumerate(spec) if c != "."]
     fields: Any

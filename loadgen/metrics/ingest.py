@@ -1,7 +1,7 @@
 """Records -> sinks (and the time series), in bulk, every ~50 ms.
 
 The hot path appends tuples (model.py); here the number fields of a batch become numpy
-columns in one pass (columns.py), and every sink receives one add_many
+columns in one pass (batch.py), and every sink receives one add_many
 per batch: the main metric gets the whole column, a sub-metric the rows whose tag set
 matches. Tag sets are few and records many, so rows are grouped by tag-set identity
 (interned tuples; one np.unique over ids) and sub-metric matching is decided once per
@@ -85,21 +85,20 @@ class _TagInfo:
 
 
 class _Rows:
-    """Rows of a batch (or a subset of them): tag-set code per row, times on demand."""
+    """Rows of a batch (or a subset of them): tag-set code per row, their times (set from
+    the kind's columns; a subset takes its parent's)."""
 
-    __slots__ = ("codes", "infos", "_recs", "_t", "_parent", "_sel", "_masks", "_groups",
-                 "_tags")
+    __slots__ = ("codes", "infos", "_t", "_parent", "_sel", "_masks", "_groups", "_tags")
 
     def __init__(
         self,
         codes: np.ndarray | None,  # None: every row has infos[0]
         infos: list[_TagInfo],
-        recs: Sequence[tuple[object, ...]] | None = None,
         parent: _Rows | None = None,
         sel: np.ndarray | None = None,
     ) -> None:
         self.codes, self.infos = codes, infos
-        self._recs, self._parent, self._sel = recs, parent, sel
+        self._parent, self._sel = parent, sel
         self._t: np.ndarray | None = None
         self._masks: dict[tuple[bool, ...], np.ndarray] = {}
         self._groups: list[Group] | None = None
@@ -442,11 +441,11 @@ class Store:
     def _rows(self, recs: Sequence[tuple[object, ...]], tags_at: int) -> _Rows:
         """Group rows by tag set (by object identity; equal tuples just share an info)."""
         if all_same(recs, tags_at):
-            return _Rows(None, [self._info(recs[0][tags_at])], recs)  # type: ignore[arg-type]
+            return _Rows(None, [self._info(recs[0][tags_at])])  # type: ignore[arg-type]
         (ids,) = columns(recs, "." * tags_at + "o")  # the tag sets' ids
         _, first, inv = np.unique(ids, return_index=True, return_inverse=True)
         infos = [self._info(recs[i][tags_at]) for i in first.tolist()]
-        return _Rows(inv, infos, recs)
+        return _Rows(inv, infos)
 
     def _info(self, tags: TagSet) -> _TagInfo:
         info = self._tag_info.get(tags)

@@ -188,3 +188,35 @@ def test_built_where_a_compiler_is() -> None:
         pytest.skip("LOADGEN_NO_EXTENSIONS is set: the Python way is asked for")
     assert C is not None, "a compiler and Python.h are here but loadgen.metrics._batch is not"
     assert batch.IMPLEMENTATION == "c"
+
+
+class _Dropper:
+    """A value whose __float__ / __eq__ (Python code) empties the batch being read."""
+
+    def __init__(self, batch: list[tuple[object, ...]]) -> None:
+        self.batch = batch
+
+    def __float__(self) -> float:
+        self.batch.clear()
+        return 1.0
+
+    def __eq__(self, other: object) -> bool:
+        self.batch.clear()
+        return True
+
+    __hash__ = object.__hash__
+
+
+@needs_c
+def test_c_survives_a_value_that_changes_the_batch() -> None:
+    """Memory safety: the records are held while a value's Python code runs, and a batch
+    that changed size under the loop is an error, never a read of freed memory."""
+    assert C is not None
+    recs: list[tuple[object, ...]] = [sample(i) for i in range(100)]
+    recs.insert(1, sample(1, value=_Dropper(recs)))
+    with pytest.raises(RuntimeError, match="the batch changed"):
+        C.columns(recs, ".q.d")
+    recs = [sample(i) for i in range(100)]
+    recs.insert(1, sample(1, tags=_Dropper(recs)))
+    with pytest.raises(RuntimeError, match="the batch changed"):
+        C.all_same(recs, 4)
