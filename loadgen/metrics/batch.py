@@ -107,12 +107,12 @@ class _C:
         if n == 0:
             return []
         http, iters, samples, kinds = self._split(records)
-        for kind, part in ((HTTP, http), (ITER, iters), (SAMPLE, samples)):
+        parts = ((HTTP, http), (ITER, iters), (SAMPLE, samples))
+        for kind, part in parts:
             if len(part) == n:
                 return [(kind, records, None)]
         k = np.frombuffer(kinds, np.uint8)
-        return [(kind, part, np.flatnonzero(k == kind))
-                for kind, part in ((HTTP, http), (ITER, iters), (SAMPLE, samples)) if part]
+        return [(kind, part, np.flatnonzero(k == kind)) for kind, part in parts if part]
 
     def columns(self, recs: Records, spec: str) -> list[np.ndarray]:
         n = len(recs)
