@@ -11,9 +11,9 @@ bench: $(STAMP) bytecode
 	$(PY) benchmarks/bench_http.py
 	$(PY) benchmarks/bench_metrics.py
 
-# setup.py builds the optional C extension (loadgen/metrics/_batch.c) in place; a change to
-# either re-runs the install, which rebuilds it.
-$(STAMP): pyproject.toml setup.py loadgen/metrics/_batch.c
+# setup.py builds the optional C extensions (loadgen/metrics/_batch.c, loadgen/net/_conn.c)
+# in place; a change to one re-runs the install, which rebuilds them.
+$(STAMP): pyproject.toml setup.py loadgen/metrics/_batch.c loadgen/net/_conn.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -48,7 +48,7 @@ browser:
 # process too.
 TEST_WORKERS ?= 3
 PYTEST_ARGS := -q -rs -p no:cacheprovider
-PURE_TESTS := tests/metrics tests/results tests/test_k6_compat.py
+PURE_TESTS := tests/metrics tests/results tests/net tests/test_k6_compat.py
 
 test: $(STAMP) browser
 	@$(VENV)/bin/pytest $(PYTEST_ARGS) -n $(TEST_WORKERS) --dist loadfile -m "not serial"; a=$$?; \
@@ -69,4 +69,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy loadgen
 
 clean:
-	rm -rf $(VENV) build *.egg-info loadgen/metrics/_batch.*.so
+	rm -rf $(VENV) build *.egg-info loadgen/metrics/_batch.*.so loadgen/net/_conn.*.so

@@ -8,6 +8,10 @@ response (body, message complete): the header block is kept as the raw bytes it 
 (fast_headers). The timeout timer is re-armed lazily, once per timeout period per
 connection rather than once per request. Trouble never raises out of here: it is recorded in
 `err_code`/`err_msg` and the sender's future is resolved.
+
+The fields and `begin` live in the base class (conn_core.Core): in C where it was built,
+whose `data_received` also answers a whole plain response without llhttp's callbacks and
+hands everything else to `_receive` here.
 """
 
 from __future__ import annotations
@@ -15,18 +19,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from time import perf_counter_ns
-from typing import Any
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from loadgen.net import errors as neterr
 from loadgen.net import limits
+from loadgen.net.conn_core import COUNT_FROM as _COUNT_FROM
+from loadgen.net.conn_core import Core
 
 _NO_CAP = sys.maxsize
 MAX_HEAD = limits.MAX_HEADER_BYTES  # a longer status line + headers ends the request
-# a head shorter than this cannot hold more than MAX_HEADERS lines ("a:" CRLF is 4 bytes),
-# so only longer ones are counted: the common response pays one length test
-_COUNT_FROM = 4 * limits.MAX_HEADERS
 
 
 class _Stop(Exception):
@@ -61,21 +63,16 @@ class _HeadView:
         self.conn.on_message_complete()
 
 
-class Conn(asyncio.Protocol):
+class Conn(Core, asyncio.Protocol):
     """A connection and the state of the one request in flight on it (no pipelining)."""
 
-    __slots__ = (
-        "loop", "key", "transport", "parser", "closed", "used", "proto", "tls_version",
-        "paused", "busy", "done", "is_head", "head_stop", "fut", "status", "head", "hbuf",
-        "body", "blen", "nrecv", "keep", "t_sent", "t_first", "t_end", "err_code", "err_msg",
-        "deadline", "timer", "timer_at", "cap", "keep_body", "n1xx",
-    )
+    __slots__ = ()  # the fields are Core's
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], *,
                  cap: int | None, keep_body: bool) -> None:
         self.loop = loop
         self.key = key
-        self.transport: Any = None
+        self.transport = None
         self.parser = HttpResponseParser(self)
         self.closed = False  # the connection cannot carry another request
         self.used = False  # has carried a request (a stale keep-alive close may be retried)
@@ -86,42 +83,28 @@ class Conn(asyncio.Protocol):
         self.done = False
         self.is_head = False
         self.head_stop = False
-        self.fut: asyncio.Future[None] | None = None
+        self.fut = None
         self.status = 0
-        self.head: bytes | None = None  # status line + headers, once they are all here
+        self.head = None  # status line + headers, once they are all here
         self.hbuf = b""  # the start of a head split over several reads
-        self.body: bytes | bytearray | None = None
+        self.body = None
         self.blen = self.nrecv = 0
         self.keep = True
         self.t_sent = self.t_first = self.t_end = 0
         self.err_code = 0
         self.err_msg = ""
         self.deadline = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer = None
         self.timer_at = 0.0
         self.cap = _NO_CAP if cap is None else cap
         self.keep_body = keep_body
         self.n1xx = 0  # informational responses before the final one
 
-    # -- the sender's side ----------------------------------------------------------------
-    def begin(self, fut: asyncio.Future[None], is_head: bool, deadline: float) -> None:
-        """Reset the per-request state; the caller then writes the request and awaits fut."""
-        self.fut = fut
-        self.busy = True
-        self.done = False
-        self.used = True
-        self.head = None
-        self.body = None
-        self.blen = self.nrecv = 0
-        self.t_first = 0
-        self.err_code = 0
-        self.n1xx = 0
-        self.deadline = deadline
-        if is_head or self.is_head:
-            self.is_head = is_head
-            self.parser = HttpResponseParser(_HeadView(self) if is_head else self)
-        if self.timer is None or deadline < self.timer_at:
-            self._arm(deadline)
+    # -- the sender's side (begin() is Core's) -------------------------------------------
+    def _new_parser(self, is_head: bool) -> None:
+        """A fresh parser for a HEAD request, or back to the plain one after it."""
+        self.is_head = is_head
+        self.parser = HttpResponseParser(_HeadView(self) if is_head else self)
 
     def _arm(self, when: float) -> None:
         if self.timer is not None:
@@ -203,7 +186,9 @@ class Conn(asyncio.Protocol):
         if self.busy and not self.t_sent:
             self.t_sent = perf_counter_ns()
 
-    def data_received(self, data: bytes) -> None:
+    def _receive(self, data: bytes) -> None:
+        """data_received's Python path: every read with the pure core, and with the C one
+        whatever is not a whole plain response."""
         if not self.busy:  # bytes nobody asked for: the stream is out of step, drop it
             self.close()
             return
@@ -237,6 +222,9 @@ class Conn(asyncio.Protocol):
                 self.head_stop = False
             else:  # more bytes after a complete response
                 self.close()
+
+    if "data_received" not in vars(Core):  # the pure core: this is the only path
+        data_received = _receive
 
     def _grab_head(self, data: bytes) -> None:
         """Keep the final response's status line and headers (skipping 1xx heads)."""
