@@ -38,23 +38,23 @@ class TagDict(dict[str, str]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, str(value))
-        self._vu._dirty = True
+        self._vu.retag()
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
-        self._vu._dirty = True
+        self._vu.retag()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         super().update({k: str(v) for k, v in dict(*args, **kwargs).items()})
-        self._vu._dirty = True
+        self._vu.retag()
 
     def pop(self, key: str, *default: Any) -> Any:
-        self._vu._dirty = True
+        self._vu.retag()
         return super().pop(key, *default)
 
     def clear(self) -> None:
         super().clear()
-        self._vu._dirty = True
+        self._vu.retag()
 
 
 class VU:
@@ -64,7 +64,7 @@ class VU:
     the network layer does not depend on this one."""
 
     __slots__ = ("id", "id_in_test", "iteration", "iteration_in_test", "scenario", "rt", "tags",
-                 "group_path", "data", "http", "_ws", "instance", "meter", "_dirty", "_tags",
+                 "group_path", "data", "http", "_ws", "instance", "meter", "sample_tags",
                  "_check_tags", "__weakref__")
 
     def __init__(self, vu_id: int, rt: ScenarioScope, *, group: str = "") -> None:
@@ -79,27 +79,26 @@ class VU:
         self.tags = TagDict(self)
         self.group_path = group
         self.data: Any = rt.setup_data
-        self._dirty = True
-        self._tags: TagSet = ()
+        #: run tags + scenario tags + scenario/group + VU tags, interned; kept current by
+        #: retag() (a plain attribute: every request, check and iteration reads it)
+        self.sample_tags: TagSet = ()
         #: check name -> its tag set under the current sample tags (emptied when they change)
         self._check_tags: dict[str, TagSet] = {}
+        self.retag()
         self.instance: Any = None
         self.meter: Meter = rt.new_meter(self)
         self.http: HttpClient = rt.new_http_client(self.meter)
         self._ws: WSClient | None = None
 
     # -- tags ---------------------------------------------------------------------------
-    @property
-    def sample_tags(self) -> TagSet:
-        """Run tags + scenario tags + scenario/group + VU tags, interned (cached)."""
-        if self._dirty:
-            d = dict(self.rt.base_tags)
-            d["group"] = self.group_path
-            d.update(self.tags)
-            self._tags = tagset(d)
-            self._dirty = False
-            self._check_tags = {}
-        return self._tags
+    def retag(self) -> None:
+        """Rebuild sample_tags after the group or the VU's tags changed (rare), so reading
+        them (three times per HTTP iteration) is an attribute read, not a property call."""
+        d = dict(self.rt.base_tags)
+        d["group"] = self.group_path
+        d.update(self.tags)
+        self.sample_tags = tagset(d)
+        self._check_tags = {}
 
     @property
     def bytes_sent(self) -> int:
@@ -149,7 +148,7 @@ class VU:
         ok_all = True
         rt = self.rt
         now = rt.clock.now_ns()
-        base = self.sample_tags  # first: it empties _check_tags when the tags changed
+        base = self.sample_tags
         mine = self._check_tags
         records = rt.recorder.records
         m_checks = rt.m_checks
@@ -186,7 +185,7 @@ class VU:
             raise ValueError(f"group name {name!r} must not contain '::'")
         parent = self.group_path
         self.group_path = f"{parent}::{name}"
-        self._dirty = True
+        self.retag()
         t0 = self.rt.clock.now_ns()
         try:
             yield
@@ -195,7 +194,7 @@ class VU:
             self.rt.recorder.sample(self.rt.m_group_duration, (t1 - t0) / 1e6, self.sample_tags,
                                     t1)
             self.group_path = parent
-            self._dirty = True
+            self.retag()
 
     async def sleep(self, seconds: float) -> None:
         """k6's sleep(), on the run's clock (virtual in tests)."""
