@@ -11,9 +11,9 @@ bench: $(STAMP) bytecode
 	$(PY) benchmarks/bench_http.py
 	$(PY) benchmarks/bench_metrics.py
 
-# setup.py builds the optional C extensions (loadgen/metrics/_batch.c, loadgen/net/_conn.c)
-# in place; a change to one re-runs the install, which rebuilds them.
-$(STAMP): pyproject.toml setup.py loadgen/metrics/_batch.c loadgen/net/_conn.c
+# setup.py builds the optional C extensions (loadgen/*/_*.c) in place; a change to one re-runs
+# the install, which rebuilds them.
+$(STAMP): pyproject.toml setup.py $(wildcard loadgen/*/_*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -69,4 +69,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy loadgen
 
 clean:
-	rm -rf $(VENV) build *.egg-info loadgen/metrics/_batch.*.so loadgen/net/_conn.*.so
+	rm -rf $(VENV) build *.egg-info loadgen/*/_*.so

@@ -1,6 +1,6 @@
 """The C extensions, built by `pip install` (and `pip install -e`) where a C compiler and
-Python's headers exist: loadgen.metrics._batch (see loadgen/metrics/batch.py) and
-loadgen.net._conn (see loadgen/net/conn_core.py).
+Python's headers exist: loadgen.metrics._batch (see loadgen/metrics/batch.py),
+loadgen.net._conn (loadgen/net/conn_core.py) and loadgen.net._maker (loadgen/net/types.py).
 
 They are optional: where one cannot be built the install goes on without it and loadgen
 runs its pure-Python twin, the same results more slowly. LOADGEN_NO_EXTENSIONS=1 at install time
@@ -15,6 +15,7 @@ from setuptools import Extension, setup
 EXTENSIONS = [] if os.environ.get("LOADGEN_NO_EXTENSIONS", "") not in ("", "0") else [
     Extension("loadgen.metrics._batch", ["loadgen/metrics/_batch.c"], optional=True),
     Extension("loadgen.net._conn", ["loadgen/net/_conn.c"], optional=True),
+    Extension("loadgen.net._maker", ["loadgen/net/_maker.c"], optional=True),
 ]
 
 setup(ext_modules=EXTENSIONS)

@@ -46,7 +46,7 @@ def test_wheel_carries_the_extension_where_a_compiler_is(tmp_path: Path) -> None
     if not _compiler_here():
         pytest.skip("no C compiler or no Python headers here")
     names = _wheel_files(tmp_path, {"LOADGEN_NO_EXTENSIONS": ""})
-    for ext in ("loadgen/metrics/_batch.", "loadgen/net/_conn."):
+    for ext in ("loadgen/metrics/_batch.", "loadgen/net/_conn.", "loadgen/net/_maker."):
         assert any(n.startswith(ext) and n.endswith(".so") for n in names), ext
     assert "loadgen/metrics/batch.py" in names and "loadgen/net/conn_core.py" in names
 

@@ -17,13 +17,13 @@ use.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
+from loadgen import extensions
 from loadgen.metrics.model import HTTP, ITER, SAMPLE
 
 Records = Sequence[tuple[object, ...]]
@@ -124,17 +124,8 @@ class _C:
         return out
 
 
-def _load() -> _C | None:
-    if os.environ.get("LOADGEN_NO_EXTENSIONS", "") not in ("", "0"):
-        return None
-    try:
-        from loadgen.metrics import _batch  # type: ignore[attr-defined]
-    except ImportError:  # not built here (no compiler): the same results, more slowly
-        return None
-    return _C(_batch)
-
-
-_c = _load()
+_built = extensions.load("loadgen.metrics._batch")
+_c = None if _built is None else _C(_built)
 #: "c" or "python": which implementation the three functions below are
 IMPLEMENTATION = "python" if _c is None else "c"
 split_kinds: Callable[[Records], list[KindPart]] = (

@@ -124,10 +124,12 @@ vchar(unsigned char c)
     return (c >= 0x20 && c < 0x7f) || c == '\t';
 }
 
-static int
-name_is(const char *p, Py_ssize_t n, const char *lower)
+/* p[0:n] equals `lower` (a lower-case literal) ignoring ASCII case */
+#define SAME(p, n, lower) same_ci((p), (n), (lower), sizeof(lower) - 1)
+
+static inline int
+same_ci(const char *p, Py_ssize_t n, const char *lower, Py_ssize_t m)
 {
-    Py_ssize_t m = (Py_ssize_t)strlen(lower);
     if (n != m)
         return 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -205,7 +207,8 @@ parse(const char *buf, Py_ssize_t n, Plain *out)
         Py_ssize_t vlen = j - value;
         trim(&v, &vlen);
         const char *nm = buf + name;
-        if (name_is(nm, name_len, "content-length")) {
+        /* only five names matter to llhttp's framing: told apart by length first */
+        if (name_len == 14 && SAME(nm, name_len, "content-length")) {
             if (have_length || vlen < 1 || vlen > 15)
                 return 0;
             for (Py_ssize_t k = 0; k < vlen; k++) {
@@ -215,19 +218,20 @@ parse(const char *buf, Py_ssize_t n, Plain *out)
             }
             have_length = 1;
         }
-        else if (name_is(nm, name_len, "connection")) {
+        else if (name_len == 10 && SAME(nm, name_len, "connection")) {
             if (have_connection)
                 return 0;
             have_connection = 1;
-            if (name_is(v, vlen, "close"))
+            if (SAME(v, vlen, "close"))
                 close = 1;
-            else if (name_is(v, vlen, "keep-alive"))
+            else if (SAME(v, vlen, "keep-alive"))
                 keep_alive = 1;
             else
                 return 0;
         }
-        else if (name_is(nm, name_len, "transfer-encoding") || name_is(nm, name_len, "upgrade")
-                 || name_is(nm, name_len, "proxy-connection"))
+        else if ((name_len == 17 && SAME(nm, name_len, "transfer-encoding"))
+                 || (name_len == 7 && SAME(nm, name_len, "upgrade"))
+                 || (name_len == 16 && SAME(nm, name_len, "proxy-connection")))
             return 0;
         i = j;
     }

@@ -20,9 +20,9 @@ which is in use.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import TYPE_CHECKING, Any
 
+from loadgen import extensions
 from loadgen.net import limits
 
 #: a head shorter than this cannot hold more than MAX_HEADERS lines ("a:" CRLF is 4 bytes),
@@ -103,14 +103,11 @@ class PyCore:
 
 
 def _load() -> type[PyCore]:
-    if os.environ.get("LOADGEN_NO_EXTENSIONS", "") not in ("", "0"):
+    built = extensions.load("loadgen.net._conn")
+    if built is None:  # not built here (no compiler), or not wanted: the same, more slowly
         return PyCore
-    try:
-        from loadgen.net import _conn  # type: ignore[attr-defined]
-    except ImportError:  # not built here (no compiler): the same results, more slowly
-        return PyCore
-    _conn.set_count_from(COUNT_FROM)
-    core: type[PyCore] = _conn.Core
+    built.set_count_from(COUNT_FROM)
+    core: type[PyCore] = built.Core
     return core
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from loadgen.net import errors as neterr
 from loadgen.net import limits
 from loadgen.net.fast_conn import _NO_CAP, Conn
-from loadgen.net.fast_headers import RawHeaders, content_encoding
+from loadgen.net.fast_headers import content_encoding, make_raw_headers
 from loadgen.net.fast_pool import ConnectionPool, open_conn, tls_context
 from loadgen.net.fast_request import _CACHE, Head, head_for
 from loadgen.net.types import (
@@ -218,7 +218,7 @@ class FastTransport:
             timings = make_timings(((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
                                     (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
                                     (conn.t_end - t_first) / 1e6))
-        return make_raw_response(conn.status, RawHeaders.make(head, lower), content,
+        return make_raw_response(conn.status, make_raw_headers(head, lower, False), content,
                                  conn.proto, timings, "", 0, sent, received, conn.tls_version)
 
     async def _new_conn(self, h: Head, deadline: float,

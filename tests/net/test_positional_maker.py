@@ -7,18 +7,21 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from loadgen.net.fast_headers import RawHeaders
+from loadgen import extensions
+from loadgen.net.fast_headers import RawHeaders, make_raw_headers
 from loadgen.net.types import (
     Headers,
     RawResponse,
     Request,
     Response,
     Timings,
+    field_names,
     make_raw_response,
     make_request,
     make_response,
     make_timings,
     positional_maker,
+    python_slots_maker,
 )
 
 H = Headers([("Content-Type", "text/plain")])
@@ -63,7 +66,66 @@ def test_a_maker_takes_exactly_the_fields_so_a_new_field_cannot_be_missed():
 
 def test_raw_headers_made_for_the_hot_path_read_like_the_class_built_ones():
     head = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 2"
-    made, called = RawHeaders.make(head, head.lower()), RawHeaders(head, head.lower())
+    made, called = make_raw_headers(head, head.lower(), False), RawHeaders(head, head.lower())
     assert made.get_all("set-cookie") == called.get_all("set-cookie") == ["a=1"]
     assert made.items() == called.items()
-    assert RawHeaders.make(head, None).get("content-length") == "2"
+    assert make_raw_headers(head, None, False).get("content-length") == "2"
+
+
+_C_MAKER = extensions.load("loadgen.net._maker")
+MAKERS = [python_slots_maker] + ([] if _C_MAKER is None else [_C_MAKER.Maker])
+
+
+@pytest.mark.parametrize("maker", MAKERS, ids=lambda m: getattr(m, "__module__", "c"))
+@pytest.mark.parametrize(("cls", "make", "args"), CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_both_makers_build_what_the_class_builds(maker, cls, make, args):
+    made = maker(cls, field_names(cls))(*args)
+    assert type(made) is cls and made == cls(*args)
+    assert [getattr(made, f.name) for f in fields(cls)] == list(args)
+
+
+@pytest.mark.parametrize("maker", MAKERS, ids=lambda m: getattr(m, "__module__", "c"))
+def test_both_makers_leave_unnamed_slots_unset_and_refuse_a_wrong_count(maker):
+    make = maker(RawHeaders, ("_head", "_lower", "_ready"))
+    h = make(b"HTTP/1.1 200 OK\r\nA: b", None, False)
+    with pytest.raises(AttributeError):
+        h._items  # noqa: B018 - unset until the headers are split
+    assert h.get("a") == "b" and h.items() == [("A", "b")]
+    for bad in ((b"",), (b"", None, False, 1)):
+        with pytest.raises(TypeError):
+            make(*bad)
+
+
+@pytest.mark.skipif(_C_MAKER is None, reason="the C maker is not built or not in use here")
+def test_c_maker_takes_only_writable_object_slots():
+    class Plain:
+        pass
+
+    @dataclass(slots=True)
+    class Slotted:
+        a: int
+
+    with pytest.raises(TypeError, match="not a writable object slot"):
+        _C_MAKER.Maker(Plain, ("__doc__",))  # a class attribute, not a slot
+    with pytest.raises(AttributeError):
+        _C_MAKER.Maker(Slotted, ("b",))  # no such attribute
+    with pytest.raises(TypeError, match="not a writable object slot"):
+        _C_MAKER.Maker(Slotted, ("__class__",))  # a property of object
+    with pytest.raises(TypeError, match="not a writable object slot"):
+        _C_MAKER.Maker(Plain, ("__weakref__",))  # a getset descriptor
+    Plain.stolen = Slotted.a  # type: ignore[attr-defined]  # another class's slot
+    with pytest.raises(TypeError, match="not a writable object slot"):
+        _C_MAKER.Maker(Plain, ("stolen",))  # its offset means nothing in a Plain
+    with pytest.raises(TypeError):
+        _C_MAKER.Maker(Slotted, (1,))  # names must be str
+    with pytest.raises(TypeError):
+        _C_MAKER.Maker(Slotted, ("a",))(a=1)  # positional only
+    made = _C_MAKER.Maker(Slotted, ("a",))(7)
+    assert made == Slotted(7)
+
+
+def test_types_uses_the_c_maker_where_built():
+    if _C_MAKER is None:
+        assert make_response.__name__ == "make_Response"  # the generated Python function
+    else:
+        assert type(make_response) is _C_MAKER.Maker
