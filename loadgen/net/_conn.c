@@ -19,7 +19,10 @@
  *   its callbacks) would have stored for it, and wakes the sender. Anything else goes to
  *   `self._receive(data)` untouched. The accepted responses are a strict subset of what
  *   llhttp accepts, read the same way; tests/net/test_conn_core.py holds the two paths
- *   against each other on a corpus of well- and ill-formed responses.
+ *   against each other on a corpus of well- and ill-formed responses. One field only this
+ *   path sets: `plain`, True when such a response had no Content-Encoding and no
+ *   Set-Cookie header (the transport then skips its decoding search, the client its
+ *   cookie search).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,7 +34,7 @@ typedef struct {
     PyObject *loop, *key, *transport, *parser, *closed, *used, *proto, *tls_version;
     PyObject *paused, *busy, *done, *is_head, *head_stop, *fut, *status, *head, *hbuf;
     PyObject *body, *blen, *nrecv, *keep, *t_sent, *t_first, *t_end, *err_code, *err_msg;
-    PyObject *deadline, *timer, *timer_at, *cap, *keep_body, *n1xx;
+    PyObject *deadline, *timer, *timer_at, *cap, *keep_body, *n1xx, *plain;
 } Core;
 
 /* a head longer than this is left to the Python path, which counts its lines */
@@ -97,6 +100,7 @@ typedef struct {
     int status;
     int http10;
     int keep;
+    int plain; /* no Content-Encoding, no Set-Cookie */
     Py_ssize_t head_end; /* where "\r\n\r\n" starts: the head is data[:head_end] */
     Py_ssize_t length;   /* Content-Length */
 } Plain;
@@ -180,6 +184,7 @@ parse(const char *buf, Py_ssize_t n, Plain *out)
         i++;
     }
     int have_length = 0, have_connection = 0, close = 0, keep_alive = 0;
+    out->plain = 1;
     Py_ssize_t length = 0;
     for (;;) {
         /* buf[i] is the CR ending a line */
@@ -229,6 +234,9 @@ parse(const char *buf, Py_ssize_t n, Plain *out)
             else
                 return 0;
         }
+        else if ((name_len == 10 && SAME(nm, name_len, "set-cookie"))
+                 || (name_len == 16 && SAME(nm, name_len, "content-encoding")))
+            out->plain = 0;
         else if ((name_len == 17 && SAME(nm, name_len, "transfer-encoding"))
                  || (name_len == 7 && SAME(nm, name_len, "upgrade"))
                  || (name_len == 16 && SAME(nm, name_len, "proxy-connection")))
@@ -259,7 +267,8 @@ Core_begin(Core *self, PyObject *const *args, Py_ssize_t nargs)
         || set_new(&self->head, Py_None) < 0 || set_new(&self->body, Py_None) < 0
         || set_new(&self->blen, zero) < 0 || set_new(&self->nrecv, zero) < 0
         || set_new(&self->t_first, zero) < 0 || set_new(&self->err_code, zero) < 0
-        || set_new(&self->n1xx, zero) < 0 || set_new(&self->deadline, deadline) < 0)
+        || set_new(&self->n1xx, zero) < 0 || set_new(&self->plain, Py_False) < 0
+        || set_new(&self->deadline, deadline) < 0)
         return NULL;
     int head_now = PyObject_IsTrue(is_head);
     if (head_now < 0)
@@ -344,7 +353,8 @@ Core_data_received(Core *self, PyObject *data)
     if (PyUnicode_GET_LENGTH(self->proto) == 0
         && set_new(&self->proto, p.http10 ? proto_10 : proto_11) < 0)
         return NULL;
-    if (set_new(&self->busy, Py_False) < 0 || set_new(&self->done, Py_True) < 0)
+    if (set_new(&self->plain, p.plain ? Py_True : Py_False) < 0
+        || set_new(&self->busy, Py_False) < 0 || set_new(&self->done, Py_True) < 0)
         return NULL;
     PyObject *fut = self->fut;
     if (fut != NULL && fut != Py_None) {
@@ -372,7 +382,7 @@ static PyMemberDef Core_members[] = {
     FIELD(is_head), FIELD(head_stop), FIELD(fut), FIELD(status), FIELD(head), FIELD(hbuf),
     FIELD(body), FIELD(blen), FIELD(nrecv), FIELD(keep), FIELD(t_sent), FIELD(t_first),
     FIELD(t_end), FIELD(err_code), FIELD(err_msg), FIELD(deadline), FIELD(timer),
-    FIELD(timer_at), FIELD(cap), FIELD(keep_body), FIELD(n1xx),
+    FIELD(timer_at), FIELD(cap), FIELD(keep_body), FIELD(n1xx), FIELD(plain),
     {NULL},
 };
 
@@ -380,7 +390,7 @@ static PyMemberDef Core_members[] = {
     X(loop) X(key) X(transport) X(parser) X(closed) X(used) X(proto) X(tls_version)          \
     X(paused) X(busy) X(done) X(is_head) X(head_stop) X(fut) X(status) X(head) X(hbuf)       \
     X(body) X(blen) X(nrecv) X(keep) X(t_sent) X(t_first) X(t_end) X(err_code) X(err_msg)    \
-    X(deadline) X(timer) X(timer_at) X(cap) X(keep_body) X(n1xx)
+    X(deadline) X(timer) X(timer_at) X(cap) X(keep_body) X(n1xx) X(plain)
 
 static int
 Core_traverse(Core *self, visitproc visit, void *arg)

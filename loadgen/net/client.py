@@ -191,7 +191,8 @@ class HttpClient:
         trace_id = None
         while True:
             req_headers = fixed
-            cookie = self.cookies.header_for(target, own_cookies)
+            cookie = (self.cookies.header_for(target, own_cookies)
+                      if own_cookies or self.cookies.entries else None)
             if cookie:
                 req_headers = [*fixed, ("Cookie", cookie)]
             if trace is not None:  # fresh per hop: each hop is a request of its own
@@ -215,7 +216,7 @@ class HttpClient:
             self._record(method, target, name, tags, raw, expected, trace_id)
             status = raw.status
             raw_headers = raw.headers
-            if status:
+            if status and raw_headers.maybe_cookies:
                 set_cookie = raw_headers.get_all("set-cookie")
                 if set_cookie:
                     self.cookies.update_from(target, set_cookie)

@@ -33,7 +33,7 @@ FIELDS = (
     "loop", "key", "transport", "parser", "closed", "used", "proto", "tls_version",
     "paused", "busy", "done", "is_head", "head_stop", "fut", "status", "head", "hbuf",
     "body", "blen", "nrecv", "keep", "t_sent", "t_first", "t_end", "err_code", "err_msg",
-    "deadline", "timer", "timer_at", "cap", "keep_body", "n1xx",
+    "deadline", "timer", "timer_at", "cap", "keep_body", "n1xx", "plain",
 )
 
 
@@ -76,6 +76,9 @@ class PyCore:
     cap: int
     keep_body: bool
     n1xx: int
+    #: set by the C path only: the response came whole and plain, with no Content-Encoding
+    #: and no Set-Cookie header (its body is bytes; nothing to decode, no cookie to read)
+    plain: bool
 
     def begin(self, fut: asyncio.Future[None], is_head: bool, deadline: float) -> None:
         """Reset the per-request state; the caller then writes the request and awaits fut."""
@@ -89,6 +92,7 @@ class PyCore:
         self.t_first = 0
         self.err_code = 0
         self.n1xx = 0
+        self.plain = False
         self.deadline = deadline
         if is_head or self.is_head:
             self._new_parser(is_head)

@@ -14,14 +14,15 @@ from urllib.parse import urlsplit
 
 
 class CookieJar:
-    __slots__ = ("_cookies",)
+    __slots__ = ("entries",)
 
     def __init__(self) -> None:
-        # (domain, path, name) -> (value, host_only, expires_at or None)
-        self._cookies: dict[tuple[str, str, str], tuple[str, bool, float | None]] = {}
+        #: (domain, path, name) -> (value, host_only, expires_at or None); the client tests
+        #: it before calling header_for, so a VU without cookies pays no call per request
+        self.entries: dict[tuple[str, str, str], tuple[str, bool, float | None]] = {}
 
     def __len__(self) -> int:
-        return len(self._cookies)
+        return len(self.entries)
 
     def update_from(self, url: str, set_cookie_headers: list[str]) -> None:
         if not set_cookie_headers:
@@ -57,22 +58,22 @@ class CookieJar:
                         expires = None
                 key = (domain, path, name)
                 if expires is not None and expires <= time.time():
-                    self._cookies.pop(key, None)
+                    self.entries.pop(key, None)
                 else:
-                    self._cookies[key] = (morsel.value, host_only, expires)
+                    self.entries[key] = (morsel.value, host_only, expires)
 
     def header_for(self, url: str, extra: dict[str, str] | None = None) -> str | None:
         """The Cookie header value for a request to `url` (None when no cookie applies)."""
-        if not self._cookies and not extra:
+        if not self.entries and not extra:
             return None
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         path = parts.path or "/"
         now = time.time()
         pairs: dict[str, str] = {}
-        for (domain, cpath, name), (value, host_only, expires) in list(self._cookies.items()):
+        for (domain, cpath, name), (value, host_only, expires) in list(self.entries.items()):
             if expires is not None and expires <= now:
-                del self._cookies[(domain, cpath, name)]
+                del self.entries[(domain, cpath, name)]
                 continue
             if host_only and host != domain:
                 continue
@@ -86,4 +87,4 @@ class CookieJar:
         return "; ".join(f"{k}={v}" for k, v in pairs.items()) or None
 
     def clear(self) -> None:
-        self._cookies.clear()
+        self.entries.clear()

@@ -190,8 +190,11 @@ class FastTransport:
         head = conn.head or b""
         lower = None
         raw = conn.body
+        plain = conn.plain
         if raw is None:
             content = b""
+        elif plain:  # the C parser saw no Content-Encoding: the bytes as they came
+            content = raw  # type: ignore[assignment]
         else:
             content = raw if type(raw) is bytes else bytes(raw)
             lower = head.lower()
@@ -218,8 +221,9 @@ class FastTransport:
             timings = make_timings(((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
                                     (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
                                     (conn.t_end - t_first) / 1e6))
-        return make_raw_response(conn.status, make_raw_headers(head, lower, False), content,
-                                 conn.proto, timings, "", 0, sent, received, conn.tls_version)
+        return make_raw_response(conn.status, make_raw_headers(head, lower, False, not plain),
+                                 content, conn.proto, timings, "", 0, sent, received,
+                                 conn.tls_version)
 
     async def _new_conn(self, h: Head, deadline: float,
                         fresh: bool) -> tuple[Conn, int, int, int] | RawResponse:

@@ -99,6 +99,7 @@ class Conn(Core, asyncio.Protocol):
         self.cap = _NO_CAP if cap is None else cap
         self.keep_body = keep_body
         self.n1xx = 0  # informational responses before the final one
+        self.plain = False  # see conn_core.PyCore
 
     # -- the sender's side (begin() is Core's) -------------------------------------------
     def _new_parser(self, is_head: bool) -> None:

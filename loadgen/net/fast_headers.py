@@ -45,12 +45,13 @@ def _key(name: str) -> bytes:
 class RawHeaders(Headers):
     """`Headers` over a raw response head, decoded lazily."""
 
-    __slots__ = ("_head", "_lower", "_ready")
+    __slots__ = ("_head", "_lower", "_ready", "maybe_cookies")
 
     def __init__(self, head: bytes, lower: bytes | None = None) -> None:
         self._head = head
         self._lower = lower  # head.lower(), when the caller already has it
         self._ready = False
+        self.maybe_cookies = True
 
     def _load(self) -> list[tuple[str, str]]:
         if not self._ready:
@@ -103,9 +104,9 @@ class RawHeaders(Headers):
         return f"Headers({self._load()!r})"
 
 
-#: `make_raw_headers(head, lower, False)` is `RawHeaders(head, lower)` for the per-response
-#: path, without the class call (see net/types.slots_maker)
-make_raw_headers = slots_maker(RawHeaders, ("_head", "_lower", "_ready"))
+#: `make_raw_headers(head, lower, False, maybe_cookies)` is `RawHeaders(head, lower)` for
+#: the per-response path, without the class call (see net/types.slots_maker)
+make_raw_headers = slots_maker(RawHeaders, ("_head", "_lower", "_ready", "maybe_cookies"))
 
 
 def content_encoding(lower: bytes) -> bytes:

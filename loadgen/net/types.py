@@ -52,6 +52,9 @@ class Headers:
     """Response headers: an ordered multi-map with case-insensitive lookup."""
 
     __slots__ = ("_items",)
+    #: False only when the transport knows no Set-Cookie header came (the client then
+    #: skips looking for one)
+    maybe_cookies = True
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._items = items or []

@@ -209,6 +209,31 @@ def test_mutated_responses_same_as_python() -> None:
         assert built == pure, bytes(data)
 
 
+@needs_c
+def test_plain_says_no_cookie_and_no_encoding_came() -> None:
+    """`plain` lets the transport skip decoding and the client skip its Set-Cookie search:
+    it may be True only for a C-parsed response with neither header, and every request
+    starts False."""
+    loop = asyncio.new_event_loop()
+    try:
+        c = _conn(Conn, loop)
+        for data, plain in [
+            (NGINX, True),
+            (_r("200 OK", "set-COOKIE: a=1", "Content-Length: 1", body=b"x"), False),
+            (_r("200 OK", "Content-Encoding: gzip", "Content-Length: 1", body=b"x"), False),
+            (_r("200 OK", "X-Set-Cookie: a=1", "Content-Length: 1", body=b"x"), True),
+            (_r("200 OK", "Transfer-Encoding: chunked", body=b"1\r\nx\r\n0\r\n\r\n"), False),
+            (NGINX, True),
+        ]:
+            _exchange(c, loop, [data])
+            assert c.plain is plain, data
+        c.begin(loop.create_future(), False, loop.time() + 60)
+        assert c.plain is False
+        c.abort()
+    finally:
+        loop.close()
+
+
 def test_discarded_body_and_cap_same_as_python() -> None:
     for kw in ({"keep_body": False}, {"cap": 11}, {"cap": 12}, {"cap": 0}):
         built, pure, _ = _both([NGINX], **kw)

@@ -66,10 +66,11 @@ def test_a_maker_takes_exactly_the_fields_so_a_new_field_cannot_be_missed():
 
 def test_raw_headers_made_for_the_hot_path_read_like_the_class_built_ones():
     head = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 2"
-    made, called = make_raw_headers(head, head.lower(), False), RawHeaders(head, head.lower())
+    made = make_raw_headers(head, head.lower(), False, True)
+    called = RawHeaders(head, head.lower())
     assert made.get_all("set-cookie") == called.get_all("set-cookie") == ["a=1"]
-    assert made.items() == called.items()
-    assert make_raw_headers(head, None, False).get("content-length") == "2"
+    assert made.items() == called.items() and made.maybe_cookies is called.maybe_cookies
+    assert make_raw_headers(head, None, False, True).get("content-length") == "2"
 
 
 _C_MAKER = extensions.load("loadgen.net._maker")
@@ -86,12 +87,12 @@ def test_both_makers_build_what_the_class_builds(maker, cls, make, args):
 
 @pytest.mark.parametrize("maker", MAKERS, ids=lambda m: getattr(m, "__module__", "c"))
 def test_both_makers_leave_unnamed_slots_unset_and_refuse_a_wrong_count(maker):
-    make = maker(RawHeaders, ("_head", "_lower", "_ready"))
-    h = make(b"HTTP/1.1 200 OK\r\nA: b", None, False)
+    make = maker(RawHeaders, ("_head", "_lower", "_ready", "maybe_cookies"))
+    h = make(b"HTTP/1.1 200 OK\r\nA: b", None, False, True)
     with pytest.raises(AttributeError):
         h._items  # noqa: B018 - unset until the headers are split
     assert h.get("a") == "b" and h.items() == [("A", "b")]
-    for bad in ((b"",), (b"", None, False, 1)):
+    for bad in ((b"",), (b"", None, False, True, 1)):
         with pytest.raises(TypeError):
             make(*bad)
 
