@@ -7,12 +7,16 @@
  * bench_instructions.py). Here that case is one C call from the event loop.
  *
  * Core: a base type holding the connection's fields (the same names, as T_OBJECT_EX
- * members, so Python code reads them as fast as __slots__) and two methods:
+ * members, so Python code reads them as fast as __slots__) and these methods:
  *
  * begin(fut, is_head, deadline)
  *   resets the per-request state, as conn_core.PyCore.begin (the rare parts, a HEAD
  *   parser and re-arming the timeout timer, call back into the subclass's _new_parser and
  *   _arm).
+ * send(data, is_head, deadline, cap) -> future
+ *   a new future, begin(), the request written, and when it went (PyCore.send).
+ * timings(t0, t_block, t_ready, connecting, tls) -> Timings
+ *   the request's phases in ms from the connection's clocks (PyCore.timings).
  * data_received(data)
  *   when `data` is the whole of a plain response (see `parse`) and nothing of it has been
  *   seen yet, stores exactly what the subclass's `_receive` (the Python path: llhttp and
@@ -40,8 +44,10 @@ typedef struct {
 /* a head longer than this is left to the Python path, which counts its lines */
 static Py_ssize_t count_from = 40000;
 
-static PyObject *s_receive, *s_new_parser, *s_arm, *s_done, *s_set_result;
-static PyObject *empty_bytes, *zero, *proto_11, *proto_10;
+static PyObject *s_receive, *s_new_parser, *s_arm, *s_done, *s_set_result, *s_create_future;
+static PyObject *s_write, *s_write_failed;
+static PyObject *empty_bytes, *zero, *proto_11, *proto_10, *no_cap;
+static PyTypeObject *timings_type; /* net/types.Timings, given by conn_core at import */
 
 static int64_t
 now_ns(void)
@@ -302,6 +308,100 @@ Core_begin(Core *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+Core_send(Core *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "send(data, is_head, deadline, cap) takes 4 arguments");
+        return NULL;
+    }
+    PyObject *data = args[0], *cap = args[3];
+    if (self->loop == NULL || self->transport == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the connection has no loop or transport");
+        return NULL;
+    }
+    int capped = PyObject_IsTrue(cap);
+    if (capped < 0 || set_new(&self->cap, capped ? cap : no_cap) < 0)
+        return NULL;
+    PyObject *fut = PyObject_CallMethodNoArgs(self->loop, s_create_future);
+    if (fut == NULL)
+        return NULL;
+    PyObject *begin_args[3] = {fut, args[1], args[2]};
+    PyObject *r = Core_begin(self, begin_args, 3);
+    if (r == NULL)
+        goto fail;
+    Py_DECREF(r);
+    r = PyObject_CallMethodOneArg(self->transport, s_write, data);
+    if (r == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_RuntimeError))
+            goto fail;
+        PyErr_Clear(); /* closed under us (uvloop raises): like a stale close */
+        r = PyObject_CallMethodNoArgs((PyObject *)self, s_write_failed);
+        if (r == NULL)
+            goto fail;
+    }
+    Py_DECREF(r);
+    if (self->paused == Py_True) {
+        if (set_new(&self->t_sent, zero) < 0)
+            goto fail;
+    }
+    else if (set_field(&self->t_sent, PyLong_FromLongLong(now_ns())) < 0)
+        goto fail;
+    return fut;
+fail:
+    Py_DECREF(fut);
+    return NULL;
+}
+
+static int
+as_ns(PyObject *o, long long *out)
+{
+    if (o == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "a time field is unset");
+        return -1;
+    }
+    *out = PyLong_AsLongLong(o);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static PyObject *
+Core_timings(Core *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "timings(t0, t_block, t_ready, connecting, tls) takes 5 arguments");
+        return NULL;
+    }
+    if (timings_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "set_timings_type() was not called");
+        return NULL;
+    }
+    long long t0, t_block, t_ready, connecting, tls, t_first, t_sent, t_end;
+    if (as_ns(args[0], &t0) < 0 || as_ns(args[1], &t_block) < 0 || as_ns(args[2], &t_ready) < 0
+        || as_ns(args[3], &connecting) < 0 || as_ns(args[4], &tls) < 0
+        || as_ns(self->t_first, &t_first) < 0 || as_ns(self->t_sent, &t_sent) < 0
+        || as_ns(self->t_end, &t_end) < 0)
+        return NULL;
+    if (t_sent == 0)
+        t_sent = t_first;
+    /* (a - b) / 1e6 in Python: the exact int difference, then a float division */
+    double ms[6] = {(double)(t_block - t0) / 1e6, (double)connecting / 1e6, (double)tls / 1e6,
+                    (double)(t_sent - t_ready) / 1e6, (double)(t_first - t_sent) / 1e6,
+                    (double)(t_end - t_first) / 1e6};
+    PyObject *t = timings_type->tp_alloc(timings_type, 6);
+    if (t == NULL)
+        return NULL;
+    for (int i = 0; i < 6; i++) {
+        PyObject *f = PyFloat_FromDouble(ms[i]);
+        if (f == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, f);
+    }
+    return t;
+}
+
+static PyObject *
 slow(Core *self, PyObject *data)
 {
     return PyObject_CallMethodOneArg((PyObject *)self, s_receive, data);
@@ -421,6 +521,10 @@ Core_dealloc(Core *self)
 static PyMethodDef Core_methods[] = {
     {"begin", (PyCFunction)(void (*)(void))Core_begin, METH_FASTCALL,
      "begin(fut, is_head, deadline): reset the per-request state before a request is sent."},
+    {"send", (PyCFunction)(void (*)(void))Core_send, METH_FASTCALL,
+     "send(data, is_head, deadline, cap) -> future: begin(), write the request, note when."},
+    {"timings", (PyCFunction)(void (*)(void))Core_timings, METH_FASTCALL,
+     "timings(t0, t_block, t_ready, connecting, tls) -> Timings of the request just ended."},
     {"data_received", (PyCFunction)Core_data_received, METH_O,
      "asyncio.Protocol.data_received: a whole plain response here, anything else in _receive."},
     {NULL},
@@ -443,6 +547,7 @@ static PyTypeObject CoreType = {
 static PyObject *
 set_count_from(PyObject *module, PyObject *arg)
 {
+    (void)module;
     Py_ssize_t v = PyLong_AsSsize_t(arg);
     if (v == -1 && PyErr_Occurred())
         return NULL;
@@ -450,7 +555,24 @@ set_count_from(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+set_timings_type(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyType_Check(arg) || !PyType_IsSubtype((PyTypeObject *)arg, &PyTuple_Type)
+        || ((PyTypeObject *)arg)->tp_itemsize != sizeof(PyObject *)) {
+        PyErr_SetString(PyExc_TypeError, "the timings type must be a tuple subclass");
+        return NULL;
+    }
+    Py_INCREF(arg);
+    Py_XDECREF(timings_type);
+    timings_type = (PyTypeObject *)arg;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"set_timings_type", set_timings_type, METH_O,
+     "The named tuple Core.timings() returns (net/types.Timings)."},
     {"set_count_from", set_count_from, METH_O,
      "Heads longer than this many bytes go to the Python path (which counts their lines)."},
     {NULL},
@@ -472,11 +594,15 @@ PyInit__conn(void)
     INTERN(s_arm, "_arm")
     INTERN(s_done, "done")
     INTERN(s_set_result, "set_result")
+    INTERN(s_create_future, "create_future")
+    INTERN(s_write, "write")
+    INTERN(s_write_failed, "_write_failed")
     INTERN(proto_11, "HTTP/1.1")
     INTERN(proto_10, "HTTP/1.0")
 #undef INTERN
     if ((empty_bytes = PyBytes_FromStringAndSize("", 0)) == NULL
-        || (zero = PyLong_FromLong(0)) == NULL)
+        || (zero = PyLong_FromLong(0)) == NULL
+        || (no_cap = PyLong_FromSsize_t(PY_SSIZE_T_MAX)) == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

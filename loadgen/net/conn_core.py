@@ -1,5 +1,6 @@
 """The fields of a fast-transport connection and its two per-request methods, in C or in
-Python: `Core`, the base class of fast_conn.Conn.
+Python: `Core`, the base class of fast_conn.Conn (with `send`, which starts a request,
+and `timings`, which measures it when it ended).
 
 - C (`_conn.c`, built by `pip install` where a compiler and Python's headers exist): the
   fields are the type's own members, and `data_received` answers a response that arrived
@@ -20,14 +21,18 @@ which is in use.
 from __future__ import annotations
 
 import asyncio
+import sys
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from loadgen import extensions
 from loadgen.net import limits
+from loadgen.net.types import Timings, make_timings
 
 #: a head shorter than this cannot hold more than MAX_HEADERS lines ("a:" CRLF is 4 bytes),
 #: so only longer ones are counted: the common response pays one length test
 COUNT_FROM = 4 * limits.MAX_HEADERS
+_NO_CAP = sys.maxsize  # a request's body cap when it has none
 
 FIELDS = (
     "loop", "key", "transport", "parser", "closed", "used", "proto", "tls_version",
@@ -38,8 +43,9 @@ FIELDS = (
 
 
 class PyCore:
-    """The Python core: the connection's fields and `begin`. The subclass provides
-    `_new_parser(is_head)` and `_arm(when)`, which begin calls in the rare cases."""
+    """The Python core: the connection's fields, `begin`, `send` and `timings`. The
+    subclass provides `_new_parser(is_head)`, `_arm(when)` and `_write_failed()`, which
+    they call in the rare cases."""
 
     __slots__ = FIELDS
 
@@ -99,7 +105,36 @@ class PyCore:
         if self.timer is None or deadline < self.timer_at:
             self._arm(deadline)
 
+    def send(self, data: bytes, is_head: bool, deadline: float,
+             cap: int | None) -> asyncio.Future[None]:
+        """A new future, begin(), the request written and when it went out (0 while the
+        transport's buffer is full: resume_writing notes it). The caller awaits the future."""
+        self.cap = cap or _NO_CAP
+        fut = self.loop.create_future()
+        self.begin(fut, is_head, deadline)
+        try:
+            self.transport.write(data)
+        except RuntimeError:  # closed under us (uvloop raises): like a stale close
+            self._write_failed()
+        self.t_sent = 0 if self.paused else perf_counter_ns()
+        return fut
+
+    def timings(self, t0: int, t_block: int, t_ready: int, connecting: int,
+                tls: int) -> Timings:
+        """The phases of the request that just ended, in ms: blocked from t0 (send()'s
+        caller started) to t_block, then connecting and tls (ns), sending from t_ready
+        (the connection was ready) to when the request went out, waiting until the first
+        response byte, receiving until the end."""
+        t_first = self.t_first
+        t_sent = self.t_sent or t_first
+        return make_timings(((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
+                             (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
+                             (self.t_end - t_first) / 1e6))
+
     def _new_parser(self, is_head: bool) -> None:
+        raise NotImplementedError
+
+    def _write_failed(self) -> None:
         raise NotImplementedError
 
     def _arm(self, when: float) -> None:
@@ -111,6 +146,7 @@ def _load() -> type[PyCore]:
     if built is None:  # not built here (no compiler), or not wanted: the same, more slowly
         return PyCore
     built.set_count_from(COUNT_FROM)
+    built.set_timings_type(Timings)
     core: type[PyCore] = built.Core
     return core
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from loadgen.net import errors as neterr
 from loadgen.net import limits
-from loadgen.net.fast_conn import _NO_CAP, Conn
+from loadgen.net.fast_conn import Conn
 from loadgen.net.fast_headers import content_encoding, make_raw_headers
 from loadgen.net.fast_pool import ConnectionPool, open_conn, tls_context
 from loadgen.net.fast_request import _CACHE, Head, head_for
@@ -34,7 +34,6 @@ from loadgen.net.types import (
     Request,
     Timings,
     make_raw_response,
-    make_timings,
 )
 
 __all__ = ["ConnectionPool", "FastTransport"]
@@ -156,16 +155,9 @@ class FastTransport:
                 conn, t_block, t_conn, t_ready = got
                 connecting = t_conn - t_block
                 tls = t_ready - t_conn
-            fut = loop.create_future()
             reused = conn.used
-            conn.cap = cap or _NO_CAP
-            conn.begin(fut, h.is_head, deadline)
-            try:
-                conn.transport.write(data)
-            except RuntimeError:  # closed under us (uvloop raises): like a stale close
-                conn.fail(*neterr.EOF)
+            fut = conn.send(data, h.is_head, deadline, cap)
             sent += len(data)
-            conn.t_sent = 0 if conn.paused else perf_counter_ns()
             try:
                 await fut
             except asyncio.CancelledError:
@@ -184,8 +176,6 @@ class FastTransport:
         if body is not None and conn.transport.get_write_buffer_size():
             conn.keep = False  # answered before the body was all sent: the stream is dirty
         # the response, built here rather than in a method of its own: this runs per request
-        t_first = conn.t_first
-        t_sent = conn.t_sent or t_first
         received = conn.nrecv
         head = conn.head or b""
         lower = None
@@ -214,13 +204,7 @@ class FastTransport:
         else:
             conn.close()
             pool.discard(conn)
-        if t_ready == t0:  # a pooled connection: no blocked, connecting or TLS time
-            timings = make_timings((0.0, 0.0, 0.0, (t_sent - t0) / 1e6,
-                                    (t_first - t_sent) / 1e6, (conn.t_end - t_first) / 1e6))
-        else:
-            timings = make_timings(((t_block - t0) / 1e6, connecting / 1e6, tls / 1e6,
-                                    (t_sent - t_ready) / 1e6, (t_first - t_sent) / 1e6,
-                                    (conn.t_end - t_first) / 1e6))
+        timings = conn.timings(t0, t_block, t_ready, connecting, tls)
         return make_raw_response(conn.status, make_raw_headers(head, lower, False, not plain),
                                  content, conn.proto, timings, "", 0, sent, received,
                                  conn.tls_version)

@@ -17,17 +17,15 @@ hands everything else to `_receive` here.
 from __future__ import annotations
 
 import asyncio
-import sys
 from time import perf_counter_ns
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from loadgen.net import errors as neterr
 from loadgen.net import limits
+from loadgen.net.conn_core import _NO_CAP, Core
 from loadgen.net.conn_core import COUNT_FROM as _COUNT_FROM
-from loadgen.net.conn_core import Core
 
-_NO_CAP = sys.maxsize
 MAX_HEAD = limits.MAX_HEADER_BYTES  # a longer status line + headers ends the request
 
 
@@ -106,6 +104,10 @@ class Conn(Core, asyncio.Protocol):
         """A fresh parser for a HEAD request, or back to the plain one after it."""
         self.is_head = is_head
         self.parser = HttpResponseParser(_HeadView(self) if is_head else self)
+
+    def _write_failed(self) -> None:
+        """send()'s write raised: the transport closed under us, like a stale close."""
+        self.fail(*neterr.EOF)
 
     def _arm(self, when: float) -> None:
         if self.timer is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sys
 import sysconfig
 from pathlib import Path
 from shutil import which
@@ -22,6 +23,7 @@ import pytest
 from loadgen.net import conn_core
 from loadgen.net.conn_core import PyCore
 from loadgen.net.fast_conn import Conn
+from loadgen.net.types import Timings
 
 # the pure twin of Conn: its methods on the Python core (data_received is the Python path)
 _NS = {k: v for k, v in vars(Conn).items() if k not in ("__dict__", "__weakref__")}
@@ -117,6 +119,22 @@ class _Transport:
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return default
+
+
+class _Writer(_Transport):
+    """A transport that records writes; `fail` makes write raise as uvloop's closed one
+    does, `pause` makes it pause the protocol as a full buffer does."""
+
+    def __init__(self, conn: Any, *, fail: bool = False, pause: bool = False) -> None:
+        super().__init__()
+        self.conn, self.fail, self.pause, self.written = conn, fail, pause, b""
+
+    def write(self, data: bytes) -> None:
+        if self.fail:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+        self.written += data
+        if self.pause:
+            self.conn.pause_writing()
 
 
 class _SpyParser:
@@ -277,6 +295,53 @@ def test_future_already_done_is_left_alone() -> None:
             fut.cancel()
             c.data_received(NGINX)
             assert c.done and c.status == 200 and fut.cancelled()
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("how", ["plain", "paused", "closed"])
+def test_send_same_as_python(how: str) -> None:
+    """send(): a fresh future, the per-request reset, the write, and the sent time (0
+    while paused; a write on a closed transport fails the request with k6's EOF)."""
+    loop = asyncio.new_event_loop()
+    try:
+        states = []
+        for cls in (Conn, PyConn):
+            c = _conn(cls, loop)
+            c.transport = _Writer(c, fail=how == "closed", pause=how == "paused")
+            fut = c.send(b"GET / HTTP/1.1\r\n\r\n", False, loop.time() + 60, None)
+            assert isinstance(fut, asyncio.Future) and fut is c.fut
+            state = _state(c, fut)
+            state["written"] = c.transport.written
+            state["t_sent"] = c.t_sent > 0
+            states.append(state)
+            c.abort()
+        assert states[0] == states[1]
+        assert states[0]["t_sent"] is (how != "paused")
+        assert states[0]["cap"] == sys.maxsize  # None: no cap
+        if how == "closed":
+            assert states[0]["err_code"] == 1000 and states[0]["fut"]  # EOF, woken
+    finally:
+        loop.close()
+
+
+def test_timings_same_as_python() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        got = []
+        for cls in (Conn, PyConn):
+            c = _conn(cls, loop)
+            c.t_first, c.t_end = 1_700_000_000_123_456_789, 1_700_000_000_123_999_999
+            for t_sent in (1_700_000_000_100_000_001, 0):  # 0: never noted, counts from first
+                c.t_sent = t_sent
+                t0 = 1_699_999_999_999_000_000
+                got.append(c.timings(t0, t0 + 1, t0 + 12_345, 7, 0))
+                got.append(c.timings(t0, t0, t0, 0, 0))
+        n = len(got) // 2
+        assert got[:n] == got[n:]
+        assert all(type(t) is Timings for t in got)
+        assert got[1].blocked == 0.0 and got[1].sending == pytest.approx(101.000001)
+        assert got[2].sending == pytest.approx(124.444444) and got[2].waiting == 0.0
     finally:
         loop.close()
 
