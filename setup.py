@@ -12,9 +12,11 @@ import os
 
 from setuptools import Extension, setup
 
+SHARED = ["loadgen/int64.h"]  # a header the extensions include
 EXTENSIONS = [] if os.environ.get("LOADGEN_NO_EXTENSIONS", "") not in ("", "0") else [
-    Extension("loadgen.metrics._batch", ["loadgen/metrics/_batch.c"], optional=True),
-    Extension("loadgen.net._conn", ["loadgen/net/_conn.c"], optional=True),
+    Extension("loadgen.metrics._batch", ["loadgen/metrics/_batch.c"], depends=SHARED,
+              optional=True),
+    Extension("loadgen.net._conn", ["loadgen/net/_conn.c"], depends=SHARED, optional=True),
     Extension("loadgen.net._maker", ["loadgen/net/_maker.c"], optional=True),
 ]
 

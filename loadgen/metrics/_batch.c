@@ -21,6 +21,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../int64.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -113,7 +114,7 @@ fill(PyObject *self, PyObject *args)
                 memcpy(at, &w, 8);
             } else {
                 ran_python |= !PyLong_CheckExact(v);
-                long long q = PyLong_AsLongLong(v);
+                long long q = as_int64(v);
                 if (q == -1 && PyErr_Occurred())
                     goto bad_value;
                 int64_t w = (int64_t)q;

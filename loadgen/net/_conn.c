@@ -30,6 +30,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../int64.h"
 #include <structmember.h>
 #include <string.h>
 
@@ -359,7 +360,7 @@ as_ns(PyObject *o, long long *out)
         PyErr_SetString(PyExc_AttributeError, "a time field is unset");
         return -1;
     }
-    *out = PyLong_AsLongLong(o);
+    *out = as_int64(o);
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
