@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import sysconfig
+import tracemalloc
 from pathlib import Path
 from shutil import which
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from loadgen.net import conn_core
 from loadgen.net.conn_core import PyCore
 from loadgen.net.fast_conn import Conn
+from loadgen.net.fast_headers import make_raw_headers
 from loadgen.net.types import Timings
 
 # the pure twin of Conn: its methods on the Python core (data_received is the Python path)
@@ -373,3 +375,36 @@ def test_conn_core_built_where_a_compiler_is() -> None:
         assert conn_core.IMPLEMENTATION == "python"
         return
     assert conn_core.IMPLEMENTATION == "c"
+
+
+def test_many_responses_leave_nothing_behind() -> None:
+    """Reference counting in the C paths: 20,000 requests and responses on one connection
+    (fresh future, send, whole response, timings, the headers object, as the transport
+    runs them) keep no memory (tracemalloc sees every Python object's allocation, those
+    made in C included; one extra reference on the head per response keeps 3.5 MB)."""
+    loop = asyncio.new_event_loop()
+    try:
+        c = _conn(Conn, loop)
+        c.transport = _Writer(c)
+
+        def cycle(n: int) -> None:
+            for _ in range(n):
+                c.send(b"GET / HTTP/1.1\r\n\r\n", False, 1e9, None)
+                c.data_received(NGINX)
+                c.timings(1, 1, 1, 0, 0)
+                make_raw_headers(c.head, None, False, not c.plain)
+                c.transport.written = b""
+
+        cycle(1000)  # warm: caches, free lists
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            cycle(20_000)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert grown < 20_000, f"{grown} bytes kept by 20,000 responses"
+        assert c.status == 200 and c.done and c.body == b"hello world\n"
+        c.abort()
+    finally:
+        loop.close()
