@@ -13,9 +13,10 @@ worth 2-5% cannot be seen in bench_http's timings without many rounds. Instructi
 nearly deterministic: valgrind's cachegrind counts every one the process executes.
 
 What runs: `loadgen run` (the real CLI: engine, constant VUs, scenario coroutine, `vu.http`,
-the fast transport and its connection protocol with llhttp, a check, records, ingest into the
-HDR sinks and the time series, the end-of-run summary) against a connection whose transport
-answers each request with nginx's 12-byte response on the next loop turn. No socket is
+the fast transport and its connection protocol (its C path, or llhttp), a check, records,
+ingest into the HDR sinks and the time series, the end-of-run summary) against a connection
+whose transport answers each request with nginx's 12-byte response on the next loop turn.
+No socket is
 opened, so the kernel's share of a real request (a write and a read on loopback, ~40% of
 its CPU in a `perf` profile) is not in the count: this measures the Python path, which is
 what the project can change. The ingest ticker runs once a second instead of every 50 ms

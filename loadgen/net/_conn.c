@@ -413,8 +413,7 @@ Core_data_received(Core *self, PyObject *data)
 {
     if (!PyBytes_CheckExact(data) || self->busy != Py_True || self->head != Py_None
         || self->is_head != Py_False || !is_zero(self->t_first) || self->cap == NULL
-        || self->keep_body == NULL || self->proto == NULL || !PyUnicode_Check(self->proto)
-        || !PyLong_CheckExact(self->nrecv) || !PyLong_CheckExact(self->blen))
+        || self->keep_body == NULL || self->nrecv == NULL || self->blen == NULL)
         return slow(self, data);
     const char *buf = PyBytes_AS_STRING(data);
     Py_ssize_t n = PyBytes_GET_SIZE(data);
@@ -451,8 +450,10 @@ Core_data_received(Core *self, PyObject *data)
         || set_new(&self->keep, p.keep ? Py_True : Py_False) < 0
         || set_field(&self->t_end, PyLong_FromLongLong(now_ns())) < 0)
         return NULL;
-    if (PyUnicode_GET_LENGTH(self->proto) == 0
-        && set_new(&self->proto, p.http10 ? proto_10 : proto_11) < 0)
+    /* `if not self.proto`, read again: the stores above may have run a destructor */
+    int has_proto = self->proto == NULL ? 0 : PyObject_IsTrue(self->proto);
+    if (has_proto < 0
+        || (!has_proto && set_new(&self->proto, p.http10 ? proto_10 : proto_11) < 0))
         return NULL;
     if (set_new(&self->plain, p.plain ? Py_True : Py_False) < 0
         || set_new(&self->busy, Py_False) < 0 || set_new(&self->done, Py_True) < 0)

@@ -9,9 +9,9 @@ response (body, message complete): the header block is kept as the raw bytes it 
 connection rather than once per request. Trouble never raises out of here: it is recorded in
 `err_code`/`err_msg` and the sender's future is resolved.
 
-The fields and `begin` live in the base class (conn_core.Core): in C where it was built,
-whose `data_received` also answers a whole plain response without llhttp's callbacks and
-hands everything else to `_receive` here.
+The fields, `begin`, `send` and `timings` live in the base class (conn_core.Core): in C
+where it was built, whose `data_received` also answers a whole plain response without
+llhttp's callbacks and hands everything else to `_receive` here.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Conn(Core, asyncio.Protocol):
         self.n1xx = 0  # informational responses before the final one
         self.plain = False  # see conn_core.PyCore
 
-    # -- the sender's side (begin() is Core's) -------------------------------------------
+    # -- the sender's side (begin, send and timings are Core's) ----------------------------
     def _new_parser(self, is_head: bool) -> None:
         """A fresh parser for a HEAD request, or back to the plain one after it."""
         self.is_head = is_head
