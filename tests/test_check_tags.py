@@ -30,3 +30,25 @@ async def test_check_tags_follow_the_vu_tags_the_group_and_the_call():
            (0.0, "two", "::g", None, "ok"), (1.0, "two", "", "x", "ok"),
            (1.0, "two", "", None, "ok"), (1.0, None, "", None, "ok")]
     assert got == one + one
+
+
+class EveryMutator(Scenario):
+    async def iteration(self, vu):
+        vu.tags.update(phase="u", other="o")
+        vu.check(1, {"ok": lambda v: v == 1})
+        assert vu.tags.pop("phase") == "u"
+        vu.check(1, {"ok": lambda v: v == 1})
+        assert vu.tags.pop("missing", None) is None
+        vu.tags["phase"] = 3
+        vu.check(1, {"ok": lambda v: v == 1})
+        vu.tags.clear()
+        vu.check(1, {"ok": lambda v: v == 1})
+
+
+async def test_every_tag_change_reaches_the_next_sample_at_once():
+    """The VU's sample tags are rebuilt on each change (not on the next read): each of
+    vu.tags' mutators must leave them current, pop included (after it removed the key)."""
+    h = Harness()
+    await h.run((EveryMutator, PerVUIterations(vus=1, iterations=1)))
+    got = [(t.get("phase"), t.get("other")) for _, _, t in h.samples("checks")]
+    assert got == [("u", "o"), (None, "o"), ("3", "o"), (None, None)]

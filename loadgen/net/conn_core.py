@@ -1,6 +1,6 @@
-"""The fields of a fast-transport connection and its two per-request methods, in C or in
-Python: `Core`, the base class of fast_conn.Conn (with `send`, which starts a request,
-and `timings`, which measures it when it ended).
+"""The fields of a fast-transport connection and its per-request methods, in C or in
+Python: `Core`, the base class of fast_conn.Conn (`begin` and `send` start a request,
+`data_received` reads its response, `timings` measures it once it ended).
 
 - C (`_conn.c`, built by `pip install` where a compiler and Python's headers exist): the
   fields are the type's own members, and `data_received` answers a response that arrived

@@ -49,8 +49,9 @@ class TagDict(dict[str, str]):
         self._vu.retag()
 
     def pop(self, key: str, *default: Any) -> Any:
+        value = super().pop(key, *default)
         self._vu.retag()
-        return super().pop(key, *default)
+        return value
 
     def clear(self) -> None:
         super().clear()

@@ -365,6 +365,16 @@ def test_begin_rearms_the_timer_only_when_needed() -> None:
         loop.close()
 
 
+@needs_c
+def test_the_c_core_has_the_python_core_fields() -> None:
+    """conn_core.FIELDS (PyCore's slots) and the C type's members are one list."""
+    from loadgen.net import _conn  # type: ignore[attr-defined]
+    members = {name for name, v in vars(_conn.Core).items()
+               if type(v).__name__ == "member_descriptor"}
+    assert members == set(conn_core.FIELDS)
+    assert {"begin", "send", "timings", "data_received"} <= set(vars(_conn.Core))
+
+
 def test_conn_core_built_where_a_compiler_is() -> None:
     """`pip install` built the C core when it could (a silently skipped build would leave
     every run on the slower path with nothing saying so)."""
