@@ -13,7 +13,7 @@ bench: $(STAMP) bytecode
 
 # setup.py builds the optional C extensions (loadgen/*/_*.c) in place; a change to one re-runs
 # the install, which rebuilds them.
-$(STAMP): pyproject.toml setup.py $(wildcard loadgen/*/_*.c loadgen/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard loadgen/*/_*.c loadgen/*/*/_*.c loadgen/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -69,4 +69,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy loadgen
 
 clean:
-	rm -rf $(VENV) build *.egg-info loadgen/*/_*.so
+	rm -rf $(VENV) build *.egg-info loadgen/*/_*.so loadgen/*/*/_*.so

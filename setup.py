@@ -18,6 +18,7 @@ EXTENSIONS = [] if os.environ.get("LOADGEN_NO_EXTENSIONS", "") not in ("", "0") 
               optional=True),
     Extension("loadgen.net._conn", ["loadgen/net/_conn.c"], depends=SHARED, optional=True),
     Extension("loadgen.net._maker", ["loadgen/net/_maker.c"], optional=True),
+    Extension("loadgen.net.ws._core", ["loadgen/net/ws/_core.c"], optional=True),
 ]
 
 setup(ext_modules=EXTENSIONS)

@@ -20,7 +20,7 @@ import time
 from base64 import b64encode
 from collections import deque
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import unquote
 
 from picows import WSAutoPingStrategy, WSCloseCode, WSListener, WSMsgType, WSTransport
@@ -29,6 +29,11 @@ from picows.picows import WSProtocol  # type: ignore[attr-defined]
 from picows.url import WSInvalidURL, parse_url
 from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.frames import Close
+
+from loadgen.net.ws.core import Core, PyCore, bind
+
+if TYPE_CHECKING:
+    from loadgen.net.ws.session import WSSession
 
 __all__ = ["Attempt", "FastConnection", "HandshakeEOF", "WSHandshakeError", "WSInvalidURL",
            "connect"]
@@ -49,13 +54,13 @@ def http_size(first_line: int, headers: Any) -> int:
     return first_line + 2 + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2
 
 
-class FastConnection(WSListener):
+class FastConnection(Core, WSListener):
     """One client WebSocket on picows (the listener picows calls, and the session's conn)."""
 
     __slots__ = ("close_timeout", "max_size", "max_queue", "write_limit", "t", "n_in", "n_out",
                  "on_wait", "subprotocol", "close_code", "msgs", "waiter", "parts", "part_text",
                  "part_size", "pings", "reading_paused", "write_paused", "drained", "closed",
-                 "reaper", "loop", "done", "watcher", "hs")
+                 "reaper", "loop", "done", "watcher", "hs", "session", "now")
 
     def __init__(self, max_size: int | None, max_queue: int, write_limit: int,
                  close_timeout: float) -> None:
@@ -71,7 +76,7 @@ class FastConnection(WSListener):
         self.subprotocol: str | None = None
         self.close_code: int | None = None
         self.msgs: deque[str | bytes] = deque()
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[str | bytes | None] | None = None
         self.parts: list[bytes] | None = None  # a fragmented message being joined
         self.part_text = False
         self.part_size = 0
@@ -84,6 +89,10 @@ class FastConnection(WSListener):
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.watcher: asyncio.Task[None] | None = None
+        #: the WSSession using this connection: recv() counts its messages into it and
+        #: raises its errors, so `await session.recv()` is one coroutine, not two
+        self.session: WSSession | None = None
+        self.now: Callable[[], int] = time.perf_counter_ns  # the session's clock
 
     # -- picows callbacks ------------------------------------------------------------------
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -103,28 +112,14 @@ class FastConnection(WSListener):
         with contextlib.suppress(Exception):
             await transport.wait_disconnected()
 
-    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
-        mt = frame.msg_type
-        n = frame.payload_size
+    def slow_frame(self, transport: WSTransport, frame: Any) -> None:
+        """The Python path of a frame (the C core hands back the one it will not take)."""
+        PyCore.on_ws_frame(self, transport, frame)
+
+    def other_frame(self, transport: WSTransport, frame: Any, mt: Any, n: int) -> None:
+        """Fragments, pongs and close frames (the rarer kinds)."""
         self.n_in += n + (2 if n < 126 else 4 if n < 65536 else 10)
-        if (mt is TEXT or mt is BINARY) and frame.fin and self.parts is None:  # most frames
-            msgs = self.msgs
-            if mt is TEXT:
-                try:
-                    msgs.append(frame.get_payload_as_utf8_text())
-                except UnicodeDecodeError:
-                    raise WSProtocolError(WSCloseCode.INVALID_TEXT,
-                                          "invalid UTF-8 in a text message") from None
-            else:
-                msgs.append(frame.get_payload_as_bytes())
-            if len(msgs) >= self.max_queue:
-                self.pause()
-            w = self.waiter
-            if w is not None:
-                self.waiter = None
-                if not w.done():
-                    w.set_result(None)
-        elif mt is TEXT or mt is BINARY:
+        if mt is TEXT or mt is BINARY:
             if self.parts is not None:
                 raise WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "expected a continuation frame")
             self.parts, self.part_text, self.part_size = [frame.get_payload_as_bytes()], \
@@ -179,14 +174,18 @@ class FastConnection(WSListener):
             self.t.underlying_transport.pause_reading()
 
     def deliver(self, msg: str | bytes) -> None:
-        self.msgs.append(msg)
-        if len(self.msgs) >= self.max_queue:
-            self.pause()
+        """A whole message: the result of the recv() waiting for it (that recv found the
+        queue empty, so order holds), else into the queue."""
         w = self.waiter
         if w is not None:
             self.waiter = None
             if not w.done():
-                w.set_result(None)
+                w.set_result(msg)
+                return
+        msgs = self.msgs
+        msgs.append(msg)
+        if len(msgs) >= self.max_queue:
+            self.pause()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.closed = True
@@ -244,21 +243,6 @@ class FastConnection(WSListener):
     def is_closed(self) -> bool:
         return self.closed
 
-    def send_now(self, message: str | bytes | bytearray | memoryview) -> bool:
-        """Send at once unless the write buffer is over `write_limit` (then: `await send`)."""
-        t = self.t
-        if (self.write_paused or t is None or t.is_close_frame_sent or t.is_disconnected
-                or self.close_code is not None):
-            return False
-        if type(message) is str:  # the common case, inline (is_open, _write: per message)
-            data = message.encode()
-            t.send(TEXT, data)
-            n = len(data)
-            self.n_out += n + (6 if n < 126 else 8 if n < 65536 else 14)
-        else:
-            self._write(message)
-        return True
-
     def _write(self, message: str | bytes | bytearray | memoryview) -> None:
         t = self.t
         assert t is not None
@@ -290,20 +274,46 @@ class FastConnection(WSListener):
         self._write(message)
 
     async def recv(self) -> str | bytes:
+        """The next message (the C core's recv_fast() is its twin)."""
         msgs = self.msgs
         while not msgs:
-            if self.closed or self.close_code is not None:
-                raise self.lost()
             w = self.waiter  # done when its recv() was cancelled (a timeout)
-            if w is not None and not w.done():  # as websockets: one reader at a time
-                raise ConcurrencyError("recv() while another coroutine is already in recv()")
-            self.waiter = self.loop.create_future()
-            await self.waiter
-        msg = msgs.popleft()
-        if self.reading_paused and len(msgs) <= self.max_queue // 4 and self.t is not None:
+            if self.closed or self.close_code is not None or (w is not None and not w.done()):
+                self.fail_recv()
+            self.waiter = w = self.loop.create_future()
+            try:
+                got = await w  # deliver()'s message, or None from wake()
+            except BaseException:
+                if w.done() and not w.cancelled() and (kept := w.result()) is not None:
+                    msgs.appendleft(kept)  # delivered as the wait was cancelled: keep it
+                raise
+            if got is not None:
+                msg = got
+                break
+        else:
+            msg = msgs.popleft()
+            if self.reading_paused:
+                self.taken()
+        s = self.session
+        if s is not None:  # counted for the session, flushed when due (see WSSession.recv)
+            s.n_recv += 1
+            if self.now() >= s.next_flush:
+                s.flush()
+        return msg
+
+    def fail_recv(self) -> NoReturn:
+        """What recv() raises on a closed socket (the session's WSClosed when a session
+        uses it), or with another recv() already waiting."""
+        if self.closed or self.close_code is not None:
+            s = self.session
+            raise self.lost() if s is None else s.lost(self.lost())
+        raise ConcurrencyError("recv() while another coroutine is already in recv()")
+
+    def taken(self) -> None:
+        """A message left a paused queue: resume reading once it is down to a quarter."""
+        if self.reading_paused and len(self.msgs) <= self.max_queue // 4 and self.t is not None:
             self.reading_paused = False
             self.t.underlying_transport.resume_reading()
-        return msg
 
     async def ping(self) -> asyncio.Future[None]:
         """Send a ping; the future its pong resolves (websockets' shape)."""
@@ -354,6 +364,8 @@ class FastConnection(WSListener):
     def queue_depth(self) -> int:
         return len(self.msgs)
 
+
+bind(FastConnection)
 
 _CODES = frozenset(c.value for c in WSCloseCode)
 

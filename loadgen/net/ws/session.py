@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +24,7 @@ from loadgen.net.ws.conn import (
     WSMetrics,
     WSTimeout,
 )
+from loadgen.net.ws.core import SENT
 from loadgen.net.ws.fast import FastConnection
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class WSSession:
 
     __slots__ = ("meter", "m", "live", "conn", "url", "tags", "t0", "status", "subprotocol",
                  "error", "close_code", "send_timeout", "_closing", "_ended", "_n_sent",
-                 "_n_recv", "_b_out", "_b_in", "_next_flush", "_depth", "_now", "__weakref__")
+                 "n_recv", "_b_out", "_b_in", "next_flush", "_depth", "_now",
+                 "__weakref__")
 
     def __init__(self, meter: Meter, m: WSMetrics, live: set[WSSession],
                  conn: Conn | None, url: str, tags: TagSet, t0: int,
@@ -62,11 +64,13 @@ class WSSession:
         self.close_code: int | None = None
         self.send_timeout = send_timeout
         self._closing = self._ended = False
-        self._n_sent = self._n_recv = self._b_out = self._b_in = self._depth = 0
-        self._next_flush = t0 + FLUSH_NS
+        self._n_sent = self.n_recv = self._b_out = self._b_in = self._depth = 0
+        self.next_flush = t0 + FLUSH_NS
         self._now = meter.clock.now_ns  # looked up once: read twice per message
         if conn is not None:
             conn.on_wait = self._send_waited
+            if type(conn) is FastConnection:  # its recv() counts for us (see recv)
+                conn.session, conn.now = self, self._now
 
     @property
     def ok(self) -> bool:
@@ -88,33 +92,48 @@ class WSSession:
         return self.conn
 
     # -- messages -------------------------------------------------------------------------
-    async def send(self, message: str | bytes | bytearray | memoryview) -> None:
-        """Send one text (str) or binary (bytes-like, handed on without a copy) message.
+    def send(self, message: str | bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send one text (str) or binary (bytes-like, handed on without a copy) message;
+        await what it returns (`await s.send(m)`).
 
-        A send waits while `write_limit` bytes are unsent; a peer that reads nothing for
-        `send_timeout` seconds is dead to us: the socket is aborted, `ws_errors{error:"send
-        timeout"}` recorded and WSClosed raised (the write buffer never grows past the limit).
+        When nothing blocks the message is written before send() returns (as k6's
+        `socket.send`) and the awaitable is already finished. Otherwise it waits while
+        `write_limit` bytes are unsent; a peer that reads nothing for `send_timeout`
+        seconds is dead to us: the socket is aborted, `ws_errors{error:"send timeout"}`
+        recorded and WSClosed raised (the write buffer never grows past the limit).
         """
         conn = self.conn
-        if conn is None or self._ended:
-            conn = self._require()
+        if conn is not None and not self._ended and conn.send_now(message):  # the fast path
+            self._n_sent += 1
+            if self._now() >= self.next_flush:
+                self.flush()
+            return SENT
+        return self._send(message)
+
+    async def _send(self, message: str | bytes | bytearray | memoryview) -> None:
+        conn = self._require()
         try:
-            if not conn.send_now(message):  # the fast path, when nothing blocks
-                async with asyncio.timeout(self.send_timeout):
-                    await conn.send(message)
+            async with asyncio.timeout(self.send_timeout):
+                await conn.send(message)
         except TimeoutError:
             raise self._stuck("send", self.send_timeout) from None
         except ConnectionClosed as e:
-            raise self._lost(e) from None
+            raise self.lost(e) from None
         self._n_sent += 1
-        if self._now() >= self._next_flush:
+        if self._now() >= self.next_flush:
             self.flush()
 
-    async def recv(self, timeout: float | None = None) -> str | bytes:  # noqa: ASYNC109
-        """The next message; WSTimeout after `timeout` seconds, WSClosed once closed."""
+    def recv(self, timeout: float | None = None) -> Awaitable[str | bytes]:
+        """The next message (await it); WSTimeout after `timeout` seconds, WSClosed once
+        closed. Without a timeout on picows this is the connection's own recv(), which
+        counts and flushes for the session: one coroutine per message instead of two."""
         conn = self.conn
-        if conn is None or self._ended:
-            conn = self._require()
+        if timeout is None and type(conn) is FastConnection and not self._ended:
+            return conn.recv_fast()
+        return self._recv(timeout)
+
+    async def _recv(self, timeout: float | None) -> str | bytes:  # noqa: ASYNC109
+        conn = self._require()
         try:
             if timeout is None:
                 msg = await conn.recv()
@@ -124,10 +143,11 @@ class WSSession:
         except TimeoutError:
             raise WSTimeout(f"no message from {self.url} within {timeout:g} s") from None
         except ConnectionClosed as e:
-            raise self._lost(e) from None
-        self._n_recv += 1
-        if self._now() >= self._next_flush:
-            self.flush()
+            raise self.lost(e) from None
+        if type(conn) is not FastConnection:  # FastConnection.recv counted it
+            self.n_recv += 1
+            if self._now() >= self.next_flush:
+                self.flush()
         return msg
 
     def __aiter__(self) -> WSSession:
@@ -138,14 +158,9 @@ class WSSession:
         if self.conn is None or self._ended:
             raise StopAsyncIteration
         try:
-            msg = await self.conn.recv()
-        except ConnectionClosed as e:
-            self._lost(e)
+            return await self.recv()
+        except WSClosed:
             raise StopAsyncIteration from None
-        self._n_recv += 1
-        if self._now() >= self._next_flush:
-            self.flush()
-        return msg
 
     async def ping(self, timeout: float = 10.0) -> float:  # noqa: ASYNC109
         """Send a ping, wait for its pong; the round trip in ms (recorded as ws_ping)."""
@@ -160,11 +175,11 @@ class WSSession:
             self._error("ping timeout")
             raise WSTimeout(f"no pong from {self.url} within {timeout:g} s") from None
         except ConnectionClosed as e:
-            raise self._lost(e) from None
+            raise self.lost(e) from None
         t1 = clock.now_ns()
         ms = (t1 - t0) / 1e6
         self.meter.recorder.sample(self.m.ping, ms, self.tags, t1)
-        if t1 >= self._next_flush:  # a quiet held socket still reports bytes and queue depth
+        if t1 >= self.next_flush:  # a quiet held socket still reports bytes and queue depth
             self.flush(t1)
         return ms
 
@@ -205,8 +220,9 @@ class WSSession:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _lost(self, e: ConnectionClosed) -> WSClosed:
-        """The connection turned out closed while we used it: finish and explain."""
+    def lost(self, e: ConnectionClosed) -> WSClosed:
+        """The connection turned out closed while we used it: finish and explain (also
+        called by FastConnection.recv, which raises what this returns)."""
         self._finish(self.meter.clock.now_ns())
         rcvd = e.rcvd
         conn = self.conn
@@ -263,6 +279,8 @@ class WSSession:
             self.flush(t_end)
             self.live.discard(self)
             conn.on_wait = None  # no session <-> connection cycle left for the GC to find
+            if type(conn) is FastConnection:
+                conn.session = None
         rec.sample(m.sessions, 1.0, tags, self.t0)
         rec.sample(m.session_duration, (t_end - self.t0) / 1e6, tags, self.t0)
 
@@ -281,16 +299,16 @@ class WSSession:
         if self._n_sent:
             rec.sample(m.msgs_sent, float(self._n_sent), tags, now)
             self._n_sent = 0
-        if self._n_recv:
-            rec.sample(m.msgs_received, float(self._n_recv), tags, now)
-            self._n_recv = 0
+        if self.n_recv:
+            rec.sample(m.msgs_received, float(self.n_recv), tags, now)
+            self.n_recv = 0
         meter.add_bytes(conn.n_out - self._b_out, conn.n_in - self._b_in)
         self._b_out, self._b_in = conn.n_out, conn.n_in
         depth = conn.queue_depth()
         if depth or self._depth:  # only while something is (or just was) queued
             rec.sample(m.queue_depth, float(depth), tags, now)
         self._depth = depth
-        self._next_flush = now + FLUSH_NS
+        self.next_flush = now + FLUSH_NS
 
     # -- long-lived sockets ---------------------------------------------------------------
     async def hold(self, *, until_ns: int | None = None, ping_every: float | None = 10.0,
