@@ -14,6 +14,14 @@ msg/s of both swing with the neighbours' load. loadgen runs the real engine path
 executor, VU, `vu.ws` with its metrics), on uvloop like `loadgen run`. Medians over the
 repeats. "running" is the CPU per message with each client's fixed cost (start-up,
 connects, teardown: one extra SHORT run per client and row) taken out, what a long test pays.
+
+`--instructions` counts instead of timing (valgrind's cachegrind, user space only: the
+kernel's socket work is not in it): loadgen's client runs `--count-small` and
+`--count-large` ping-pongs per connection over `--conns` (the first count) connections
+against the same echo server; instructions per message = (min at large - min at small) /
+(the messages between them), so start-up, connects and teardown drop out. It counts this
+tree, this tree with LOADGEN_NO_EXTENSIONS=1 and, with --baseline, that tree; repeated
+counts agree within ~0.5%, where CPU time on this shared machine swings 10-30%.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -149,6 +158,64 @@ async def loadgen_client(url: str, conns: int, duration: float, size: int) -> di
     return {"msgs": got["msgs"], "secs": duration}
 
 
+async def counted_client(url: str, conns: int, n: int, size: int) -> None:
+    """What --instructions counts: `conns` VUs, one iteration each of `n` ping-pongs."""
+    from loadgen import PerVUIterations, Scenario
+    from loadgen.clock import RealClock
+    from loadgen.execution.engine import Engine, Hooks, ScenarioSpec
+    from loadgen.execution.runtime import RunContext
+    from loadgen.metrics.registry import Recorder, Registry
+    from loadgen.net.fast import FastTransport
+
+    msg = "x" * size
+
+    class EchoN(Scenario):
+        async def iteration(self, vu: Any) -> None:
+            async with await vu.ws.connect(url) as s:
+                for _ in range(n):
+                    await s.send(msg)
+                    await s.recv()
+
+    run = RunContext(RealClock(), Registry(), Recorder(), FastTransport)
+    ex = PerVUIterations(vus=conns, iterations=1, max_duration="3600s")
+    await Engine(run, [ScenarioSpec("echo", EchoN, ex)], Hooks(ingest=lambda r: None)).execute()
+
+
+def count_instructions(url: str, conns: int, n: int, size: int, env: dict[str, str]) -> int:
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+           PY, __file__, "--count-run", url, str(conns), str(n), str(size)]
+    r = subprocess.run(cmd, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env},
+                       capture_output=True, text=True, timeout=1800, cwd=ROOT)
+    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
+    if r.returncode != 0 or m is None:
+        raise RuntimeError(f"the counted run failed ({r.returncode}): {r.stderr[-1500:]}")
+    return int(m.group(1).replace(",", ""))
+
+
+def instructions(url: str, a: argparse.Namespace) -> None:
+    conns = int(a.conns.split(",")[0])
+    trees = [("this tree", {}), ("this tree, pure Python", {"LOADGEN_NO_EXTENSIONS": "1"})]
+    if a.baseline:
+        trees.insert(0, ("baseline", {"PYTHONPATH": a.baseline}))
+    got = {}
+    for name, env in trees:
+        lo = min(count_instructions(url, conns, a.count_small, a.size, env)
+                 for _ in range(a.repeats))
+        hi = min(count_instructions(url, conns, a.count_large, a.size, env)
+                 for _ in range(a.repeats))
+        got[name] = (hi - lo) / (conns * (a.count_large - a.count_small))
+        print(f"  {name}: {got[name]:,.0f} instructions per message", file=sys.stderr,
+              flush=True)
+    base = got.get("baseline")
+    print(f"\nping-pong of {a.size}-byte text messages over {conns} connections, user space "
+          f"only; (min of {a.repeats} at {a.count_large:,}) - (min of {a.repeats} at "
+          f"{a.count_small:,}) messages per connection\n")
+    print("| tree | instructions per message | vs baseline |")
+    print("| --- | ---: | ---: |")
+    for name, value in got.items():
+        print(f"| {name} | {value:,.0f} | {f'{value / base:.3f}' if base else '-'} |")
+
+
 K6_SCRIPT = """
 import ws from 'k6/ws';
 const CONNS = parseInt(__ENV.CONNS), DUR = parseFloat(__ENV.DUR) * 1000;
@@ -236,14 +303,22 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="DIR",
                     help="also run the loadgen source tree in DIR (holding loadgen/, e.g. "
                          "`git archive main loadgen | tar -x -C DIR`), interleaved")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count loadgen's instructions per message under valgrind instead")
+    ap.add_argument("--count-small", type=int, default=100)
+    ap.add_argument("--count-large", type=int, default=1100)
     ap.add_argument("--serve", metavar="PORT_FILE")
     ap.add_argument("--client-run", nargs=4, metavar=("URL", "CONNS", "DUR", "SIZE"))
+    ap.add_argument("--count-run", nargs=4, metavar=("URL", "CONNS", "N", "SIZE"))
     a = ap.parse_args()
-    if a.serve or a.client_run:
+    if a.serve or a.client_run or a.count_run:
         import uvloop
 
         if a.serve:
             uvloop.run(serve(a.serve))
+        elif a.count_run:
+            url, conns, n, size = a.count_run
+            uvloop.run(counted_client(url, int(conns), int(n), int(size)))
         else:
             url, conns, dur, size = a.client_run
             res = uvloop.run(loadgen_client(url, int(conns), float(dur), int(size)))
@@ -262,6 +337,11 @@ def main() -> None:
                     break
                 time.sleep(0.05)
             url = f"ws://127.0.0.1:{port_file.read_text()}/echo"
+            if a.instructions:
+                if shutil.which("valgrind") is None:
+                    sys.exit("valgrind is not installed: apt-get install -y valgrind")
+                instructions(url, a)
+                return
             print(f"echo server pid {server.pid} on {url}; {a.repeats} x {a.duration:g} s per "
                   f"cell, {a.size}-byte text messages, generator on CPU 0, server on CPU 1\n")
             print("| conns | loadgen msg/s | k6 msg/s | loadgen / k6 | loadgen CPU (us/msg) "
