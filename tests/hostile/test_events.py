@@ -154,7 +154,8 @@ class S(Scenario):
     executor = ConstantArrivalRate(rate=40, duration="5500ms", pre_allocated_vus=10)
     events = [At("2s", HttpCall("POST", "/admin/faults", json={{"mode": "{mode}"}}),
                  name="break"),
-              At("3s", HttpCall("POST", "/admin/faults", json={{"mode": "ok"}}), name="heal")]
+              At("3500ms", HttpCall("POST", "/admin/faults", json={{"mode": "ok"}}),
+                 name="heal")]
     recovery = [Recovery(after="break", until="heal", within="3s", tolerance=1.0)]
 
     async def iteration(self, vu):
@@ -177,6 +178,8 @@ def test_a_faulted_service_recovers_and_the_verdict_measures_it(
     (rec,) = lg["recovery"]
     assert rec["event"] == "break" and rec["passed"] is True, rec
     assert 0 <= rec["recovery_s"] <= 2.0  # the service heals at once: the first whole intervals
+    # 1.5 s of fault: however it straddles the 1 s intervals, one of them is mostly errors
+    # (a fault of exactly 1 s could split 46/54 and less, with the break's own latency)
     assert rec["peak_error_rate"] >= 0.5 and rec["kept_answering"] is answering
     assert lg["verdicts"]["s"]["kind"] == "recovery"
     assert "✓ s (recovery): recovered" in r.out

@@ -20,7 +20,7 @@ import time
 from base64 import b64encode
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import Any, NoReturn, Protocol, cast
 from urllib.parse import unquote
 
 from picows import WSAutoPingStrategy, WSCloseCode, WSListener, WSMsgType, WSTransport
@@ -31,9 +31,6 @@ from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.frames import Close
 
 from loadgen.net.ws.core import Core, PyCore, bind
-
-if TYPE_CHECKING:
-    from loadgen.net.ws.session import WSSession
 
 __all__ = ["Attempt", "FastConnection", "HandshakeEOF", "WSHandshakeError", "WSInvalidURL",
            "connect"]
@@ -47,6 +44,17 @@ NO_LIMIT = 2**62  # picows wants a number where loadgen's max_size=None means "n
 LOG = logging.getLogger("loadgen.net.ws.picows")
 LOG.setLevel(logging.CRITICAL + 1)
 LOG.propagate = False
+
+
+class Counting(Protocol):
+    """What recv() uses of the session it counts for (session.WSSession)."""
+
+    n_recv: int
+    next_flush: int
+
+    def flush(self, now: int | None = None) -> None: ...
+
+    def lost(self, e: ConnectionClosed) -> Exception: ...
 
 
 def http_size(first_line: int, headers: Any) -> int:
@@ -91,7 +99,7 @@ class FastConnection(Core, WSListener):
         self.watcher: asyncio.Task[None] | None = None
         #: the WSSession using this connection: recv() counts its messages into it and
         #: raises its errors, so `await session.recv()` is one coroutine, not two
-        self.session: WSSession | None = None
+        self.session: Counting | None = None
         self.now: Callable[[], int] = time.perf_counter_ns  # the session's clock
 
     # -- picows callbacks ------------------------------------------------------------------
