@@ -97,31 +97,21 @@ add_int(PyObject *self, int i, Py_ssize_t n)
     return 0;
 }
 
-/* 1 if attr of o is true, 0 if false, -1 on error */
+/* 1 if v (a new reference, or NULL after an error) is true, 0 if false, -1 on error */
 static int
-attr_true(PyObject *o, PyObject *name)
+truth(PyObject *v)
 {
-    PyObject *v = PyObject_GetAttr(o, name);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
     Py_DECREF(v);
     return r;
 }
+
+#define attr_true(o, name) truth(PyObject_GetAttr((o), (name)))
+#define call_true(o, name) truth(PyObject_CallMethodNoArgs((o), (name)))
 
 /* -- receiving ------------------------------------------------------------------------ */
-
-/* 1 if w.<name>() is true, 0 if false, -1 on error */
-static int
-call_true(PyObject *o, PyObject *name)
-{
-    PyObject *v = PyObject_CallMethodNoArgs(o, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
 
 /* A whole message: the result of the recv() waiting for it (that recv found the queue
  * empty, so order holds), else into the queue (reading pauses when it is full). */
