@@ -46,9 +46,11 @@ def test_wheel_carries_the_extension_where_a_compiler_is(tmp_path: Path) -> None
     if not _compiler_here():
         pytest.skip("no C compiler or no Python headers here")
     names = _wheel_files(tmp_path, {"LOADGEN_NO_EXTENSIONS": ""})
-    for ext in ("loadgen/metrics/_batch.", "loadgen/net/_conn.", "loadgen/net/_maker."):
+    for ext in ("loadgen/metrics/_batch.", "loadgen/net/_conn.", "loadgen/net/_maker.",
+                "loadgen/net/ws/_core."):
         assert any(n.startswith(ext) and n.endswith(".so") for n in names), ext
     assert "loadgen/metrics/batch.py" in names and "loadgen/net/conn_core.py" in names
+    assert "loadgen/net/ws/core.py" in names
 
 
 def test_wheel_builds_without_the_extension_when_compiling_fails(tmp_path: Path) -> None:
@@ -56,4 +58,4 @@ def test_wheel_builds_without_the_extension_when_compiling_fails(tmp_path: Path)
     names = _wheel_files(tmp_path, {"CC": "false", "LOADGEN_NO_EXTENSIONS": ""})
     assert not any(n.endswith(".so") for n in names)
     assert "loadgen/metrics/batch.py" in names and "loadgen/cli.py" in names
-    assert "loadgen/net/conn_core.py" in names
+    assert "loadgen/net/conn_core.py" in names and "loadgen/net/ws/core.py" in names
