@@ -121,10 +121,16 @@ def count(tree: Path | None, scenario: Path, iterations: int, ingest: bool,
     env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", **extra_env}
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
+    return valgrind_count([PY, __file__, "--child", str(scenario), str(iterations),
+                           "1" if ingest else "0"], env, tempfile.gettempdir())
+
+
+def valgrind_count(argv: list[str], env: dict[str, str], cwd: str | Path) -> int:
+    """Instructions valgrind's cachegrind counts for one run of `argv` (bench_ws.py uses it
+    too)."""
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-           PY, __file__, "--child", str(scenario), str(iterations), "1" if ingest else "0"]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800,
-                       cwd=tempfile.gettempdir())
+           *argv]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, cwd=cwd)
     m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
     if r.returncode != 0 or m is None:
         raise RuntimeError(f"the counted run failed ({r.returncode}): {r.stderr[-1500:]}")

@@ -32,7 +32,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -182,14 +181,10 @@ async def counted_client(url: str, conns: int, n: int, size: int) -> None:
 
 
 def count_instructions(url: str, conns: int, n: int, size: int, env: dict[str, str]) -> int:
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-           PY, __file__, "--count-run", url, str(conns), str(n), str(size)]
-    r = subprocess.run(cmd, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env},
-                       capture_output=True, text=True, timeout=1800, cwd=ROOT)
-    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
-    if r.returncode != 0 or m is None:
-        raise RuntimeError(f"the counted run failed ({r.returncode}): {r.stderr[-1500:]}")
-    return int(m.group(1).replace(",", ""))
+    from bench_instructions import valgrind_count  # beside this file
+
+    return valgrind_count([PY, __file__, "--count-run", url, str(conns), str(n), str(size)],
+                          {**os.environ, "OPENBLAS_NUM_THREADS": "1", **env}, ROOT)
 
 
 def instructions(url: str, a: argparse.Namespace) -> None:
