@@ -16,10 +16,13 @@ import time
 from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
 
+from loadgen import wakeup
+
 T = TypeVar("T")
 SPIN_NS = 100_000  # the last 0.1 ms of a wait are spun out with yields...
 SPIN_SHARE = 0.25  # ...while spinning has taken at most this share of the wall time
 SPIN_WINDOW_NS = 100_000_000  # the share is counted over windows of 0.1 s
+PRECISE_NS = 3_000_000  # with a timerfd: the last 3 ms of a wait are slept on it
 
 
 class Clock(Protocol):
@@ -61,9 +64,11 @@ async def wait_first(clock: Clock, deadline_ns: int | None, *events: Awaitable[A
 class RealClock:
     """perf_counter_ns with sleeps that never wake early."""
 
-    __slots__ = ("_window", "_spun")
+    __slots__ = ("_window", "_spun", "_loop", "_waker")
 
     def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop _waker belongs to
+        self._waker: wakeup.Waker | None = None  # None: no timerfd, tick and spin
         self._window = 0  # start of the current spin-accounting window
         self._spun = 0  # ns spent in spin yields in this window
 
@@ -74,20 +79,35 @@ class RealClock:
     async def sleep_until(self, t_ns: int) -> None:
         """Never returns early, rarely more than a millisecond late, and spins little.
 
-        The loop's timers are millisecond-grained (they may fire up to 1 ms early, and a
-        shorter timer fires at the next tick): waits longer than SPIN_NS go through a timer of
-        at least one tick; the last SPIN_NS are finished with plain yields, as long as those
-        yields have taken at most SPIN_SHARE of the current window. Without that budget, at
-        10,000 starts/s every gap is within SPIN_NS and the spin ate the whole core (83 us of
-        CPU per no-op iteration instead of 13, and the saturation watch cried wolf); with it,
-        starts past the budget wait for the next tick instead, and the starts that fall due
-        meanwhile go out together when it fires.
+        Where the loop can watch a timerfd (Linux, wakeup.py), the last PRECISE_NS of a wait
+        are slept on it, to the nanosecond; anything longer first sleeps on the loop's own
+        millisecond timer until PRECISE_NS before the deadline (so the timerfd's heap only
+        ever holds the next few milliseconds). No spinning.
+
+        Elsewhere the loop's timers are millisecond-grained (they may fire up to 1 ms early,
+        and a shorter timer fires at the next tick): waits longer than SPIN_NS go through a
+        timer of at least one tick; the last SPIN_NS are finished with plain yields, as long
+        as those yields have taken at most SPIN_SHARE of the current window. Without that
+        budget, at 10,000 starts/s every gap is within SPIN_NS and the spin ate the whole
+        core (83 us of CPU per no-op iteration instead of 13, and the saturation watch cried
+        wolf); with it, starts past the budget wait for the next tick instead, and the starts
+        that fall due meanwhile go out together when it fires.
         """
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._waker = loop, wakeup.waker()
+        waker = self._waker
         while True:
             now = time.perf_counter_ns()
             delta = t_ns - now
             if delta <= 0:
                 return
+            if waker is not None:
+                if delta > PRECISE_NS:
+                    await asyncio.sleep((delta - PRECISE_NS) / 1e9)
+                else:
+                    await waker.wait(t_ns)
+                continue
             if delta > SPIN_NS or not self._may_spin(now):
                 await asyncio.sleep(max(delta / 1e9, 0.001))
                 continue
