@@ -93,26 +93,28 @@ class RealClock:
         wolf); with it, starts past the budget wait for the next tick instead, and the starts
         that fall due meanwhile go out together when it fires.
         """
+        delta = t_ns - time.perf_counter_ns()
+        if delta <= 0:
+            return
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop, self._waker = loop, wakeup.waker()
         waker = self._waker
-        while True:
-            now = time.perf_counter_ns()
-            delta = t_ns - now
-            if delta <= 0:
-                return
-            if waker is not None:
-                if delta > PRECISE_NS:
-                    await asyncio.sleep((delta - PRECISE_NS) / 1e9)
-                else:
-                    await waker.wait(t_ns)
-                continue
+        if waker is not None:
+            while delta > PRECISE_NS:
+                await asyncio.sleep((delta - PRECISE_NS) / 1e9)
+                delta = t_ns - time.perf_counter_ns()
+            if delta > 0:
+                await waker.wait(t_ns)  # resolved at t_ns or after, never before
+            return
+        while delta > 0:
+            now = t_ns - delta
             if delta > SPIN_NS or not self._may_spin(now):
                 await asyncio.sleep(max(delta / 1e9, 0.001))
-                continue
-            await asyncio.sleep(0)
-            self._spun += time.perf_counter_ns() - now
+            else:
+                await asyncio.sleep(0)
+                self._spun += time.perf_counter_ns() - now
+            delta = t_ns - time.perf_counter_ns()
 
     def _may_spin(self, now: int) -> bool:
         if now - self._window >= SPIN_WINDOW_NS:

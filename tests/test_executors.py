@@ -174,3 +174,56 @@ async def test_http_samples_carry_k6_tags_and_checks_groups():
     assert [(v, t["check"], t["group"]) for _, v, t in checks] == [
         (1.0, "is 200", "::front"), (0.0, "is 404", "::front")] * 2
     assert len(h.samples("group_duration")) == 2
+
+
+async def test_arrival_rate_graceful_stop_interrupts_only_the_iterations_still_running():
+    # 4/s for 1 s, each iteration 0.6 s, graceful stop 0.5 s: the starts at 0 and .25 end by
+    # 1.5 s; those at .5 and .75 would end at 1.1 and 1.35 (in time); nothing is interrupted.
+    # With 1.2 s iterations, the ends are 1.2, 1.45, 1.7, 1.95: the last two are interrupted.
+    for body, done, cut in ((0.6, 4, 0), (1.2, 2, 2)):
+        h = Harness()
+        await h.run((make(body), ConstantArrivalRate(rate=4, duration="1s", pre_allocated_vus=4,
+                                                     graceful_stop="0.5s")))
+        rt = h.engine.runtimes[0]
+        assert (rt.completed, rt.interrupted) == (done, cut), body
+        assert rt.active == 0
+
+
+async def test_arrival_rate_reuses_an_idle_vu_before_making_one():
+    # each iteration takes 0.1 s, starts every 0.25 s: one VU serves them all
+    seen: list[int] = []
+
+    class S(Scenario):
+        name = "s"
+
+        async def iteration(self, vu):
+            seen.append(vu.id)
+            await vu.sleep(0.1)
+
+    h = Harness()
+    await h.run((S, ConstantArrivalRate(rate=4, duration="2s", pre_allocated_vus=0,
+                                        max_vus=5)))
+    assert len(seen) == 8 and len(set(seen)) == 1
+    assert h.engine.runtimes[0].allocated == 1
+
+
+async def test_an_error_escaping_the_iteration_runner_fails_the_executor():
+    import pytest
+
+    from loadgen.execution.runtime import ScenarioRuntime
+
+    h = Harness()
+    original = ScenarioRuntime.iteration
+
+    async def broken(self, vu, intended_ns=None, index=None):
+        if index == 2:
+            raise RuntimeError("a bug in the runner")
+        await original(self, vu, intended_ns, index)
+
+    ScenarioRuntime.iteration = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="a bug in the runner"):
+            await h.run((make(0.01), ConstantArrivalRate(rate=4, duration="1s",
+                                                         pre_allocated_vus=2)))
+    finally:
+        ScenarioRuntime.iteration = original  # type: ignore[method-assign]

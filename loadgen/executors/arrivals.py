@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from loadgen.execution.segments import ExecutionTuple
-from loadgen.executors.base import ExecContext, Executor, TaskSet
+from loadgen.executors.base import ExecContext, Executor
+from loadgen.executors.workers import Workers
 
 log = logging.getLogger("loadgen")
 
@@ -83,26 +84,21 @@ async def run_arrivals(
     graceful_stop_ns: int,
 ) -> None:
     clock = ctx.clock
-    idle: list[Any] = [ctx.new_vu() for _ in range(pre_allocated)]
-    ctx.allocated = len(idle)
+    now_ns = clock.now_ns
+    sleep_until = clock.sleep_until
+    workers = Workers(ctx, clock)
+    for _ in range(pre_allocated):
+        workers.add(ctx.new_vu())
+    ctx.allocated = pre_allocated
     warned = False
-
-    async def one(vu: Any, intended: int, index: int) -> None:
-        ctx.active += 1
-        try:
-            await ctx.iteration(vu, intended, index)
-        finally:
-            ctx.active -= 1
-            idle.append(vu)
-
-    async with TaskSet(clock) as tasks:
+    try:
         for index, off in starts:
             t = start_ns + off
             if t >= end_ns:
                 break
-            now = clock.now_ns()
+            now = now_ns()
             if t > now:
-                await clock.sleep_until(t)
+                await sleep_until(t)
             elif now < end_ns:
                 # Late (the loop was busy or paused): let it run once per start, or a backlog
                 # of thousands is spawned before any iteration can finish and hand its VU
@@ -113,19 +109,23 @@ async def run_arrivals(
                 # interrupts it): yielding there let blocking iterations stretch the
                 # schedule's tail far beyond end + graceful_stop.
                 await asyncio.sleep(0)
-            if idle:
-                vu = idle.pop()
-            elif ctx.allocated < max_vus:
-                vu = ctx.new_vu()
-                ctx.allocated += 1
-            else:
-                ctx.dropped(1)
-                if not warned:
-                    warned = True
-                    log.warning(
-                        "Insufficient VUs, reached %d active VUs and cannot initialize more "
-                        "(scenario %s); iterations are being dropped", ctx.allocated, ctx.name)
+            if workers.start(t, index):
                 continue
-            tasks.spawn(one(vu, t, index))
-        await clock.sleep_until(end_ns)
-        await tasks.finish(end_ns + graceful_stop_ns)
+            if ctx.allocated < max_vus:
+                workers.add(ctx.new_vu())
+                ctx.allocated += 1
+                workers.start(t, index)
+                continue
+            ctx.dropped(1)
+            if not warned:
+                warned = True
+                log.warning(
+                    "Insufficient VUs, reached %d active VUs and cannot initialize more "
+                    "(scenario %s); iterations are being dropped", ctx.allocated, ctx.name)
+        await sleep_until(end_ns)
+        await workers.finish(end_ns + graceful_stop_ns)
+    except BaseException:
+        # leaving early (the engine cancelling executors on a stop or an abort): nothing
+        # outlives its executor, a running iteration counts itself interrupted
+        await workers.stop()
+        raise
