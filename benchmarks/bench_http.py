@@ -47,6 +47,7 @@ from _peers import (  # noqa: E402
     K6_ENV,
     K6_IDLE,
     PEERS,
+    VENV_BIN,
     Measured,
     Nginx,
     Peer,
@@ -150,42 +151,96 @@ export default function () {{
 """
 
 
-def open_model(url: str, rate: int, seconds: int, max_vus: int, tmp: Path) -> str:
-    rows = ["| generator | target rate | achieved req/s | dropped | iteration_lag p99 | "
-            "http_req_duration p99 | CPU us/req |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+def _cpu_ticks(cpu: str) -> tuple[int, int]:
+    """(steal, all) jiffies of one CPU from /proc/stat; (0, 0) where it cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith(f"cpu{cpu} "):
+                    v = [int(x) for x in line.split()[1:]]
+                    return (v[7] if len(v) > 7 else 0), sum(v)
+    except OSError:
+        pass
+    return 0, 0
+
+
+def _steal_since(before: tuple[int, int]) -> str:
+    """The share of the generator CPU's time the hypervisor took since `before` (a vCPU that
+    is not running: lag no generator can avoid)."""
+    steal, total = _cpu_ticks(GEN_CPU)
+    return f"{100 * (steal - before[0]) / (total - before[1]):.0f}%" if total > before[1] else "-"
+
+
+def _open_loadgen(name: str, url: str, rate: int, seconds: int, max_vus: int, tmp: Path,
+                  bin_dir: Path) -> tuple[str, float]:
+    """One loadgen open-model run: its table row and its iteration_lag p99 (nan: failed)."""
+    before = _cpu_ticks(GEN_CPU)
     try:
         data, ran = loadgen_export(tmp, "open", url,
-                                 ["--rps", str(rate), "--duration", f"{seconds}s",
-                                  "--max-vus", str(max_vus)], timeout=seconds + 60)
-        m = data["metrics"]
-        assert isinstance(m, dict)
-        dropped = m.get("dropped_iterations", {}).get("count", 0)
-        lag = m.get("iteration_lag", {}).get("p(99)", float("nan"))
-        dur = m["http_req_duration"].get("p(99)", float("nan"))
-        per = ran.cpu_s / m["http_reqs"]["count"] * 1e6
-        rows.append(f"| loadgen-fast | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} "
-                    f"| {lag:.2f} ms | {dur:.2f} ms | {per:.1f} |")
+                                   ["--rps", str(rate), "--duration", f"{seconds}s",
+                                    "--max-vus", str(max_vus)], timeout=seconds + 60,
+                                   bin_dir=bin_dir)
     except Exception as e:  # noqa: BLE001
-        rows.append(f"| loadgen-fast | {rate:,} | failed: {e} | | | | |")
+        return f"| {name} | {rate:,} | failed: {e} | | | | | |", float("nan")
+    m = data["metrics"]
+    assert isinstance(m, dict)
+    dropped = m.get("dropped_iterations", {}).get("count", 0)
+    lag = m.get("iteration_lag", {})
+    p99 = float(lag.get("p(99)", float("nan")))
+    dur = m["http_req_duration"].get("p(99)", float("nan"))
+    per = ran.cpu_s / m["http_reqs"]["count"] * 1e6
+    return (f"| {name} | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} | "
+            f"{lag.get('med', float('nan')):.2f} / {p99:.2f} ms | {dur:.2f} ms | {per:.1f} | "
+            f"{_steal_since(before)} |"), p99
+
+
+def open_model(url: str, rate: int, seconds: int, max_vus: int, tmp: Path, rounds: int,
+               baseline: Path | None) -> str:
+    """Each round runs loadgen (and a baseline venv's loadgen, when given) then k6 at the
+    same arrival rate; one row per run, then the median lag p99 of loadgen's runs: one
+    run's p99 is at the mercy of a few stolen tens of milliseconds (the steal column)."""
+    rows = ["| generator | target rate | achieved req/s | dropped | iteration_lag median / p99 "
+            "| http_req_duration p99 | CPU us/req | CPU 0 stolen |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    ours = [("loadgen-fast", VENV_BIN)]
+    if baseline is not None:
+        ours.append(("baseline-fast", baseline / "bin"))
+    p99s: dict[str, list[float]] = {name: [] for name, _ in ours}
     k6 = which("k6")
-    if k6:
-        script = tmp / "k6_open.js"
-        script.write_text(K6_OPEN.format(rate=rate, seconds=seconds, vus=max_vus, url=url))
-        export = tmp / "k6_open.json"
-        r = run(pinned(GEN_CPU, [k6, "run", "-q", "--summary-export", str(export),
-                                 "--summary-trend-stats", "avg,p(99)", str(script)]),
-                timeout=seconds + 120, env=K6_ENV)
-        if export.exists():
-            m = json.loads(export.read_text())["metrics"]
-            dropped = m.get("dropped_iterations", {}).get("count", 0)
-            per = r.cpu_s / m["http_reqs"]["count"] * 1e6
-            rows.append(f"| k6 | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} | "
-                        f"(k6 has none) | {m['http_req_duration']['p(99)']:.2f} ms | "
-                        f"{per:.1f} |")
-        else:
-            rows.append(f"| k6 | {rate:,} | failed ({r.rc}) | | | | |")
+    for r in range(rounds):
+        for name, bin_dir in ours:
+            row, p99 = _open_loadgen(name, url, rate, seconds, max_vus, tmp, bin_dir)
+            rows.append(row)
+            p99s[name].append(p99)
+            print(f"  open round {r + 1}/{rounds}: {row}", file=sys.stderr, flush=True)
+        if k6:
+            rows.append(_open_k6(k6, url, rate, seconds, max_vus, tmp))
+    for name, values in p99s.items():
+        ok = [v for v in values if v == v]
+        if ok:
+            rows.append(f"\n{name}: iteration_lag p99 median of {len(ok)} runs "
+                        f"**{statistics.median(ok):.2f} ms** (runs: "
+                        f"{', '.join(f'{v:.2f}' for v in values)})")
     return "\n".join(rows)
+
+
+def _open_k6(k6: str, url: str, rate: int, seconds: int, max_vus: int, tmp: Path) -> str:
+    script = tmp / "k6_open.js"
+    script.write_text(K6_OPEN.format(rate=rate, seconds=seconds, vus=max_vus, url=url))
+    export = tmp / "k6_open.json"
+    export.unlink(missing_ok=True)
+    before = _cpu_ticks(GEN_CPU)
+    r = run(pinned(GEN_CPU, [k6, "run", "-q", "--summary-export", str(export),
+                             "--summary-trend-stats", "avg,p(99)", str(script)]),
+            timeout=seconds + 120, env=K6_ENV)
+    if not export.exists():
+        return f"| k6 | {rate:,} | failed ({r.rc}) | | | | | |"
+    m = json.loads(export.read_text())["metrics"]
+    dropped = m.get("dropped_iterations", {}).get("count", 0)
+    per = r.cpu_s / m["http_reqs"]["count"] * 1e6
+    return (f"| k6 | {rate:,} | {m['http_reqs']['rate']:,.0f} | {dropped:,.0f} | "
+            f"(k6 has none) | {m['http_req_duration']['p(99)']:.2f} ms | {per:.1f} | "
+            f"{_steal_since(before)} |")
 
 
 def memory(counts: list[int], seconds: int, tmp: Path, k6_max: int) -> str:
@@ -236,6 +291,8 @@ def main() -> int:
     ap.add_argument("--rps", type=int, default=20000, help="open-model arrival rate")
     ap.add_argument("--open-duration", type=int, default=10)
     ap.add_argument("--open-max-vus", type=int, default=200)
+    ap.add_argument("--open-rounds", type=int, default=3,
+                    help="open-model runs per generator (the table gives the median lag p99)")
     ap.add_argument("--memory-vus", default="1000,10000")
     ap.add_argument("--memory-duration", type=int, default=10)
     ap.add_argument("--memory-k6-max", type=int, default=10000,
@@ -283,7 +340,7 @@ def main() -> int:
                 print(f"## Open model ({args.rps:,}/s for {args.open_duration}s, "
                       f"max {args.open_max_vus} VUs)\n")
                 print(open_model(nginx.url, args.rps, args.open_duration, args.open_max_vus,
-                                 tmp), "\n", flush=True)
+                                 tmp, args.open_rounds, args.baseline), "\n", flush=True)
         finally:
             nginx.stop()
         if not args.skip_memory:
