@@ -73,3 +73,24 @@ def test_each_loop_has_its_own_timerfd():
     first = uvloop.run(own())
     second = asyncio.run(own())
     assert first is not second and first.loop is not second.loop
+
+
+async def test_wakes_are_at_least_min_gap_apart_and_still_never_early():
+    # 40 waiters 50 us apart (2 ms): one wake each would be 40 wakes; with MIN_GAP_NS
+    # (0.25 ms) the ones due meanwhile go out together, none before its deadline
+    w = wakeup.waker()
+    assert w is not None
+    now = time.perf_counter_ns() + 500_000
+    deadlines = [now + k * 50_000 for k in range(40)]
+    wakes: list[int] = []
+    woke: list[tuple[int, int]] = []
+
+    async def sleeper(t: int) -> None:
+        await w.wait(t)
+        woke.append((t, time.perf_counter_ns()))
+        wakes.append(w.earliest)  # set once per wake: waiters of one wake share it
+
+    await asyncio.wait_for(asyncio.gather(*(sleeper(t) for t in deadlines)), 5)
+    assert all(at >= t for t, at in woke), "a waiter woke before its deadline"
+    span = deadlines[-1] - deadlines[0]
+    assert len(set(wakes)) <= span // wakeup.MIN_GAP_NS + 2, sorted(set(wakes))
