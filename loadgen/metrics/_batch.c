@@ -21,7 +21,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include "../int64.h"
+#include "../cshared.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

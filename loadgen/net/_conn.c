@@ -30,7 +30,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include "../int64.h"
+#include "../cshared.h"
 #include <structmember.h>
 #include <string.h>
 
@@ -49,18 +49,6 @@ static PyObject *s_receive, *s_new_parser, *s_arm, *s_done, *s_set_result, *s_cr
 static PyObject *s_write, *s_write_failed;
 static PyObject *empty_bytes, *zero, *proto_11, *proto_10, *no_cap;
 static PyTypeObject *timings_type; /* net/types.Timings, given by conn_core at import */
-
-static int64_t
-now_ns(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    PyTime_t t;
-    (void)PyTime_PerfCounterRaw(&t);
-    return (int64_t)t;
-#else
-    return (int64_t)_PyTime_AsNanoseconds(_PyTime_GetPerfCounter());
-#endif
-}
 
 /* Replace a field with a new reference (stolen); NULL is an error already set. */
 static inline int
@@ -388,18 +376,7 @@ Core_timings(Core *self, PyObject *const *args, Py_ssize_t nargs)
     double ms[6] = {(double)(t_block - t0) / 1e6, (double)connecting / 1e6, (double)tls / 1e6,
                     (double)(t_sent - t_ready) / 1e6, (double)(t_first - t_sent) / 1e6,
                     (double)(t_end - t_first) / 1e6};
-    PyObject *t = timings_type->tp_alloc(timings_type, 6);
-    if (t == NULL)
-        return NULL;
-    for (int i = 0; i < 6; i++) {
-        PyObject *f = PyFloat_FromDouble(ms[i]);
-        if (f == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, i, f);
-    }
-    return t;
+    return float_tuple(timings_type, ms, 6);
 }
 
 static PyObject *

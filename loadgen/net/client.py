@@ -17,6 +17,7 @@ import orjson
 
 from loadgen.metrics.model import HTTP, TagSet, merge_tags
 from loadgen.net import errors as neterr
+from loadgen.net import plain_get
 from loadgen.net.cookies import CookieJar
 from loadgen.net.meter import Meter
 from loadgen.net.redact import strip_credentials
@@ -99,7 +100,8 @@ class HttpClient:
     It records through the VU's meter, so it never needs the VU itself."""
 
     __slots__ = ("meter", "transport", "base_url", "cookies", "max_redirects", "timeout",
-                 "expected", "_tag_cache", "max_response_bytes", "warn_once", "_exchange")
+                 "expected", "_tag_cache", "max_response_bytes", "warn_once", "_exchange",
+                 "_plain")
 
     def __init__(self, meter: Meter, transport: Transport, *, base_url: str | None,
                  expected: ExpectedStatuses, tag_cache: dict[tuple[Any, ...], TagSet],
@@ -122,6 +124,8 @@ class HttpClient:
         #: warn_once(key, message): the run logs each key once (a flood of requests hitting
         #: the same limit must not flood the log)
         self.warn_once = warn_once
+        #: get(url) without options goes through the C plain GET (net/plain_get.py)
+        self._plain = _PLAIN_GET is not None and plain_get.applies(transport, meter)
 
     # -- URL and body -------------------------------------------------------------------
     def url_for(self, url: str, params: Mapping[str, Any] | None = None) -> str:
@@ -163,7 +167,12 @@ class HttpClient:
         tags: Mapping[str, str] | None = None, timeout: float | None = None,  # noqa: ASYNC109
         redirects: int | None = None, expected_statuses: Any = _DEFAULT,
         cookies: Mapping[str, str] | None = None, max_response_bytes: int | None = None,
+        _resume: RawResponse | tuple[int, int, float] | None = None,
     ) -> Response:
+        """k6's http.request(). `_resume` is the C plain GET's hand-over (net/_get.c): the
+        first hop's response when it is one the C path leaves to this code (an error, a
+        redirect, a body to decode, cookies), or (t0, bytes sent, deadline) when its pooled
+        connection was stale and the request goes out once more on a fresh one."""
         method = _METHODS.get(method) or method.upper()
         target = url if not params and "://" in url else self.url_for(url, params)
         if headers or json is not _DEFAULT or data is not None:
@@ -200,7 +209,15 @@ class HttpClient:
                 req_headers = [*req_headers, (trace.header, value)]
             sent_ns = self.meter.clock.now_ns()
             try:
-                if self._exchange is not None:  # the fast transport: no Request object
+                if _resume is not None:
+                    if type(_resume) is tuple:
+                        assert self._exchange is not None
+                        raw = await self._exchange(method, target, req_headers, payload,
+                                                   timeout or self.timeout, cap, _resume)
+                    else:
+                        raw = _resume  # type: ignore[assignment]
+                    _resume = None
+                elif self._exchange is not None:  # the fast transport: no Request object
                     raw = await self._exchange(method, target, req_headers, payload,
                                                timeout or self.timeout, cap)
                 else:
@@ -300,6 +317,8 @@ class HttpClient:
     # an `async def` wrapper cost one more coroutine object and frame resume per request.
     def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
         if not kw:  # a plain call: no keyword unpacking for the most common request
+            if self._plain:
+                return _PLAIN_GET(self, url)  # type: ignore[misc]
             return self.request("GET", url)
         return self.request("GET", url, **kw)
 
@@ -320,3 +339,8 @@ class HttpClient:
 
     def delete(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
         return self.request("DELETE", url, **kw)
+
+
+#: the C plain GET for HttpClient.get (None where it was not built: request() does it all)
+_PLAIN_GET = plain_get.enable(HttpClient, K6_EXPECTED, is_expected, interrupted,
+                              _BASE_HEADER_LIST)

@@ -121,9 +121,14 @@ class FastTransport:
 
     async def exchange(self, method: str, url: str, headers: Sequence[tuple[str, str]],
                        body: bytes | None, timeout: float,  # noqa: ASYNC109
-                       cap: int | None) -> RawResponse:
+                       cap: int | None,
+                       retry: tuple[int, int, float] | None = None) -> RawResponse:
         """send() without a Request object: the HTTP client calls this directly (one object
-        fewer per request), and the response is built inline (one call fewer)."""
+        fewer per request).
+
+        `retry` = (t0, bytes sent, deadline): the C plain GET (net/_get.c) wrote this
+        request on a pooled connection that turned out closed; this sends it once more on
+        a fresh connection, as the loop below does for its own stale connections."""
         t0 = perf_counter_ns()
         h = _CACHE.get((method, url, tuple(headers)))
         if h is None:
@@ -135,17 +140,22 @@ class FastTransport:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         pool = self.pool
-        idle = pool.idle.get(h.key)
-        conn = idle.pop() if idle else None
-        if conn is not None and conn.closed:
-            pool.discard(conn)
-            conn = pool.take(h.key)
+        if retry is None:
+            deadline = loop.time() + timeout
+            idle = pool.idle.get(h.key)
+            conn = idle.pop() if idle else None
+            if conn is not None and conn.closed:
+                pool.discard(conn)
+                conn = pool.take(h.key)
+            sent = 0
+            retried = False
+        else:
+            t0, sent, deadline = retry
+            conn = None
+            retried = True
         t_ready = t_block = t0  # a pooled connection at hand: blocked 0
         connecting = tls = 0
-        sent = 0
-        retried = False
         while True:
             if conn is None:
                 got = await self._new_conn(h, deadline, retried)
@@ -173,9 +183,16 @@ class FastTransport:
                 conn = None
                 continue
             return _error(conn.err_code, conn.err_msg, sent, conn.nrecv)
+        return self.finish(conn, body, cap, t0, t_block, t_ready, connecting, tls, sent)
+
+    def finish(self, conn: Conn, body: bytes | None, cap: int | None, t0: int, t_block: int,
+               t_ready: int, connecting: int, tls: int, sent: int) -> RawResponse:
+        """The response of a request that ended without error on `conn` (decoded), and the
+        connection back to the pool (or closed). Also the C plain GET's way out for a
+        response it does not build itself (net/_get.c)."""
+        pool = self.pool
         if body is not None and conn.transport.get_write_buffer_size():
             conn.keep = False  # answered before the body was all sent: the stream is dirty
-        # the response, built here rather than in a method of its own: this runs per request
         received = conn.nrecv
         head = conn.head or b""
         lower = None
