@@ -42,13 +42,15 @@ browser:
 # processes (pytest-xdist, one file per worker so a module fixture's run is shared, not
 # repeated) fit on 2 cores; the modules marked `serial` in tests/conftest.py (wall-time, lag,
 # recovery and CPU bounds) then run alone; last, the tests of what the C extension speeds up
-# (metrics, result files, HTTP and WebSocket, the k6 comparison) run again on the pure-Python path
+# (metrics, result files, HTTP and WebSocket, checks and the iteration runner, the k6 comparison)
+# run again on the pure-Python path
 # (LOADGEN_NO_EXTENSIONS=1), so both ways stay correct. Every pass always runs; any failure
 # (or exit 5, nothing collected) fails the target. TEST_WORKERS=0 runs the first pass in one
 # process too.
 TEST_WORKERS ?= 3
 PYTEST_ARGS := -q -rs -p no:cacheprovider
-PURE_TESTS := tests/metrics tests/results tests/net tests/ws tests/test_k6_compat.py
+PURE_TESTS := tests/metrics tests/results tests/net tests/ws tests/test_k6_compat.py \
+  tests/test_check_tags.py tests/test_current_vu.py tests/test_unserved.py
 
 test: $(STAMP) browser
 	@$(VENV)/bin/pytest $(PYTEST_ARGS) -n $(TEST_WORKERS) --dist loadfile -m "not serial"; a=$$?; \

@@ -1,7 +1,9 @@
 """The C extensions, built by `pip install` (and `pip install -e`) where a C compiler and
 Python's headers exist: loadgen.metrics._batch (see loadgen/metrics/batch.py),
 loadgen.net._conn (loadgen/net/conn_core.py), loadgen.net._maker (loadgen/net/types.py),
-loadgen.net._get (loadgen/net/plain_get.py) and loadgen.net.ws._core (loadgen/net/ws/core.py).
+loadgen.net._get (loadgen/net/plain_get.py), loadgen.net.ws._core (loadgen/net/ws/core.py)
+loadgen.execution._iteration (loadgen/execution/fast_iteration.py) and
+loadgen.scripting._check (loadgen/scripting/fast_check.py).
 
 They are optional: where one cannot be built the install goes on without it and loadgen
 runs its pure-Python twin, the same results more slowly. LOADGEN_NO_EXTENSIONS=1 at install time
@@ -20,6 +22,10 @@ EXTENSIONS = [] if os.environ.get("LOADGEN_NO_EXTENSIONS", "") not in ("", "0") 
     Extension("loadgen.net._conn", ["loadgen/net/_conn.c"], depends=SHARED, optional=True),
     Extension("loadgen.net._maker", ["loadgen/net/_maker.c"], optional=True),
     Extension("loadgen.net._get", ["loadgen/net/_get.c"], depends=SHARED, optional=True),
+    Extension("loadgen.execution._iteration", ["loadgen/execution/_iteration.c"], depends=SHARED,
+              optional=True),
+    Extension("loadgen.scripting._check", ["loadgen/scripting/_check.c"], depends=SHARED,
+              optional=True),
     Extension("loadgen.net.ws._core", ["loadgen/net/ws/_core.c"], optional=True),
 ]
 

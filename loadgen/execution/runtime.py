@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadgen.clock import Clock
 from loadgen.errors import TestAborted
+from loadgen.execution import fast_iteration
 from loadgen.execution.segments import FULL_TUPLE, ExecutionTuple, LocalCounter
 from loadgen.executors import Executor
 from loadgen.messaging.track import DeliveryTracker
@@ -173,6 +174,9 @@ class ScenarioRuntime:
         self.vus: list[VU] = []
         self._iterations_in_test = LocalCounter(
             executor.iteration_tuple if executor is not None else FULL_TUPLE)
+        c_runner = fast_iteration.runner(self)
+        if c_runner is not None:  # the C twin of iteration() below (fast_iteration.py)
+            self.iteration = c_runner  # type: ignore[method-assign]
 
     # -- ExecContext ----------------------------------------------------------------------
     def new_vu(self) -> VU:
@@ -259,23 +263,12 @@ class ScenarioRuntime:
         try:
             await vu.instance.iteration(vu)
         except asyncio.CancelledError:
-            self.interrupted += 1
-            t1 = clock.now_ns()
-            self._emit_data(vu, t1)
-            if intended_ns is not None:  # started but never finished: unserved, as dropped
-                rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, vu.sample_tags, t0)
-                rec.sample(self._m_latency, math.inf, vu.sample_tags, t1)
+            self._interrupted(vu, t0, intended_ns)
             raise
         except TestAborted as e:
             self.run.abort(str(e) or "test aborted")
         except Exception as e:  # noqa: BLE001 - an iteration error never crashes the run
-            self.failed += 1
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            self.run.log_once(
-                f"iter:{self.name}:{type(e).__name__}:{where.filename}:{where.lineno}",
-                f"scenario {self.name}: iteration raised {type(e).__name__}: {e} "
-                f"(at {where.filename}:{where.lineno}); counted as a completed iteration, "
-                "as k6 does\n" + "".join(traceback.format_exception(e)[-3:]))
+            self._failed(e)
         t1 = clock.now_ns()
         tags = vu.sample_tags
         meter = vu.meter
@@ -288,6 +281,42 @@ class ScenarioRuntime:
             append((SAMPLE, t0, self._m_lag, (t0 - intended_ns) / 1e6, tags))
             append((SAMPLE, t1, self._m_latency, (t1 - intended_ns) / 1e6, tags))
         self.completed += 1
+
+    def _interrupted(self, vu: VU, t0: int, intended_ns: int | None) -> None:
+        """An iteration cut off by its VU's stop: neither completed nor dropped."""
+        self.interrupted += 1
+        t1 = self.clock.now_ns()
+        self._emit_data(vu, t1)
+        if intended_ns is not None:  # started but never finished: unserved, as dropped
+            rec = self.recorder
+            rec.sample(self._m_lag, (t0 - intended_ns) / 1e6, vu.sample_tags, t0)
+            rec.sample(self._m_latency, math.inf, vu.sample_tags, t1)
+
+    def _failed(self, e: Exception) -> None:
+        """An iteration that raised: counted (it completes, as in k6) and logged once per
+        place it raised from."""
+        self.failed += 1
+        frames = traceback.extract_tb(e.__traceback__)
+        # (no frame: raised by the C runner itself, e.g. an iteration that is not async)
+        at = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else self.cls.__qualname__
+        self.run.log_once(
+            f"iter:{self.name}:{type(e).__name__}:{at}",
+            f"scenario {self.name}: iteration raised {type(e).__name__}: {e} "
+            f"(at {at}); counted as a completed iteration, "
+            "as k6 does\n" + "".join(traceback.format_exception(e)[-3:]))
+
+    def _raised(self, vu: VU, e: BaseException, t0: int, intended_ns: int | None) -> None:
+        """The C runner's except clauses (execution/_iteration.c): what `iteration` does
+        with an exception out of the scenario; returns when the iteration still counts."""
+        if isinstance(e, asyncio.CancelledError):
+            self._interrupted(vu, t0, intended_ns)
+            raise e
+        if isinstance(e, TestAborted):
+            self.run.abort(str(e) or "test aborted")
+        elif isinstance(e, Exception):
+            self._failed(e)
+        else:
+            raise e
 
     def _emit_data(self, vu: VU, t: int) -> None:
         tags, meter = vu.sample_tags, vu.meter

@@ -24,69 +24,17 @@
  * the Python code they always ran. A cancellation while the response is awaited records
  * the request as interrupted and drops the connection, as the two coroutines do.
  *
- * Objects are read through their slots' offsets (member descriptors found at setup, the
- * types checked per object): a slot read is what the specialised bytecode costs, where
- * PyObject_GetAttr costs ~5x more (which is why the C record alone did not pay).
+ * Objects are read through their slots' offsets (cshared.h: member descriptors found at
+ * setup, the types checked per object): a slot read is what the specialised bytecode costs,
+ * where PyObject_GetAttr costs several times more (which is why the C record alone did not
+ * pay).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "../cshared.h"
 #include <structmember.h>
 
-/* ---- slots -------------------------------------------------------------------------- */
-
-typedef struct {
-    PyTypeObject *type;
-    Py_ssize_t off;
-    int subtypes; /* instances of subclasses too (a C base whose subclass adds no slots) */
-} Slot;
-
-#define SLOT(obj, s) (*(PyObject **)((char *)(obj) + (s).off))
-
-static inline int
-is_a(PyObject *obj, const Slot *s)
-{
-    return Py_IS_TYPE(obj, s->type) || (s->subtypes && PyObject_TypeCheck(obj, s->type));
-}
-
-/* The slot `name` of `cls`: a writable object member (as __slots__ and C members are). */
-static int
-find_slot(PyObject *cls, const char *name, int subtypes, Slot *out)
-{
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "setup() wants classes");
-        return -1;
-    }
-    PyObject *descr = PyObject_GetAttrString(cls, name);
-    if (descr == NULL)
-        return -1;
-    int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type);
-    PyMemberDef *m = ok ? ((PyMemberDescrObject *)descr)->d_member : NULL;
-    ok = ok && m->type == T_OBJECT_EX && !(m->flags & READONLY);
-    Py_DECREF(descr);
-    if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s is not an object slot of %s", name,
-                     ((PyTypeObject *)cls)->tp_name);
-        return -1;
-    }
-    Py_INCREF(cls);
-    out->type = (PyTypeObject *)cls;
-    out->off = m->offset;
-    out->subtypes = subtypes;
-    return 0;
-}
-
-/* Store a new reference in a slot (`value` stolen; NULL is an error already set). */
-static int
-slot_put(PyObject *obj, Slot s, PyObject *value)
-{
-    if (value == NULL)
-        return -1;
-    PyObject *old = SLOT(obj, s);
-    SLOT(obj, s) = value;
-    Py_XDECREF(old);
-    return 0;
-}
+/* ---- the slots read (cshared.h's Slot), found by setup() ------------------------------ */
 
 /* client (HttpClient) */
 static Slot c_meter, c_transport, c_cookies, c_timeout, c_expected, c_tag_cache, c_max_bytes;
@@ -754,77 +702,23 @@ Get_am_send(Get *self, PyObject *arg, PyObject **result)
     }
 }
 
-/* send()/__next__ as the iterator protocol spells them: the end is StopIteration */
-static PyObject *
-send_value(Get *self, PyObject *arg)
-{
-    PyObject *result;
-    PySendResult r = Get_am_send(self, arg, &result);
-    if (r == PYGEN_NEXT)
-        return result;
-    if (r == PYGEN_RETURN) {
-        if (result == Py_None)
-            PyErr_SetNone(PyExc_StopIteration);
-        else {
-            PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, result);
-            if (e != NULL) {
-                PyErr_SetObject(PyExc_StopIteration, e);
-                Py_DECREF(e);
-            }
-        }
-        Py_DECREF(result);
-    }
-    return NULL;
-}
 
 static PyObject *
 Get_iternext(Get *self)
 {
-    return send_value(self, Py_None);
+    PyObject *result = NULL;
+    PySendResult r = Get_am_send(self, Py_None, &result); /* before `result` is read */
+    return as_iterator_step(r, result);
 }
 
 static PyObject *
 Get_send(Get *self, PyObject *arg)
 {
-    return send_value(self, arg);
+    PyObject *result = NULL;
+    PySendResult r = Get_am_send(self, arg, &result); /* before `result` is read */
+    return as_iterator_step(r, result);
 }
 
-/* raise what throw() was given, as a generator's throw would */
-static void
-raise_thrown(PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *typ = args[0], *val = nargs > 1 ? args[1] : Py_None;
-    PyObject *tb = nargs > 2 ? args[2] : Py_None;
-    PyObject *exc = NULL;
-    if (PyExceptionInstance_Check(typ)) {
-        if (val != Py_None) {
-            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
-            return;
-        }
-        exc = Py_NewRef(typ);
-    }
-    else if (PyExceptionClass_Check(typ)) {
-        if (val != Py_None && PyObject_TypeCheck(val, (PyTypeObject *)typ))
-            exc = Py_NewRef(val);
-        else if (val == Py_None)
-            exc = PyObject_CallNoArgs(typ);
-        else
-            exc = PyObject_CallOneArg(typ, val);
-        if (exc == NULL)
-            return;
-    }
-    else {
-        PyErr_Format(PyExc_TypeError, "exceptions must be classes or instances deriving from "
-                                      "BaseException, not %s", Py_TYPE(typ)->tp_name);
-        return;
-    }
-    if (tb != Py_None && PyException_SetTraceback(exc, tb) < 0) {
-        Py_DECREF(exc);
-        return;
-    }
-    PyObject *t = PyException_GetTraceback(exc);
-    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, t);
-}
 
 static PyObject *
 Get_throw(Get *self, PyObject *const *args, Py_ssize_t nargs)

@@ -17,6 +17,7 @@ from loadgen.messaging.track import DeliveryTracker
 from loadgen.metrics.model import SAMPLE, TagSet, merge_tags, tagset
 from loadgen.net.client import HttpClient
 from loadgen.net.meter import Meter
+from loadgen.scripting import fast_check
 from loadgen.scripting.scope import MetricDecl, ScenarioScope
 
 if TYPE_CHECKING:  # loaded on first vu.ws use: the websockets library costs ~4 MiB
@@ -66,7 +67,7 @@ class VU:
 
     __slots__ = ("id", "id_in_test", "iteration", "iteration_in_test", "scenario", "rt", "tags",
                  "group_path", "data", "http", "_ws", "instance", "meter", "sample_tags",
-                 "_check_tags", "__weakref__")
+                 "_check_tags", "_check_to", "__weakref__")
 
     def __init__(self, vu_id: int, rt: ScenarioScope, *, group: str = "") -> None:
         self.id = vu_id
@@ -86,6 +87,9 @@ class VU:
         #: check name -> its tag set under the current sample tags (emptied when they change)
         self._check_tags: dict[str, TagSet] = {}
         self.retag()
+        #: (recorder, `checks` metric) for the C check (fast_check.py) when the clock is
+        #: the real one (it reads perf_counter_ns as RealClock does); None: py_check runs
+        self._check_to: tuple[Any, Any] | None = fast_check.target(rt)
         self.instance: Any = None
         self.meter: Meter = rt.new_meter(self)
         self.http: HttpClient = rt.new_http_client(self.meter)
@@ -158,7 +162,7 @@ class VU:
                 ok = bool(cond(value))
             except Exception as e:  # noqa: BLE001 - a failing predicate is a failed check
                 ok = False
-                self.rt.log_once(f"check:{name}", f"check {name!r} raised {type(e).__name__}: {e}")
+                self._check_raised(name, e)
             ok_all = ok_all and ok
             ts = None if tags else mine.get(name)
             if ts is None:
@@ -166,6 +170,13 @@ class VU:
             # Recorder.sample's record, appended here: a check runs once per request
             records.append((SAMPLE, now, m_checks, 1.0 if ok else 0.0, ts))
         return ok_all
+
+    #: the Python twin, under a name of its own where the C check replaces `check`
+    py_check = check
+
+    def _check_raised(self, name: str, e: Exception) -> None:
+        """A condition raised: its check failed; logged once per check name."""
+        self.rt.log_once(f"check:{name}", f"check {name!r} raised {type(e).__name__}: {e}")
 
     def _check_tagset(self, base: TagSet, name: str, tags: dict[str, str] | None) -> TagSet:
         """The tag set of check `name`: from the scenario's shared cache, and kept per VU
@@ -213,3 +224,6 @@ class VU:
 
     def __repr__(self) -> str:
         return f"<VU {self.id} of {self.scenario}>"
+
+
+fast_check.install(VU)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -294,3 +295,26 @@ async def test_applies_only_to_the_fast_transport_and_the_real_clock() -> None:
     assert not plain_get.applies(other, real)
     assert not plain_get.applies(FastTransport(), fake)
     await other.close()
+
+
+async def test_driven_by_hand_and_under_a_tracer(app: str) -> None:
+    """send()/__next__ (what the interpreter calls instead of am_send while a tracer such
+    as coverage or a debugger is set) give the same steps and result."""
+    c, _ = make_client(c_path=True)
+    await c.get(app + "/text")
+    aw = c.get(app + "/text")
+    fut = aw.send(None)  # the request is out: what it yields is the connection's future
+    assert isinstance(fut, asyncio.Future) and fut._asyncio_future_blocking
+    fut._asyncio_future_blocking = False  # taken, as a Task takes it
+    await fut
+    with pytest.raises(StopIteration) as stop:
+        aw.send(None)
+    assert stop.value.value.status == 200
+    before = sys.gettrace()
+    sys.settrace(lambda *a: None)
+    try:
+        got = [(await c.get(app + p)).status for p in ("/text", "/status/404", "/gzip")]
+    finally:
+        sys.settrace(before)
+    assert got == [200, 404, 200]
+    await c.transport.close()
