@@ -262,13 +262,8 @@ class ScenarioRuntime:
         t0 = clock.now_ns()
         try:
             await vu.instance.iteration(vu)
-        except asyncio.CancelledError:
-            self._interrupted(vu, t0, intended_ns)
-            raise
-        except TestAborted as e:
-            self.run.abort(str(e) or "test aborted")
-        except Exception as e:  # noqa: BLE001 - an iteration error never crashes the run
-            self._failed(e)
+        except BaseException as e:  # noqa: BLE001 - _raised re-raises what is not ours
+            self._raised(vu, e, t0, intended_ns)
         t1 = clock.now_ns()
         tags = vu.sample_tags
         meter = vu.meter
@@ -306,8 +301,10 @@ class ScenarioRuntime:
             "as k6 does\n" + "".join(traceback.format_exception(e)[-3:]))
 
     def _raised(self, vu: VU, e: BaseException, t0: int, intended_ns: int | None) -> None:
-        """The C runner's except clauses (execution/_iteration.c): what `iteration` does
-        with an exception out of the scenario; returns when the iteration still counts."""
+        """What an iteration does with an exception out of the scenario, for `iteration`
+        and its C twin (execution/_iteration.c) alike: an error or an abort still counts
+        the iteration (this returns); a cancellation counts it interrupted and, like
+        anything else that is not an Exception, goes on up."""
         if isinstance(e, asyncio.CancelledError):
             self._interrupted(vu, t0, intended_ns)
             raise e

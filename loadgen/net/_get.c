@@ -126,19 +126,6 @@ Get_dealloc(Get *self)
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-/* a Python int's truth without a call (it is what the slot holds) */
-static inline int
-truthy(PyObject *o)
-{
-    return PyObject_IsTrue(o);
-}
-
-static inline PyObject *
-ns_obj(long long v)
-{
-    return PyLong_FromLongLong(v);
-}
-
 /* An exception pending while the Python side of a cancellation runs, kept and put back;
  * that code's own failure is reported as unraisable (the cancellation must go on). */
 static void
@@ -256,7 +243,7 @@ start(Get *self)
     PyObject *hkey = SLOT(h, h_key);
     if (error_code == NULL || data == NULL || hkey == NULL || !PyBytes_CheckExact(data))
         return 0;
-    int bad = truthy(error_code);
+    int bad = PyObject_IsTrue(error_code);
     if (bad != 0)
         return bad < 0 ? -1 : 0;
     Py_INCREF(h); /* the pool's calls below may run code that clears the cache */
@@ -409,7 +396,7 @@ failed_outcome(Get *self, PyObject *conn, PyObject *err)
         PyErr_SetString(PyExc_AttributeError, "nrecv/err_msg");
         return NULL;
     }
-    int got = truthy(nrecv);
+    int got = PyObject_IsTrue(nrecv);
     int retry = got < 0 ? -1 : (self->reused && !got ? PySet_Contains(retry_codes, err) : 0);
     if (retry < 0)
         return NULL;
@@ -428,7 +415,7 @@ failed_outcome(Get *self, PyObject *conn, PyObject *err)
     Py_XDECREF(n);
     int bad = n1 == NULL ? -1 : PyObject_SetAttr(self->transport, s_retries, n1);
     Py_XDECREF(n1);
-    PyObject *t0 = bad ? NULL : ns_obj(self->t0);
+    PyObject *t0 = bad ? NULL : PyLong_FromLongLong(self->t0);
     r = t0 == NULL ? NULL : PyTuple_Pack(3, t0, sent, self->deadline);
     Py_XDECREF(t0);
     Py_DECREF(sent);
@@ -446,7 +433,7 @@ complete(Get *self, PyObject **result)
         PyErr_SetString(PyExc_AttributeError, "the connection's err_code/status/plain");
         goto error;
     }
-    int bad = truthy(err);
+    int bad = PyObject_IsTrue(err);
     if (bad < 0)
         goto error;
     if (bad) {
@@ -460,7 +447,7 @@ complete(Get *self, PyObject **result)
         goto error;
     if (plain != Py_True || status < 200 || is_redirect(status)) {
         /* FastTransport.finish builds (and decodes) it; the client's Python does the rest */
-        PyObject *t0 = ns_obj(self->t0), *sent = PyLong_FromSsize_t(self->sent);
+        PyObject *t0 = PyLong_FromLongLong(self->t0), *sent = PyLong_FromSsize_t(self->sent);
         PyObject *resume = NULL;
         if (t0 != NULL && sent != NULL) {
             PyObject *args[10] = {self->transport, conn, Py_None, self->cap, t0, t0, t0,
@@ -576,7 +563,7 @@ complete(Get *self, PyObject **result)
     PyTuple_SET_ITEM(rec, 0, Py_NewRef(http_kind));
     PyTuple_SET_ITEM(rec, 2, Py_NewRef(ts));
     PyTuple_SET_ITEM(rec, 10, Py_NewRef(ok == Py_None ? Py_None : (ok == Py_True ? zero : one)));
-    PyObject *v = ns_obj(now_ns());
+    PyObject *v = PyLong_FromLongLong(now_ns());
     if (v == NULL) {
         Py_DECREF(rec);
         goto out;
